@@ -1,0 +1,348 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import type { DependencyContainer, InjectionToken } from 'tsyringe';
+import { createAppContainer, registerClass, SETTINGS, type Constructor, type Provider } from './container';
+import { HTTPBadRequest, HTTPError, HTTPMethodNotAllowed, HTTPNotFound, RococoError } from './errors';
+import { compose, type Endpoint, type Middleware } from './middleware';
+import { Request } from './request';
+import { Response, send, toResponse } from './response';
+import { Router, type QueryInit } from './router';
+import { scanControllers, type ScannedRoute } from './scanner';
+
+/**
+ * The settings an application reads. Extend it for your own keys, and `req.settings` is typed:
+ *
+ * @example
+ * declare module 'rococo' { interface Settings { LOCALE: string } }
+ */
+export interface Settings {
+  readonly [key: string]: unknown;
+  /** Error details in 500 bodies; later, template reloading and debug pages. */
+  readonly DEBUG?: boolean;
+  /** Largest request body in bytes (413 above it); 1 MiB by default. */
+  readonly MAX_BODY_SIZE?: number;
+  /** pino level of the default logger (`info`; the `LOG_LEVEL` environment variable otherwise). */
+  readonly LOG_LEVEL?: string;
+}
+
+/** A lifecycle hook: startup, shutdown or cleanup. */
+export type Hook = (app: Application) => void | Promise<void>;
+
+/** What {@link createApp} takes. Unknown keys are refused. */
+export interface AppOptions {
+  /** Controller classes; their decorators are read once, here. */
+  controllers?: readonly Constructor[];
+  /** Usually `immutableSettings(...)` or `settingsFromEnv(...)`; injected as `SETTINGS`. */
+  settings?: object;
+  /** App-wide middlewares, outermost first; they also see 404s and 405s. */
+  middlewares?: readonly Middleware[];
+  /** More registrations for the app's container. */
+  providers?: readonly Provider[];
+  /** Run by `startup()` / `listen()`, in order, before the first request. */
+  onStartup?: readonly Hook[];
+  /** Run by `close()` once no new connection is accepted, while requests may still be in flight. */
+  onShutdown?: readonly Hook[];
+  /** Run by `close()` after the last request finished: close pools and clients here. */
+  onCleanup?: readonly Hook[];
+  /** A pino logger; by default one at `settings.LOG_LEVEL`. */
+  logger?: Logger;
+}
+
+const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger'];
+
+/** What the router holds for a route: the bound handler, and its middleware chain if any. */
+interface RouteHandler {
+  call: (req: Request) => unknown;
+  chain: Endpoint | null;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+
+/**
+ * A rococo application: its routes, container, settings and lifecycle. Built by
+ * {@link createApp}; serves with `listen()` or as a node request listener (`app.handle`).
+ */
+export class Application {
+  /** Deep-frozen settings, as given. */
+  readonly settings: Settings;
+  /** The app's own child container of tsyringe. */
+  readonly container: DependencyContainer;
+  readonly router = new Router<RouteHandler>();
+  /** The app's pino logger. */
+  readonly log: Logger;
+  /** `settings.DEBUG`, read once. */
+  readonly debug: boolean;
+  /** `settings.MAX_BODY_SIZE`, read once. */
+  readonly maxBodySize: number;
+  /** The node server once `listen()` has run. */
+  server: Server | null = null;
+
+  private readonly hooks: Record<'startup' | 'shutdown' | 'cleanup', Hook[]>;
+  private readonly missChain: Endpoint | null;
+  private started: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
+
+  /** @internal Use {@link createApp}. */
+  constructor(options: AppOptions) {
+    for (const key of Object.keys(options)) {
+      if (!OPTION_KEYS.includes(key)) throw new RococoError('ROCOCO_OPTIONS', `createApp: unknown option '${key}' (known: ${OPTION_KEYS.join(', ')})`);
+    }
+    this.settings = (options.settings ?? Object.freeze({})) as Settings;
+    this.debug = readSetting(this.settings, 'DEBUG', 'boolean', false);
+    this.maxBodySize = readSetting(this.settings, 'MAX_BODY_SIZE', 'number', 1024 * 1024);
+    if (!Number.isInteger(this.maxBodySize) || this.maxBodySize < 0) {
+      throw new RococoError('ROCOCO_SETTINGS', `MAX_BODY_SIZE must be a whole number of bytes, got ${this.maxBodySize}`);
+    }
+    this.log = options.logger ?? pino({ level: readSetting(this.settings, 'LOG_LEVEL', 'string', process.env.LOG_LEVEL ?? 'info') });
+    this.hooks = {
+      startup: [...(options.onStartup ?? [])],
+      shutdown: [...(options.onShutdown ?? [])],
+      cleanup: [...(options.onCleanup ?? [])],
+    };
+
+    const values: [InjectionToken<unknown>, unknown][] = [[SETTINGS, this.settings], [Application, this]];
+    this.container = createAppContainer(values, options.providers ?? []);
+    const appMws = [...(options.middlewares ?? [])];
+    for (const mw of appMws) {
+      if (typeof mw !== 'function') throw new RococoError('ROCOCO_OPTIONS', `createApp: middlewares: ${String(mw)} is not a function`);
+    }
+    const scanned = scanControllers(options.controllers ?? []);
+    const instances = this.buildControllers(scanned);
+    for (const r of scanned) {
+      this.router.add({
+        methods: r.methods,
+        pattern: r.path,
+        name: r.name,
+        handler: this.compileHandler(r, instances.get(r.controller), appMws),
+        origin: r.origin,
+      });
+    }
+    this.missChain = appMws.length === 0 ? null : compose(appMws, (req) => Promise.reject(this.missError(req.method, req.path)));
+  }
+
+  /**
+   * The URL path of a named route; throws for an unknown name, a missing parameter, or a value
+   * its regex refuses.
+   *
+   * @example
+   * app.url('api.project', { id: 42 }) // '/api/projects/42'
+   */
+  url(name: string, params?: Record<string, string | number>, query?: QueryInit): string {
+    return this.router.url(name, params, query);
+  }
+
+  /** Adds a lifecycle hook. */
+  on(event: 'startup' | 'shutdown' | 'cleanup', hook: Hook): this {
+    if (!(event in this.hooks)) throw new RococoError('ROCOCO_OPTIONS', `app.on: unknown event '${event}'`);
+    this.hooks[event].push(hook);
+    return this;
+  }
+
+  /** Runs the startup hooks, once; `listen()` calls it. */
+  startup(): Promise<void> {
+    return (this.started ??= this.runHooks('startup'));
+  }
+
+  /**
+   * Starts the app and serves it over HTTP; resolves to its address (`http://host:port`).
+   * Port 0 picks a free port.
+   */
+  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+    if (this.server !== null) throw new RococoError('ROCOCO_LIFECYCLE', 'listen() was already called on this app');
+    await this.startup();
+    const server = (this.server = createServer(this.handle));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address() as AddressInfo;
+    const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return `http://${h}:${addr.port}`;
+  }
+
+  /**
+   * Stops accepting connections, runs the shutdown hooks, lets in-flight requests finish,
+   * closes idle keep-alive connections, then runs the cleanup hooks. Safe to call twice.
+   */
+  close(): Promise<void> {
+    return (this.closing ??= this.shutdown());
+  }
+
+  /** The node request listener, to mount the app on a server of your own. */
+  readonly handle = (raw: IncomingMessage, res: ServerResponse): void => {
+    let url = raw.url as string;
+    if (url.charCodeAt(0) !== 47 /* / */) url = raw.url = absoluteToPath(url);
+    const qs = url.indexOf('?');
+    const path = qs === -1 ? url : url.slice(0, qs);
+    let match;
+    try {
+      match = this.router.match(raw.method as string, path);
+    } catch {
+      match = null; // a malformed path: missError() answers it with the router's 400
+    }
+    const req = new Request(raw, this, path, qs, match === null ? {} : match.params);
+    if (match === null) {
+      this.miss(req, res);
+      return;
+    }
+    const h = match.route.handler;
+    if (h.chain !== null) {
+      h.chain(req).then(
+        (r) => this.reply(req, res, r),
+        (e) => this.fail(req, res, e),
+      );
+      return;
+    }
+    let out: unknown;
+    try {
+      out = h.call(req);
+    } catch (e) {
+      this.fail(req, res, e);
+      return;
+    }
+    if (out instanceof Promise) {
+      out.then(
+        (v) => this.reply(req, res, v),
+        (e) => this.fail(req, res, e),
+      );
+    } else {
+      this.reply(req, res, out);
+    }
+  };
+
+  private reply(req: Request, res: ServerResponse, value: unknown): void {
+    try {
+      if (value !== null && typeof value === 'object' && (value.constructor === Object || Array.isArray(value))) {
+        // The common case, a plain object: straight to the socket, no Response in between.
+        const body = JSON.stringify(value);
+        res.writeHead(200, JSON_HEADERS);
+        res.end(body);
+      } else {
+        send(res, toResponse(value));
+      }
+    } catch (e) {
+      this.fail(req, res, e);
+    }
+  }
+
+  private fail(req: Request, res: ServerResponse, err: unknown): void {
+    if (res.headersSent) {
+      this.log.error({ err, method: req.method, url: req.url }, 'error after the response was started');
+      res.destroy();
+      return;
+    }
+    send(res, this.errorResponse(req, err));
+  }
+
+  /** An error as a response: HTTP errors as themselves, anything else as a 500 that leaks nothing unless DEBUG. */
+  errorResponse(req: Request, err: unknown): Response {
+    if (err instanceof HTTPError) return err.toResponse();
+    this.log.error({ err, method: req.method, url: req.url }, 'unhandled error');
+    const extensions = this.debug && err instanceof Error ? { stack: err.stack } : undefined;
+    const detail = this.debug ? String(err instanceof Error ? err.message : err) : undefined;
+    return new HTTPError(500, detail, { extensions }).toResponse();
+  }
+
+  /** No route: a 404, a 405, or a 400 for a malformed path, through the app middlewares. */
+  private miss(req: Request, res: ServerResponse): void {
+    if (this.missChain === null) {
+      this.fail(req, res, this.missError(req.method, req.path));
+      return;
+    }
+    this.missChain(req).then(
+      (r) => this.reply(req, res, r),
+      (e) => this.fail(req, res, e),
+    );
+  }
+
+  private missError(method: string, path: string): HTTPError {
+    let allowed: string[];
+    try {
+      allowed = this.router.allowed(path);
+    } catch (e) {
+      return e instanceof HTTPError ? e : new HTTPBadRequest();
+    }
+    if (allowed.length === 0) return new HTTPNotFound();
+    return new HTTPMethodNotAllowed(allowed, `${method} is not allowed here; use ${allowed.join(', ')}`);
+  }
+
+  private buildControllers(scanned: ScannedRoute[]): Map<Constructor, object> {
+    const instances = new Map<Constructor, object>();
+    for (const { controller } of scanned) {
+      if (instances.has(controller)) continue;
+      try {
+        registerClass(this.container, controller, controller.name);
+        instances.set(controller, this.container.resolve(controller) as object);
+      } catch (e) {
+        if (e instanceof RococoError) throw e;
+        throw new RococoError('ROCOCO_DI', `${controller.name} cannot be built by the container: ${(e as Error).message}`);
+      }
+    }
+    return instances;
+  }
+
+  private compileHandler(r: ScannedRoute, instance: object | undefined, appMws: Middleware[]): RouteHandler {
+    const fn = (r.controller.prototype as Record<string, (req: Request) => unknown>)[r.handler];
+    const call = (req: Request) => fn.call(instance, req);
+    const mws = [...appMws, ...r.middlewares];
+    if (mws.length === 0) return { call, chain: null };
+    const endpoint: Endpoint = async (req) => toResponse(await call(req));
+    return { call, chain: compose(mws, endpoint) };
+  }
+
+  private async runHooks(event: 'startup' | 'shutdown' | 'cleanup'): Promise<void> {
+    for (const hook of this.hooks[event]) await hook(this);
+  }
+
+  private async shutdown(): Promise<void> {
+    const server = this.server;
+    let closed: Promise<void> = Promise.resolve();
+    if (server !== null) {
+      closed = new Promise((resolve) => server.close(() => resolve()));
+      // Keep-alive connections that finish their request after close() would stay open:
+      // close them as they become idle.
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      closed = closed.finally(() => clearInterval(sweep));
+    }
+    try {
+      await this.runHooks('shutdown');
+    } finally {
+      await closed;
+    }
+    await this.runHooks('cleanup');
+  }
+}
+
+/**
+ * Builds an application from its controllers: reads the decorators, builds the router and the
+ * controllers (with their services) once. Synchronous; async resources start in `listen()`.
+ * Any mistake in the declarations throws a {@link RococoError} that names where it is.
+ *
+ * @example
+ * const app = createApp({ controllers: [ApiController], settings: immutableSettings({ LOCALE: 'uk_UA' }) });
+ * await app.listen(8080);
+ */
+export function createApp(options: AppOptions = {}): Application {
+  return new Application(options);
+}
+
+function readSetting<T extends string | number | boolean>(settings: Settings, key: string, type: string, fallback: T): T {
+  const v = settings[key];
+  if (v === undefined) return fallback;
+  if (typeof v !== type) throw new RococoError('ROCOCO_SETTINGS', `${key} must be a ${type}, got ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+function absoluteToPath(target: string): string {
+  // Absolute-form request targets (a client talking as to a proxy): keep path and query.
+  try {
+    const u = new URL(target);
+    return u.pathname + u.search;
+  } catch {
+    return '/' + target; // '*' and garbage end as a 404, never a crash
+  }
+}

@@ -1,0 +1,137 @@
+import type { IncomingMessage } from 'node:http';
+import Busboy from 'busboy';
+import { parse as secureParse } from 'secure-json-parse';
+import { HTTPBadRequest, HTTPRequestEntityTooLarge, HTTPUnsupportedMediaType } from './errors';
+
+const CLOSE = { headers: { connection: 'close' } };
+
+/**
+ * Reads a request body into memory, refusing more than `limit` bytes with a 413: from the
+ * `Content-Length` before reading anything, else as soon as the stream goes over it. The
+ * connection is then closed rather than drained, so an oversized upload is not read at all.
+ */
+export function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = raw.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) {
+    return Promise.reject(tooLarge(limit));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      raw.off('data', onData);
+      raw.off('end', onEnd);
+      raw.off('error', onError);
+      raw.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        raw.pause();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(new HTTPBadRequest(`The request body could not be read: ${err.message}`, CLOSE));
+    };
+    // 'close' before 'end': the client went away mid-body. Nobody will read the answer.
+    const onClose = () => {
+      if (raw.complete) return;
+      cleanup();
+      reject(new HTTPBadRequest('The client closed the connection before the body was complete', CLOSE));
+    };
+    raw.on('data', onData);
+    raw.on('end', onEnd);
+    raw.on('error', onError);
+    raw.on('close', onClose);
+  });
+}
+
+function tooLarge(limit: number): HTTPRequestEntityTooLarge {
+  return new HTTPRequestEntityTooLarge(`The request body is larger than ${limit} bytes`, CLOSE);
+}
+
+/**
+ * Parses JSON text. `__proto__` and `constructor.prototype` keys are refused with a 400 (as
+ * Fastify does) so that no later merge of the data can reach a prototype.
+ */
+export function parseJson(text: string): unknown {
+  if (text.trim() === '') throw new HTTPBadRequest('The request body is empty; JSON was expected');
+  try {
+    return secureParse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (e) {
+    throw new HTTPBadRequest(`The request body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** The media type of a `Content-Type` header, lower case, without parameters. */
+export function mediaType(contentType: string | undefined): string {
+  if (contentType === undefined) return '';
+  const semi = contentType.indexOf(';');
+  return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+}
+
+/** Decodes a body with the charset of its `Content-Type` (UTF-8 when none is given). */
+export function decodeText(body: Buffer, contentType: string | undefined): string {
+  const m = contentType === undefined ? null : /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType);
+  if (m === null || /^utf-?8$/i.test(m[1])) return body.toString('utf8');
+  let decoder: TextDecoder;
+  try {
+    decoder = new TextDecoder(m[1]);
+  } catch {
+    throw new HTTPUnsupportedMediaType(`The charset '${m[1]}' is not supported`);
+  }
+  return decoder.decode(body);
+}
+
+/** Parses an urlencoded or multipart body into a web `FormData`; files become `File`s. */
+export function parseForm(body: Buffer, contentType: string | undefined): Promise<FormData> {
+  const type = mediaType(contentType);
+  if (type === 'application/x-www-form-urlencoded') {
+    const form = new FormData();
+    for (const [k, v] of new URLSearchParams(decodeText(body, contentType))) form.append(k, v);
+    return Promise.resolve(form);
+  }
+  if (type === 'multipart/form-data') return parseMultipart(body, contentType as string);
+  return Promise.reject(
+    new HTTPUnsupportedMediaType(`A form must be application/x-www-form-urlencoded or multipart/form-data, not '${type || 'none'}'`),
+  );
+}
+
+function parseMultipart(body: Buffer, contentType: string): Promise<FormData> {
+  return new Promise((resolve, reject) => {
+    let parser: Busboy.Busboy;
+    try {
+      parser = Busboy({ headers: { 'content-type': contentType }, defParamCharset: 'utf8' });
+    } catch (e) {
+      reject(new HTTPBadRequest(`The multipart body cannot be parsed: ${(e as Error).message}`));
+      return;
+    }
+    const form = new FormData();
+    const pending: Promise<void>[] = [];
+    parser.on('field', (name, value) => form.append(name, value));
+    parser.on('file', (name, stream, info) => {
+      pending.push(
+        new Promise((done) => {
+          const parts: Buffer[] = [];
+          stream.on('data', (d: Buffer) => parts.push(d));
+          stream.on('end', () => {
+            form.append(name, new File([Buffer.concat(parts) as Uint8Array<ArrayBuffer>], info.filename ?? 'blob', { type: info.mimeType }));
+            done();
+          });
+        }),
+      );
+    });
+    parser.on('error', (e: Error) => reject(new HTTPBadRequest(`The multipart body is malformed: ${e.message}`)));
+    parser.on('close', () => void Promise.all(pending).then(() => resolve(form)));
+    parser.end(body);
+  });
+}

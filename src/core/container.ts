@@ -1,0 +1,80 @@
+import { container as rootContainer, Lifecycle, type DependencyContainer, type InjectionToken } from 'tsyringe';
+import { RococoError } from './errors';
+
+/** The token of the application's settings: `@inject(SETTINGS) settings: AppSettings`. */
+export const SETTINGS: InjectionToken<unknown> = Symbol('rococo.settings');
+
+/** A class that can be constructed by the container. */
+export type Constructor<T = unknown> = new (...args: any[]) => T;
+
+/**
+ * An extra registration for `createApp({ providers })`: a class (a singleton of the app), or a
+ * token with a value, a class, a factory, or another token to alias.
+ */
+export type Provider =
+  | Constructor
+  | { provide: InjectionToken<unknown>; useValue: unknown }
+  | { provide: InjectionToken<unknown>; useClass: Constructor }
+  | { provide: InjectionToken<unknown>; useFactory: (c: DependencyContainer) => unknown }
+  | { provide: InjectionToken<unknown>; useExisting: InjectionToken<unknown> };
+
+// tsyringe records @inject() tokens under this key (reflection-helpers.ts in tsyringe).
+const INJECTION_TOKENS = 'injectionTokens';
+const NOT_INJECTABLE = new Set<unknown>([Object, String, Number, Boolean, Array, Function, Promise, Symbol, undefined]);
+
+/**
+ * The app's own child container: its settings, the app itself, the providers, and every class
+ * the controllers depend on as a singleton of this app. Two apps in one process share nothing,
+ * and the global container is never written to.
+ */
+export function createAppContainer(values: [InjectionToken<unknown>, unknown][], providers: readonly Provider[]): DependencyContainer {
+  const child = rootContainer.createChildContainer();
+  for (const [token, value] of values) child.register(token, { useValue: value });
+  for (const p of providers) {
+    if (typeof p === 'function') { registerClass(child, p, `providers: ${p.name}`); continue; }
+    if (p === null || typeof p !== 'object' || !('provide' in p)) {
+      throw new RococoError('ROCOCO_PROVIDER', `providers: ${String(p)} is neither a class nor { provide, useValue | useClass | useFactory | useExisting }`);
+    }
+    if ('useValue' in p) child.register(p.provide, { useValue: p.useValue });
+    else if ('useClass' in p) {
+      child.register(p.provide, { useClass: p.useClass }, { lifecycle: Lifecycle.Singleton });
+      registerDeps(child, p.useClass, `providers: ${String(tokenName(p.provide))}`);
+    } else if ('useFactory' in p) child.register(p.provide, { useFactory: p.useFactory });
+    else if ('useExisting' in p) child.register(p.provide, { useToken: p.useExisting });
+    else throw new RococoError('ROCOCO_PROVIDER', `providers: ${tokenName((p as { provide: InjectionToken<unknown> }).provide)} needs useValue, useClass, useFactory or useExisting`);
+  }
+  return child;
+}
+
+/** Registers a class and, recursively, the classes its constructor asks for, as app singletons. */
+export function registerClass(c: DependencyContainer, cls: Constructor, origin: string): void {
+  if (c.isRegistered(cls, false)) return;
+  c.registerSingleton(cls);
+  registerDeps(c, cls, origin);
+}
+
+function registerDeps(c: DependencyContainer, cls: Constructor, origin: string): void {
+  const types: unknown[] | undefined = Reflect.getMetadata('design:paramtypes', cls);
+  const tokens: Record<number, unknown> = Reflect.getOwnMetadata(INJECTION_TOKENS, cls) ?? {};
+  if (types === undefined && cls.length > 0) {
+    throw new RococoError('ROCOCO_DI', `${origin}: ${cls.name} takes constructor parameters but has no @Injectable() (or @Controller()), so their types are unknown`);
+  }
+  (types ?? []).forEach((type, i) => {
+    const token = tokens[i] ?? type;
+    if (typeof token === 'object' && token !== null) return; // injectAll()/delay(): tsyringe's own forms
+    if (typeof token === 'function' && !NOT_INJECTABLE.has(token)) {
+      registerClass(c, token as Constructor, `${origin} -> ${cls.name}`);
+      return;
+    }
+    if (NOT_INJECTABLE.has(token)) {
+      throw new RococoError(
+        'ROCOCO_DI',
+        `${origin}: parameter ${i} of ${cls.name}'s constructor has no class to inject (an interface, a primitive or a type alias): give it @inject(TOKEN)`,
+      );
+    }
+  });
+}
+
+function tokenName(token: InjectionToken<unknown>): string {
+  return typeof token === 'function' ? token.name : String(token);
+}

@@ -1,0 +1,77 @@
+import type { Middleware } from './middleware';
+
+/**
+ * What the decorators record. Decorators only write here; the scanner reads it once, at
+ * `createApp`. Keyed by class, so nothing is registered globally by name.
+ */
+
+/** Recorded by `@Controller`. */
+export interface ControllerMeta {
+  prefix: string;
+  name: string | undefined;
+}
+
+/** One route declared on a method by `@Get`, `@Route`... */
+export interface RouteMeta {
+  methods: string[];
+  path: string;
+  name: string | undefined;
+}
+
+/** Everything recorded on one handler method. */
+export interface HandlerMeta {
+  routes: RouteMeta[];
+  middlewares: Middleware[];
+  /** Later features (templates, schemas) keep their own data here, by key. */
+  extras: Map<symbol, unknown>;
+}
+
+const controllers = new WeakMap<Function, ControllerMeta>();
+const classMiddlewares = new WeakMap<Function, Middleware[]>();
+const handlers = new WeakMap<Function, Map<string, HandlerMeta>>();
+
+/** Records `@Controller` options on a class. */
+export function setControllerMeta(target: Function, meta: ControllerMeta): void {
+  controllers.set(target, meta);
+}
+
+/** The `@Controller` options of a class, if it has the decorator. */
+export function getControllerMeta(target: Function): ControllerMeta | undefined {
+  return controllers.get(target);
+}
+
+/** Adds class-level middlewares (`@Use` on a class); the first listed runs outermost. */
+export function addClassMiddlewares(target: Function, mws: Middleware[]): void {
+  // Decorators apply bottom-up: prepend, so `@Use(a) @Use(b)` runs a then b.
+  classMiddlewares.set(target, [...mws, ...(classMiddlewares.get(target) ?? [])]);
+}
+
+/** Class-level middlewares of a class and its ancestors, the base's first. */
+export function getClassMiddlewares(target: Function): Middleware[] {
+  const chain: Middleware[] = [];
+  for (const cls of lineage(target)) chain.push(...(classMiddlewares.get(cls) ?? []));
+  return chain;
+}
+
+/** The metadata of a method, created on first use. */
+export function handlerMeta(target: Function, method: string): HandlerMeta {
+  let map = handlers.get(target);
+  if (map === undefined) handlers.set(target, (map = new Map()));
+  let meta = map.get(method);
+  if (meta === undefined) map.set(method, (meta = { routes: [], middlewares: [], extras: new Map() }));
+  return meta;
+}
+
+/** Every decorated method of a class, inherited ones included (a subclass's own win). */
+export function getHandlerMetas(target: Function): Map<string, HandlerMeta> {
+  const out = new Map<string, HandlerMeta>();
+  for (const cls of lineage(target)) for (const [k, v] of handlers.get(cls) ?? []) out.set(k, v);
+  return out;
+}
+
+/** The class and its ancestors, base first. */
+function lineage(target: Function): Function[] {
+  const chain: Function[] = [];
+  for (let c: Function | null = target; c && c !== Function.prototype; c = Object.getPrototypeOf(c)) chain.unshift(c);
+  return chain;
+}

@@ -1,0 +1,95 @@
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { parse as parseCookies } from 'cookie';
+import type { Application } from './application';
+import { decodeText, parseForm, parseJson, readBody } from './body';
+
+/**
+ * The request a handler and its middlewares receive: everything is reachable from it,
+ * including the app (`req.app.url(...)`) and its settings, so nothing needs to be global.
+ * Query, cookies and body are parsed on first use; the body is read at most once.
+ *
+ * @example
+ * @Post('/projects') async add(req: Request) {
+ *   const body = await req.json();
+ *   throw new HTTPFound(req.app.url('projects.show', { id: 7 }));
+ * }
+ */
+export class Request<Data = unknown> {
+  /** The node request, for what rococo does not wrap. */
+  readonly raw: IncomingMessage;
+  /** The application serving this request. */
+  readonly app: Application;
+  readonly method: string;
+  /** The request target as sent: path and query, percent-encoded. */
+  readonly url: string;
+  /** The path as sent (percent-encoded, no query string). */
+  readonly path: string;
+  /** Route parameters, percent-decoded: `<id>` is `params.id`. */
+  readonly params: Record<string, string>;
+  /** The validated body or query of a `@Schema` route. */
+  data!: Data;
+
+  private _query: URLSearchParams | undefined = undefined;
+  private _cookies: Record<string, string | undefined> | undefined = undefined;
+  private _state: Record<string | symbol, unknown> | undefined = undefined;
+  private _body: Promise<Buffer> | undefined = undefined;
+  private _json: Promise<unknown> | undefined = undefined;
+  private _form: Promise<FormData> | undefined = undefined;
+  private readonly _qs: number;
+
+  /** @internal Built by the application for each request. */
+  constructor(raw: IncomingMessage, app: Application, path: string, qs: number, params: Record<string, string>) {
+    this.raw = raw;
+    this.app = app;
+    this.method = raw.method as string;
+    this.url = raw.url as string;
+    this.path = path;
+    this._qs = qs;
+    this.params = params;
+  }
+
+  /** The query string, parsed on first use. */
+  get query(): URLSearchParams {
+    return (this._query ??= new URLSearchParams(this._qs === -1 ? '' : this.url.slice(this._qs + 1)));
+  }
+
+  /** Request headers, names in lower case (node's). */
+  get headers(): IncomingHttpHeaders {
+    return this.raw.headers;
+  }
+
+  /** Cookies sent by the client, parsed on first use. */
+  get cookies(): Record<string, string | undefined> {
+    return (this._cookies ??= this.raw.headers.cookie ? parseCookies(this.raw.headers.cookie) : {});
+  }
+
+  /** A per-request object where middlewares leave things for handlers (a user, a transaction). */
+  get state(): Record<string | symbol, unknown> {
+    return (this._state ??= {});
+  }
+
+  /** The application's settings (deep-frozen). */
+  get settings(): Application['settings'] {
+    return this.app.settings;
+  }
+
+  /** The raw body, read once (413 over `MAX_BODY_SIZE`). */
+  buffer(): Promise<Buffer> {
+    return (this._body ??= readBody(this.raw, this.app.maxBodySize));
+  }
+
+  /** The body as text, decoded with the charset of its `Content-Type`. */
+  async text(): Promise<string> {
+    return decodeText(await this.buffer(), this.raw.headers['content-type']);
+  }
+
+  /** The body parsed as JSON; malformed JSON is a 400. */
+  json<T = unknown>(): Promise<T> {
+    return (this._json ??= this.text().then(parseJson)) as Promise<T>;
+  }
+
+  /** The urlencoded or multipart body as a web `FormData` (files as `File`); other types are a 415. */
+  form(): Promise<FormData> {
+    return (this._form ??= this.buffer().then((body) => parseForm(body, this.raw.headers['content-type'])));
+  }
+}

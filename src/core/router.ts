@@ -1,0 +1,288 @@
+import { METHODS } from 'node:http';
+import { HTTPBadRequest, RococoError } from './errors';
+import { compilePattern, PatternError, type CompiledPattern, type Segment } from './route-pattern';
+
+/** What the router is told about a route. */
+export interface RouteSpec<H> {
+  methods: readonly string[];
+  pattern: string;
+  name?: string;
+  handler: H;
+  /** Where it was declared, for error messages (`ProjectsController.show`). */
+  origin: string;
+}
+
+/** A route in the table. */
+export interface Route<H> {
+  readonly name: string | undefined;
+  readonly methods: readonly string[];
+  readonly pattern: CompiledPattern;
+  readonly handler: H;
+  readonly origin: string;
+}
+
+/** The route a request path resolved to, with its percent-decoded parameters. */
+export interface RouteMatch<H> {
+  route: Route<H>;
+  params: Record<string, string>;
+}
+
+/** Values accepted for a query string built by {@link Router.url}. */
+export type QueryInit =
+  | URLSearchParams
+  | Record<string, string | number | boolean | readonly (string | number | boolean)[] | null | undefined>;
+
+interface Entry<H> { route: Route<H>; implicit: boolean }
+
+class Node<H> {
+  statics: Map<string, Node<H>> | null = null;
+  patterns: { regex: RegExp; whole: boolean; key: string; node: Node<H> }[] = [];
+  param: Node<H> | null = null;
+  tails: { regex: RegExp; key: string; entry: Entry<H> }[] = [];
+  entry: Entry<H> | null = null;
+}
+
+/** One method's routes: fully static paths in a map, the others in a segment tree. */
+class Tree<H> {
+  statics = new Map<string, Entry<H>>();
+  root = new Node<H>();
+  dynamic = false;
+}
+
+const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const KNOWN_METHODS = new Set(METHODS);
+
+/**
+ * Maps (method, path) to a handler and names back to URLs. It knows nothing of controllers:
+ * the application gives it compiled handlers. Static segments win over regex parameters,
+ * which win over plain parameters, which win over parameters spanning `/`; within one kind,
+ * declaration order decides. GET routes also answer HEAD unless a HEAD route is declared.
+ */
+export class Router<H> {
+  private readonly trees = new Map<string, Tree<H>>();
+  private readonly names = new Map<string, Route<H>>();
+  private readonly list: Route<H>[] = [];
+
+  /** Adds a route; throws a {@link RococoError} naming `spec.origin` for any mistake. */
+  add(spec: RouteSpec<H>): Route<H> {
+    let pattern: CompiledPattern;
+    try {
+      pattern = compilePattern(spec.pattern);
+    } catch (e) {
+      if (e instanceof PatternError) throw new RococoError(e.code, `${spec.origin}: ${e.message}`);
+      throw e;
+    }
+    const methods = spec.methods.map((m) => m.toUpperCase());
+    for (const m of methods) {
+      if (!KNOWN_METHODS.has(m)) throw new RococoError('ROCOCO_ROUTE_METHOD', `${spec.origin}: '${m}' is not an HTTP method node can serve`);
+    }
+    if (methods.length === 0) throw new RococoError('ROCOCO_ROUTE_METHOD', `${spec.origin}: a route needs at least one method`);
+    const route: Route<H> = { name: spec.name, methods, pattern, handler: spec.handler, origin: spec.origin };
+    if (route.name !== undefined) {
+      const other = this.names.get(route.name);
+      if (other) {
+        throw new RococoError('ROCOCO_ROUTE_NAME', `${spec.origin}: the route name '${route.name}' is already used by ${other.origin}`);
+      }
+      this.names.set(route.name, route);
+    }
+    for (const m of methods) this.insert(m, route, false);
+    if (methods.includes('GET') && !methods.includes('HEAD')) this.insert('HEAD', route, true);
+    this.list.push(route);
+    return route;
+  }
+
+  /** Every route, in declaration order. */
+  get routes(): readonly Route<H>[] {
+    return this.list;
+  }
+
+  /** The route for a method and a raw (percent-encoded, query-less) path, or null. */
+  match(method: string, path: string): RouteMatch<H> | null {
+    const tree = this.trees.get(method);
+    if (tree === undefined) return null;
+    const pct = path.includes('%');
+    let key = path;
+    if (pct) {
+      try {
+        key = decodeURI(path);
+      } catch {
+        throw new HTTPBadRequest('The path has a malformed percent-encoding');
+      }
+    }
+    const hit = tree.statics.get(key);
+    if (hit !== undefined) return { route: hit.route, params: NO_PARAMS };
+    if (!tree.dynamic) return null;
+    const values: string[] = [];
+    let entry: Entry<H> | null;
+    try {
+      entry = walk(tree.root, path, 1, values, pct);
+    } catch {
+      throw new HTTPBadRequest('The path has a malformed percent-encoding');
+    }
+    if (entry === null) return null;
+    const names = entry.route.pattern.paramNames;
+    const params: Record<string, string> = {};
+    for (let i = 0; i < names.length; i++) params[names[i]] = values[i];
+    return { route: entry.route, params };
+  }
+
+  /** The methods some route answers for this path (for a 405's `Allow`). */
+  allowed(path: string): string[] {
+    const out: string[] = [];
+    for (const method of this.trees.keys()) if (this.match(method, path) !== null) out.push(method);
+    return out;
+  }
+
+  /**
+   * The path of a named route, parameters percent-encoded, query appended.
+   *
+   * @example
+   * router.url('api.project', { id: 42 }, { tab: 'issues' }) // '/api/projects/42?tab=issues'
+   */
+  url(name: string, params: Record<string, string | number> = {}, query?: QueryInit): string {
+    const route = this.names.get(name);
+    if (route === undefined) {
+      throw new RococoError('ROCOCO_URL', `no route is named '${name}'${suggest(name, [...this.names.keys()])}`);
+    }
+    const { parts, paramNames, checks } = route.pattern;
+    for (const key of Object.keys(params)) {
+      if (!paramNames.includes(key)) {
+        throw new RococoError('ROCOCO_URL', `route '${name}' (${route.pattern.source}) has no parameter '${key}'`);
+      }
+    }
+    let out = '';
+    for (const part of parts) {
+      if (part.kind === 'static') { out += encodeURI(part.text); continue; }
+      const raw = params[part.name];
+      if (raw === undefined || raw === null) {
+        throw new RococoError('ROCOCO_URL', `route '${name}' (${route.pattern.source}) needs the parameter '${part.name}'`);
+      }
+      const value = String(raw);
+      const check = checks.get(part.name);
+      if (value === '' || (check !== undefined && !check.test(value))) {
+        throw new RococoError('ROCOCO_URL', `route '${name}': '${value}' does not match <${part.name}${part.regex === null ? '' : ':' + part.regex}>`);
+      }
+      out += part.spans ? value.split('/').map(encodeURIComponent).join('/') : encodeURIComponent(value);
+    }
+    return query === undefined ? out : out + queryString(query);
+  }
+
+  private insert(method: string, route: Route<H>, implicit: boolean): void {
+    let tree = this.trees.get(method);
+    if (tree === undefined) this.trees.set(method, (tree = new Tree()));
+    const { segments, tail } = route.pattern;
+    const entry: Entry<H> = { route, implicit };
+    if (tail === null && segments.every((s) => s.kind === 'static')) {
+      const key = '/' + segments.map((s) => (s as { text: string }).text).join('/');
+      const kept = keep(tree.statics.get(key), entry, method);
+      if (kept !== null) tree.statics.set(key, kept);
+      return;
+    }
+    tree.dynamic = true;
+    let node = tree.root;
+    for (const seg of segments) node = child(node, seg);
+    if (tail === null) {
+      node.entry = keep(node.entry ?? undefined, entry, method) ?? node.entry;
+      return;
+    }
+    const i = node.tails.findIndex((t) => t.key === tail.key);
+    const kept = keep(i === -1 ? undefined : node.tails[i].entry, entry, method);
+    if (kept === null) return;
+    if (i === -1) node.tails.push({ ...tail, entry: kept });
+    else node.tails[i] = { ...tail, entry: kept };
+  }
+}
+
+/** Which of two entries for one method and path stays: an explicit route beats a GET's implicit HEAD. */
+function keep<H>(existing: Entry<H> | undefined, entry: Entry<H>, method: string): Entry<H> | null {
+  if (existing === undefined || (existing.implicit && !entry.implicit)) return entry;
+  if (entry.implicit) return null;
+  throw new RococoError(
+    'ROCOCO_ROUTE_DUPLICATE',
+    `${entry.route.origin}: ${method} ${entry.route.pattern.source} is already declared by ${existing.route.origin}`,
+  );
+}
+
+function child<H>(node: Node<H>, seg: Segment): Node<H> {
+  if (seg.kind === 'static') {
+    if (node.statics === null) node.statics = new Map();
+    let next = node.statics.get(seg.text);
+    if (next === undefined) node.statics.set(seg.text, (next = new Node()));
+    return next;
+  }
+  if (seg.kind === 'param') return (node.param ??= new Node());
+  let edge = node.patterns.find((p) => p.key === seg.key);
+  if (edge === undefined) node.patterns.push((edge = { regex: seg.regex, whole: seg.whole, key: seg.key, node: new Node() }));
+  return edge.node;
+}
+
+/**
+ * Matches the segment starting at `i` and, depth first, the rest; backtracks to the next kind
+ * of edge when a subtree fails. `values` collects parameter values in capture order.
+ */
+function walk<H>(node: Node<H>, path: string, i: number, values: string[], pct: boolean): Entry<H> | null {
+  let j = path.indexOf('/', i);
+  const last = j === -1;
+  if (last) j = path.length;
+  const raw = path.slice(i, j);
+  const seg = pct ? decodeURIComponent(raw) : raw;
+  const mark = values.length;
+
+  if (node.statics !== null) {
+    const next = node.statics.get(seg);
+    if (next !== undefined) {
+      const found = last ? next.entry : walk(next, path, j + 1, values, pct);
+      if (found !== null) return found;
+    }
+  }
+  for (const edge of node.patterns) {
+    if (edge.whole) {
+      if (!edge.regex.test(seg)) continue;
+      values.push(seg);
+    } else {
+      const m = edge.regex.exec(seg);
+      if (m === null) continue;
+      for (let k = 1; k < m.length; k++) values.push(m[k]);
+    }
+    const found = last ? edge.node.entry : walk(edge.node, path, j + 1, values, pct);
+    if (found !== null) return found;
+    values.length = mark;
+  }
+  if (node.param !== null && seg !== '') {
+    values.push(seg);
+    const found = last ? node.param.entry : walk(node.param, path, j + 1, values, pct);
+    if (found !== null) return found;
+    values.length = mark;
+  }
+  if (node.tails.length > 0) {
+    const rest = pct ? decodeURIComponent(path.slice(i)) : path.slice(i);
+    for (const tail of node.tails) {
+      const m = tail.regex.exec(rest);
+      if (m === null) continue;
+      for (let k = 1; k < m.length; k++) values.push(m[k]);
+      return tail.entry;
+    }
+  }
+  return null;
+}
+
+function queryString(query: QueryInit): string {
+  let qs: string;
+  if (query instanceof URLSearchParams) {
+    qs = query.toString();
+  } else {
+    const sp = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) {
+      if (v === undefined || v === null) continue;
+      if (Array.isArray(v)) for (const item of v) sp.append(k, String(item));
+      else sp.append(k, String(v));
+    }
+    qs = sp.toString();
+  }
+  return qs === '' ? '' : '?' + qs;
+}
+
+function suggest(name: string, known: string[]): string {
+  const close = known.filter((k) => k.endsWith('.' + name) || k.split('.').pop() === name.split('.').pop());
+  return close.length ? ` (did you mean ${close.map((k) => `'${k}'`).join(' or ')}?)` : '';
+}

@@ -1,0 +1,27 @@
+/**
+ * rococo: class controllers declared with decorators, on Node's http server, in the spirit of
+ * aiohttp.web. Everything a user needs is exported here; test helpers are in `rococo/testing`.
+ */
+import 'reflect-metadata';
+
+export { createApp, Application } from './core/application';
+export type { AppOptions, Hook, Settings } from './core/application';
+export { Request } from './core/request';
+export { Response, json, text, html, redirect } from './core/response';
+export type { ResponseBody, ResponseInit, CookieOptions } from './core/response';
+export type { Middleware } from './core/middleware';
+export type { QueryInit } from './core/router';
+export { SETTINGS } from './core/container';
+export type { Constructor, Provider } from './core/container';
+export { immutableSettings, settingsFromEnv, toBool } from './core/settings';
+export type { DeepReadonly, SettingsFromEnvOptions } from './core/settings';
+export * from './core/errors';
+
+export { Controller } from './decorators/controller';
+export type { ControllerOptions } from './decorators/controller';
+export { Route, Get, Post, Put, Patch, Delete, Head, Options } from './decorators/route';
+export type { RouteOptions } from './decorators/route';
+export { Use } from './decorators/use';
+export { Injectable } from './decorators/injectable';
+/** Injects a token rather than the parameter's type: `@inject(SETTINGS) settings: AppSettings`. */
+export { inject } from 'tsyringe';
