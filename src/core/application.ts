@@ -57,7 +57,7 @@ interface RouteHandler {
   chain: Endpoint | null;
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
  * A rococo application: its routes, container, settings and lifecycle. Built by
@@ -219,7 +219,7 @@ export class Application {
       if (value !== null && typeof value === 'object' && (value.constructor === Object || Array.isArray(value))) {
         // The common case, a plain object: straight to the socket, no Response in between.
         const body = JSON.stringify(value);
-        res.writeHead(200, JSON_HEADERS);
+        res.writeHead(200, ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(body))]);
         res.end(body);
       } else {
         send(res, toResponse(value));

@@ -118,15 +118,23 @@ export function toResponse(value: unknown): Response {
   return json(value);
 }
 
-/** Writes a response to node's `ServerResponse`. */
+/**
+ * Writes a response to node's `ServerResponse`. A body in memory gets its `Content-Length`
+ * (node would otherwise fall back to chunked encoding after an explicit `writeHead`).
+ */
 export function send(res: ServerResponse, response: Response): void {
   const body = response.body;
-  res.writeHead(response.status, response.headers);
+  const headers = response.headers;
   if (body instanceof Readable) {
+    res.writeHead(response.status, headers);
     pipeline(body, res, (err) => {
       if (err) res.destroy(err);
     });
-  } else {
-    res.end(body ?? undefined);
+    return;
   }
+  if (headers['content-length'] === undefined && response.status !== 204 && response.status !== 304) {
+    headers['content-length'] = String(body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+  }
+  res.writeHead(response.status, headers);
+  res.end(body ?? undefined);
 }
