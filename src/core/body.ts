@@ -106,6 +106,10 @@ export function parseForm(body: Buffer, contentType: string | undefined): Promis
   );
 }
 
+function malformed(e: Error): HTTPBadRequest {
+  return new HTTPBadRequest(`The multipart body is malformed: ${e.message}`);
+}
+
 function parseMultipart(body: Buffer, contentType: string): Promise<FormData> {
   return new Promise((resolve, reject) => {
     let parser: Busboy.Busboy;
@@ -120,18 +124,21 @@ function parseMultipart(body: Buffer, contentType: string): Promise<FormData> {
     parser.on('field', (name, value) => form.append(name, value));
     parser.on('file', (name, stream, info) => {
       pending.push(
-        new Promise((done) => {
+        new Promise((done, fail) => {
           const parts: Buffer[] = [];
           stream.on('data', (d: Buffer) => parts.push(d));
           stream.on('end', () => {
             form.append(name, new File([Buffer.concat(parts) as Uint8Array<ArrayBuffer>], info.filename ?? 'blob', { type: info.mimeType }));
             done();
           });
+          // A body cut off inside a file errors this stream: without a listener it would
+          // be an uncaught exception that ends the process.
+          stream.on('error', (e: Error) => fail(malformed(e)));
         }),
       );
     });
-    parser.on('error', (e: Error) => reject(new HTTPBadRequest(`The multipart body is malformed: ${e.message}`)));
-    parser.on('close', () => void Promise.all(pending).then(() => resolve(form)));
+    parser.on('error', (e: Error) => reject(malformed(e)));
+    parser.on('close', () => void Promise.all(pending).then(() => resolve(form), reject));
     parser.end(body);
   });
 }

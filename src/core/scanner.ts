@@ -40,6 +40,9 @@ export function scanControllers(controllers: readonly Constructor[]): ScannedRou
         throw new RococoError('ROCOCO_CONTROLLER', `${origin} is decorated as a route but is not a method`);
       }
       for (const r of hmeta.routes) {
+        if (r.path !== '' && !r.path.startsWith('/')) {
+          throw new RococoError('ROCOCO_ROUTE_PATTERN', `${origin}: the path '${r.path}' must start with '/' (or be empty for the prefix itself)`);
+        }
         const name = r.name === undefined ? undefined : meta.name ? `${meta.name}.${r.name}` : r.name;
         out.push({
           controller: cls,
