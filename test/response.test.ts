@@ -130,6 +130,8 @@ class ResponseController {
   @Get('/bigint') bigint() { return { n: BigInt(1) }; }
   @Get('/crlf') crlf() { return redirect('/a\r\nSet-Cookie: evil=1'); }
   @Get('/crlf-error') crlfError() { throw new HTTPFound('/a\r\nSet-Cookie: evil=1'); }
+  @Get('/bad-header') badHeader() { return json({ a: 1 }, { headers: { 'x-bad': 'a\nb' } }); }
+  @Get('/bad-error-header') badErrorHeader() { throw new HTTPBadRequest('x', { headers: { 'x-bad': 'a\nb' } }); }
 }
 
 async function withClient(fn: (client: TestClient) => Promise<void>, options: AppOptions = {}): Promise<void> {
@@ -397,6 +399,18 @@ describe('unhandled exceptions', () => {
         expect(body).not.toContain('    at ');
         expect(body).not.toContain('.ts:');
         expect(JSON.parse(body)).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+        await expectAlive(client);
+      }
+    });
+  });
+
+  test('a response or an error response with an unsendable header is a 500, and the server keeps serving', async () => {
+    await withClient(async (client) => {
+      for (const path of ['/res/bad-header', '/res/bad-error-header']) {
+        const res = await client.get(path);
+        expect(res.status).toBe(500);
+        expect(res.headers.get('x-bad')).toBeNull();
+        expect(await res.json()).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
         await expectAlive(client);
       }
     });

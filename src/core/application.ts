@@ -58,6 +58,7 @@ interface RouteHandler {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+const BARE_500 = JSON.stringify({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
 
 /**
  * A rococo application: its routes, container, settings and lifecycle. Built by
@@ -235,7 +236,18 @@ export class Application {
       res.destroy();
       return;
     }
-    send(res, this.errorResponse(req, err));
+    try {
+      send(res, this.errorResponse(req, err));
+    } catch (e) {
+      // The error's own response is unsendable (say, a header with a newline): a bare 500.
+      this.log.error({ err: e, method: req.method, url: req.url }, 'the error response could not be sent');
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(500, ['content-type', 'application/problem+json', 'content-length', String(BARE_500.length)]);
+      res.end(BARE_500);
+    }
   }
 
   /** An error as a response: HTTP errors as themselves, anything else as a 500 that leaks nothing unless DEBUG. */
