@@ -1,5 +1,5 @@
 import { injectable } from 'tsyringe';
-import type { Constructor } from '../core/container';
+import { markInjectable, type Constructor } from '../core/container';
 
 /**
  * Marks a service class for injection. It is built once per application, the first time a
@@ -12,5 +12,6 @@ import type { Constructor } from '../core/container';
 export function Injectable(): ClassDecorator {
   return (target) => {
     injectable()(target as unknown as Constructor);
+    markInjectable(target as unknown as Constructor);
   };
 }
