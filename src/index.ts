@@ -16,6 +16,14 @@ export type { Constructor, Provider } from './core/container';
 export { immutableSettings, settingsFromEnv, toBool } from './core/settings';
 export type { DeepReadonly, SettingsFromEnvOptions } from './core/settings';
 export * from './core/errors';
+export { Database, NoRowsError, TooManyRowsError } from './core/database';
+export type { DatabaseOptions } from './core/database';
+export { sql, SqlQuery } from './core/sql';
+export { migrate } from './core/migrations';
+export { Templates, render } from './core/templates';
+export type { ContextProcessor, TemplatesOptions } from './core/templates';
+export { FileResponse, StaticFiles } from './core/static';
+export type { StaticOptions } from './core/static';
 
 export { Controller } from './decorators/controller';
 export type { ControllerOptions } from './decorators/controller';
@@ -23,5 +31,6 @@ export { Route, Get, Post, Put, Patch, Delete, Head, Options } from './decorator
 export type { RouteOptions } from './decorators/route';
 export { Use } from './decorators/use';
 export { Injectable } from './decorators/injectable';
+export { Template } from './decorators/template';
 /** Injects a token rather than the parameter's type: `@inject(SETTINGS) settings: AppSettings`. */
 export { inject } from 'tsyringe';

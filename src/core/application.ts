@@ -3,10 +3,15 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import { createAppContainer, registerClass, SETTINGS, type Constructor, type Provider } from './container';
+import { Database, DATABASE_OPTION_KEYS, type DatabaseOptions } from './database';
+import { migrate } from './migrations';
+import { StaticFiles, STATIC_OPTION_KEYS, type StaticOptions } from './static';
+import { Templates, TEMPLATES_OPTION_KEYS, type TemplatesOptions } from './templates';
+import { TEMPLATE, type TemplateMeta } from '../decorators/template';
 import { HTTPBadRequest, HTTPError, HTTPMethodNotAllowed, HTTPNotFound, RococoError } from './errors';
 import { compose, type Endpoint, type Middleware } from './middleware';
 import { Request } from './request';
-import { Response, send, toResponse } from './response';
+import { html, Response, send, toResponse } from './response';
 import { Router, type QueryInit } from './router';
 import { scanControllers, type ScannedRoute } from './scanner';
 
@@ -24,6 +29,8 @@ export interface Settings {
   readonly MAX_BODY_SIZE?: number;
   /** pino level of the default logger (`info`; the `LOG_LEVEL` environment variable otherwise). */
   readonly LOG_LEVEL?: string;
+  /** PostgreSQL URL; when set, the app has a {@link Database}. */
+  readonly DATABASE_URL?: string;
 }
 
 /** A lifecycle hook: startup, shutdown or cleanup. */
@@ -47,9 +54,15 @@ export interface AppOptions {
   onCleanup?: readonly Hook[];
   /** A pino logger; by default one at `settings.LOG_LEVEL`. */
   logger?: Logger;
+  /** The database engine: a pg pool checked at startup and closed at cleanup. */
+  database?: DatabaseOptions;
+  /** nunjucks templates for `@Template` and `render()`. */
+  templates?: TemplatesOptions;
+  /** Folders served as static files. */
+  static?: readonly StaticOptions[];
 }
 
-const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger'];
+const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'templates', 'static'];
 
 /** What the router holds for a route: the bound handler, and its middleware chain if any. */
 interface RouteHandler {
@@ -78,6 +91,12 @@ export class Application {
   readonly maxBodySize: number;
   /** The node server once `listen()` has run. */
   server: Server | null = null;
+  /** The database engine, when `DATABASE_URL` or the `database` option is set. */
+  readonly database: Database | null;
+  /** The templates, when the `templates` option is set. */
+  readonly templates: Templates | null;
+  /** The static mounts, when the `static` option is set. */
+  readonly static: StaticFiles | null;
 
   private readonly hooks: Record<'startup' | 'shutdown' | 'cleanup', Hook[]>;
   private readonly missChain: Endpoint | null;
@@ -102,8 +121,21 @@ export class Application {
       cleanup: [...(options.onCleanup ?? [])],
     };
 
+    this.database = this.createDatabase(options.database);
+    this.templates = options.templates === undefined ? null : new Templates(this, checkKeys('templates', options.templates, TEMPLATES_OPTION_KEYS));
+    for (const o of options.static ?? []) checkKeys('static', o, STATIC_OPTION_KEYS);
+    this.static = options.static === undefined ? null : new StaticFiles(options.static, this.debug);
+
     const values: [InjectionToken<unknown>, unknown][] = [[SETTINGS, this.settings], [Application, this]];
+    if (this.database !== null) values.push([Database, this.database]);
     this.container = createAppContainer(values, options.providers ?? []);
+    if (this.database === null) {
+      this.container.register(Database, {
+        useFactory: () => {
+          throw new RococoError('ROCOCO_DATABASE', 'Database is not configured: set settings.DATABASE_URL or pass createApp({ database: { url } })');
+        },
+      });
+    }
     const appMws = [...(options.middlewares ?? [])];
     for (const mw of appMws) {
       if (typeof mw !== 'function') throw new RococoError('ROCOCO_OPTIONS', `createApp: middlewares: ${String(mw)} is not a function`);
@@ -119,6 +151,17 @@ export class Application {
         origin: r.origin,
       });
     }
+    for (const { name, prefix } of this.static?.routes() ?? []) {
+      const serve = (this.static as StaticFiles).handler(name);
+      const call = (req: Request) => serve(req);
+      this.router.add({
+        methods: ['GET'],
+        pattern: prefix.replace(/\/$/, '') + '/<filename:.+>',
+        name,
+        handler: { call, chain: appMws.length === 0 ? null : compose(appMws, call) },
+        origin: `static '${name}'`,
+      });
+    }
     this.missChain = appMws.length === 0 ? null : compose(appMws, (req) => Promise.reject(this.missError(req.method, req.path)));
   }
 
@@ -131,6 +174,17 @@ export class Application {
    */
   url(name: string, params?: Record<string, string | number>, query?: QueryInit): string {
     return this.router.url(name, params, query);
+  }
+
+  /**
+   * The URL of a static file with its content hash (`?v=`), as `static()` in templates.
+   *
+   * @example
+   * app.staticUrl('css/site.css') // '/static/css/site.css?v=3f2a9c01b7de'
+   */
+  staticUrl(path: string, mount = 'static'): string {
+    if (this.static === null) throw new RococoError('ROCOCO_STATIC', `static('${path}'): the app serves no static files; pass createApp({ static: [...] })`);
+    return this.static.url(this.url(mount, { filename: path }), path, mount);
   }
 
   /** Adds a lifecycle hook. */
@@ -299,11 +353,50 @@ export class Application {
 
   private compileHandler(r: ScannedRoute, instance: object | undefined, appMws: Middleware[]): RouteHandler {
     const fn = (r.controller.prototype as Record<string, (req: Request) => unknown>)[r.handler];
-    const call = (req: Request) => fn.call(instance, req);
+    let call = (req: Request) => fn.call(instance, req);
+    const template = r.meta.extras.get(TEMPLATE) as TemplateMeta | undefined;
+    if (template !== undefined) call = this.renderWith(call, template, r.origin);
     const mws = [...appMws, ...r.middlewares];
     if (mws.length === 0) return { call, chain: null };
     const endpoint: Endpoint = async (req) => toResponse(await call(req));
     return { call, chain: compose(mws, endpoint) };
+  }
+
+  /** Wraps a handler so that what it returns is rendered as the context of a template. */
+  private renderWith(call: (req: Request) => unknown, meta: TemplateMeta, origin: string): (req: Request) => Promise<unknown> {
+    const templates = this.templates;
+    if (templates === null) {
+      throw new RococoError('ROCOCO_TEMPLATE', `${origin}: @Template('${meta.name}') needs templates: pass createApp({ templates: { dir } })`);
+    }
+    const compiled = templates.load(meta.name, origin);
+    const init = { status: meta.status };
+    return async (req) => {
+      const context = await call(req);
+      if (context instanceof Response || context instanceof HTTPError) return context;
+      return html(await templates.renderString(req, meta.name, (context ?? {}) as object, compiled), init);
+    };
+  }
+
+  private createDatabase(options: DatabaseOptions | undefined): Database | null {
+    if (options !== undefined) checkKeys('database', options, DATABASE_OPTION_KEYS);
+    const url = options?.url ?? readSetting(this.settings, 'DATABASE_URL', 'string', '');
+    if (url === '') {
+      if (options !== undefined) throw new RococoError('ROCOCO_DATABASE', 'createApp({ database }): no url, and settings.DATABASE_URL is not set');
+      return null;
+    }
+    const db = Database.create({ ...options, url }, this.log);
+    const migrations = options?.migrate ? options.migrations : undefined;
+    if (options?.migrate && migrations === undefined) throw new RococoError('ROCOCO_DATABASE', 'createApp({ database }): migrate is true but migrations (a folder) is not set');
+    // The database is ready before the user's startup hooks, and closed after their cleanup.
+    this.hooks.startup.unshift(async () => {
+      await db.check();
+      if (migrations !== undefined) {
+        const applied = await migrate(db, migrations);
+        if (applied.length > 0) this.log.info({ applied }, 'migrations applied');
+      }
+    });
+    this.hooks.cleanup.push(() => db.close());
+    return db;
   }
 
   private async runHooks(event: 'startup' | 'shutdown' | 'cleanup'): Promise<void> {
@@ -340,6 +433,14 @@ export class Application {
  */
 export function createApp(options: AppOptions = {}): Application {
   return new Application(options);
+}
+
+function checkKeys<T extends object>(option: string, value: T, known: readonly string[]): T {
+  if (value === null || typeof value !== 'object') throw new RococoError('ROCOCO_OPTIONS', `createApp: ${option} must be an object`);
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw new RococoError('ROCOCO_OPTIONS', `createApp: ${option}: unknown option '${key}' (known: ${known.join(', ')})`);
+  }
+  return value;
 }
 
 function readSetting<T extends string | number | boolean>(settings: Settings, key: string, type: string, fallback: T): T {

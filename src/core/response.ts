@@ -57,6 +57,28 @@ export class Response {
     return this;
   }
 
+  /**
+   * Writes this response to node's `ServerResponse`. A body in memory gets its
+   * `Content-Length` (node would otherwise fall back to chunked encoding after `writeHead`).
+   * Subclasses that stream in their own way (files) override it.
+   */
+  writeTo(res: ServerResponse): void {
+    const body = this.body;
+    const headers = this.headers;
+    if (body instanceof Readable) {
+      res.writeHead(this.status, headers);
+      pipeline(body, res, (err) => {
+        if (err) res.destroy(err);
+      });
+      return;
+    }
+    if (headers['content-length'] === undefined && this.status !== 204 && this.status !== 304) {
+      headers['content-length'] = String(body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+    }
+    res.writeHead(this.status, headers);
+    res.end(body ?? undefined);
+  }
+
   /** Tells the client to forget a cookie (same `path` and `domain` as when it was set). */
   deleteCookie(name: string, options?: Pick<CookieOptions, 'path' | 'domain' | 'secure' | 'sameSite' | 'httpOnly'>): this {
     return this.setCookie(name, '', { ...options, maxAge: 0, expires: new Date(0) });
@@ -118,23 +140,7 @@ export function toResponse(value: unknown): Response {
   return json(value);
 }
 
-/**
- * Writes a response to node's `ServerResponse`. A body in memory gets its `Content-Length`
- * (node would otherwise fall back to chunked encoding after an explicit `writeHead`).
- */
+/** Writes a response to node's `ServerResponse`. */
 export function send(res: ServerResponse, response: Response): void {
-  const body = response.body;
-  const headers = response.headers;
-  if (body instanceof Readable) {
-    res.writeHead(response.status, headers);
-    pipeline(body, res, (err) => {
-      if (err) res.destroy(err);
-    });
-    return;
-  }
-  if (headers['content-length'] === undefined && response.status !== 204 && response.status !== 304) {
-    headers['content-length'] = String(body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
-  }
-  res.writeHead(response.status, headers);
-  res.end(body ?? undefined);
+  response.writeTo(res);
 }

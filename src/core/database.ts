@@ -1,0 +1,200 @@
+import { Pool, type PoolClient, type QueryResultRow } from 'pg';
+import type { Logger } from 'pino';
+import { HTTPNotFound, HTTPServiceUnavailable, RococoError } from './errors';
+import { SqlQuery } from './sql';
+
+/** Options of the database engine: `createApp({ database })`. Unknown keys are refused. */
+export interface DatabaseOptions {
+  /** `postgres://user:password@host:port/database`; defaults to `settings.DATABASE_URL`. */
+  url?: string;
+  /** Largest number of connections in the pool (10). */
+  max?: number;
+  /** How long a query waits for a connection before it is a 503, in ms (5000). */
+  connectionTimeoutMillis?: number;
+  /** Server-side `statement_timeout` of every connection, in ms (none). */
+  statementTimeout?: number;
+  /** A folder of `.sql` migrations. */
+  migrations?: string;
+  /** Apply `migrations` at startup (false). */
+  migrate?: boolean;
+}
+
+/** The keys {@link DatabaseOptions} accepts. */
+export const DATABASE_OPTION_KEYS = ['url', 'max', 'connectionTimeoutMillis', 'statementTimeout', 'migrations', 'migrate'];
+
+/** `one()` or `many()` found no row: a 404 when it reaches the client. */
+export class NoRowsError extends HTTPNotFound {}
+
+/** `one()` or `maybeOne()` found more than one row: a bug in the query, so a 500. */
+export class TooManyRowsError extends Error {
+  constructor(count: number) {
+    super(`Expected at most one row, got ${count}`);
+    this.name = 'TooManyRowsError';
+  }
+}
+
+// Errors that mean "the server is not there", as opposed to "the query is wrong".
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300']);
+
+function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  if (typeof e?.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
+  return typeof e?.message === 'string' && /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(e.message);
+}
+
+type Query = SqlQuery | string;
+
+/**
+ * The database engine (aiopg's role): a pg pool, queries built with the `sql` tag, and
+ * transactions. Inject it into controllers and services; `req.app.database` reaches it too.
+ *
+ * @example
+ * const projects = await db.query<Project>(sql`SELECT * FROM projects ORDER BY id`);
+ * await db.transaction(async (tx) => { await tx.query(sql`...`); await tx.query(sql`...`); });
+ */
+export class Database {
+  /** The pg pool, for what the engine does not wrap. */
+  readonly pool: Pool;
+  private readonly client: PoolClient | null;
+  private readonly depth: number;
+  private readonly log: Logger | null;
+
+  /** @internal The application builds it from its options. */
+  constructor(pool: Pool, log: Logger | null, client: PoolClient | null = null, depth = 0) {
+    this.pool = pool;
+    this.log = log;
+    this.client = client;
+    this.depth = depth;
+  }
+
+  /** A pool for `url` whose idle-connection errors are logged, never thrown. */
+  static create(options: DatabaseOptions & { url: string }, log: Logger | null): Database {
+    const pool = new Pool({
+      connectionString: options.url,
+      max: options.max ?? 10,
+      connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5000,
+      ...(options.statementTimeout === undefined ? {} : { statement_timeout: options.statementTimeout }),
+    });
+    // An idle client's connection dies when the server restarts: pg emits it here, and an
+    // 'error' event without a listener would end the process.
+    pool.on('error', (err) => log?.warn({ err }, 'an idle database connection failed; the pool replaces it'));
+    return new Database(pool, log);
+  }
+
+  /** Rows of a query (none is fine). */
+  async query<T extends QueryResultRow = QueryResultRow>(q: Query): Promise<T[]> {
+    const executor = this.client ?? this.pool;
+    try {
+      const result = typeof q === 'string' ? await executor.query<T>(q) : await executor.query<T>({ text: q.text, values: q.values as unknown[] });
+      return result.rows;
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+  }
+
+  /** Exactly one row: none is a {@link NoRowsError} (404), several a {@link TooManyRowsError}. */
+  async one<T extends QueryResultRow = QueryResultRow>(q: Query): Promise<T> {
+    const rows = await this.query<T>(q);
+    if (rows.length === 0) throw new NoRowsError();
+    if (rows.length > 1) throw new TooManyRowsError(rows.length);
+    return rows[0];
+  }
+
+  /** One row or null; several are a {@link TooManyRowsError}. */
+  async maybeOne<T extends QueryResultRow = QueryResultRow>(q: Query): Promise<T | null> {
+    const rows = await this.query<T>(q);
+    if (rows.length > 1) throw new TooManyRowsError(rows.length);
+    return rows.length === 0 ? null : rows[0];
+  }
+
+  /** At least one row, else a {@link NoRowsError} (404). Use `query()` when none is fine. */
+  async many<T extends QueryResultRow = QueryResultRow>(q: Query): Promise<T[]> {
+    const rows = await this.query<T>(q);
+    if (rows.length === 0) throw new NoRowsError();
+    return rows;
+  }
+
+  /**
+   * Runs `fn` in a transaction: committed when it resolves, rolled back when it throws. Called
+   * on the `tx` it gives, it nests with a savepoint, so an inner failure undoes only its part.
+   */
+  async transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
+    if (this.client !== null) return this.savepoint(this.client, fn);
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+    let broken: Error | undefined;
+    // A checked-out client has no error listener in pg-pool: a connection that dies between
+    // two queries of this transaction would otherwise end the process.
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
+    try {
+      await client.query('BEGIN');
+      const result = await fn(new Database(this.pool, this.log, client, 1));
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackError) {
+        broken = rollbackError as Error; // the connection is gone: do not give it back
+      }
+      throw this.unavailable(err);
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
+    }
+  }
+
+  private async savepoint<T>(client: PoolClient, fn: (tx: Database) => Promise<T>): Promise<T> {
+    const name = `rococo_sp_${this.depth}`;
+    await client.query(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn(new Database(this.pool, this.log, client, this.depth + 1));
+      await client.query(`RELEASE SAVEPOINT ${name}`);
+      return result;
+    } catch (err) {
+      await client.query(`ROLLBACK TO SAVEPOINT ${name}`);
+      throw err;
+    }
+  }
+
+  /**
+   * Checks that the server answers; startup calls it so that a wrong URL or a stopped server
+   * fails at once, with host, port and database (never the password) in the message.
+   */
+  async check(): Promise<void> {
+    try {
+      await this.pool.query('SELECT 1');
+    } catch (err) {
+      const o = this.pool.options as { connectionString?: string };
+      throw new RococoError('ROCOCO_DATABASE', `cannot reach PostgreSQL at ${describeUrl(o.connectionString ?? '')}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Closes every connection; the app's cleanup calls it. */
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private unavailable(err: unknown): unknown {
+    if (!isUnavailable(err)) return err;
+    this.log?.warn({ err }, 'database unavailable');
+    return new HTTPServiceUnavailable('The database is unavailable; try again shortly', { headers: { 'retry-after': '5' } });
+  }
+}
+
+/** `host:port/database` of a connection URL, without user or password. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || 'localhost'}:${u.port || '5432'}/${decodeURIComponent(u.pathname.slice(1))}`;
+  } catch {
+    return '(an invalid DATABASE_URL)';
+  }
+}

@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import { resolve, sep } from 'node:path';
+import sendFile from 'send';
+import { HTTPError, RococoError } from './errors';
+import type { Request } from './request';
+import { Response } from './response';
+
+/** One folder served under a prefix: `createApp({ static: [{ prefix: '/static', dir }] })`. */
+export interface StaticOptions {
+  /** URL prefix, e.g. `/static`. */
+  prefix: string;
+  /** The folder; nothing outside it is ever served (`..`, encoded dots, symlinks out). */
+  dir: string;
+  /** Route name for `app.url(name, { filename })` and `static(path, name)`: `static` by default. */
+  name?: string;
+}
+
+/** The keys {@link StaticOptions} accepts. */
+export const STATIC_OPTION_KEYS = ['prefix', 'dir', 'name'];
+
+const YEAR = 365 * 24 * 3600 * 1000;
+
+/**
+ * A response that streams a file with `send`: content type, ETag and Last-Modified with 304,
+ * Range (206/416) and HEAD. Headers set on it are added to what `send` writes.
+ */
+export class FileResponse extends Response {
+  /**
+   * @param root the folder the file must stay in
+   * @param path the path below `root`, percent-encoded as in the URL (send decodes it once)
+   */
+  constructor(
+    readonly root: string,
+    readonly path: string,
+    readonly options: { immutable?: boolean } = {},
+  ) {
+    super(null);
+  }
+
+  /** Streams the file, or a problem document when it cannot. */
+  override writeTo(res: ServerResponse): void {
+    const stream = sendFile(res.req, this.path, {
+      root: this.root,
+      dotfiles: 'ignore',
+      index: false,
+      etag: true,
+      lastModified: true,
+      ...(this.options.immutable ? { maxAge: YEAR, immutable: true } : { maxAge: 0 }),
+    });
+    stream.on('headers', (r: ServerResponse) => {
+      for (const [k, v] of Object.entries(this.headers)) r.setHeader(k, v);
+    });
+    stream.on('directory', () => writeProblem(res, new HTTPError(404)));
+    stream.on('error', (err: { status?: number }) => writeProblem(res, new HTTPError(err.status && err.status >= 400 ? err.status : 500)));
+    stream.pipe(res);
+  }
+}
+
+function writeProblem(res: ServerResponse, err: HTTPError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(err.problem());
+  // send may have set file headers before failing (a 416 keeps its Content-Range).
+  for (const h of ['content-type', 'content-length', 'etag', 'last-modified', 'cache-control', 'accept-ranges']) res.removeHeader(h);
+  res.writeHead(err.status, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** The static mounts of an app: their routes' handlers and their cache-busted URLs. */
+export class StaticFiles {
+  private readonly mounts = new Map<string, { root: string; realRoot: string; prefix: string }>();
+  private readonly hashes = new Map<string, { mtimeMs: number; hash: string }>();
+
+  /** @internal Checks each folder once, at startup. In DEBUG, hashes follow file changes. */
+  constructor(options: readonly StaticOptions[], private readonly debug: boolean) {
+    for (const o of options) {
+      const name = o.name ?? 'static';
+      if (typeof o.prefix !== 'string' || !o.prefix.startsWith('/')) {
+        throw new RococoError('ROCOCO_STATIC', `static '${name}': the prefix must start with '/'`);
+      }
+      const root = resolve(o.dir);
+      let realRoot: string;
+      try {
+        realRoot = realpathSync(root);
+        if (!statSync(realRoot).isDirectory()) throw new Error('not a directory');
+      } catch (e) {
+        throw new RococoError('ROCOCO_STATIC', `static '${name}': ${o.dir} is not a readable directory (${(e as Error).message})`);
+      }
+      this.mounts.set(name, { root, realRoot, prefix: o.prefix });
+    }
+  }
+
+  /** Names and prefixes of the mounts, for the router. */
+  routes(): { name: string; prefix: string }[] {
+    return [...this.mounts].map(([name, m]) => ({ name, prefix: m.prefix }));
+  }
+
+  /**
+   * The handler of a mount: refuses a path that leaves the folder through a symlink (404),
+   * then lets `send` refuse `..`, NUL bytes and dotfiles and serve the rest.
+   */
+  handler(name: string): (req: Request) => Promise<Response> {
+    const mount = this.mounts.get(name) as { root: string; realRoot: string; prefix: string };
+    const cut = mount.prefix.endsWith('/') ? mount.prefix.length - 1 : mount.prefix.length;
+    return async (req) => {
+      const encoded = req.path.slice(cut);
+      const filename = req.params.filename;
+      if (filename.includes('\0')) throw new HTTPError(400, 'A file name cannot contain NUL');
+      if (filename.split(/[\\/]/).includes('..')) throw new HTTPError(403);
+      let real: string;
+      try {
+        real = await realpath(resolve(mount.root, filename));
+      } catch {
+        throw new HTTPError(404);
+      }
+      if (real !== mount.realRoot && !real.startsWith(mount.realRoot + sep)) throw new HTTPError(404);
+      return new FileResponse(mount.root, encoded, { immutable: req.query.has('v') });
+    };
+  }
+
+  /**
+   * The URL of a file with a content hash (`?v=`) for cache busting; files served with a `v`
+   * are cached for a year. The hash is computed once per file change.
+   */
+  url(prefix: string, path: string, name: string): string {
+    const mount = this.mounts.get(name);
+    if (mount === undefined) throw new RococoError('ROCOCO_STATIC', `static('${path}'): no static mount is named '${name}'`);
+    const file = resolve(mount.root, path);
+    let entry = this.hashes.get(file);
+    if (entry !== undefined && !this.debug) return `${prefix}?v=${entry.hash}`;
+    try {
+      const mtimeMs = statSync(file).mtimeMs;
+      if (entry === undefined || entry.mtimeMs !== mtimeMs) {
+        entry = { mtimeMs, hash: createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 12) };
+        this.hashes.set(file, entry);
+      }
+      return `${prefix}?v=${entry.hash}`;
+    } catch {
+      return prefix; // a file that does not exist yet: a plain URL, which will 404
+    }
+  }
+}

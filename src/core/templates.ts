@@ -1,0 +1,96 @@
+import nunjucks from 'nunjucks';
+import type { Application } from './application';
+import { RococoError } from './errors';
+import type { Request } from './request';
+import { html, type Response } from './response';
+
+/** Adds keys to the context of every template rendered for a request (a user, a menu...). */
+export type ContextProcessor = (req: Request) => Record<string, unknown> | Promise<Record<string, unknown>>;
+
+/** Options of `createApp({ templates })`. */
+export interface TemplatesOptions {
+  /** Folder(s) of the templates. */
+  dir: string | readonly string[];
+  /** Functions of the request merged into every context, in order. */
+  contextProcessors?: readonly ContextProcessor[];
+  /** More nunjucks filters. */
+  filters?: Record<string, (...args: any[]) => unknown>;
+  /** More globals, next to `url`, `static`, `request` and `settings`. */
+  globals?: Record<string, unknown>;
+}
+
+/** The keys {@link TemplatesOptions} accepts. */
+export const TEMPLATES_OPTION_KEYS = ['dir', 'contextProcessors', 'filters', 'globals'];
+
+/**
+ * The app's nunjucks environment (aiohttp_jinja2's role). Autoescaping is on. In DEBUG,
+ * templates are read again on every render, so edits show at once; otherwise each is compiled
+ * once and kept.
+ */
+export class Templates {
+  readonly env: nunjucks.Environment;
+  private readonly processors: readonly ContextProcessor[];
+  private readonly app: Application;
+
+  /** @internal The application builds it from its options. */
+  constructor(app: Application, options: TemplatesOptions) {
+    this.app = app;
+    this.processors = options.contextProcessors ?? [];
+    const dirs = typeof options.dir === 'string' ? [options.dir] : [...options.dir];
+    const loader = new nunjucks.FileSystemLoader(dirs, { noCache: app.debug });
+    this.env = new nunjucks.Environment(loader, { autoescape: true });
+    this.env.addGlobal('url', (name: string, params?: Record<string, string | number>, query?: Record<string, string>) =>
+      app.url(name, withoutKeywords(params), withoutKeywords(query)),
+    );
+    this.env.addGlobal('static', (path: string, mount?: string) => app.staticUrl(path, mount));
+    for (const [k, v] of Object.entries(options.globals ?? {})) this.env.addGlobal(k, v);
+    for (const [k, f] of Object.entries(options.filters ?? {})) this.env.addFilter(k, f);
+  }
+
+  /**
+   * The compiled template, or a clear error naming `origin` when it is missing or does not
+   * compile: startup calls it for every `@Template`.
+   */
+  load(name: string, origin: string): nunjucks.Template {
+    try {
+      return this.env.getTemplate(name, true);
+    } catch (e) {
+      const msg = (e as Error).message;
+      const missing = /template not found/i.test(msg);
+      throw new RococoError('ROCOCO_TEMPLATE', `${origin}: ${missing ? `the template '${name}' does not exist` : `the template '${name}' does not compile: ${msg}`}`);
+    }
+  }
+
+  /**
+   * Renders a template for a request: `request`, `settings`, then the context processors, then
+   * `context`. `compiled` (from {@link load}) skips the lookup, except in DEBUG.
+   */
+  async renderString(req: Request, name: string, context: object = {}, compiled?: nunjucks.Template): Promise<string> {
+    const ctx: Record<string, unknown> = { request: req, settings: this.app.settings };
+    for (const p of this.processors) Object.assign(ctx, await p(req));
+    Object.assign(ctx, context);
+    const template = compiled !== undefined && !this.app.debug ? compiled : this.env.getTemplate(name, true);
+    return template.render(ctx);
+  }
+}
+
+/**
+ * Renders a template for a request into an HTML response, without `@Template`.
+ *
+ * @example
+ * return render(req, 'project.html', { project }, { status: 201 });
+ */
+export async function render(req: Request, name: string, context: object = {}, init?: { status?: number; headers?: Record<string, string> }): Promise<Response> {
+  const templates = req.app.templates;
+  if (templates === null) {
+    throw new RococoError('ROCOCO_TEMPLATE', `render('${name}'): the app has no templates; pass createApp({ templates: { dir } })`);
+  }
+  return html(await templates.renderString(req, name, context), init);
+}
+
+// nunjucks passes keyword arguments (`url('x', id=1)`) as an object marked __keywords.
+function withoutKeywords<T extends object>(value: T | undefined): T | undefined {
+  if (value === undefined || value === null || !('__keywords' in value)) return value;
+  const { __keywords: _, ...rest } = value as T & { __keywords: unknown };
+  return rest as T;
+}
