@@ -1,23 +1,25 @@
 import 'reflect-metadata';
-import { Application, Controller, createApp, Get, Request } from '../src';
-import { serverTiming } from './middlewares';
+import { join } from 'node:path';
+import { Application, createApp } from '../src';
+import { errorPages, serverTiming } from './middlewares';
+import { PagesController } from './pages/pages.controller';
+import { ApiController } from './projects/api.controller';
 import { ProjectsController } from './projects/projects.controller';
+import { SAMPLE_DIR } from './paths';
 import { loadSettings, type AppSettings } from './settings';
+import { UsersController } from './users/users.controller';
 
-/** The landing route: where the API is. */
-@Controller()
-export class HomeController {
-  @Get('/', { name: 'home' })
-  home(req: Request) {
-    return { name: 'rococo sample: a project tracker', api: req.app.url('api.index') };
-  }
-}
-
-/** Builds the sample application; tests call it with settings of their own. */
+/**
+ * Builds the project tracker. `settings.DATABASE_URL` must point at PostgreSQL: `main.ts` sets
+ * it (an embedded server when the environment has none), tests give their own.
+ */
 export function createSampleApp(settings: AppSettings = loadSettings()): Application {
   return createApp({
-    controllers: [HomeController, ProjectsController],
+    controllers: [PagesController, ProjectsController, UsersController, ApiController],
     settings,
-    middlewares: [serverTiming],
+    middlewares: [errorPages, serverTiming],
+    database: { migrations: join(SAMPLE_DIR, 'migrations'), migrate: true },
+    templates: { dir: join(SAMPLE_DIR, 'templates') },
+    static: [{ prefix: '/static', dir: join(SAMPLE_DIR, 'static') }],
   });
 }

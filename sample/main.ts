@@ -1,11 +1,16 @@
 import { createSampleApp } from './app';
+import { devDatabase } from './dev-database';
 import { loadSettings } from './settings';
 
+/** `npm start`: PostgreSQL (DATABASE_URL, or an embedded one), migrations, then the server. */
 async function main(): Promise<void> {
-  const settings = loadSettings();
+  const env = loadSettings();
+  const db = await devDatabase();
+  const settings = loadSettings({ DATABASE_URL: db.url });
   const app = createSampleApp(settings);
-  const address = await app.listen(settings.PORT, settings.HOST);
-  app.log.info(`rococo sample listening on ${address} (try ${address}/api/)`);
+  app.on('cleanup', () => db.stop());
+  const address = await app.listen(env.PORT, env.HOST);
+  app.log.info(`rococo sample: a project tracker on ${address}/`);
   const stop = () => void app.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

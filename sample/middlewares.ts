@@ -1,4 +1,4 @@
-import type { Middleware } from '../src';
+import { HTTPError, HTTPInternalServerError, HTTPRedirection, render, type Middleware, type Request } from '../src';
 
 /** Tells how long the server worked on a request (`Server-Timing`), as browsers' devtools show. */
 export const serverTiming: Middleware = async (req, next) => {
@@ -7,4 +7,31 @@ export const serverTiming: Middleware = async (req, next) => {
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   res.setHeader('server-timing', `app;dur=${ms.toFixed(1)}`);
   return res;
+};
+
+function wantsHtml(req: Request): boolean {
+  return !req.path.startsWith('/api/') && (req.headers.accept ?? '').includes('text/html');
+}
+
+/**
+ * Error pages, written as the talk writes its error middleware: HTTP errors thrown by handlers
+ * are caught here and rendered with `error.html` for browsers; API clients and everything else
+ * get the framework's problem+json.
+ */
+export const errorPages: Middleware = async (req, next) => {
+  try {
+    return await next();
+  } catch (e) {
+    if (!wantsHtml(req) || e instanceof HTTPRedirection) throw e;
+    let error: HTTPError;
+    if (e instanceof HTTPError) {
+      error = e;
+    } else {
+      req.app.log.error({ err: e, method: req.method, url: req.url }, 'unhandled error');
+      error = new HTTPInternalServerError();
+    }
+    const res = await render(req, 'error.html', { error }, { status: error.status });
+    for (const [k, v] of Object.entries(error.headers)) res.setHeader(k, v);
+    return res;
+  }
 };

@@ -1,25 +1,42 @@
-import { HTTPUnprocessableEntity } from '../../src';
-import type { ProjectInput } from './projects.service';
+/** What a client may send to create or change a project. */
+export interface ProjectInput {
+  name: string;
+  slug: string;
+  description: string;
+}
+
+/** A field that did not validate, as the 422 problem and the HTML form show it. */
+export interface FieldError {
+  path: string;
+  messages: string[];
+}
 
 /**
- * Checks a project body by hand. The schema issue replaces this with `@Schema(AddProject)`;
- * until then the rules live here, and a bad body is a 422 that lists every problem.
+ * Checks a project from a JSON body or a form. The schema issue replaces this with
+ * `@Schema(AddProject)`; until then the rules live here, once for the API and the pages.
  */
-export function parseProjectInput(body: unknown): ProjectInput {
+export function validateProject(body: unknown): { value: ProjectInput; errors: FieldError[] } {
+  const errors: FieldError[] = [];
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new HTTPUnprocessableEntity('The body must be a JSON object');
+    return { value: { name: '', slug: '', description: '' }, errors: [{ path: '', messages: ['the body must be an object'] }] };
   }
-  const { name, slug, description } = body as Record<string, unknown>;
-  const errors: { path: string; messages: string[] }[] = [];
-  if (typeof name !== 'string' || name.length < 1 || name.length > 32) {
-    errors.push({ path: 'name', messages: ['name must be a string of 1 to 32 characters'] });
+  const { name, slug, description = '' } = body as Record<string, unknown>;
+  if (typeof name !== 'string' || name.trim().length < 1 || name.length > 32) {
+    errors.push({ path: 'name', messages: ['name must be 1 to 32 characters'] });
   }
   if (typeof slug !== 'string' || !/^[a-z0-9-]{1,32}$/.test(slug)) {
     errors.push({ path: 'slug', messages: ['slug must be 1 to 32 of a-z, 0-9 and -'] });
   }
-  if (description !== undefined && (typeof description !== 'string' || description.length > 255)) {
-    errors.push({ path: 'description', messages: ['description must be a string of at most 255 characters'] });
+  if (typeof description !== 'string' || description.length > 255) {
+    errors.push({ path: 'description', messages: ['description must be at most 255 characters'] });
   }
-  if (errors.length > 0) throw new HTTPUnprocessableEntity('The project is not valid', { extensions: { errors } });
-  return { name: name as string, slug: slug as string, ...(description === undefined ? {} : { description: description as string }) };
+  const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  return { value: { name: str(name).trim(), slug: str(slug), description: str(description) }, errors };
+}
+
+/** A form's fields as a plain object (the last value of a repeated field wins). */
+export function formObject(form: FormData): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of form) if (typeof v === 'string') out[k] = v;
+  return out;
 }

@@ -1,54 +1,66 @@
-import { Controller, Delete, Get, inject, json, Post, Put, Request, SETTINGS } from '../../src';
-import type { AppSettings } from '../settings';
-import { parseProjectInput } from './project-input';
+import { Controller, Get, HTTPFound, Post, Request, Template, render } from '../../src';
+import { formObject, validateProject, type FieldError, type ProjectInput } from './project-input';
 import { ProjectsService } from './projects.service';
 
-/** The projects API, named as in the talk's `add_route_context` example. */
-@Controller('/api', { name: 'api' })
+const EMPTY: ProjectInput = { name: '', slug: '', description: '' };
+
+/** The project pages: list, page, and add / edit / delete through HTML forms. */
+@Controller('/projects', { name: 'projects' })
 export class ProjectsController {
-  constructor(
-    private readonly projects: ProjectsService,
-    @inject(SETTINGS) private readonly settings: AppSettings,
-  ) {}
+  constructor(private readonly projects: ProjectsService) {}
 
-  /** The API browser: where everything is, built with reverse URLs. */
-  @Get('/', { name: 'index' })
-  index(req: Request) {
-    const app = req.app;
-    return {
-      urls: {
-        projects: app.url('api.projects'),
-        add_project: app.url('api.add_project'),
-        project: app.url('api.project', { project_id: 42 }).replace('42', '{project_id}'),
-      },
-      locale: req.query.get('locale') ?? this.settings.DEFAULT_LOCALE,
-    };
+  @Get('', { name: 'index' })
+  @Template('projects.html')
+  async index() {
+    return { projects: await this.projects.list() };
   }
 
-  @Get('/projects', { name: 'projects' })
-  list() {
-    return { projects: this.projects.list() };
+  @Get('/new', { name: 'new' })
+  @Template('project_form.html')
+  add() {
+    return { project: null, values: EMPTY, errors: {} };
   }
 
-  @Post('/projects', { name: 'add_project' })
-  async add(req: Request) {
-    const project = this.projects.add(parseProjectInput(await req.json()));
-    const location = req.app.url('api.project', { project_id: project.id });
-    return json(project, { status: 201, headers: { location } });
+  @Post('', { name: 'create' })
+  async create(req: Request) {
+    const { value, errors } = validateProject(formObject(await req.form()));
+    if (errors.length > 0) return this.formAgain(req, null, value, errors);
+    const project = await this.projects.add(value);
+    throw new HTTPFound(req.app.url('projects.show', { project_id: project.id }, { added: 1 }));
   }
 
-  @Get('/project/<project_id:\\d+>', { name: 'project' })
-  show(req: Request) {
-    return this.projects.get(Number(req.params.project_id));
+  @Get('/<project_id:\\d+>', { name: 'show' })
+  @Template('project.html')
+  async show(req: Request) {
+    return { project: await this.projects.get(Number(req.params.project_id)), added: req.query.has('added') };
   }
 
-  @Put('/project/<project_id:\\d+>', { name: 'edit_project' })
+  @Get('/<project_id:\\d+>/edit', { name: 'edit' })
+  @Template('project_form.html')
   async edit(req: Request) {
-    return this.projects.update(Number(req.params.project_id), parseProjectInput(await req.json()));
+    const project = await this.projects.get(Number(req.params.project_id));
+    return { project, values: project, errors: {} };
   }
 
-  @Delete('/project/<project_id:\\d+>', { name: 'delete_project' })
-  remove(req: Request): void {
-    this.projects.remove(Number(req.params.project_id));
+  @Post('/<project_id:\\d+>/edit', { name: 'update' })
+  async update(req: Request) {
+    const id = Number(req.params.project_id);
+    const project = await this.projects.get(id);
+    const { value, errors } = validateProject(formObject(await req.form()));
+    if (errors.length > 0) return this.formAgain(req, project, value, errors);
+    await this.projects.update(id, value);
+    throw new HTTPFound(req.app.url('projects.show', { project_id: id }));
+  }
+
+  @Post('/<project_id:\\d+>/delete', { name: 'delete' })
+  async remove(req: Request) {
+    await this.projects.remove(Number(req.params.project_id));
+    throw new HTTPFound(req.app.url('projects.index'));
+  }
+
+  /** The form again, with what was typed and why it was refused (422, as an API would say). */
+  private formAgain(req: Request, project: unknown, values: ProjectInput, errors: FieldError[]) {
+    const byField = Object.fromEntries(errors.map((e) => [e.path, e.messages.join('; ')]));
+    return render(req, 'project_form.html', { project, values, errors: byField }, { status: 422 });
   }
 }

@@ -1,58 +1,72 @@
-import { HTTPConflict, HTTPNotFound, Injectable } from '../../src';
+import { Database, HTTPConflict, Injectable, sql } from '../../src';
+import type { ProjectInput } from './project-input';
 
-/** A project of the tracker. */
+/** A project of the tracker, with its owner's name when it has one. */
 export interface Project {
   id: number;
   name: string;
   slug: string;
   description: string;
+  owner_id: number | null;
+  owner_name: string | null;
+  created_at: Date;
 }
 
-/** What a client may send to create or change a project. */
-export type ProjectInput = Pick<Project, 'name' | 'slug'> & Partial<Pick<Project, 'description'>>;
+const SELECT = sql`
+  SELECT p.id, p.name, p.slug, p.description, p.owner_id, u.display_name AS owner_name, p.created_at
+  FROM projects p LEFT JOIN users u ON u.id = p.owner_id`;
 
-/**
- * The projects store. In memory for now: the database issue moves it to PostgreSQL without
- * changing the controllers.
- */
+/** The projects table. A missing project is a 404 (`NoRowsError`) wherever it is asked for. */
 @Injectable()
 export class ProjectsService {
-  private readonly projects = new Map<number, Project>();
-  private nextId = 1;
+  constructor(private readonly db: Database) {}
 
-  list(): Project[] {
-    return [...this.projects.values()];
+  list(): Promise<Project[]> {
+    return this.db.query<Project>(sql`${SELECT} ORDER BY p.id`);
   }
 
-  get(id: number): Project {
-    const project = this.projects.get(id);
-    if (project === undefined) throw new HTTPNotFound(`There is no project ${id}`);
-    return project;
+  byOwner(userId: number): Promise<Project[]> {
+    return this.db.query<Project>(sql`${SELECT} WHERE p.owner_id = ${userId} ORDER BY p.id`);
   }
 
-  add(input: ProjectInput): Project {
-    this.assertFreeSlug(input.slug);
-    const project = { id: this.nextId++, description: '', ...input };
-    this.projects.set(project.id, project);
-    return project;
+  search(text: string): Promise<Project[]> {
+    const like = '%' + text.replace(/[\\%_]/g, '\\$&') + '%';
+    return this.db.query<Project>(sql`${SELECT} WHERE p.name ILIKE ${like} OR p.description ILIKE ${like} ORDER BY p.id`);
   }
 
-  update(id: number, input: ProjectInput): Project {
-    const project = this.get(id);
-    if (input.slug !== project.slug) this.assertFreeSlug(input.slug);
-    const updated = { ...project, description: '', ...input, id };
-    this.projects.set(id, updated);
-    return updated;
+  get(id: number): Promise<Project> {
+    return this.db.one<Project>(sql`${SELECT} WHERE p.id = ${id}`);
   }
 
-  remove(id: number): void {
-    this.get(id);
-    this.projects.delete(id);
+  async add(input: ProjectInput, ownerId: number | null = null): Promise<Project> {
+    const { id } = await this.unique(input.slug, () =>
+      this.db.one<{ id: number }>(sql`
+        INSERT INTO projects (name, slug, description, owner_id)
+        VALUES (${input.name}, ${input.slug}, ${input.description}, ${ownerId}) RETURNING id`),
+    );
+    return this.get(id);
   }
 
-  private assertFreeSlug(slug: string): void {
-    for (const p of this.projects.values()) {
-      if (p.slug === slug) throw new HTTPConflict(`The slug '${slug}' is taken by project ${p.id}`);
+  async update(id: number, input: ProjectInput): Promise<Project> {
+    await this.unique(input.slug, () =>
+      this.db.one(sql`
+        UPDATE projects SET name = ${input.name}, slug = ${input.slug}, description = ${input.description}
+        WHERE id = ${id} RETURNING id`),
+    );
+    return this.get(id);
+  }
+
+  async remove(id: number): Promise<void> {
+    await this.db.one(sql`DELETE FROM projects WHERE id = ${id} RETURNING id`);
+  }
+
+  /** A taken slug is the client's conflict (409), not a server error. */
+  private async unique<T>(slug: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (e) {
+      if ((e as { code?: string }).code === '23505') throw new HTTPConflict(`The slug '${slug}' is already taken`);
+      throw e;
     }
   }
 }

@@ -1,0 +1,20 @@
+import { Controller, Get, Request, Template } from '../../src';
+import { ProjectsService } from '../projects/projects.service';
+import { UsersService } from './users.service';
+
+/** User profiles. */
+@Controller('/users', { name: 'users' })
+export class UsersController {
+  constructor(
+    private readonly users: UsersService,
+    private readonly projects: ProjectsService,
+  ) {}
+
+  @Get('/<user_id:\\d+>', { name: 'profile' })
+  @Template('user.html')
+  async profile(req: Request) {
+    const id = Number(req.params.user_id);
+    const user = await this.users.get(id); // a missing user: NoRowsError, the 404 page
+    return { user, projects: await this.projects.byOwner(id) };
+  }
+}
