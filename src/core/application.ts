@@ -6,12 +6,11 @@ import { createAppContainer, registerClass, SETTINGS, type Constructor, type Pro
 import { Database, DATABASE_OPTION_KEYS, type DatabaseOptions } from './database';
 import { migrate } from './migrations';
 import { StaticFiles, STATIC_OPTION_KEYS, type StaticOptions } from './static';
-import { Templates, TEMPLATES_OPTION_KEYS, type TemplatesOptions } from './templates';
-import { TEMPLATE, type TemplateMeta } from '../decorators/template';
+import { TEMPLATE, Templates, TEMPLATES_OPTION_KEYS, type TemplateMeta, type TemplatesOptions } from './templates';
 import { HTTPBadRequest, HTTPError, HTTPMethodNotAllowed, HTTPNotFound, RococoError } from './errors';
 import { compose, type Endpoint, type Middleware } from './middleware';
 import { Request } from './request';
-import { html, Response, send, toResponse } from './response';
+import { Response, send, toResponse } from './response';
 import { Router, type QueryInit } from './router';
 import { scanControllers, type ScannedRoute } from './scanner';
 
@@ -355,26 +354,16 @@ export class Application {
     const fn = (r.controller.prototype as Record<string, (req: Request) => unknown>)[r.handler];
     let call = (req: Request) => fn.call(instance, req);
     const template = r.meta.extras.get(TEMPLATE) as TemplateMeta | undefined;
-    if (template !== undefined) call = this.renderWith(call, template, r.origin);
+    if (template !== undefined) {
+      if (this.templates === null) {
+        throw new RococoError('ROCOCO_TEMPLATE', `${r.origin}: @Template('${template.name}') needs templates: pass createApp({ templates: { dir } })`);
+      }
+      call = this.templates.wrap(call, template, r.origin);
+    }
     const mws = [...appMws, ...r.middlewares];
     if (mws.length === 0) return { call, chain: null };
     const endpoint: Endpoint = async (req) => toResponse(await call(req));
     return { call, chain: compose(mws, endpoint) };
-  }
-
-  /** Wraps a handler so that what it returns is rendered as the context of a template. */
-  private renderWith(call: (req: Request) => unknown, meta: TemplateMeta, origin: string): (req: Request) => Promise<unknown> {
-    const templates = this.templates;
-    if (templates === null) {
-      throw new RococoError('ROCOCO_TEMPLATE', `${origin}: @Template('${meta.name}') needs templates: pass createApp({ templates: { dir } })`);
-    }
-    const compiled = templates.load(meta.name, origin);
-    const init = { status: meta.status };
-    return async (req) => {
-      const context = await call(req);
-      if (context instanceof Response || context instanceof HTTPError) return context;
-      return html(await templates.renderString(req, meta.name, (context ?? {}) as object, compiled), init);
-    };
   }
 
   private createDatabase(options: DatabaseOptions | undefined): Database | null {

@@ -2,7 +2,17 @@ import nunjucks from 'nunjucks';
 import type { Application } from './application';
 import { RococoError } from './errors';
 import type { Request } from './request';
-import { html, type Response } from './response';
+import { HTTPError } from './errors';
+import { html, Response } from './response';
+
+/** The key of `@Template` data in a handler's metadata. */
+export const TEMPLATE = Symbol('rococo.template');
+
+/** What `@Template` records. */
+export interface TemplateMeta {
+  name: string;
+  status: number;
+}
 
 /** Adds keys to the context of every template rendered for a request (a user, a menu...). */
 export type ContextProcessor = (req: Request) => Record<string, unknown> | Promise<Record<string, unknown>>;
@@ -59,6 +69,20 @@ export class Templates {
       const missing = /template not found/i.test(msg);
       throw new RococoError('ROCOCO_TEMPLATE', `${origin}: ${missing ? `the template '${name}' does not exist` : `the template '${name}' does not compile: ${msg}`}`);
     }
+  }
+
+  /**
+   * Wraps a handler so that what it returns is rendered as the context of its template,
+   * compiled now (a missing template stops startup). A `Response` or an HTTP error passes.
+   */
+  wrap(call: (req: Request) => unknown, meta: TemplateMeta, origin: string): (req: Request) => Promise<unknown> {
+    const compiled = this.load(meta.name, origin);
+    const init = { status: meta.status };
+    return async (req) => {
+      const context = await call(req);
+      if (context instanceof Response || context instanceof HTTPError) return context;
+      return html(await this.renderString(req, meta.name, (context ?? {}) as object, compiled), init);
+    };
   }
 
   /**

@@ -1,14 +1,6 @@
 import { handlerMeta } from '../core/metadata';
+import { TEMPLATE, type TemplateMeta } from '../core/templates';
 import { checkOptions } from './options';
-
-/** The key of `@Template` data in a handler's metadata. */
-export const TEMPLATE = Symbol('rococo.template');
-
-/** What `@Template` records. */
-export interface TemplateMeta {
-  name: string;
-  status: number;
-}
 
 /**
  * Renders what the handler returns as the context of a nunjucks template (aiohttp_jinja2's
