@@ -151,7 +151,17 @@ export class Database {
     }
   }
 
-  private async savepoint<T>(client: PoolClient, fn: (tx: Database) => Promise<T>): Promise<T> {
+  // Savepoints are a stack on one connection: nested transactions started together on the
+  // same tx (Promise.all) run one after the other, or they would release each other's.
+  private nested: Promise<unknown> = Promise.resolve();
+
+  private savepoint<T>(client: PoolClient, fn: (tx: Database) => Promise<T>): Promise<T> {
+    const run = this.nested.then(() => this.runSavepoint(client, fn));
+    this.nested = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runSavepoint<T>(client: PoolClient, fn: (tx: Database) => Promise<T>): Promise<T> {
     const name = `rococo_sp_${this.depth}`;
     await client.query(`SAVEPOINT ${name}`);
     try {

@@ -1,0 +1,446 @@
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createApp,
+  Controller,
+  Get,
+  Template,
+  Request,
+  render,
+  json,
+  redirect,
+  immutableSettings,
+  HTTPNotFound,
+  HTTPForbidden,
+  RococoError,
+  type ContextProcessor,
+  type TemplatesOptions,
+} from '../src';
+import { testClient, type TestClient } from '../src/testing';
+
+const TEMPLATES = join(__dirname, 'fixtures', 'templates');
+const STATIC = join(__dirname, 'fixtures', 'static');
+const HTML_TYPE = 'text/html; charset=utf-8';
+const PROBLEM_TYPE = 'application/problem+json';
+const HASHED = /^\/static\/css\/site\.css\?v=([0-9a-f]{12})$/;
+
+/** What createApp threw, to check its class, code and message. */
+function startupError(build: () => unknown): RococoError {
+  try {
+    build();
+  } catch (e) {
+    expect(e).toBeInstanceOf(RococoError);
+    return e as RococoError;
+  }
+  throw new Error('createApp did not throw');
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 1));
+
+const processors: ContextProcessor[] = [
+  (req) => ({ user: 'ann', shared: 'processor', order: 'first', seenPath: req.path }),
+  async () => {
+    await tick();
+    return { menu: ['home', 'projects'], order: 'second' };
+  },
+];
+
+@Controller()
+class PagesController {
+  @Get('/page')
+  @Template('page.html')
+  page() { return { title: 'Hello' }; }
+
+  @Get('/created')
+  @Template('page.html', { status: 201 })
+  created() { return { title: 'New' }; }
+
+  @Get('/redirect')
+  @Template('page.html')
+  goElsewhere() { return redirect('/page'); }
+
+  @Get('/json-response')
+  @Template('page.html')
+  jsonResponse() { return json({ ok: true }, { status: 202 }); }
+
+  @Get('/throws')
+  @Template('page.html')
+  async throws(): Promise<object> { throw new HTTPNotFound('no such page'); }
+
+  @Get('/returns-error')
+  @Template('page.html')
+  returnsError() { return new HTTPForbidden('not yours'); }
+
+  @Get('/empty')
+  @Template('empty.html')
+  empty() { return undefined; }
+
+  @Get('/escape')
+  @Template('escape.html')
+  escape() { return { value: '<script>alert("x")</script>' }; }
+
+  @Get('/globals')
+  @Template('globals.html')
+  globals() { return {}; }
+
+  @Get('/items/<id:\\d+>', { name: 'item' })
+  item(req: Request) { return { id: Number(req.params.id) }; }
+
+  @Get('/processors')
+  @Template('processors.html')
+  processors() { return { shared: 'handler' }; }
+
+  @Get('/processors-empty')
+  @Template('processors.html')
+  processorsEmpty() { return undefined; }
+
+  @Get('/inherit')
+  @Template('child.html')
+  inherit() { return { title: 'Child <title>', items: ['a', 'b'] }; }
+
+  @Get('/render')
+  async rendered(req: Request) { return render(req, 'rendered.html', { title: 'R' }, { status: 202 }); }
+
+  @Get('/render-default')
+  async renderedDefault(req: Request) { return render(req, 'rendered.html', { title: 'D' }); }
+
+  @Get('/render-processors')
+  async renderedProcessors(req: Request) { return render(req, 'processors.html', { shared: 'render' }); }
+
+  @Get('/runtime-error')
+  @Template('runtime-error.html')
+  runtimeError() { return {}; }
+
+  @Get('/extras')
+  @Template('extras.html')
+  extras() { return { word: 'hi' }; }
+}
+
+describe('templates', () => {
+  let client: TestClient;
+  let app: ReturnType<typeof createApp>;
+
+  beforeAll(async () => {
+    app = createApp({
+      controllers: [PagesController],
+      settings: immutableSettings({ SITE_NAME: 'Rococo & Co' }),
+      templates: {
+        dir: TEMPLATES,
+        contextProcessors: processors,
+        filters: { shout: (s: string) => `${s.toUpperCase()}!` },
+        globals: { answer: 42 },
+      },
+      static: [{ prefix: '/static', dir: STATIC }],
+    });
+    client = await testClient(app);
+  });
+  afterAll(() => client.close());
+
+  test('@Template renders the returned context as HTML 200', async () => {
+    const res = await client.get('/page');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe(HTML_TYPE);
+    expect(await res.text()).toBe('<p>Hello</p>');
+  });
+
+  test('@Template status option', async () => {
+    const res = await client.get('/created');
+    expect(res.status).toBe(201);
+    expect(res.headers.get('content-type')).toBe(HTML_TYPE);
+    expect(await res.text()).toBe('<p>New</p>');
+  });
+
+  test('a returned Response bypasses the template', async () => {
+    const r1 = await client.get('/redirect');
+    expect(r1.status).toBe(302);
+    expect(r1.headers.get('location')).toBe('/page');
+    expect(await r1.text()).toBe('');
+
+    const r2 = await client.get('/json-response');
+    expect(r2.status).toBe(202);
+    expect(r2.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(await r2.json()).toEqual({ ok: true });
+  });
+
+  test('a thrown HTTP error bypasses the template', async () => {
+    const res = await client.get('/throws');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toBe(PROBLEM_TYPE);
+    expect(await res.json()).toEqual({ type: 'about:blank', title: 'Not Found', status: 404, detail: 'no such page' });
+  });
+
+  test('a returned HTTP error bypasses the template', async () => {
+    const res = await client.get('/returns-error');
+    expect(res.status).toBe(403);
+    expect(res.headers.get('content-type')).toBe(PROBLEM_TYPE);
+    expect(await res.json()).toEqual({ type: 'about:blank', title: 'Forbidden', status: 403, detail: 'not yours' });
+  });
+
+  test('returning undefined renders with an empty context', async () => {
+    const res = await client.get('/empty');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe(HTML_TYPE);
+    expect(await res.text()).toBe('[]');
+  });
+
+  test('autoescape is on; |safe is not escaped', async () => {
+    const res = await client.get('/escape');
+    expect(await res.text()).toBe('escaped=&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;|safe=<script>alert("x")</script>');
+  });
+
+  test('globals: url (positional and keyword), static, request, settings', async () => {
+    const res = await client.get('/globals?q=' + encodeURIComponent('<b>hi</b>'));
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    const parts = Object.fromEntries(body.split('|').map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+    expect(Object.keys(parts)).toEqual(['url', 'kw', 'static', 'path', 'q', 'site']);
+    expect(parts.url).toBe('/items/1?q=x');
+    expect(parts.kw).toBe('/items/2');
+    expect(parts.static).toMatch(HASHED);
+    expect(parts.static).toBe(app.staticUrl('css/site.css'));
+    expect(parts.path).toBe('/globals');
+    expect(parts.q).toBe('&lt;b&gt;hi&lt;/b&gt;');
+    expect(parts.site).toBe('Rococo &amp; Co');
+
+    // The URL from static() serves the file, cached for a year.
+    const file = await client.get(parts.static);
+    expect(file.status).toBe(200);
+    expect(file.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(await file.text()).toBe('body { color: #123456; }\n');
+  });
+
+  test('context processors (sync and async) are merged; the handler wins on conflicts', async () => {
+    const r1 = await client.get('/processors');
+    expect(await r1.text()).toBe('user=ann|menu=home,projects|shared=handler|order=second|seen=/processors');
+    const r2 = await client.get('/processors-empty');
+    expect(await r2.text()).toBe('user=ann|menu=home,projects|shared=processor|order=second|seen=/processors-empty');
+  });
+
+  test('template inheritance and includes', async () => {
+    const res = await client.get('/inherit');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(
+      '<!doctype html>\n' +
+        '<title>Child &lt;title&gt;</title>\n' +
+        '<main><h1>Child &lt;title&gt;</h1><li>a</li><li>b</li></main>\n' +
+        '<footer>footer of Rococo &amp; Co\n</footer>\n',
+    );
+  });
+
+  test('render() without the decorator, with a status', async () => {
+    const r1 = await client.get('/render');
+    expect(r1.status).toBe(202);
+    expect(r1.headers.get('content-type')).toBe(HTML_TYPE);
+    expect(await r1.text()).toBe('rendered=R|status-page');
+
+    const r2 = await client.get('/render-default');
+    expect(r2.status).toBe(200);
+    expect(r2.headers.get('content-type')).toBe(HTML_TYPE);
+    expect(await r2.text()).toBe('rendered=D|status-page');
+  });
+
+  test('render() also gets the context processors', async () => {
+    const res = await client.get('/render-processors');
+    expect(await res.text()).toBe('user=ann|menu=home,projects|shared=render|order=second|seen=/render-processors');
+  });
+
+  test('filters and globals options', async () => {
+    const res = await client.get('/extras');
+    expect(await res.text()).toBe('shout=HI!|answer=42');
+  });
+
+  test('a runtime template error is a 500 that leaks nothing, and the server keeps serving', async () => {
+    const res = await client.get('/runtime-error');
+    expect(res.status).toBe(500);
+    expect(res.headers.get('content-type')).toBe(PROBLEM_TYPE);
+    expect(await res.json()).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+    const next = await client.get('/page');
+    expect(next.status).toBe(200);
+    expect(await next.text()).toBe('<p>Hello</p>');
+  });
+});
+
+describe('template errors at startup', () => {
+  test('a @Template whose file does not exist', () => {
+    @Controller()
+    class MissingController {
+      @Get('/x')
+      @Template('does-not-exist.html')
+      show() { return {}; }
+    }
+    const err = startupError(() => createApp({ controllers: [MissingController], templates: { dir: TEMPLATES } }));
+    expect(err.code).toBe('ROCOCO_TEMPLATE');
+    expect(err.message).toContain('MissingController.show');
+    expect(err.message).toContain('does-not-exist.html');
+  });
+
+  test('a template with a syntax error', () => {
+    @Controller()
+    class BrokenController {
+      @Get('/x')
+      @Template('broken.html')
+      show() { return {}; }
+    }
+    const err = startupError(() => createApp({ controllers: [BrokenController], templates: { dir: TEMPLATES } }));
+    expect(err.code).toBe('ROCOCO_TEMPLATE');
+    expect(err.message).toContain('BrokenController.show');
+    expect(err.message).toContain('broken.html');
+    // nunjucks' own diagnosis is kept, not reported as a missing file.
+    expect(err.message).toContain('expected elif, else, or endif, got end of file');
+  });
+
+  test('@Template without templates configured', () => {
+    @Controller()
+    class NoTemplatesController {
+      @Get('/x')
+      @Template('page.html')
+      page() { return {}; }
+    }
+    const err = startupError(() => createApp({ controllers: [NoTemplatesController] }));
+    expect(err.code).toBe('ROCOCO_TEMPLATE');
+    expect(err.message).toContain('NoTemplatesController.page');
+    expect(err.message).toContain('page.html');
+  });
+
+  test('an unknown key in the templates options', () => {
+    const options = { dir: TEMPLATES, autoescape: false } as unknown as TemplatesOptions;
+    const err = startupError(() => createApp({ templates: options }));
+    expect(err.code).toBe('ROCOCO_OPTIONS');
+    expect(err.message).toContain('autoescape');
+  });
+
+  test('render() without templates configured is a 500', async () => {
+    @Controller()
+    class RenderController {
+      @Get('/render')
+      async page(req: Request) { return render(req, 'page.html', { title: 'x' }); }
+
+      @Get('/ok')
+      ok() { return { ok: true }; }
+    }
+    const client = await testClient(createApp({ controllers: [RenderController] }));
+    try {
+      const res = await client.get('/render');
+      expect(res.status).toBe(500);
+      expect(res.headers.get('content-type')).toBe(PROBLEM_TYPE);
+      expect(await res.json()).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+      const ok = await client.get('/ok');
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toEqual({ ok: true });
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('DEBUG reloading and caching', () => {
+  @Controller()
+  class LiveController {
+    @Get('/live')
+    @Template('live.html')
+    live() { return { n: 1 }; }
+
+    @Get('/live-render')
+    async liveRender(req: Request) { return render(req, 'live-render.html', { n: 2 }); }
+
+    @Get('/hash')
+    @Template('hash.html')
+    hash() { return {}; }
+  }
+
+  let root: string;
+  const T0 = 1_700_000_000;
+
+  /** A templates and a static folder of their own, and a client of an app over them. */
+  async function setUp(name: string, debug: boolean): Promise<{ dir: string; client: TestClient }> {
+    const dir = join(root, name);
+    mkdirSync(join(dir, 'templates'), { recursive: true });
+    mkdirSync(join(dir, 'static', 'css'), { recursive: true });
+    writeFileSync(join(dir, 'templates', 'live.html'), 'v1 {{ n }}');
+    writeFileSync(join(dir, 'templates', 'live-render.html'), 'render v1 {{ n }}');
+    writeFileSync(join(dir, 'templates', 'hash.html'), '{{ static("css/site.css") }}');
+    const css = join(dir, 'static', 'css', 'site.css');
+    writeFileSync(css, 'body { color: red; }\n');
+    utimesSync(css, T0, T0);
+    const app = createApp({
+      controllers: [LiveController],
+      settings: immutableSettings(debug ? { DEBUG: true } : {}),
+      templates: { dir: join(dir, 'templates') },
+      static: [{ prefix: '/static', dir: join(dir, 'static') }],
+    });
+    return { dir, client: await testClient(app) };
+  }
+
+  /** Edits the files behind the app: new templates, a stylesheet with new content and mtime. */
+  function edit(dir: string): void {
+    writeFileSync(join(dir, 'templates', 'live.html'), 'v2 {{ n }}');
+    writeFileSync(join(dir, 'templates', 'live-render.html'), 'render v2 {{ n }}');
+    const css = join(dir, 'static', 'css', 'site.css');
+    writeFileSync(css, 'body { color: blue; }\n');
+    utimesSync(css, T0 + 100, T0 + 100);
+  }
+
+  async function body(client: TestClient, path: string): Promise<string> {
+    const res = await client.get(path);
+    expect(res.status).toBe(200);
+    return res.text();
+  }
+
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), 'rococo-templates-'));
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  test('with DEBUG, edited templates and files show at once', async () => {
+    const { dir, client } = await setUp('debug', true);
+    try {
+      expect(await body(client, '/live')).toBe('v1 1');
+      expect(await body(client, '/live-render')).toBe('render v1 2');
+      const before = await body(client, '/hash');
+      expect(before).toMatch(HASHED);
+
+      edit(dir);
+
+      expect(await body(client, '/live')).toBe('v2 1');
+      expect(await body(client, '/live-render')).toBe('render v2 2');
+      const after = await body(client, '/hash');
+      expect(after).toMatch(HASHED);
+      expect(after).not.toBe(before);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('without DEBUG, templates are compiled once and hashes kept', async () => {
+    const { dir, client } = await setUp('cached', false);
+    try {
+      expect(await body(client, '/live')).toBe('v1 1');
+      expect(await body(client, '/live-render')).toBe('render v1 2');
+      const before = await body(client, '/hash');
+      expect(before).toMatch(HASHED);
+
+      edit(dir);
+
+      expect(await body(client, '/live')).toBe('v1 1');
+      expect(await body(client, '/live-render')).toBe('render v1 2');
+      expect(await body(client, '/hash')).toBe(before);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('the same content gives the same hash in two apps', async () => {
+    const a = await setUp('same-a', false);
+    const b = await setUp('same-b', false);
+    try {
+      const ha = await body(a.client, '/hash');
+      const hb = await body(b.client, '/hash');
+      expect(ha).toMatch(HASHED);
+      expect(ha).toBe(hb);
+    } finally {
+      await a.client.close();
+      await b.client.close();
+    }
+  });
+});
