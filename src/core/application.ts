@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import { createAppContainer, registerClass, SETTINGS, type Constructor, type Provider } from './container';
@@ -101,6 +101,7 @@ export class Application {
   private readonly missChain: Endpoint | null;
   private started: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
+  private readonly sockets = new Set<Socket>();
 
   /** @internal Use {@link createApp}. */
   constructor(options: AppOptions) {
@@ -206,6 +207,10 @@ export class Application {
     if (this.server !== null) throw new RococoError('ROCOCO_LIFECYCLE', 'listen() was already called on this app');
     await this.startup();
     const server = (this.server = createServer(this.handle));
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -397,10 +402,16 @@ export class Application {
     let closed: Promise<void> = Promise.resolve();
     if (server !== null) {
       closed = new Promise((resolve) => server.close(() => resolve()));
-      // Keep-alive connections that finish their request after close() would stay open:
-      // close them as they become idle.
-      const sweep = setInterval(() => server.closeIdleConnections(), 50);
-      closed = closed.finally(() => clearInterval(sweep));
+      // node would keep a keep-alive connection open until its timeout once its request is
+      // done: end each one as soon as it has no response in progress. end(), not
+      // closeIdleConnections()'s destroy(), which can cut a response just finished but not
+      // yet flushed (seen: the client got ECONNRESET instead of its 200).
+      const sweep = () => {
+        for (const socket of this.sockets) if (!(socket as { _httpMessage?: unknown })._httpMessage) socket.end();
+      };
+      sweep();
+      const timer = setInterval(sweep, 20);
+      closed = closed.finally(() => clearInterval(timer));
     }
     try {
       await this.runHooks('shutdown');

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Pool, type PoolClient, type QueryResultRow } from 'pg';
 import type { Logger } from 'pino';
 import { HTTPNotFound, HTTPServiceUnavailable, RococoError } from './errors';
@@ -45,6 +46,31 @@ function isUnavailable(err: unknown): boolean {
 type Query = SqlQuery | string;
 
 /**
+ * One level of a transaction on one connection: the savepoints opened at this level queue on
+ * `queue`, since savepoints are a stack and two open side by side would release each other.
+ */
+interface Frame {
+  client: PoolClient;
+  depth: number;
+  queue: Promise<unknown>;
+  parent: Frame | undefined;
+}
+
+// The level a piece of code runs in, so that `tx.transaction()` called from inside a nested
+// callback nests under that callback's savepoint instead of waiting behind it (a deadlock).
+const frames = new AsyncLocalStorage<Frame>();
+
+// Statements on one connection go one after the other: pg queues them itself, but warns that
+// pg 9 will not.
+const lanes = new WeakMap<PoolClient, Promise<unknown>>();
+
+function exec<T extends QueryResultRow>(client: PoolClient, text: string, values?: unknown[]) {
+  const run = (lanes.get(client) ?? Promise.resolve()).then(() => client.query<T>(text, values));
+  lanes.set(client, run.catch(() => undefined));
+  return run;
+}
+
+/**
  * The database engine (aiopg's role): a pg pool, queries built with the `sql` tag, and
  * transactions. Inject it into controllers and services; `req.app.database` reaches it too.
  *
@@ -55,16 +81,14 @@ type Query = SqlQuery | string;
 export class Database {
   /** The pg pool, for what the engine does not wrap. */
   readonly pool: Pool;
-  private readonly client: PoolClient | null;
-  private readonly depth: number;
+  private readonly frame: Frame | null;
   private readonly log: Logger | null;
 
   /** @internal The application builds it from its options. */
-  constructor(pool: Pool, log: Logger | null, client: PoolClient | null = null, depth = 0) {
+  constructor(pool: Pool, log: Logger | null, frame: Frame | null = null) {
     this.pool = pool;
     this.log = log;
-    this.client = client;
-    this.depth = depth;
+    this.frame = frame;
   }
 
   /** A pool for `url` whose idle-connection errors are logged, never thrown. */
@@ -83,9 +107,10 @@ export class Database {
 
   /** Rows of a query (none is fine). */
   async query<T extends QueryResultRow = QueryResultRow>(q: Query): Promise<T[]> {
-    const executor = this.client ?? this.pool;
+    const text = typeof q === 'string' ? q : q.text;
+    const values = typeof q === 'string' ? undefined : (q.values as unknown[]);
     try {
-      const result = typeof q === 'string' ? await executor.query<T>(q) : await executor.query<T>({ text: q.text, values: q.values as unknown[] });
+      const result = this.frame === null ? await this.pool.query<T>(text, values) : await exec<T>(this.frame.client, text, values);
       return result.rows;
     } catch (err) {
       throw this.unavailable(err);
@@ -119,7 +144,7 @@ export class Database {
    * on the `tx` it gives, it nests with a savepoint, so an inner failure undoes only its part.
    */
   async transaction<T>(fn: (tx: Database) => Promise<T>): Promise<T> {
-    if (this.client !== null) return this.savepoint(this.client, fn);
+    if (this.frame !== null) return this.savepoint(this.frame, fn);
     let client: PoolClient;
     try {
       client = await this.pool.connect();
@@ -135,12 +160,13 @@ export class Database {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
-      const result = await fn(new Database(this.pool, this.log, client, 1));
-      await client.query('COMMIT');
+      const frame: Frame = { client, depth: 1, queue: Promise.resolve(), parent: frames.getStore() };
+      const result = await frames.run(frame, () => fn(new Database(this.pool, this.log, frame)));
+      await exec(client, 'COMMIT');
       return result;
     } catch (err) {
       try {
-        await client.query('ROLLBACK');
+        await exec(client, 'ROLLBACK');
       } catch (rollbackError) {
         broken = rollbackError as Error; // the connection is gone: do not give it back
       }
@@ -151,25 +177,27 @@ export class Database {
     }
   }
 
-  // Savepoints are a stack on one connection: nested transactions started together on the
-  // same tx (Promise.all) run one after the other, or they would release each other's.
-  private nested: Promise<unknown> = Promise.resolve();
-
-  private savepoint<T>(client: PoolClient, fn: (tx: Database) => Promise<T>): Promise<T> {
-    const run = this.nested.then(() => this.runSavepoint(client, fn));
-    this.nested = run.catch(() => undefined);
+  /** Queues a savepoint behind its siblings: at the level the caller runs in, on this connection. */
+  private savepoint<T>(own: Frame, fn: (tx: Database) => Promise<T>): Promise<T> {
+    let parent = frames.getStore();
+    while (parent !== undefined && parent.client !== own.client) parent = parent.parent;
+    const level = parent ?? own;
+    const run = level.queue.then(() => this.runSavepoint(level, fn));
+    level.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async runSavepoint<T>(client: PoolClient, fn: (tx: Database) => Promise<T>): Promise<T> {
-    const name = `rococo_sp_${this.depth}`;
-    await client.query(`SAVEPOINT ${name}`);
+  private async runSavepoint<T>(level: Frame, fn: (tx: Database) => Promise<T>): Promise<T> {
+    const name = `rococo_sp_${level.depth}`;
+    const { client } = level;
+    await exec(client, `SAVEPOINT ${name}`);
     try {
-      const result = await fn(new Database(this.pool, this.log, client, this.depth + 1));
-      await client.query(`RELEASE SAVEPOINT ${name}`);
+      const frame: Frame = { client, depth: level.depth + 1, queue: Promise.resolve(), parent: level };
+      const result = await frames.run(frame, () => fn(new Database(this.pool, this.log, frame)));
+      await exec(client, `RELEASE SAVEPOINT ${name}`);
       return result;
     } catch (err) {
-      await client.query(`ROLLBACK TO SAVEPOINT ${name}`);
+      await exec(client, `ROLLBACK TO SAVEPOINT ${name}`);
       throw err;
     }
   }
