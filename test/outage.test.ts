@@ -240,3 +240,31 @@ describe('the server goes away and comes back (TCP proxy)', () => {
     }
   }, 30000);
 });
+
+describe('the network freezes under an established connection', () => {
+  test('a query on it is a 503 after queryTimeout, not a hang, and a new connection serves again', async () => {
+    const base = new URL(process.env.DATABASE_URL as string);
+    const proxy = new TcpProxy(base.hostname, Number(base.port || 5432));
+    const port = await proxy.start();
+    const url = new URL(tdb.url);
+    url.hostname = '127.0.0.1';
+    url.port = String(port);
+    const log = memoryLogger('warn');
+    const app = createApp({ controllers: [OutageController], database: { url: url.toString(), max: 1, queryTimeout: 1000 }, logger: log.logger });
+    const client = await testClient(app);
+    try {
+      await expectPing(client);
+      proxy.freeze(); // no FIN, no RST: pg cannot tell the connection died
+      const t0 = Date.now();
+      await expect503(await client.get('/ping'));
+      const elapsed = Date.now() - t0;
+      expect(elapsed).toBeGreaterThanOrEqual(900);
+      expect(elapsed).toBeLessThan(3000);
+      proxy.dropConnections();
+      await expectPing(client);
+    } finally {
+      await client.close();
+      await proxy.stop();
+    }
+  }, 20000);
+});

@@ -14,6 +14,11 @@ export interface DatabaseOptions {
   connectionTimeoutMillis?: number;
   /** Server-side `statement_timeout` of every connection, in ms (none). */
   statementTimeout?: number;
+  /**
+   * Client-side limit on a query's answer, in ms (30000): a connection whose network froze
+   * without closing would otherwise wait forever. Over it, the query is a 503.
+   */
+  queryTimeout?: number;
   /** A folder of `.sql` migrations. */
   migrations?: string;
   /** Apply `migrations` at startup (false). */
@@ -21,7 +26,7 @@ export interface DatabaseOptions {
 }
 
 /** The keys {@link DatabaseOptions} accepts. */
-export const DATABASE_OPTION_KEYS = ['url', 'max', 'connectionTimeoutMillis', 'statementTimeout', 'migrations', 'migrate'];
+export const DATABASE_OPTION_KEYS = ['url', 'max', 'connectionTimeoutMillis', 'statementTimeout', 'queryTimeout', 'migrations', 'migrate'];
 
 /** `one()` or `many()` found no row: a 404 when it reaches the client. */
 export class NoRowsError extends HTTPNotFound {}
@@ -40,7 +45,7 @@ const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 function isUnavailable(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown };
   if (typeof e?.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
-  return typeof e?.message === 'string' && /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(e.message);
+  return typeof e?.message === 'string' && /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/.test(e.message);
 }
 
 type Query = SqlQuery | string;
@@ -97,6 +102,9 @@ export class Database {
       connectionString: options.url,
       max: options.max ?? 10,
       connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5000,
+      query_timeout: options.queryTimeout ?? 30_000,
+      // TCP keep-alive finds a dead peer on an idle connection the OS would otherwise trust.
+      keepAlive: true,
       ...(options.statementTimeout === undefined ? {} : { statement_timeout: options.statementTimeout }),
     });
     // An idle client's connection dies when the server restarts: pg emits it here, and an

@@ -45,6 +45,14 @@ export class TcpProxy {
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** Freezes every open connection: bytes stop flowing both ways, nothing is closed (a partition). */
+  freeze(): void {
+    for (const s of this.sockets) {
+      s.unpipe();
+      s.pause();
+    }
+  }
+
   /** Destroys the open connections but keeps listening. */
   dropConnections(): void {
     for (const s of this.sockets) s.destroy();
