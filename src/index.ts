@@ -32,5 +32,9 @@ export type { RouteOptions } from './decorators/route';
 export { Use } from './decorators/use';
 export { Injectable } from './decorators/injectable';
 export { Template } from './decorators/template';
+export { Schema } from './decorators/schema';
+export type { SchemaOptions, FieldError } from './core/schema';
+export { Doc } from './decorators/doc';
+export type { DocOptions } from './decorators/doc';
 /** Injects a token rather than the parameter's type: `@inject(SETTINGS) settings: AppSettings`. */
 export { inject } from 'tsyringe';

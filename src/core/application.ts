@@ -6,6 +6,7 @@ import { createAppContainer, registerClass, SETTINGS, type Constructor, type Pro
 import { Database, DATABASE_OPTION_KEYS, type DatabaseOptions } from './database';
 import { migrate } from './migrations';
 import { StaticFiles, STATIC_OPTION_KEYS, type StaticOptions } from './static';
+import { SCHEMA, schemaWrapper, type SchemaOptions } from './schema';
 import { TEMPLATE, Templates, TEMPLATES_OPTION_KEYS, type TemplateMeta, type TemplatesOptions } from './templates';
 import { HTTPBadRequest, HTTPError, HTTPMethodNotAllowed, HTTPNotFound, RococoError } from './errors';
 import { compose, type Endpoint, type Middleware } from './middleware';
@@ -365,6 +366,8 @@ export class Application {
       }
       call = this.templates.wrap(call, template, r.origin);
     }
+    const schema = r.meta.extras.get(SCHEMA) as SchemaOptions | undefined;
+    if (schema !== undefined) call = schemaWrapper(schema, r.methods, r.origin, this)(call);
     const mws = [...appMws, ...r.middlewares];
     if (mws.length === 0) return { call, chain: null };
     const endpoint: Endpoint = async (req) => toResponse(await call(req));

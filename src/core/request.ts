@@ -14,7 +14,7 @@ import { decodeText, parseForm, parseJson, readBody } from './body';
  *   throw new HTTPFound(req.app.url('projects.show', { id: 7 }));
  * }
  */
-export class Request<Data = unknown> {
+export class Request<Data = unknown, Query = unknown, Params = unknown> {
   /** The node request, for what rococo does not wrap. */
   readonly raw: IncomingMessage;
   /** The application serving this request. */
@@ -26,8 +26,12 @@ export class Request<Data = unknown> {
   readonly path: string;
   /** Route parameters, percent-decoded: `<id>` is `params.id`. */
   readonly params: Record<string, string>;
-  /** The validated body or query of a `@Schema` route. */
+  /** The validated body (or, for GET/DELETE, query) of a `@Schema({ request })` route. */
   data!: Data;
+  /** The validated query string of a `@Schema({ query })` route. */
+  validQuery!: Query;
+  /** The validated route parameters of a `@Schema({ params })` route. */
+  validParams!: Params;
 
   private _query: URLSearchParams | undefined = undefined;
   private _cookies: Record<string, string | undefined> | undefined = undefined;

@@ -1,0 +1,234 @@
+import { plainToInstance, instanceToPlain } from 'class-transformer';
+import { getMetadataStorage, validate, type ValidationError, type ValidatorOptions } from 'class-validator';
+import type { Logger } from 'pino';
+import { mediaType } from './body';
+import type { Constructor } from './container';
+import { HTTPError, HTTPInternalServerError, HTTPUnprocessableEntity, HTTPUnsupportedMediaType, RococoError } from './errors';
+import type { Request } from './request';
+import { json, Response } from './response';
+
+/** The key of `@Schema` data in a handler's metadata. */
+export const SCHEMA = Symbol('rococo.schema');
+
+/** What `@Schema` takes: classes of class-validator / class-transformer. */
+export interface SchemaOptions {
+  /** The body of POST/PUT/PATCH (JSON, urlencoded or multipart), the query of GET/DELETE: `req.data`. */
+  request?: Constructor;
+  /** The query string, whatever the method: `req.validQuery`. */
+  query?: Constructor;
+  /** The route parameters: `req.validParams`. */
+  params?: Constructor;
+  /** What the handler returns, serialized through it (`@Expose`): a class, or `[Class]` for a list. */
+  response?: Constructor | [Constructor];
+  /** Success status (200). */
+  status?: number;
+  /** Unknown properties are a 422 instead of being dropped. */
+  forbidUnknown?: boolean;
+}
+
+/** The keys {@link SchemaOptions} accepts. */
+export const SCHEMA_OPTION_KEYS = ['request', 'query', 'params', 'response', 'status', 'forbidUnknown'];
+
+/** One field that did not validate: `items[0].name` and what is wrong with it. */
+export interface FieldError {
+  path: string;
+  messages: string[];
+}
+
+type Kind = 'number' | 'boolean' | 'date' | 'array' | 'other';
+
+/** How to read strings (query, params, forms) for a class: each property's declared type. */
+type Coercion = Map<string, Kind>;
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const TRUE = new Set(['true', '1', 'yes', 'on']);
+const FALSE = new Set(['false', '0', 'no', 'off']);
+
+/**
+ * Compiles a route's `@Schema` once, at startup, into a wrapper of its handler: the input is
+ * read, converted and validated before the handler runs (422 with every failing field), and
+ * what it returns is serialized through the response class and checked.
+ */
+export function schemaWrapper(
+  options: SchemaOptions,
+  methods: readonly string[],
+  origin: string,
+  app: { debug: boolean; log: Logger },
+): (call: (req: Request) => unknown) => (req: Request) => Promise<unknown> {
+  for (const key of Object.keys(options)) {
+    if (!SCHEMA_OPTION_KEYS.includes(key)) throw new RococoError('ROCOCO_SCHEMA', `${origin}: @Schema: unknown option '${key}' (known: ${SCHEMA_OPTION_KEYS.join(', ')})`);
+  }
+  const check = (cls: unknown, what: string) => {
+    if (cls !== undefined && typeof cls !== 'function') throw new RococoError('ROCOCO_SCHEMA', `${origin}: @Schema ${what} must be a class`);
+  };
+  check(options.request, 'request');
+  check(options.query, 'query');
+  check(options.params, 'params');
+  const responseList = Array.isArray(options.response);
+  const responseClass = responseList ? (options.response as [Constructor])[0] : (options.response as Constructor | undefined);
+  check(responseClass, 'response');
+  const status = options.status ?? 200;
+
+  const validatorOptions: ValidatorOptions = {
+    whitelist: true,
+    forbidNonWhitelisted: options.forbidUnknown === true,
+    forbidUnknownValues: true,
+    validationError: { target: false, value: false },
+  };
+  const request = options.request && { cls: options.request, coercion: coercionOf(options.request) };
+  const query = options.query && { cls: options.query, coercion: coercionOf(options.query) };
+  const params = options.params && { cls: options.params, coercion: coercionOf(options.params) };
+  const bodyFromRequest = methods.some((m) => BODY_METHODS.has(m));
+  const checkResponse = responseClass !== undefined && hasValidators(responseClass);
+
+  const input = async (cls: Constructor, plain: Record<string, unknown>, where: string): Promise<object> => {
+    const instance = plainToInstance(cls, plain) as object;
+    const errors = await validate(instance, validatorOptions);
+    if (errors.length > 0) {
+      throw new HTTPUnprocessableEntity(`The ${where} did not validate`, { extensions: { errors: flatten(errors) } });
+    }
+    return instance;
+  };
+
+  const output = async (value: unknown): Promise<unknown> => {
+    const cls = responseClass as Constructor;
+    const instance = plainToInstance(cls, value, { excludeExtraneousValues: true });
+    if (checkResponse) {
+      const items = (Array.isArray(instance) ? instance : [instance]) as object[];
+      const errors = (await Promise.all(items.map((item) => validate(item, { forbidUnknownValues: true, validationError: { target: false } })))).flat();
+      if (errors.length > 0) {
+        const fields = flatten(errors);
+        app.log.error({ route: origin, errors: fields }, 'the response does not match its @Schema');
+        const detail = app.debug ? `The response does not match its schema: ${fields.map((f) => `${f.path}: ${f.messages.join(', ')}`).join('; ')}` : undefined;
+        throw new HTTPInternalServerError(detail);
+      }
+    }
+    return instanceToPlain(instance);
+  };
+
+  return (call) => async (req) => {
+    if (params) req.validParams = await input(params.cls, coerce(clean({ ...req.params }), params.coercion), 'path');
+    if (query) req.validQuery = await input(query.cls, coerce(queryObject(req.query), query.coercion), 'query string');
+    if (request) {
+      if (bodyFromRequest && BODY_METHODS.has(req.method)) {
+        req.data = await input(request.cls, await readBody(req, request.coercion), 'body');
+      } else {
+        req.data = await input(request.cls, coerce(queryObject(req.query), request.coercion), 'query string');
+      }
+    }
+    const result = await call(req);
+    if (responseClass === undefined) {
+      if (status === 200 || result instanceof Response || result instanceof HTTPError || result === undefined) return result;
+      return json(result, { status });
+    }
+    if (result instanceof Response || result instanceof HTTPError) return result;
+    if (responseList !== Array.isArray(result)) {
+      app.log.error({ route: origin }, `the handler returned ${Array.isArray(result) ? 'a list' : 'one item'} where @Schema declares ${responseList ? 'a list' : 'one item'}`);
+      throw new HTTPInternalServerError(app.debug ? `The response is ${Array.isArray(result) ? 'a list' : 'not a list'}, unlike its schema` : undefined);
+    }
+    return json(await output(result), { status });
+  };
+}
+
+/** The body as a plain object: JSON as sent (never coerced), forms converted like the query. */
+async function readBody(req: Request, coercion: Coercion): Promise<Record<string, unknown>> {
+  const type = mediaType(req.headers['content-type']);
+  if (type === 'application/json' || type.endsWith('+json')) {
+    const body = await req.json();
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw new HTTPUnprocessableEntity('The body did not validate', {
+        extensions: { errors: [{ path: '', messages: ['the body must be a JSON object'] }] },
+      });
+    }
+    return clean(body as Record<string, unknown>);
+  }
+  if (type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data') {
+    const form = await req.form();
+    const out: Record<string, unknown> = Object.create(null);
+    for (const key of new Set(form.keys())) {
+      const all = form.getAll(key);
+      out[key] = all.length === 1 ? all[0] : all;
+    }
+    return coerce(clean(out), coercion);
+  }
+  if (type === '' && (await req.buffer()).length === 0) return {};
+  throw new HTTPUnsupportedMediaType(`Send JSON, urlencoded or multipart data, not '${type || 'none'}'`);
+}
+
+function queryObject(query: URLSearchParams): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null);
+  for (const key of new Set(query.keys())) {
+    const all = query.getAll(key);
+    out[key] = all.length === 1 ? all[0] : all;
+  }
+  return clean(out);
+}
+
+/**
+ * Drops `__proto__`, `constructor` and `prototype` keys at every depth: they never reach an
+ * instance, whatever a later merge does with it.
+ */
+function clean<T>(value: T): T {
+  if (Array.isArray(value)) {
+    for (const item of value) clean(item);
+  } else if (value !== null && typeof value === 'object' && !(value instanceof Blob)) {
+    for (const key of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(key)) delete (value as Record<string, unknown>)[key];
+      else clean((value as Record<string, unknown>)[key]);
+    }
+  }
+  return value;
+}
+
+/** Strings to the declared types: numbers, booleans (true/1/yes/on, false/0/no/off), dates, lists. */
+function coerce(plain: Record<string, unknown>, coercion: Coercion): Record<string, unknown> {
+  for (const [key, kind] of coercion) {
+    const v = plain[key];
+    if (v === undefined) continue;
+    if (kind === 'array') {
+      if (!Array.isArray(v)) plain[key] = [v];
+      continue;
+    }
+    if (typeof v !== 'string') continue;
+    if (kind === 'number') {
+      const n = Number(v);
+      if (v.trim() !== '' && !Number.isNaN(n)) plain[key] = n;
+    } else if (kind === 'boolean') {
+      const s = v.toLowerCase();
+      if (TRUE.has(s)) plain[key] = true;
+      else if (FALSE.has(s)) plain[key] = false;
+    } else if (kind === 'date') {
+      const d = new Date(v);
+      if (!Number.isNaN(d.getTime())) plain[key] = d;
+    }
+  }
+  return plain;
+}
+
+/** The declared type of each validated property of a class, read once. */
+function coercionOf(cls: Constructor): Coercion {
+  const coercion: Coercion = new Map();
+  const names = new Set(getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false).map((m) => m.propertyName));
+  for (const name of names) {
+    const type = Reflect.getMetadata('design:type', cls.prototype, name);
+    const kind: Kind = type === Number ? 'number' : type === Boolean ? 'boolean' : type === Date ? 'date' : type === Array ? 'array' : 'other';
+    if (kind !== 'other') coercion.set(name, kind);
+  }
+  return coercion;
+}
+
+function hasValidators(cls: Constructor): boolean {
+  return getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false).length > 0;
+}
+
+/** class-validator's error tree as a flat list with readable paths: `items[0].name`. */
+export function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
+  const out: FieldError[] = [];
+  for (const e of errors) {
+    const path = /^\d+$/.test(e.property) ? `${prefix}[${e.property}]` : prefix ? `${prefix}.${e.property}` : e.property;
+    if (e.constraints) out.push({ path, messages: Object.values(e.constraints) });
+    if (e.children && e.children.length > 0) out.push(...flatten(e.children, path));
+  }
+  return out;
+}
