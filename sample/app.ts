@@ -17,7 +17,7 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
   return createApp({
     controllers: [PagesController, ProjectsController, UsersController, ApiController],
     settings,
-    middlewares: [errorPages, serverTiming],
+    middlewares: [serverTiming, errorPages],
     database: { migrations: join(SAMPLE_DIR, 'migrations'), migrate: true },
     templates: { dir: join(SAMPLE_DIR, 'templates') },
     static: [{ prefix: '/static', dir: join(SAMPLE_DIR, 'static') }],

@@ -3,10 +3,13 @@ import { HTTPError, HTTPInternalServerError, HTTPRedirection, render, type Middl
 /** Tells how long the server worked on a request (`Server-Timing`), as browsers' devtools show. */
 export const serverTiming: Middleware = async (req, next) => {
   const start = process.hrtime.bigint();
-  const res = await next();
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  res.setHeader('server-timing', `app;dur=${ms.toFixed(1)}`);
-  return res;
+  const timing = () => `app;dur=${(Number(process.hrtime.bigint() - start) / 1e6).toFixed(1)}`;
+  try {
+    return (await next()).setHeader('server-timing', timing());
+  } catch (e) {
+    if (e instanceof HTTPError) e.headers['server-timing'] = timing();
+    throw e;
+  }
 };
 
 function wantsHtml(req: Request): boolean {

@@ -4,6 +4,7 @@ import type { AppSettings } from '../settings';
 import { UsersService } from '../users/users.service';
 
 const LOCALE = /^[a-z]{2,3}([_-][A-Za-z]{2,4})?$/;
+const LOCALES = ['uk_UA', 'en_GB', 'en_US', 'de_DE'];
 
 /** The index and the search page. */
 @Controller()
@@ -26,10 +27,19 @@ export class PagesController {
   @Template('search.html')
   async search(req: Request) {
     const query = (req.query.get('query') ?? '').trim().slice(0, 100);
-    const asked = req.query.get('locale') ?? '';
-    const locale = LOCALE.test(asked) ? asked : this.settings.DEFAULT_LOCALE;
+    const locale = supportedLocale(req.query.get('locale')) ?? this.settings.DEFAULT_LOCALE;
     const results = query === '' ? [] : await this.projects.search(query);
     const dates = new Intl.DateTimeFormat(locale.replace('_', '-'), { dateStyle: 'long' });
-    return { query, locale, results: results.map((p) => ({ ...p, created: dates.format(p.created_at) })) };
+    return { query, locale, locales: LOCALES, results: results.map((p) => ({ ...p, created: dates.format(p.created_at) })) };
+  }
+}
+
+/** A locale Intl can format dates in (`uk_UA`, `en-GB`), or undefined. */
+function supportedLocale(asked: string | null): string | undefined {
+  if (asked === null || !LOCALE.test(asked)) return undefined;
+  try {
+    return Intl.DateTimeFormat.supportedLocalesOf(asked.replace('_', '-')).length > 0 ? asked : undefined;
+  } catch {
+    return undefined; // well-formed but unknown to ICU
   }
 }

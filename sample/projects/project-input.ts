@@ -18,17 +18,17 @@ export interface FieldError {
 export function validateProject(body: unknown): { value: ProjectInput; errors: FieldError[] } {
   const errors: FieldError[] = [];
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    return { value: { name: '', slug: '', description: '' }, errors: [{ path: '', messages: ['the body must be an object'] }] };
+    return { value: { name: '', slug: '', description: '' }, errors: [{ path: '', messages: ['The body must be an object.'] }] };
   }
   const { name, slug, description = '' } = body as Record<string, unknown>;
   if (typeof name !== 'string' || name.trim().length < 1 || name.length > 32) {
-    errors.push({ path: 'name', messages: ['name must be 1 to 32 characters'] });
+    errors.push({ path: 'name', messages: ['Give the project a name of 1 to 32 characters.'] });
   }
   if (typeof slug !== 'string' || !/^[a-z0-9-]{1,32}$/.test(slug)) {
-    errors.push({ path: 'slug', messages: ['slug must be 1 to 32 of a-z, 0-9 and -'] });
+    errors.push({ path: 'slug', messages: ['Use 1 to 32 lower-case letters, digits or hyphens.'] });
   }
   if (typeof description !== 'string' || description.length > 255) {
-    errors.push({ path: 'description', messages: ['description must be at most 255 characters'] });
+    errors.push({ path: 'description', messages: ['Keep the description under 256 characters.'] });
   }
   const str = (v: unknown) => (typeof v === 'string' ? v : '');
   return { value: { name: str(name).trim(), slug: str(slug), description: str(description) }, errors };

@@ -1,4 +1,4 @@
-import { Controller, Get, HTTPFound, Post, Request, Template, render } from '../../src';
+import { Controller, Get, HTTPConflict, HTTPFound, Post, Request, Template, render } from '../../src';
 import { formObject, validateProject, type FieldError, type ProjectInput } from './project-input';
 import { ProjectsService } from './projects.service';
 
@@ -25,7 +25,13 @@ export class ProjectsController {
   async create(req: Request) {
     const { value, errors } = validateProject(formObject(await req.form()));
     if (errors.length > 0) return this.formAgain(req, null, value, errors);
-    const project = await this.projects.add(value);
+    let project;
+    try {
+      project = await this.projects.add(value);
+    } catch (e) {
+      if (!(e instanceof HTTPConflict)) throw e;
+      return this.formAgain(req, null, value, [{ path: 'slug', messages: [e.message] }], 409);
+    }
     throw new HTTPFound(req.app.url('projects.show', { project_id: project.id }, { added: 1 }));
   }
 
@@ -48,7 +54,12 @@ export class ProjectsController {
     const project = await this.projects.get(id);
     const { value, errors } = validateProject(formObject(await req.form()));
     if (errors.length > 0) return this.formAgain(req, project, value, errors);
-    await this.projects.update(id, value);
+    try {
+      await this.projects.update(id, value);
+    } catch (e) {
+      if (!(e instanceof HTTPConflict)) throw e;
+      return this.formAgain(req, project, value, [{ path: 'slug', messages: [e.message] }], 409);
+    }
     throw new HTTPFound(req.app.url('projects.show', { project_id: id }));
   }
 
@@ -58,9 +69,9 @@ export class ProjectsController {
     throw new HTTPFound(req.app.url('projects.index'));
   }
 
-  /** The form again, with what was typed and why it was refused (422, as an API would say). */
-  private formAgain(req: Request, project: unknown, values: ProjectInput, errors: FieldError[]) {
-    const byField = Object.fromEntries(errors.map((e) => [e.path, e.messages.join('; ')]));
-    return render(req, 'project_form.html', { project, values, errors: byField }, { status: 422 });
+  /** The form again, with what was typed and why it was refused (422 or 409, as the API says). */
+  private formAgain(req: Request, project: unknown, values: ProjectInput, errors: FieldError[], status = 422) {
+    const byField = Object.fromEntries(errors.map((e) => [e.path, e.messages.join(' ')]));
+    return render(req, 'project_form.html', { project, values, errors: byField }, { status });
   }
 }

@@ -1,4 +1,4 @@
-import { Database, HTTPConflict, Injectable, sql } from '../../src';
+import { Database, HTTPConflict, HTTPNotFound, Injectable, sql } from '../../src';
 import type { ProjectInput } from './project-input';
 
 /** A project of the tracker, with its owner's name when it has one. */
@@ -34,8 +34,10 @@ export class ProjectsService {
     return this.db.query<Project>(sql`${SELECT} WHERE p.name ILIKE ${like} OR p.description ILIKE ${like} ORDER BY p.id`);
   }
 
-  get(id: number): Promise<Project> {
-    return this.db.one<Project>(sql`${SELECT} WHERE p.id = ${id}`);
+  async get(id: number): Promise<Project> {
+    const project = await this.db.maybeOne<Project>(sql`${SELECT} WHERE p.id = ${id}`);
+    if (project === null) throw new HTTPNotFound(`There is no project ${id}.`);
+    return project;
   }
 
   async add(input: ProjectInput, ownerId: number | null = null): Promise<Project> {
@@ -49,15 +51,16 @@ export class ProjectsService {
 
   async update(id: number, input: ProjectInput): Promise<Project> {
     await this.unique(input.slug, () =>
-      this.db.one(sql`
+      this.db.query(sql`
         UPDATE projects SET name = ${input.name}, slug = ${input.slug}, description = ${input.description}
-        WHERE id = ${id} RETURNING id`),
+        WHERE id = ${id}`),
     );
     return this.get(id);
   }
 
   async remove(id: number): Promise<void> {
-    await this.db.one(sql`DELETE FROM projects WHERE id = ${id} RETURNING id`);
+    const deleted = await this.db.query(sql`DELETE FROM projects WHERE id = ${id} RETURNING id`);
+    if (deleted.length === 0) throw new HTTPNotFound(`There is no project ${id}.`);
   }
 
   /** A taken slug is the client's conflict (409), not a server error. */
@@ -65,7 +68,7 @@ export class ProjectsService {
     try {
       return await write();
     } catch (e) {
-      if ((e as { code?: string }).code === '23505') throw new HTTPConflict(`The slug '${slug}' is already taken`);
+      if ((e as { code?: string }).code === '23505') throw new HTTPConflict(`The slug “${slug}” is already taken.`);
       throw e;
     }
   }

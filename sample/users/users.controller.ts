@@ -14,7 +14,7 @@ export class UsersController {
   @Template('user.html')
   async profile(req: Request) {
     const id = Number(req.params.user_id);
-    const user = await this.users.get(id); // a missing user: NoRowsError, the 404 page
+    const user = await this.users.get(id); // a missing user: HTTPNotFound, the 404 page
     return { user, projects: await this.projects.byOwner(id) };
   }
 }

@@ -1,4 +1,4 @@
-import { Database, Injectable, sql } from '../../src';
+import { Database, HTTPNotFound, Injectable, sql } from '../../src';
 
 /** A user of the tracker. */
 export interface User {
@@ -13,8 +13,10 @@ export interface User {
 export class UsersService {
   constructor(private readonly db: Database) {}
 
-  get(id: number): Promise<User> {
-    return this.db.one<User>(sql`SELECT id, email, display_name, created_at FROM users WHERE id = ${id}`);
+  async get(id: number): Promise<User> {
+    const user = await this.db.maybeOne<User>(sql`SELECT id, email, display_name, created_at FROM users WHERE id = ${id}`);
+    if (user === null) throw new HTTPNotFound(`There is no user ${id}.`);
+    return user;
   }
 
   list(): Promise<User[]> {
