@@ -35,6 +35,6 @@ export { Template } from './decorators/template';
 export { Schema } from './decorators/schema';
 export type { SchemaOptions, FieldError } from './core/schema';
 export { Doc } from './decorators/doc';
-export type { DocOptions } from './decorators/doc';
+export type { DocOptions, OpenAPIOptions } from './core/openapi';
 /** Injects a token rather than the parameter's type: `@inject(SETTINGS) settings: AppSettings`. */
 export { inject } from 'tsyringe';

@@ -2,6 +2,7 @@ import { IsString, Length, Matches, IsOptional, MaxLength, IsInt, Min, ValidateN
 import { Expose, Type } from 'class-transformer';
 import { createApp, Controller, Post, Get, Schema, Request } from '../src';
 import { testClient } from '../src/testing';
+import { validateOpenAPI } from './helpers/openapi';
 
 class Item { @IsString() name!: string; }
 class AddProject {
@@ -35,5 +36,18 @@ test('schema smoke', async () => {
   expect(await q.json()).toEqual({ page: 2, archived: false, type: 'number' });
   expect((await client.get('/projects?page=x')).status).toBe(422);
   expect((await client.post('/projects', { json: [1] })).status).toBe(422);
+  await client.close();
+});
+
+test('openapi smoke', async () => {
+  const client = await testClient(createApp({ controllers: [C], openapi: { title: 'T', version: '1' } }));
+  const doc = await (await client.get('/openapi.json')).json();
+  const result = validateOpenAPI(doc);
+  expect(result).toEqual({ valid: true });
+  expect(Object.keys(doc.paths)).toEqual(['/projects']);
+  expect(Object.keys(doc.components.schemas).sort()).toEqual(['AddProject', 'Item', 'Problem', 'ProjectOut', 'ValidationProblem']);
+  const docs = await client.get('/docs');
+  expect(docs.status).toBe(200);
+  expect((await client.get('/docs/assets/swagger-ui-bundle.js')).status).toBe(200);
   await client.close();
 });

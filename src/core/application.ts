@@ -6,14 +6,17 @@ import { createAppContainer, registerClass, SETTINGS, type Constructor, type Pro
 import { Database, DATABASE_OPTION_KEYS, type DatabaseOptions } from './database';
 import { migrate } from './migrations';
 import { StaticFiles, STATIC_OPTION_KEYS, type StaticOptions } from './static';
+import { buildOpenAPI, OPENAPI_OPTION_KEYS, type DocumentedHandler, type OpenAPIOptions } from './openapi';
 import { SCHEMA, schemaWrapper, type SchemaOptions } from './schema';
 import { TEMPLATE, Templates, TEMPLATES_OPTION_KEYS, type TemplateMeta, type TemplatesOptions } from './templates';
 import { HTTPBadRequest, HTTPError, HTTPMethodNotAllowed, HTTPNotFound, RococoError } from './errors';
 import { compose, type Endpoint, type Middleware } from './middleware';
 import { Request } from './request';
-import { Response, send, toResponse } from './response';
+import { html, Response, send, toResponse } from './response';
+import { getAbsoluteFSPath } from 'swagger-ui-dist';
 import { Router, type QueryInit } from './router';
 import { scanControllers, type ScannedRoute } from './scanner';
+import { getControllerMeta } from './metadata';
 
 /**
  * The settings an application reads. Extend it for your own keys, and `req.settings` is typed:
@@ -60,15 +63,19 @@ export interface AppOptions {
   templates?: TemplatesOptions;
   /** Folders served as static files. */
   static?: readonly StaticOptions[];
+  /** An OpenAPI 3.1 document of the routes, and a docs page. */
+  openapi?: OpenAPIOptions;
 }
 
-const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'templates', 'static'];
+const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'templates', 'static', 'openapi'];
 
 /** What the router holds for a route: the bound handler, and its middleware chain if any. */
-interface RouteHandler {
+interface RouteHandler extends DocumentedHandler {
   call: (req: Request) => unknown;
   chain: Endpoint | null;
 }
+
+const UNDOCUMENTED: DocumentedHandler = { meta: null, tag: undefined, handlerName: '' };
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const BARE_500 = JSON.stringify({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
@@ -152,17 +159,8 @@ export class Application {
         origin: r.origin,
       });
     }
-    for (const { name, prefix } of this.static?.routes() ?? []) {
-      const serve = (this.static as StaticFiles).handler(name);
-      const call = (req: Request) => serve(req);
-      this.router.add({
-        methods: ['GET'],
-        pattern: prefix.replace(/\/$/, '') + '/<filename:.+>',
-        name,
-        handler: { call, chain: appMws.length === 0 ? null : compose(appMws, call) },
-        origin: `static '${name}'`,
-      });
-    }
+    if (this.static !== null) this.addStatic(this.static, appMws);
+    if (options.openapi !== undefined) this.addOpenAPI(checkKeys('openapi', options.openapi, OPENAPI_OPTION_KEYS), appMws);
     this.missChain = appMws.length === 0 ? null : compose(appMws, (req) => Promise.reject(this.missError(req.method, req.path)));
   }
 
@@ -368,10 +366,50 @@ export class Application {
     }
     const schema = r.meta.extras.get(SCHEMA) as SchemaOptions | undefined;
     if (schema !== undefined) call = schemaWrapper(schema, r.methods, r.origin, this)(call);
-    const mws = [...appMws, ...r.middlewares];
-    if (mws.length === 0) return { call, chain: null };
-    const endpoint: Endpoint = async (req) => toResponse(await call(req));
-    return { call, chain: compose(mws, endpoint) };
+    const controller = getControllerMeta(r.controller);
+    return handlerOf(call, [...appMws, ...r.middlewares], { meta: r.meta, tag: controller?.name ?? r.controller.name, handlerName: r.handler });
+  }
+
+  private addStatic(files: StaticFiles, appMws: Middleware[]): void {
+    for (const { name, prefix } of files.routes()) {
+      const serve = files.handler(name);
+      this.router.add({
+        methods: ['GET'],
+        pattern: prefix.replace(/\/$/, '') + '/<filename:.+>',
+        name,
+        handler: handlerOf(serve, appMws, UNDOCUMENTED),
+        origin: `static '${name}'`,
+      });
+    }
+  }
+
+  /**
+   * Serves the OpenAPI document (built now, so a schema that cannot be described stops
+   * startup) and a Swagger UI page whose assets come from the swagger-ui-dist package.
+   */
+  private addOpenAPI(options: OpenAPIOptions, appMws: Middleware[]): void {
+    const path = options.path ?? '/openapi.json';
+    const docs = options.docs ?? '/docs';
+    this.router.add({
+      methods: ['GET'],
+      pattern: path,
+      name: 'openapi',
+      handler: handlerOf(() => new Response(document, { headers: { 'content-type': 'application/json; charset=utf-8' } }), appMws, UNDOCUMENTED),
+      origin: 'openapi',
+    });
+    if (docs !== false) {
+      const assets = new StaticFiles([{ prefix: `${docs.replace(/\/$/, '')}/assets`, dir: getAbsoluteFSPath(), name: 'openapi_assets' }], this.debug);
+      this.addStatic(assets, appMws);
+      const page = docsPage(options.title, path, `${docs.replace(/\/$/, '')}/assets`);
+      this.router.add({
+        methods: ['GET'],
+        pattern: docs,
+        name: 'openapi_docs',
+        handler: handlerOf(() => html(page), appMws, UNDOCUMENTED),
+        origin: 'openapi docs',
+      });
+    }
+    const document = JSON.stringify(buildOpenAPI(this.router.routes, options));
   }
 
   private createDatabase(options: DatabaseOptions | undefined): Database | null {
@@ -436,6 +474,33 @@ export class Application {
  */
 export function createApp(options: AppOptions = {}): Application {
   return new Application(options);
+}
+
+/** A route's handler: called directly when no middleware applies, else through its chain. */
+function handlerOf(call: (req: Request) => unknown, mws: readonly Middleware[], doc: DocumentedHandler): RouteHandler {
+  if (mws.length === 0) return { call, chain: null, ...doc };
+  const endpoint: Endpoint = async (req) => toResponse(await call(req));
+  return { call, chain: compose(mws, endpoint), ...doc };
+}
+
+/** The Swagger UI page: its assets from this server, nothing from a CDN. */
+function docsPage(title: string, documentPath: string, assets: string): string {
+  const esc = (t: string) => t.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>${esc(title)} · API</title>
+  <link rel="stylesheet" href="${esc(assets)}/swagger-ui.css">
+</head>
+<body>
+  <div id="docs"></div>
+  <script src="${esc(assets)}/swagger-ui-bundle.js"></script>
+  <script>window.ui = SwaggerUIBundle({ url: ${JSON.stringify(documentPath).replace(/</g, '\\u003c')}, dom_id: '#docs', deepLinking: true });</script>
+</body>
+</html>
+`;
 }
 
 function checkKeys<T extends object>(option: string, value: T, known: readonly string[]): T {

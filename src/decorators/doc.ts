@@ -1,18 +1,6 @@
 import { handlerMeta } from '../core/metadata';
+import { DOC, type DocOptions } from '../core/openapi';
 import { checkOptions } from './options';
-
-/** The key of `@Doc` data in a handler's metadata. */
-export const DOC = Symbol('rococo.doc');
-
-/** What `@Doc` adds to a route's OpenAPI operation. */
-export interface DocOptions {
-  summary?: string;
-  description?: string;
-  /** Tags besides the controller's name. */
-  tags?: string[];
-  /** Marks the operation deprecated. */
-  deprecated?: boolean;
-}
 
 /**
  * Documents a route in the OpenAPI document: a summary, a description, tags.
