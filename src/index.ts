@@ -33,6 +33,7 @@ export { Use } from './decorators/use';
 export { Injectable } from './decorators/injectable';
 export { Template } from './decorators/template';
 export { Schema } from './decorators/schema';
+export { flatten as flattenErrors, serialize } from './core/schema';
 export type { SchemaOptions, FieldError } from './core/schema';
 export { Doc } from './decorators/doc';
 export type { DocOptions, OpenAPIOptions } from './core/openapi';

@@ -215,21 +215,21 @@ describe('POST /api/projects', () => {
       type: 'about:blank',
       title: 'Unprocessable Entity',
       status: 422,
-      detail: 'The project is not valid',
+      detail: 'The body did not validate',
       errors: [NAME_ERROR, SLUG_ERROR, DESCRIPTION_ERROR],
     });
     await expectProblem(await client.post('/api/projects', { json: { name: 'n'.repeat(33), slug: 's'.repeat(33), description: 'd'.repeat(256) } }), 422, {
       type: 'about:blank',
       title: 'Unprocessable Entity',
       status: 422,
-      detail: 'The project is not valid',
+      detail: 'The body did not validate',
       errors: [NAME_ERROR, SLUG_ERROR, DESCRIPTION_ERROR],
     });
     await expectProblem(await client.post('/api/projects', { json: {} }), 422, {
       type: 'about:blank',
       title: 'Unprocessable Entity',
       status: 422,
-      detail: 'The project is not valid',
+      detail: 'The body did not validate',
       errors: [NAME_ERROR, SLUG_ERROR],
     });
     for (const json of [[], null, 'a string', 42]) {
@@ -237,8 +237,8 @@ describe('POST /api/projects', () => {
         type: 'about:blank',
         title: 'Unprocessable Entity',
         status: 422,
-        detail: 'The project is not valid',
-        errors: [{ path: '', messages: ['The body must be an object.'] }],
+        detail: 'The body did not validate',
+        errors: [{ path: '', messages: ['The body must be a JSON object.'] }],
       });
     }
     expect(await count('projects')).toBe(before);
@@ -323,7 +323,7 @@ describe('PUT /api/projects/<id>', () => {
       type: 'about:blank',
       title: 'Unprocessable Entity',
       status: 422,
-      detail: 'The project is not valid',
+      detail: 'The body did not validate',
       errors: [NAME_ERROR, SLUG_ERROR],
     });
     expect(await stored(2)).toEqual(before);

@@ -1,9 +1,9 @@
-import { Controller, Delete, Get, HTTPUnprocessableEntity, inject, json, Post, Put, Request, SETTINGS } from '../../src';
+import { Controller, Delete, Doc, Get, inject, json, Post, Put, Request, Schema, serialize, SETTINGS } from '../../src';
 import type { AppSettings } from '../settings';
-import { validateProject } from './project-input';
+import { IndexQuery, ProjectInput, ProjectList, ProjectOut, ProjectParams } from './project.schemas';
 import { ProjectsService } from './projects.service';
 
-/** The JSON API, named as in the talk's `add_route_context` example. */
+/** The JSON API, named as in the talk's `add_route_context` example; every route has a @Schema. */
 @Controller('/api', { name: 'api' })
 export class ApiController {
   constructor(
@@ -13,7 +13,9 @@ export class ApiController {
 
   /** The API browser: where everything is, built with reverse URLs. */
   @Get('/', { name: 'index' })
-  index(req: Request) {
+  @Schema({ query: IndexQuery })
+  @Doc({ summary: 'Where everything is', description: 'URLs of the API, the project URL with a `{project_id}` placeholder.' })
+  index(req: Request<unknown, IndexQuery>) {
     const app = req.app;
     return {
       urls: {
@@ -21,39 +23,44 @@ export class ApiController {
         project: app.url('api.project', { project_id: 42 }).replace('42', '{project_id}'),
         projects: app.url('api.projects'),
       },
-      locale: req.query.get('locale') ?? this.settings.DEFAULT_LOCALE,
+      locale: req.validQuery.locale ?? this.settings.DEFAULT_LOCALE,
     };
   }
 
   @Get('/projects', { name: 'projects' })
+  @Schema({ response: ProjectList })
+  @Doc({ summary: 'All projects', description: 'Ordered by id.' })
   async list() {
     return { projects: await this.projects.list() };
   }
 
   @Post('/projects', { name: 'add_project' })
-  async add(req: Request) {
-    const project = await this.projects.add(this.valid(await req.json()));
-    return json(project, { status: 201, headers: { location: req.app.url('api.project', { project_id: project.id }) } });
+  @Schema({ request: ProjectInput, response: ProjectOut, status: 201 })
+  @Doc({ summary: 'Add a project', description: 'A taken slug is a 409.' })
+  async add(req: Request<ProjectInput>) {
+    const project = await this.projects.add(req.data);
+    const location = req.app.url('api.project', { project_id: project.id });
+    return json(serialize(ProjectOut, project), { status: 201, headers: { location } });
   }
 
   @Get('/projects/<project_id:\\d+>', { name: 'project' })
-  show(req: Request) {
-    return this.projects.get(Number(req.params.project_id));
+  @Schema({ params: ProjectParams, response: ProjectOut })
+  @Doc({ summary: 'One project' })
+  show(req: Request<unknown, unknown, ProjectParams>) {
+    return this.projects.get(req.validParams.project_id);
   }
 
   @Put('/projects/<project_id:\\d+>', { name: 'edit_project' })
-  async edit(req: Request) {
-    return this.projects.update(Number(req.params.project_id), this.valid(await req.json()));
+  @Schema({ params: ProjectParams, request: ProjectInput, response: ProjectOut })
+  @Doc({ summary: 'Change a project' })
+  edit(req: Request<ProjectInput, unknown, ProjectParams>) {
+    return this.projects.update(req.validParams.project_id, req.data);
   }
 
   @Delete('/projects/<project_id:\\d+>', { name: 'delete_project' })
-  async remove(req: Request): Promise<void> {
-    await this.projects.remove(Number(req.params.project_id));
-  }
-
-  private valid(body: unknown) {
-    const { value, errors } = validateProject(body);
-    if (errors.length > 0) throw new HTTPUnprocessableEntity('The project is not valid', { extensions: { errors } });
-    return value;
+  @Schema({ params: ProjectParams, status: 204 })
+  @Doc({ summary: 'Delete a project' })
+  async remove(req: Request<unknown, unknown, ProjectParams>): Promise<void> {
+    await this.projects.remove(req.validParams.project_id);
   }
 }

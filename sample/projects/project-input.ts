@@ -1,37 +1,18 @@
-/** What a client may send to create or change a project. */
-export interface ProjectInput {
-  name: string;
-  slug: string;
-  description: string;
-}
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { flattenErrors, type FieldError } from '../../src';
+import { ProjectInput } from './project.schemas';
 
-/** A field that did not validate, as the 422 problem and the HTML form show it. */
-export interface FieldError {
-  path: string;
-  messages: string[];
-}
+export { ProjectInput };
 
 /**
- * Checks a project from a JSON body or a form. The schema issue replaces this with
- * `@Schema(AddProject)`; until then the rules live here, once for the API and the pages.
+ * Checks a submitted form with the same class the API's `@Schema` uses, so the pages and the
+ * API give the same messages; the form is shown again with them.
  */
-export function validateProject(body: unknown): { value: ProjectInput; errors: FieldError[] } {
-  const errors: FieldError[] = [];
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    return { value: { name: '', slug: '', description: '' }, errors: [{ path: '', messages: ['The body must be an object.'] }] };
-  }
-  const { name, slug, description = '' } = body as Record<string, unknown>;
-  if (typeof name !== 'string' || name.trim().length < 1 || name.length > 32) {
-    errors.push({ path: 'name', messages: ['Give the project a name of 1 to 32 characters.'] });
-  }
-  if (typeof slug !== 'string' || !/^[a-z0-9-]{1,32}$/.test(slug)) {
-    errors.push({ path: 'slug', messages: ['Use 1 to 32 lower-case letters, digits or hyphens.'] });
-  }
-  if (typeof description !== 'string' || description.length > 255) {
-    errors.push({ path: 'description', messages: ['Keep the description under 256 characters.'] });
-  }
-  const str = (v: unknown) => (typeof v === 'string' ? v : '');
-  return { value: { name: str(name).trim(), slug: str(slug), description: str(description) }, errors };
+export function validateProject(body: Record<string, string>): { value: ProjectInput; errors: FieldError[] } {
+  const value = plainToInstance(ProjectInput, body);
+  const errors = flattenErrors(validateSync(value, { whitelist: true }));
+  return { value: { name: value.name ?? '', slug: value.slug ?? '', description: value.description ?? '' }, errors };
 }
 
 /** A form's fields as a plain object (the last value of a repeated field wins). */

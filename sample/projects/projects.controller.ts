@@ -1,5 +1,6 @@
 import { Controller, Get, HTTPConflict, HTTPFound, Post, Request, Template, render } from '../../src';
-import { formObject, validateProject, type FieldError, type ProjectInput } from './project-input';
+import type { FieldError } from '../../src';
+import { formObject, validateProject, type ProjectInput } from './project-input';
 import { ProjectsService } from './projects.service';
 
 const EMPTY: ProjectInput = { name: '', slug: '', description: '' };

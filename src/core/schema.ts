@@ -138,7 +138,7 @@ async function readBody(req: Request, coercion: Coercion): Promise<Record<string
     const body = await req.json();
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new HTTPUnprocessableEntity('The body did not validate', {
-        extensions: { errors: [{ path: '', messages: ['the body must be a JSON object'] }] },
+        extensions: { errors: [{ path: '', messages: ['The body must be a JSON object.'] }] },
       });
     }
     return clean(body as Record<string, unknown>);
@@ -222,12 +222,26 @@ function hasValidators(cls: Constructor): boolean {
   return getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false).length > 0;
 }
 
-/** class-validator's error tree as a flat list with readable paths: `items[0].name`. */
+/**
+ * A value as a response class shows it: only its `@Expose` properties. For a handler that
+ * builds its own response (a 201 with a `Location`) and still wants the class's shape.
+ *
+ * @example
+ * return json(serialize(ProjectOut, project), { status: 201, headers: { location } });
+ */
+export function serialize<T>(cls: new (...args: any[]) => T, value: unknown): Record<string, unknown> {
+  return instanceToPlain(plainToInstance(cls, value, { excludeExtraneousValues: true })) as Record<string, unknown>;
+}
+
+/**
+ * class-validator's error tree as a flat list with readable paths (`items[0].name`), each
+ * field's messages once: what a 422 lists, and what a form can show next to its fields.
+ */
 export function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
   const out: FieldError[] = [];
   for (const e of errors) {
     const path = /^\d+$/.test(e.property) ? `${prefix}[${e.property}]` : prefix ? `${prefix}.${e.property}` : e.property;
-    if (e.constraints) out.push({ path, messages: Object.values(e.constraints) });
+    if (e.constraints) out.push({ path, messages: [...new Set(Object.values(e.constraints))] });
     if (e.children && e.children.length > 0) out.push(...flatten(e.children, path));
   }
   return out;
