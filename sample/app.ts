@@ -21,6 +21,6 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
     database: { migrations: join(SAMPLE_DIR, 'migrations'), migrate: true },
     templates: { dir: join(SAMPLE_DIR, 'templates') },
     static: [{ prefix: '/static', dir: join(SAMPLE_DIR, 'static') }],
-    openapi: { title: 'Rococo Tracker API', version: '1.0.0', description: 'Projects of the rococo sample, as JSON.' },
+    openapi: { title: 'Rococo Tracker API', version: '1.0.0', description: 'Projects of the rococo sample, as JSON.', prefix: '/api' },
   });
 }

@@ -21,6 +21,8 @@ export interface DocOptions {
   tags?: string[];
   /** Marks the operation deprecated. */
   deprecated?: boolean;
+  /** Leaves the route out of the document. */
+  hidden?: boolean;
 }
 
 /** Options of `createApp({ openapi })`. */
@@ -32,10 +34,12 @@ export interface OpenAPIOptions {
   path?: string;
   /** Where the interactive docs page is served (`/docs`), or false for none. */
   docs?: string | false;
+  /** Only routes whose path starts with this (`/api`) are documented; all by default. */
+  prefix?: string;
 }
 
 /** The keys {@link OpenAPIOptions} accepts. */
-export const OPENAPI_OPTION_KEYS = ['title', 'version', 'description', 'path', 'docs'];
+export const OPENAPI_OPTION_KEYS = ['title', 'version', 'description', 'path', 'docs', 'prefix'];
 
 /** What a route tells the document: its handler metadata and its controller's tag. */
 export interface DocumentedHandler {
@@ -97,9 +101,10 @@ export function buildOpenAPI(routes: readonly Route<DocumentedHandler>[], option
   for (const route of routes) {
     const { meta, tag, handlerName } = route.handler;
     if (meta === null) continue;
+    const doc = (meta.extras.get(DOC) as DocOptions | undefined) ?? {};
+    if (doc.hidden || (options.prefix !== undefined && !route.pattern.source.startsWith(options.prefix))) continue;
     const { path, parameters } = pathOf(route);
     const schema = meta.extras.get(SCHEMA) as SchemaOptions | undefined;
-    const doc = (meta.extras.get(DOC) as DocOptions | undefined) ?? {};
     const item = (paths[path] ??= {});
     route.methods.forEach((method, i) => {
       const op: Record<string, unknown> = {};

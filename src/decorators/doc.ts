@@ -11,7 +11,7 @@ import { checkOptions } from './options';
  * list() { ... }
  */
 export function Doc(options: DocOptions): MethodDecorator {
-  checkOptions('@Doc', options, ['summary', 'description', 'tags', 'deprecated']);
+  checkOptions('@Doc', options, ['summary', 'description', 'tags', 'deprecated', 'hidden']);
   return (target, key) => {
     handlerMeta(target.constructor, String(key)).extras.set(DOC, options);
   };
