@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { dirname } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
@@ -13,7 +14,6 @@ import { HTTPBadRequest, HTTPError, HTTPMethodNotAllowed, HTTPNotFound, RococoEr
 import { compose, type Endpoint, type Middleware } from './middleware';
 import { Request } from './request';
 import { html, Response, send, toResponse } from './response';
-import { getAbsoluteFSPath } from 'swagger-ui-dist';
 import { Router, type QueryInit } from './router';
 import { scanControllers, type ScannedRoute } from './scanner';
 import { getControllerMeta } from './metadata';
@@ -398,7 +398,7 @@ export class Application {
       origin: 'openapi',
     });
     if (docs !== false) {
-      const assets = new StaticFiles([{ prefix: `${docs.replace(/\/$/, '')}/assets`, dir: getAbsoluteFSPath(), name: 'openapi_assets' }], this.debug);
+      const assets = new StaticFiles([{ prefix: `${docs.replace(/\/$/, '')}/assets`, dir: swaggerAssets(), name: 'openapi_assets' }], this.debug);
       this.addStatic(assets, appMws);
       const page = docsPage(options.title, path, `${docs.replace(/\/$/, '')}/assets`);
       this.router.add({
@@ -481,6 +481,14 @@ function handlerOf(call: (req: Request) => unknown, mws: readonly Middleware[], 
   if (mws.length === 0) return { call, chain: null, ...doc };
   const endpoint: Endpoint = async (req) => toResponse(await call(req));
   return { call, chain: compose(mws, endpoint), ...doc };
+}
+
+/**
+ * The folder of swagger-ui-dist's assets. Found, not required: the package's main module loads
+ * the whole UI bundle into the server (about 40 MB of RSS) to export what only browsers use.
+ */
+function swaggerAssets(): string {
+  return dirname(require.resolve('swagger-ui-dist/package.json'));
 }
 
 /** The Swagger UI page: its assets from this server, nothing from a CDN. */

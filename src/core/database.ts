@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Pool, type PoolClient, type QueryResultRow } from 'pg';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { Logger } from 'pino';
 import { HTTPNotFound, HTTPServiceUnavailable, RococoError } from './errors';
 import { SqlQuery } from './sql';
@@ -98,6 +98,8 @@ export class Database {
 
   /** A pool for `url` whose idle-connection errors are logged, never thrown. */
   static create(options: DatabaseOptions & { url: string }, log: Logger | null): Database {
+    // Required here, not at the top: an app without a database never loads pg.
+    const { Pool } = require('pg') as typeof import('pg');
     const pool = new Pool({
       connectionString: options.url,
       max: options.max ?? 10,

@@ -1,10 +1,4 @@
 import type { MetadataStorage } from 'class-transformer/types/MetadataStorage';
-// class-transformer keeps its metadata here and exports no typed path to it (its docs and
-// class-validator-jsonschema's use this one).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as { defaultMetadataStorage: MetadataStorage };
-import { getMetadataStorage } from 'class-validator';
-import { targetConstructorToSchema } from 'class-validator-jsonschema';
 import type { Constructor } from './container';
 import type { HandlerMeta } from './metadata';
 import type { Route } from './router';
@@ -50,6 +44,11 @@ export interface DocumentedHandler {
 
 type JsonSchema = Record<string, unknown>;
 
+// Loaded by the first document built: apps without OpenAPI never load them.
+let libs:
+  | { storage: MetadataStorage; rules: ReturnType<typeof import('class-validator').getMetadataStorage>; toSchema: typeof import('class-validator-jsonschema').targetConstructorToSchema }
+  | undefined;
+
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const PROBLEM: JsonSchema = {
   type: 'object',
@@ -88,6 +87,13 @@ const VALIDATION_PROBLEM: JsonSchema = {
  * classes, the 422 problem, tags from controller names, summaries from `@Doc`.
  */
 export function buildOpenAPI(routes: readonly Route<DocumentedHandler>[], options: OpenAPIOptions): JsonSchema {
+  libs ??= {
+    // class-transformer keeps its metadata here and exports no typed path to it (its docs and
+    // class-validator-jsonschema's use this one).
+    storage: (require('class-transformer/cjs/storage') as { defaultMetadataStorage: MetadataStorage }).defaultMetadataStorage,
+    rules: (require('class-validator') as typeof import('class-validator')).getMetadataStorage(),
+    toSchema: (require('class-validator-jsonschema') as typeof import('class-validator-jsonschema')).targetConstructorToSchema,
+  };
   const schemas: Record<string, JsonSchema> = { Problem: PROBLEM, ValidationProblem: VALIDATION_PROBLEM };
   const tags = new Set<string>();
   const ref = (cls: Constructor): JsonSchema => {
@@ -193,7 +199,8 @@ function queryParameters(cls: Constructor, ref: (cls: Constructor) => JsonSchema
  * as references), else from its `@Expose` properties and their declared types.
  */
 function classSchema(cls: Constructor, ref: (cls: Constructor) => JsonSchema): JsonSchema {
-  const fromRules = targetConstructorToSchema(cls, {
+  const { storage: defaultMetadataStorage, rules, toSchema } = libs!;
+  const fromRules = toSchema(cls, {
     classTransformerMetadataStorage: defaultMetadataStorage,
     refPointerPrefix: '#/components/schemas/',
   }) as JsonSchema;
@@ -208,7 +215,7 @@ function classSchema(cls: Constructor, ref: (cls: Constructor) => JsonSchema): J
       : typeSchema(type);
   }
   // Nested classes (`@Type(() => Item)`) are referenced: put them in the document too.
-  const names = new Set([...Object.keys(properties), ...getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false).map((m) => m.propertyName)]);
+  const names = new Set([...Object.keys(properties), ...rules.getTargetValidationMetadatas(cls, '', true, false).map((m) => m.propertyName)]);
   for (const name of names) {
     const nested = defaultMetadataStorage.findTypeMetadata(cls, name)?.typeFunction();
     if (typeof nested === 'function' && ![String, Number, Boolean, Date, Object, Array].includes(nested as never)) ref(nested as Constructor);

@@ -1,5 +1,4 @@
-import { plainToInstance, instanceToPlain } from 'class-transformer';
-import { getMetadataStorage, validate, type ValidationError, type ValidatorOptions } from 'class-validator';
+import type { ValidationError, ValidatorOptions } from 'class-validator';
 import type { Logger } from 'pino';
 import { mediaType } from './body';
 import type { Constructor } from './container';
@@ -41,6 +40,10 @@ type Kind = 'number' | 'boolean' | 'date' | 'array' | 'other';
 type Coercion = Map<string, Kind>;
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+// Loaded when the first @Schema is compiled: apps without one never load them (~20 MB).
+const validator = () => require('class-validator') as typeof import('class-validator');
+const transformer = () => require('class-transformer') as typeof import('class-transformer');
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const TRUE = new Set(['true', '1', 'yes', 'on']);
 const FALSE = new Set(['false', '0', 'no', 'off']);
@@ -70,6 +73,8 @@ export function schemaWrapper(
   check(responseClass, 'response');
   const status = options.status ?? 200;
 
+  const { validate } = validator();
+  const { plainToInstance, instanceToPlain } = transformer();
   const validatorOptions: ValidatorOptions = {
     whitelist: true,
     forbidNonWhitelisted: options.forbidUnknown === true,
@@ -209,7 +214,7 @@ function coerce(plain: Record<string, unknown>, coercion: Coercion): Record<stri
 /** The declared type of each validated property of a class, read once. */
 function coercionOf(cls: Constructor): Coercion {
   const coercion: Coercion = new Map();
-  const names = new Set(getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false).map((m) => m.propertyName));
+  const names = new Set(validator().getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false).map((m) => m.propertyName));
   for (const name of names) {
     const type = Reflect.getMetadata('design:type', cls.prototype, name);
     const kind: Kind = type === Number ? 'number' : type === Boolean ? 'boolean' : type === Date ? 'date' : type === Array ? 'array' : 'other';
@@ -219,7 +224,7 @@ function coercionOf(cls: Constructor): Coercion {
 }
 
 function hasValidators(cls: Constructor): boolean {
-  return getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false).length > 0;
+  return validator().getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false).length > 0;
 }
 
 /**
@@ -230,6 +235,7 @@ function hasValidators(cls: Constructor): boolean {
  * return json(serialize(ProjectOut, project), { status: 201, headers: { location } });
  */
 export function serialize<T>(cls: new (...args: any[]) => T, value: unknown): Record<string, unknown> {
+  const { instanceToPlain, plainToInstance } = transformer();
   return instanceToPlain(plainToInstance(cls, value, { excludeExtraneousValues: true })) as Record<string, unknown>;
 }
 

@@ -1,4 +1,3 @@
-import { escapeIdentifier } from 'pg';
 
 /**
  * A query built with the {@link sql} tag: text with `$n` placeholders and the values that go
@@ -63,7 +62,8 @@ export function sql(strings: TemplateStringsArray, ...values: unknown[]): SqlQue
 /** A quoted identifier: `sql.ident('projects')`, `sql.ident('public', 'projects')`. */
 sql.ident = (...names: string[]): SqlQuery => {
   if (names.length === 0) throw new TypeError('sql.ident needs a name');
-  return new SqlQuery([names.map((n) => escapeIdentifier(n)).join('.')], []);
+  // As pg's escapeIdentifier: double the quotes inside, quote the whole.
+  return new SqlQuery([names.map((n) => '"' + n.replace(/"/g, '""') + '"').join('.')], []);
 };
 
 /**

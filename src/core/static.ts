@@ -3,7 +3,7 @@ import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { resolve, sep } from 'node:path';
-import sendFile from 'send';
+import type SendFile from 'send';
 import { HTTPError, RococoError } from './errors';
 import type { Request } from './request';
 import { Response } from './response';
@@ -22,6 +22,8 @@ export interface StaticOptions {
 export const STATIC_OPTION_KEYS = ['prefix', 'dir', 'name'];
 
 const YEAR = 365 * 24 * 3600 * 1000;
+
+let sendFile: typeof SendFile | undefined;
 
 /**
  * A response that streams a file with `send`: content type, ETag and Last-Modified with 304,
@@ -42,6 +44,7 @@ export class FileResponse extends Response {
 
   /** Streams the file, or a problem document when it cannot. */
   override writeTo(res: ServerResponse): void {
+    sendFile ??= require('send') as typeof SendFile; // on first use: its MIME table is ~10 MB
     const stream = sendFile(res.req, this.path, {
       root: this.root,
       dotfiles: 'ignore',

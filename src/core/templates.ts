@@ -1,4 +1,4 @@
-import nunjucks from 'nunjucks';
+import type { Environment, Template } from 'nunjucks';
 import type { Application } from './application';
 import { RococoError } from './errors';
 import type { Request } from './request';
@@ -38,7 +38,7 @@ export const TEMPLATES_OPTION_KEYS = ['dir', 'contextProcessors', 'filters', 'gl
  * once and kept.
  */
 export class Templates {
-  readonly env: nunjucks.Environment;
+  readonly env: Environment;
   private readonly processors: readonly ContextProcessor[];
   private readonly app: Application;
 
@@ -47,6 +47,7 @@ export class Templates {
     this.app = app;
     this.processors = options.contextProcessors ?? [];
     const dirs = typeof options.dir === 'string' ? [options.dir] : [...options.dir];
+    const nunjucks = require('nunjucks') as typeof import('nunjucks'); // only apps with templates load it
     const loader = new nunjucks.FileSystemLoader(dirs, { noCache: app.debug });
     this.env = new nunjucks.Environment(loader, { autoescape: true });
     this.env.addGlobal('url', (name: string, params?: Record<string, string | number>, query?: Record<string, string>) =>
@@ -61,7 +62,7 @@ export class Templates {
    * The compiled template, or a clear error naming `origin` when it is missing or does not
    * compile: startup calls it for every `@Template`.
    */
-  load(name: string, origin: string): nunjucks.Template {
+  load(name: string, origin: string): Template {
     try {
       return this.env.getTemplate(name, true);
     } catch (e) {
@@ -89,7 +90,7 @@ export class Templates {
    * Renders a template for a request: `request`, `settings`, then the context processors, then
    * `context`. `compiled` (from {@link load}) skips the lookup, except in DEBUG.
    */
-  async renderString(req: Request, name: string, context: object = {}, compiled?: nunjucks.Template): Promise<string> {
+  async renderString(req: Request, name: string, context: object = {}, compiled?: Template): Promise<string> {
     const ctx: Record<string, unknown> = { request: req, settings: this.app.settings };
     for (const p of this.processors) Object.assign(ctx, await p(req));
     Object.assign(ctx, context);
