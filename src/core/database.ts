@@ -61,8 +61,9 @@ interface Frame {
   parent: Frame | undefined;
 }
 
-// The level a piece of code runs in, so that `tx.transaction()` called from inside a nested
+// The savepoint a piece of code runs in, so that `tx.transaction()` called from inside a nested
 // callback nests under that callback's savepoint instead of waiting behind it (a deadlock).
+// Only savepoint callbacks run in it: apps that never nest never pay for async context.
 const frames = new AsyncLocalStorage<Frame>();
 
 // Statements on one connection go one after the other: pg queues them itself, but warns that
@@ -170,8 +171,10 @@ export class Database {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
+      // No frames.run() here: the context is needed only inside savepoints, and entering an
+      // AsyncLocalStorage turns on node's promise hooks for the whole process.
       const frame: Frame = { client, depth: 1, queue: Promise.resolve(), parent: frames.getStore() };
-      const result = await frames.run(frame, () => fn(new Database(this.pool, this.log, frame)));
+      const result = await fn(new Database(this.pool, this.log, frame));
       await exec(client, 'COMMIT');
       return result;
     } catch (err) {
