@@ -4,6 +4,8 @@ import { parse as secureParse } from 'secure-json-parse';
 import { HTTPBadRequest, HTTPRequestEntityTooLarge, HTTPUnsupportedMediaType } from './errors';
 
 const CLOSE = { headers: { connection: 'close' } };
+const NON_SPACE = /\S/;
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
 
 /**
  * Reads a request body into memory, refusing more than `limit` bytes with a 413: from the
@@ -64,7 +66,7 @@ function tooLarge(limit: number): HTTPRequestEntityTooLarge {
  * Fastify does) so that no later merge of the data can reach a prototype.
  */
 export function parseJson(text: string): unknown {
-  if (text.trim() === '') throw new HTTPBadRequest('The request body is empty; JSON was expected');
+  if (!NON_SPACE.test(text)) throw new HTTPBadRequest('The request body is empty; JSON was expected');
   try {
     return secureParse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
   } catch (e) {
@@ -81,7 +83,7 @@ export function mediaType(contentType: string | undefined): string {
 
 /** Decodes a body with the charset of its `Content-Type` (UTF-8 when none is given). */
 export function decodeText(body: Buffer, contentType: string | undefined): string {
-  const m = contentType === undefined ? null : /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType);
+  const m = contentType === undefined ? null : CHARSET.exec(contentType);
   if (m === null || /^utf-?8$/i.test(m[1])) return body.toString('utf8');
   let decoder: TextDecoder;
   try {

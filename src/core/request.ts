@@ -93,7 +93,7 @@ export class Request<Data = unknown, Query = unknown, Params = unknown> {
 
   /** The body parsed as JSON; malformed JSON is a 400. */
   json<T = unknown>(): Promise<T> {
-    return (this._json ??= this.text().then(parseJson)) as Promise<T>;
+    return (this._json ??= this.buffer().then((body) => parseJson(decodeText(body, this.raw.headers['content-type'])))) as Promise<T>;
   }
 
   /** The urlencoded or multipart body as a web `FormData` (files as `File`); other types are a 415. */
