@@ -1,0 +1,341 @@
+#!/usr/bin/env node
+'use strict';
+// rococo next to raw node:http and its peers. `npm run bench` at the root installs and builds,
+// then runs this; `npm run bench -- --quick` for a short pass. Options: --quick,
+// --scenarios=json,db  --servers=raw,rococo (a subset, for profiling).
+//
+// Each server runs in its own process pinned to CPU 0; wrk runs on CPU 1 (100 connections,
+// pipelining 10). Per scenario: start the servers, warm each up, then alternating rounds; p99 comes
+// from rounds without pipelining (wrk corrects latency assuming one request in flight per
+// connection: with pipelining its percentiles mean nothing). Every server is checked on every
+// scenario first, so a broken one fails before anything is measured.
+const { spawn, execFileSync } = require('node:child_process');
+const { createServer } = require('node:net');
+const { readFileSync, writeFileSync, mkdirSync } = require('node:fs');
+const { tmpdir, cpus } = require('node:os');
+const { join } = require('node:path');
+const { isDeepStrictEqual } = require('node:util');
+
+const BENCH = __dirname;
+const args = process.argv.slice(2);
+const flag = (name) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]?.split(',');
+const QUICK = args.includes('--quick');
+// Seconds of warm-up per server, then `rounds` alternating rounds of `duration` with pipelining,
+// the first `latency` of them followed by one without (for p99).
+const MODE = QUICK ? { name: 'quick', warmup: 2, rounds: 2, latency: 1, duration: 1 } : { name: 'full', warmup: 2, rounds: 3, latency: 2, duration: 1 };
+const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString());
+
+const SERVERS = [
+  { id: 'raw', name: 'node:http (raw)', file: 'servers/raw.js', validate: true },
+  { id: 'rococo', name: 'rococo', file: 'dist/rococo.js', validate: true },
+  { id: 'fastify', name: 'Fastify', file: 'servers/fastify.js' },
+  { id: 'express', name: 'Express', file: 'servers/express.js' },
+  { id: 'koa', name: 'Koa', file: 'servers/koa.js' },
+  { id: 'hono', name: 'Hono', file: 'servers/hono.js' },
+  { id: 'nest-express', name: 'NestJS (Express)', file: 'dist/nest-express.js', validate: true },
+  { id: 'nest-fastify', name: 'NestJS (Fastify)', file: 'dist/nest-fastify.js', validate: true },
+  { id: 'routing-controllers', name: 'routing-controllers', file: 'dist/routing-controllers.js', validate: true },
+].filter((s) => !flag('servers') || flag('servers').includes(s.id));
+
+const ECHO = '{"name":"rococo","tags":["a","b"],"count":3,"nested":{"ok":true}}';
+const VALID = { name: 'widget', quantity: 3, email: 'dev@example.com', tags: ['a', 'b'] };
+const isJson = (r) => r.type.startsWith('application/json');
+const SCENARIOS = [
+  { id: 'json', title: 'GET / (JSON hello)', path: '/', check: (r) => isJson(r) && isDeepStrictEqual(r.json, { hello: 'world' }) },
+  { id: 'param', title: 'GET /projects/<id:\\d+> (regex parameter)', path: '/projects/42', check: (r) => isJson(r) && isDeepStrictEqual(r.json, { id: 42 }), reject: '/projects/4x2' },
+  { id: 'routes200', title: 'GET /api/v1/resource39s/123 (200-route app, late route)', path: '/api/v1/resource39s/123', check: (r) => isJson(r) && isDeepStrictEqual(r.json, { resource: 'resource39s', id: 123 }) },
+  { id: 'echo', title: 'POST /echo (small JSON body echoed)', method: 'POST', path: '/echo', body: ECHO, check: (r) => isJson(r) && isDeepStrictEqual(r.json, JSON.parse(ECHO)) },
+  { id: 'page', title: 'GET /page (nunjucks, 20 rows, autoescaped)', path: '/page', check: (r) => r.type.startsWith('text/html') && r.text.split('<tr class=').length === 21 && r.text.includes('Item &lt;20&gt; &amp; &quot;co&quot;') },
+  { id: 'db', title: 'GET /db (one PostgreSQL query, pool of 10)', path: '/db', check: (r) => isJson(r) && Number.isInteger(r.json.id) && r.json.name === `item ${r.json.id}` },
+  { id: 'validate', title: 'POST /validate (class-validator: @Schema, ValidationPipe...)', method: 'POST', path: '/validate', only: 'validate',
+    body: JSON.stringify({ ...VALID, extra: 'dropped' }), check: (r) => isJson(r) && isDeepStrictEqual(r.json, VALID),
+    invalid: JSON.stringify({ name: '', quantity: 300, email: 'nope' }) },
+].filter((s) => !flag('scenarios') || flag('scenarios').includes(s.id));
+
+const serversFor = (sc) => SERVERS.filter((s) => !sc.only || s[sc.only]);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+// --- servers -------------------------------------------------------------------------------
+const running = new Set();
+// Interrupted (Ctrl-C, a timeout's SIGTERM) or not, no server outlives the run.
+process.on('exit', () => running.forEach((p) => p.kill('SIGKILL')));
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) process.on(signal, () => process.exit(code));
+
+async function start(server, port) {
+  const child = spawn('taskset', ['-c', '0', process.execPath, join(BENCH, server.file)], {
+    cwd: BENCH,
+    env: { ...process.env, PORT: String(port), DATABASE_URL, NODE_ENV: 'production' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  running.add(child);
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+    running.delete(child);
+  });
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`${server.name} exited during startup`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/`)).ok) return { ...server, port, child, pid: child.pid };
+    } catch {}
+    await sleep(100);
+  }
+  throw new Error(`${server.name} did not answer on port ${port} within 20 s`);
+}
+
+function stop(s) {
+  if (s.child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    s.child.once('exit', resolve);
+    s.child.kill('SIGTERM');
+    setTimeout(() => s.child.kill('SIGKILL'), 2000).unref();
+  });
+}
+
+// A port nobody listens on: the machine may run other servers.
+const freePort = () =>
+  new Promise((resolve, reject) => {
+    const srv = createServer().once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+
+const startAll = async (servers) => {
+  const ports = [];
+  while (ports.length < servers.length) {
+    const port = await freePort();
+    if (!ports.includes(port)) ports.push(port);
+  }
+  return Promise.all(servers.map((s, i) => start(s, ports[i])));
+};
+
+// --- checks: every server answers every scenario correctly ------------------------------------
+async function call(s, method, path, body) {
+  const res = await fetch(`http://127.0.0.1:${s.port}${path}`, {
+    method,
+    body,
+    headers: body ? { 'content-type': 'application/json' } : {},
+  });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: res.status, type: res.headers.get('content-type') ?? '', text, json };
+}
+
+async function verify(sc, s) {
+  const r = await call(s, sc.method ?? 'GET', sc.path, sc.body);
+  const problems = [];
+  if (r.status !== 200) problems.push(`status ${r.status}`);
+  else if (!sc.check(r)) problems.push(`unexpected answer (${r.type}): ${r.text.slice(0, 200)}`);
+  if (sc.reject && (await call(s, 'GET', sc.reject)).status !== 404) problems.push(`${sc.reject} is not a 404`);
+  if (sc.invalid) {
+    const bad = await call(s, 'POST', sc.path, sc.invalid);
+    if (bad.status !== 400 && bad.status !== 422) problems.push(`an invalid body got ${bad.status}, not 400/422`);
+  }
+  if (problems.length) throw new Error(`${s.name} fails ${sc.method ?? 'GET'} ${sc.path}: ${problems.join('; ')}`);
+}
+
+// --- measuring ---------------------------------------------------------------------------------
+function luaScript(sc, depth) {
+  // Pipelining `depth`: each write is that many requests; done() prints what we read back.
+  const lines = [`wrk.method = "${sc.method ?? 'GET'}"`];
+  if (sc.body) lines.push(`wrk.body = [==[${sc.body}]==]`, `wrk.headers["Content-Type"] = "application/json"`);
+  lines.push(
+    'init = function(args)',
+    '  local r = {}',
+    `  for i = 1, ${depth} do r[i] = wrk.format() end`,
+    '  req = table.concat(r)',
+    'end',
+    'request = function() return req end',
+    'done = function(summary, latency, requests)',
+    '  local e = summary.errors',
+    '  io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests, summary.duration, latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))',
+    'end',
+  );
+  const file = join(tmpdir(), `rococo-bench-${sc.id}-${depth}.lua`);
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+function wrk(s, sc, script, seconds) {
+  return new Promise((resolve, reject) => {
+    const url = `http://127.0.0.1:${s.port}${sc.path}`;
+    const p = spawn('taskset', ['-c', '1', 'wrk', '-t1', '-c100', `-d${seconds}s`, '--latency', '-s', script, url]);
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
+    p.on('error', reject);
+    p.on('exit', () => {
+      const m = /RESULT (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(out);
+      if (!m) return reject(new Error(`wrk gave no result for ${s.name} ${sc.path}:\n${out}`));
+      const [requests, durationUs, p99Us, statusErrors, socketErrors] = m.slice(1).map(Number);
+      resolve({ requests, durationUs, p99Us, statusErrors, socketErrors });
+    });
+  });
+}
+
+function cpuTicks(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime, the whole process
+}
+
+const rssMB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+
+async function measure(sc) {
+  const servers = await startAll(serversFor(sc));
+  try {
+    const script = luaScript(sc, 10);
+    const single = luaScript(sc, 1);
+    for (const s of servers) await wrk(s, sc, script, MODE.warmup);
+    const samples = new Map(servers.map((s) => [s, []]));
+    const p99 = new Map(servers.map((s) => [s, []]));
+    for (let round = 0; round < MODE.rounds; round++) {
+      // Alternate: each round starts with the next server.
+      for (let i = 0; i < servers.length; i++) {
+        const s = servers[(i + round) % servers.length];
+        const before = cpuTicks(s.pid);
+        const r = await wrk(s, sc, script, MODE.duration);
+        const cpuUs = ((cpuTicks(s.pid) - before) * 1e6) / CLK_TCK;
+        if (r.statusErrors > 0) throw new Error(`${s.name}: ${r.statusErrors} non-2xx/3xx answers on ${sc.path}`);
+        samples.get(s).push({ rps: r.requests / (r.durationUs / 1e6), cpu: cpuUs / r.requests, errors: r.socketErrors });
+        if (round < MODE.latency) p99.get(s).push((await wrk(s, sc, single, MODE.duration)).p99Us / 1000);
+      }
+    }
+    return servers.map((s) => {
+      const xs = samples.get(s);
+      const rps = xs.map((x) => x.rps);
+      return {
+        name: s.name,
+        id: s.id,
+        rps: median(rps),
+        min: Math.min(...rps),
+        max: Math.max(...rps),
+        p99: median(p99.get(s)),
+        cpu: median(xs.map((x) => x.cpu)),
+        rss: rssMB(s.pid),
+        errors: xs.reduce((a, x) => a + x.errors, 0),
+      };
+    });
+  } finally {
+    await Promise.all(servers.map(stop));
+  }
+}
+
+// --- output ------------------------------------------------------------------------------------
+const k = (n) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0));
+
+function table(sc, rows) {
+  const raw = rows.find((r) => r.id === 'raw');
+  const head = ['server', 'req/s median (min-max)', 'p99 ms', 'CPU µs/req', 'RSS MB', 'x raw'];
+  const body = rows.map((r) => [
+    r.name + (r.errors ? ` (${r.errors} socket errors)` : ''),
+    `${k(r.rps)} (${k(r.min)}-${k(r.max)})`,
+    r.p99.toFixed(1),
+    r.cpu.toFixed(1),
+    r.rss.toFixed(0),
+    raw ? `${(r.rps / raw.rps).toFixed(2)}x` : '-',
+  ]);
+  for (const s of SERVERS) if (!rows.some((r) => r.id === s.id)) body.push([s.name, 'n/a', '', '', '', '']);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  const sep = `| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : '-'.repeat(w - 1) + ':')).join(' | ')} |`;
+  return [`### ${sc.title}`, '', line(head), sep, ...body.map(line), ''].join('\n');
+}
+
+async function prepareDatabase() {
+  const { Client } = require('pg');
+  const client = new Client({ connectionString: DATABASE_URL });
+  try {
+    await client.connect();
+  } catch (e) {
+    throw new Error(`cannot reach PostgreSQL at ${DATABASE_URL.replace(/\/\/[^@]*@/, '//')} (set DATABASE_URL): ${e.message}`);
+  }
+  await client.query('CREATE TABLE IF NOT EXISTS bench_items (id integer PRIMARY KEY, name text NOT NULL)');
+  const { rows } = await client.query('SELECT count(*)::int AS n FROM bench_items');
+  if (rows[0].n !== 1000) {
+    await client.query('TRUNCATE bench_items');
+    await client.query("INSERT INTO bench_items SELECT i, 'item ' || i FROM generate_series(1, 1000) AS i");
+  }
+  await client.end();
+}
+
+// Share of the machine's CPU busy over `ms`: other work on it makes every figure noisy.
+async function machineBusy(ms) {
+  const read = () => readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const a = read();
+  await sleep(ms);
+  const d = read().map((v, i) => v - a[i]);
+  const total = d.reduce((x, y) => x + y, 0);
+  return total === 0 ? 0 : 1 - (d[3] + d[4]) / total; // idle + iowait
+}
+
+const PEERS = ['fastify', 'express', 'koa', '@koa/router', 'hono', '@hono/node-server', '@nestjs/core', 'routing-controllers', 'nunjucks', 'pg', 'class-validator'];
+const versions = () => PEERS.map((p) => `${p} ${require(join(BENCH, 'node_modules', p, 'package.json')).version}`).join(', ');
+
+async function main() {
+  const pairs = SCENARIOS.reduce((n, sc) => n + serversFor(sc).length, 0);
+  const estimate = pairs * (MODE.warmup + (MODE.rounds + MODE.latency) * MODE.duration) + SCENARIOS.length * 5;
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
+  const machine = `${cpu}, ${cpus().length} cores`;
+  console.log(`rococo bench, ${MODE.name}: ${SERVERS.length} servers, ${SCENARIOS.length} scenarios, ${MODE.rounds} rounds: about ${Math.ceil(estimate / 60)} min`);
+  const busy = await machineBusy(1000);
+  if (busy > 0.1) console.warn(`warning: the machine is already ${(busy * 100).toFixed(0)}% busy with other work: figures will be noisy`);
+  if (SCENARIOS.some((s) => s.id === 'db')) await prepareDatabase();
+
+  const all = await startAll(SERVERS);
+  try {
+    for (const sc of SCENARIOS) for (const s of all) if (!sc.only || s[sc.only]) await verify(sc, s);
+  } finally {
+    await Promise.all(all.map(stop));
+  }
+  console.log('every server answers every scenario correctly\n');
+
+  const tables = [];
+  for (const sc of SCENARIOS) {
+    const t = table(sc, await measure(sc));
+    console.log(t);
+    tables.push(t);
+  }
+
+  const md = [
+    '# rococo benchmarks',
+    '',
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, ${machine}. Mode: ${MODE.name}` +
+      ` (\`npm run bench${QUICK ? ' -- --quick' : ''}\`): ${MODE.warmup} s warm-up per server, then ${MODE.rounds} alternating` +
+      ` rounds of ${MODE.duration} s, ${MODE.latency} of them followed by a latency round.` +
+      ` Machine busy with other work just before the run: ${(busy * 100).toFixed(0)}%.`,
+    '',
+    '- Each server runs in its own process pinned to CPU 0; `wrk -t1 -c100` runs on CPU 1, pipelining 10.',
+    '- req/s: median of the rounds (min-max). x raw: that median over raw node:http\'s, in the same run.',
+    "- CPU µs/req: the server's own utime+stime over a round divided by the requests it answered",
+    '  (median of the rounds): a figure that does not depend on the load generator.',
+    '- p99: median of the latency rounds, 100 connections without pipelining (wrk corrects latency',
+    '  for one request in flight per connection, so its percentiles mean nothing with pipelining).',
+    '  This VM stalls now and then: p99 is the noisiest column.',
+    '- RSS: after the last round. PostgreSQL runs on the same machine, unpinned: /db is bound by it.',
+    '- Express 5, Koa (@koa/router) and NestJS take no regex in paths (path-to-regexp 8): they check',
+    '  `\\d+` in the handler. routing-controllers runs on its own Express 4.',
+    `- Versions: ${versions()}.`,
+    '',
+    ...tables,
+  ].join('\n');
+  mkdirSync(join(BENCH, 'results'), { recursive: true });
+  writeFileSync(join(BENCH, 'results', 'latest.md'), md);
+  console.log('written to bench/results/latest.md');
+}
+
+main().catch((e) => {
+  console.error(e.message ?? e);
+  process.exit(1);
+});

@@ -1,0 +1,12 @@
+import { ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from './nest-app';
+const c = require('../servers/common');
+
+async function main() {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter(), { logger: ['error'] });
+  app.useGlobalPipes(new ValidationPipe({ whitelist: true }));
+  await app.listen(c.PORT, c.HOST);
+}
+main();

@@ -1,0 +1,90 @@
+'use strict';
+// The floor: node:http with routes matched by hand, nunjucks, pg and class-validator directly.
+const http = require('node:http');
+const nunjucks = require('nunjucks');
+const { Pool } = require('pg');
+const { plainToInstance } = require('class-transformer');
+const { validate } = require('class-validator');
+const { ItemInput } = require('../dist/dto');
+const c = require('./common');
+
+const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(c.TEMPLATES), { autoescape: true });
+const page = env.getTemplate(c.PAGE_TEMPLATE, true);
+const pool = new Pool({ connectionString: c.DATABASE_URL, max: c.POOL_SIZE });
+const resources = new Set(c.RESOURCES);
+const PROJECT = /^\/projects\/(\d+)$/;
+
+function send(res, status, type, body) {
+  res.writeHead(status, ['content-type', type, 'content-length', String(Buffer.byteLength(body))]);
+  res.end(body);
+}
+const json = (res, value, status = 200) => send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
+const notFound = (res) => json(res, { error: 'not found' }, 404);
+
+function readJson(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (d) => chunks.push(d));
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch (e) {
+        reject(e);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function route(req, res) {
+  const url = req.url;
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const get = req.method === 'GET';
+  if (get && path === '/') return json(res, { hello: 'world' });
+  if (get && path.startsWith('/projects/')) {
+    const m = PROJECT.exec(path);
+    return m === null ? notFound(res) : json(res, { id: Number(m[1]) });
+  }
+  if (path.startsWith('/api/v1/')) {
+    const rest = path.slice(8);
+    const slash = rest.indexOf('/');
+    const name = slash === -1 ? rest : rest.slice(0, slash);
+    if (!resources.has(name)) return notFound(res);
+    if (slash === -1) {
+      if (get) return json(res, []);
+      if (req.method === 'POST') return json(res, { resource: name, created: true }, 201);
+      return notFound(res);
+    }
+    const id = rest.slice(slash + 1);
+    if (id === '' || id.includes('/')) return notFound(res);
+    if (get) return json(res, { resource: name, id: Number(id) });
+    if (req.method === 'PUT') return json(res, { resource: name, id: Number(id), updated: true });
+    if (req.method === 'DELETE') return json(res, { resource: name, id: Number(id), deleted: true });
+    return notFound(res);
+  }
+  if (req.method === 'POST' && path === '/echo') return readJson(req).then((body) => json(res, body));
+  if (get && path === '/page') return send(res, 200, 'text/html; charset=utf-8', page.render(c.PAGE));
+  if (get && path === '/db') return pool.query(c.DB_QUERY, [c.randomId()]).then(({ rows }) => json(res, rows[0]));
+  if (req.method === 'POST' && path === '/validate') return validated(req, res);
+  return notFound(res);
+}
+
+async function validated(req, res) {
+  const item = plainToInstance(ItemInput, await readJson(req));
+  const errors = await validate(item, { whitelist: true, forbidUnknownValues: true });
+  if (errors.length > 0) json(res, { errors: errors.map((e) => e.property) }, 422);
+  else json(res, item);
+}
+
+http
+  .createServer((req, res) => {
+    const fail = () => json(res, { error: 'bad request' }, 400);
+    try {
+      const out = route(req, res);
+      if (out instanceof Promise) out.catch(fail);
+    } catch {
+      fail();
+    }
+  })
+  .listen(c.PORT, c.HOST);
