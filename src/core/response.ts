@@ -75,7 +75,7 @@ export class Response {
     if (headers['content-length'] === undefined && this.status !== 204 && this.status !== 304) {
       headers['content-length'] = String(body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
     }
-    res.writeHead(this.status, headers);
+    res.writeHead(this.status, flatHeaders(headers));
     res.end(body ?? undefined);
   }
 
@@ -138,6 +138,20 @@ export function toResponse(value: unknown): Response {
     return (value as { toResponse(): Response }).toResponse();
   }
   return json(value);
+}
+
+/**
+ * Headers as node's flat `[name, value, name, value...]` list, which `writeHead` walks without
+ * the key lookups of an object (callgrind: fewer instructions per response).
+ */
+function flatHeaders(headers: Record<string, string | string[]>): string[] {
+  const flat: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (typeof value === 'string') flat.push(name, value);
+    else for (const v of value) flat.push(name, v);
+  }
+  return flat;
 }
 
 /** Writes a response to node's `ServerResponse`. */
