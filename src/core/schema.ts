@@ -114,12 +114,12 @@ export function schemaWrapper(
 
   return (call) => async (req) => {
     if (params) req.validParams = await input(params.cls, coerce(clean({ ...req.params }), params.coercion), 'path');
-    if (query) req.validQuery = await input(query.cls, coerce(queryObject(req.query), query.coercion), 'query string');
+    if (query) req.validQuery = await input(query.cls, coerce(fields(req.query), query.coercion), 'query string');
     if (request) {
       if (bodyFromRequest && BODY_METHODS.has(req.method)) {
         req.data = await input(request.cls, await readBody(req, request.coercion), 'body');
       } else {
-        req.data = await input(request.cls, coerce(queryObject(req.query), request.coercion), 'query string');
+        req.data = await input(request.cls, coerce(fields(req.query), request.coercion), 'query string');
       }
     }
     const result = await call(req);
@@ -149,22 +149,17 @@ async function readBody(req: Request, coercion: Coercion): Promise<Record<string
     return clean(body as Record<string, unknown>);
   }
   if (type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data') {
-    const form = await req.form();
-    const out: Record<string, unknown> = Object.create(null);
-    for (const key of new Set(form.keys())) {
-      const all = form.getAll(key);
-      out[key] = all.length === 1 ? all[0] : all;
-    }
-    return coerce(clean(out), coercion);
+    return coerce(fields(await req.form()), coercion);
   }
   if (type === '' && (await req.buffer()).length === 0) return {};
   throw new HTTPUnsupportedMediaType(`Send JSON, urlencoded or multipart data, not '${type || 'none'}'`);
 }
 
-function queryObject(query: URLSearchParams): Record<string, unknown> {
+/** A query string or a form as an object: a repeated key becomes a list, a single one a value. */
+function fields(source: URLSearchParams | FormData): Record<string, unknown> {
   const out: Record<string, unknown> = Object.create(null);
-  for (const key of new Set(query.keys())) {
-    const all = query.getAll(key);
+  for (const key of new Set(source.keys())) {
+    const all = source.getAll(key);
     out[key] = all.length === 1 ? all[0] : all;
   }
   return clean(out);
