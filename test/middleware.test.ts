@@ -572,3 +572,61 @@ describe('inherited controllers', () => {
     }
   });
 });
+
+describe('req.route and setup', () => {
+  test('a middleware reads the matched route: its name, origin and recorded metadata; null for a 404', async () => {
+    const seen: unknown[] = [];
+    const spy: Middleware = async (req, next) => {
+      seen.push(req.route === null ? null : { name: req.route.name, origin: req.route.origin, methods: req.route.methods, meta: req.route.handler.meta !== null });
+      return next();
+    };
+
+    @Controller('/r', { name: 'r' })
+    class RouteInfoController {
+      @Get('/<id:\\d+>', { name: 'show' })
+      show() {
+        return { ok: true };
+      }
+    }
+
+    const client = await testClient(createApp({ controllers: [RouteInfoController], middlewares: [spy] }));
+    try {
+      expect((await client.get('/r/7')).status).toBe(200);
+      expect((await client.get('/nowhere')).status).toBe(404);
+      expect(seen).toEqual([{ name: 'r.show', origin: 'RouteInfoController.show', methods: ['GET'], meta: true }, null]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('setup runs once per middleware at createApp, with the app and its chain; a throwing setup stops startup', () => {
+    const calls: [unknown, number][] = [];
+    const outer: Middleware = async (_req, next) => next();
+    const inner: Middleware = async (_req, next) => next();
+    inner.setup = (app, chain) => calls.push([app, chain.indexOf(inner)]);
+
+    @Controller('/s')
+    class SetupController {
+      @Use(inner)
+      @Get('/a')
+      a() {
+        return {};
+      }
+
+      @Use(inner)
+      @Get('/b')
+      b() {
+        return {};
+      }
+    }
+
+    const app = createApp({ controllers: [SetupController], middlewares: [outer] });
+    expect(calls).toEqual([[app, 1]]);
+
+    const broken: Middleware = async (_req, next) => next();
+    broken.setup = () => {
+      throw new Error('broken setup');
+    };
+    expect(() => createApp({ controllers: [SetupController], middlewares: [broken] })).toThrow('broken setup');
+  });
+});

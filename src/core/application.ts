@@ -149,6 +149,16 @@ export class Application {
       if (typeof mw !== 'function') throw new RococoError('ROCOCO_OPTIONS', `createApp: middlewares: ${String(mw)} is not a function`);
     }
     const scanned = scanControllers(options.controllers ?? []);
+    const setUp = new Set<Middleware>();
+    const setup = (chain: readonly Middleware[]) => {
+      for (const mw of chain) {
+        if (setUp.has(mw)) continue;
+        setUp.add(mw);
+        mw.setup?.(this, chain);
+      }
+    };
+    setup(appMws);
+    for (const r of scanned) setup([...appMws, ...r.middlewares]);
     const instances = this.buildControllers(scanned);
     for (const r of scanned) {
       this.router.add({
@@ -242,7 +252,7 @@ export class Application {
     } catch {
       match = null; // a malformed path: missError() answers it with the router's 400
     }
-    const req = new Request(raw, this, path, qs, match === null ? {} : match.params);
+    const req = match === null ? new Request(raw, this, path, qs, {}, null) : new Request(raw, this, path, qs, match.params, match.route);
     if (match === null) {
       this.miss(req, res);
       return;

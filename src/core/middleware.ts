@@ -1,3 +1,4 @@
+import type { Application } from './application';
 import type { Request } from './request';
 import type { Response } from './response';
 
@@ -12,7 +13,15 @@ import type { Response } from './response';
  *   catch (e) { if (e instanceof HTTPNotFound) return html('<h1>Not here</h1>', { status: 404 }); throw e; }
  * };
  */
-export type Middleware = (req: Request, next: () => Promise<Response>) => Promise<Response>;
+export interface Middleware {
+  (req: Request, next: () => Promise<Response>): Promise<Response>;
+  /**
+   * Called once by `createApp` with the app and the chain the middleware is in, before the
+   * first request: a middleware that needs the app's settings, templates or lifecycle hooks
+   * (sessions, CSRF) sets itself up here, and a mistake stops startup instead of a request.
+   */
+  setup?(app: Application, chain: readonly Middleware[]): void;
+}
 
 /** The innermost step of a chain: the handler, its result already a response. */
 export type Endpoint = (req: Request) => Promise<Response>;

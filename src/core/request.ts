@@ -1,7 +1,20 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { parse as parseCookies } from 'cookie';
 import type { Application } from './application';
 import { decodeText, parseForm, parseJson, readBody } from './body';
+import type { HandlerMeta } from './metadata';
+
+/** The route a request matched, as middlewares see it through `req.route`. */
+export interface MatchedRoute {
+  /** Its name (`projects.show`), if it has one. */
+  readonly name: string | undefined;
+  readonly methods: readonly string[];
+  /** Where it was declared: `ProjectsController.show`. */
+  readonly origin: string;
+  /** What the decorators recorded on the handler (null for static files and docs). */
+  readonly handler: { readonly meta: HandlerMeta | null };
+}
 
 /**
  * The request a handler and its middlewares receive: everything is reachable from it,
@@ -26,6 +39,8 @@ export class Request<Data = unknown, Query = unknown, Params = unknown> {
   readonly path: string;
   /** Route parameters, percent-decoded: `<id>` is `params.id`. */
   readonly params: Record<string, string>;
+  /** The matched route; null when none matched (the 404 and 405 answers). */
+  readonly route: MatchedRoute | null;
   // Declared, not initialized: only @Schema routes set them, others do not pay for the slots.
   /** The validated body (or, for GET/DELETE, query) of a `@Schema({ request })` route. */
   declare data: Data;
@@ -46,7 +61,7 @@ export class Request<Data = unknown, Query = unknown, Params = unknown> {
   private readonly _qs: number;
 
   /** @internal Built by the application for each request. */
-  constructor(raw: IncomingMessage, app: Application, path: string, qs: number, params: Record<string, string>) {
+  constructor(raw: IncomingMessage, app: Application, path: string, qs: number, params: Record<string, string>, route: MatchedRoute | null) {
     this.raw = raw;
     this.app = app;
     this.method = raw.method as string;
@@ -54,6 +69,7 @@ export class Request<Data = unknown, Query = unknown, Params = unknown> {
     this.path = path;
     this._qs = qs;
     this.params = params;
+    this.route = route;
   }
 
   /** The query string, parsed on first use. */
@@ -64,6 +80,11 @@ export class Request<Data = unknown, Query = unknown, Params = unknown> {
   /** Request headers, names in lower case (node's). */
   get headers(): IncomingHttpHeaders {
     return this.raw.headers;
+  }
+
+  /** `https` when the request came over TLS, else `http`. */
+  get protocol(): 'http' | 'https' {
+    return (this.raw.socket as TLSSocket).encrypted === true ? 'https' : 'http';
   }
 
   /** Cookies sent by the client, parsed on first use. */

@@ -39,13 +39,13 @@ export const TEMPLATES_OPTION_KEYS = ['dir', 'contextProcessors', 'filters', 'gl
  */
 export class Templates {
   readonly env: Environment;
-  private readonly processors: readonly ContextProcessor[];
+  private readonly processors: ContextProcessor[];
   private readonly app: Application;
 
   /** @internal The application builds it from its options. */
   constructor(app: Application, options: TemplatesOptions) {
     this.app = app;
-    this.processors = options.contextProcessors ?? [];
+    this.processors = [...(options.contextProcessors ?? [])];
     const dirs = typeof options.dir === 'string' ? [options.dir] : [...options.dir];
     const nunjucks = require('nunjucks') as typeof import('nunjucks'); // only apps with templates load it
     const loader = new nunjucks.FileSystemLoader(dirs, { noCache: app.debug });
@@ -56,6 +56,14 @@ export class Templates {
     this.env.addGlobal('static', (path: string, mount?: string) => app.staticUrl(path, mount));
     for (const [k, v] of Object.entries(options.globals ?? {})) this.env.addGlobal(k, v);
     for (const [k, f] of Object.entries(options.filters ?? {})) this.env.addFilter(k, f);
+  }
+
+  /**
+   * Adds a context processor after those given in the options: middlewares that put things in
+   * every template (sessions' `messages`, CSRF's `csrf_input()`) call it from their `setup`.
+   */
+  addContextProcessor(processor: ContextProcessor): void {
+    this.processors.push(processor);
   }
 
   /**

@@ -1,0 +1,133 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { HTTPForbidden, RococoError } from '../core/errors';
+import type { Middleware } from '../core/middleware';
+import type { Request } from '../core/request';
+import { getSession, isSessionsMiddleware, sessionSlot } from './middleware';
+import type { Session } from './session';
+
+/** The key of `@CsrfExempt` in a handler's metadata. */
+export const CSRF_EXEMPT = Symbol('rococo.csrfExempt');
+
+/** Options of {@link csrf}. */
+export interface CsrfOptions {
+  /** The form field that carries the token; `csrf_token` by default. */
+  field?: string;
+  /** The header that carries the token; `X-CSRF-Token` by default. */
+  header?: string;
+  /** Other origins (`https://admin.example.com`) whose JSON requests are trusted as same-origin. */
+  trustedOrigins?: readonly string[];
+}
+
+const CSRF_OPTION_KEYS = ['field', 'header', 'trustedOrigins'];
+const SECRET_KEY = '_csrf';
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+const FORM_TYPE = /^\s*(application\/x-www-form-urlencoded|multipart\/form-data)\s*(;|$)/i;
+const JSON_TYPE = /^\s*application\/([\w.+-]+\+)?json\s*(;|$)/i;
+const TOKEN = /^[A-Za-z0-9_-]{86}$/;
+
+/**
+ * Cross-site request forgery protection; needs {@link sessions} before it. POST, PUT, PATCH and
+ * DELETE requests must prove they come from the app's own pages:
+ * - a form (or any non-JSON body) carries the session's token in the field `csrf_token` or the
+ *   header `X-CSRF-Token` (templates: `{{ csrf_input() }}`; scripts: `await csrfToken(req)`);
+ * - a JSON request passes when the browser says it is same-origin (`Sec-Fetch-Site`, else
+ *   `Origin`); a request with neither header comes from no browser, so it cannot carry a
+ *   victim's cookies, and passes. Cross-site JSON is refused.
+ *
+ * A missing or wrong token is a 403. `@CsrfExempt()` opts a route out (a webhook).
+ *
+ * @example
+ * createApp({ middlewares: [sessions(storage), csrf()] })
+ */
+export function csrf(options: CsrfOptions = {}): Middleware {
+  for (const key of Object.keys(options)) {
+    if (!CSRF_OPTION_KEYS.includes(key)) throw new RococoError('ROCOCO_OPTIONS', `csrf: unknown option '${key}' (known: ${CSRF_OPTION_KEYS.join(', ')})`);
+  }
+  const field = options.field ?? 'csrf_token';
+  const header = (options.header ?? 'x-csrf-token').toLowerCase();
+  const trusted = new Set(options.trustedOrigins ?? []);
+
+  const mw: Middleware = async (req, next) => {
+    if (SAFE.has(req.method) || req.route === null || req.route.handler.meta?.extras.has(CSRF_EXEMPT)) return next();
+    const type = req.headers['content-type'] ?? '';
+    if (JSON_TYPE.test(type) && req.headers[header] === undefined) {
+      if (!sameOrigin(req, trusted)) throw new HTTPForbidden('Cross-site JSON request refused (CSRF)');
+      return next();
+    }
+    let token = req.headers[header];
+    if (token === undefined && FORM_TYPE.test(type)) {
+      const value = (await req.form()).get(field);
+      token = typeof value === 'string' ? value : undefined;
+    }
+    if (typeof token !== 'string' || token === '') throw new HTTPForbidden(`CSRF token missing: send it in the form field '${field}' or the ${options.header ?? 'X-CSRF-Token'} header`);
+    if (!verify(await getSession(req), token)) throw new HTTPForbidden('CSRF token incorrect: reload the page and try again');
+    return next();
+  };
+  mw.setup = (app, chain) => {
+    const at = chain.indexOf(mw);
+    if (!chain.slice(0, at).some(isSessionsMiddleware)) {
+      throw new RococoError('ROCOCO_OPTIONS', 'csrf() needs sessions: put sessions(storage) before csrf() in createApp({ middlewares })');
+    }
+    app.templates?.addContextProcessor(async (req) => {
+      if (sessionSlot(req) === undefined) return {}; // a page rendered outside the sessions middleware has no forms to protect
+      const session = await getSession(req);
+      let token: string | undefined;
+      const value = () => (token ??= maskedToken(session));
+      const nunjucks = require('nunjucks') as typeof import('nunjucks');
+      return {
+        csrf_token: value,
+        csrf_input: () => new nunjucks.runtime.SafeString(`<input type="hidden" name="${field}" value="${value()}">`),
+      };
+    });
+  };
+  return mw;
+}
+
+/**
+ * The CSRF token for this request's session, for a page's script to send in `X-CSRF-Token`.
+ * Each call gives another masking of the same secret (so compression cannot reveal it).
+ *
+ * @example
+ * return { csrfToken: await csrfToken(req) };
+ */
+export async function csrfToken(req: Request): Promise<string> {
+  return maskedToken(await getSession(req));
+}
+
+function secretOf(session: Session, create: boolean): Buffer | null {
+  const stored = session.get<string>(SECRET_KEY);
+  if (typeof stored === 'string' && stored.length === 43) return Buffer.from(stored, 'base64url');
+  if (!create) return null;
+  const secret = randomBytes(32);
+  session.set(SECRET_KEY, secret.toString('base64url'));
+  return secret;
+}
+
+function maskedToken(session: Session): string {
+  const secret = secretOf(session, true) as Buffer;
+  const mask = randomBytes(32);
+  const out = Buffer.alloc(64);
+  for (let i = 0; i < 32; i++) {
+    out[i] = mask[i];
+    out[32 + i] = secret[i] ^ mask[i];
+  }
+  return out.toString('base64url');
+}
+
+function verify(session: Session, token: string): boolean {
+  const secret = secretOf(session, false);
+  if (secret === null || !TOKEN.test(token)) return false;
+  const bytes = Buffer.from(token, 'base64url');
+  const unmasked = Buffer.alloc(32);
+  for (let i = 0; i < 32; i++) unmasked[i] = bytes[32 + i] ^ bytes[i];
+  return timingSafeEqual(unmasked, secret);
+}
+
+function sameOrigin(req: Request, trusted: Set<string>): boolean {
+  const origin = req.headers.origin;
+  if (origin !== undefined && trusted.has(origin)) return true;
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site === 'same-origin' || site === 'none';
+  if (origin === undefined) return true;
+  return origin === `${req.protocol}://${req.headers.host}`;
+}
