@@ -26,6 +26,27 @@ const MODE = QUICK ? { name: 'quick', warmup: 2, rounds: 2, latency: 1, duration
 const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString());
 
+// wrk is the load generator; a fresh machine has none: install Debian's when we may.
+function ensureWrk() {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return;
+  } catch (e) {
+    // wrk --version exits 1 after printing its version: only a missing binary is ENOENT.
+    if (e.code !== 'ENOENT') return;
+  }
+  if (process.getuid?.() !== 0) throw new Error('bench needs wrk: install it (apt-get install wrk)');
+  console.log('installing wrk (apt-get install wrk)...');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  try {
+    execFileSync('apt-get', ['install', '-y', 'wrk'], { stdio: 'ignore', env });
+  } catch {
+    execFileSync('apt-get', ['update'], { stdio: 'ignore', env });
+    execFileSync('apt-get', ['install', '-y', 'wrk'], { stdio: 'ignore', env });
+  }
+}
+ensureWrk();
+
 const SERVERS = [
   { id: 'raw', name: 'node:http (raw)', file: 'servers/raw.js', validate: true },
   { id: 'rococo', name: 'rococo', file: 'dist/rococo.js', validate: true },

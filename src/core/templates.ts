@@ -84,13 +84,19 @@ export class Templates {
    * Wraps a handler so that what it returns is rendered as the context of its template,
    * compiled now (a missing template stops startup). A `Response` or an HTTP error passes.
    */
-  wrap(call: (req: Request) => unknown, meta: TemplateMeta, origin: string): (req: Request) => Promise<unknown> {
+  wrap(call: (req: Request) => unknown, meta: TemplateMeta, origin: string): (req: Request) => unknown {
     const compiled = this.load(meta.name, origin);
     const init = { status: meta.status };
-    return async (req) => {
-      const context = await call(req);
+    const finish = (req: Request, context: unknown): unknown => {
       if (context instanceof Response || context instanceof HTTPError) return context;
-      return html(await this.renderString(req, meta.name, (context ?? {}) as object, compiled), init);
+      const ctx = this.context(req, (context ?? {}) as object);
+      // Synchronous unless a context processor is async: no promise, no microtask per page.
+      if (ctx instanceof Promise) return ctx.then((c) => html(this.template(meta.name, compiled).render(c), init));
+      return html(this.template(meta.name, compiled).render(ctx), init);
+    };
+    return (req) => {
+      const context = call(req);
+      return context instanceof Promise ? context.then((c) => finish(req, c)) : finish(req, context);
     };
   }
 
@@ -99,11 +105,29 @@ export class Templates {
    * `context`. `compiled` (from {@link load}) skips the lookup, except in DEBUG.
    */
   async renderString(req: Request, name: string, context: object = {}, compiled?: Template): Promise<string> {
+    return this.template(name, compiled).render(await this.context(req, context));
+  }
+
+  /** The context of a render; a promise only when a context processor returns one. */
+  private context(req: Request, context: object): Record<string, unknown> | Promise<Record<string, unknown>> {
     const ctx: Record<string, unknown> = { request: req, settings: this.app.settings };
-    for (const p of this.processors) Object.assign(ctx, await p(req));
-    Object.assign(ctx, context);
-    const template = compiled !== undefined && !this.app.debug ? compiled : this.env.getTemplate(name, true);
-    return template.render(ctx);
+    const processors = this.processors;
+    for (let i = 0; i < processors.length; i++) {
+      const out = processors[i](req);
+      if (out instanceof Promise) return this.contextAsync(req, context, ctx, out, i);
+      Object.assign(ctx, out);
+    }
+    return Object.assign(ctx, context);
+  }
+
+  private async contextAsync(req: Request, context: object, ctx: Record<string, unknown>, pending: Promise<Record<string, unknown>>, at: number): Promise<Record<string, unknown>> {
+    Object.assign(ctx, await pending);
+    for (let i = at + 1; i < this.processors.length; i++) Object.assign(ctx, await this.processors[i](req));
+    return Object.assign(ctx, context);
+  }
+
+  private template(name: string, compiled: Template | undefined): Template {
+    return compiled !== undefined && !this.app.debug ? compiled : this.env.getTemplate(name, true);
   }
 }
 
