@@ -68,7 +68,32 @@ export class RedisStorage extends SessionStorage {
   /** A client made from a URL is closed with the app. */
   override setup(app: Application): void {
     this.log = app.log;
+    app.on('startup', () => this.ready());
     if (this.owned) app.on('cleanup', () => this.client.quit().then(() => undefined, () => this.client.disconnect()));
+  }
+
+  /**
+   * Startup waits (at most `timeout`) for the connection, so the first requests do not get 503s
+   * while it is being made; a Redis that cannot be reached stops startup, as a database does.
+   */
+  private async ready(): Promise<void> {
+    const client = this.client;
+    if (client.status === 'ready') return;
+    if (client.status === 'wait') client.connect().catch(() => {}); // a lazyConnect client of the user's
+    const ok = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => done(false), this.timeout);
+      const onReady = () => done(true);
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        resolve(v);
+      };
+      client.on('ready', onReady);
+    });
+    if (!ok) {
+      const { host, port } = client.options;
+      throw new RococoError('ROCOCO_REDIS', `sessions: Redis at ${host}:${port} did not answer within ${this.timeout} ms; is it running? (REDIS_URL)`);
+    }
   }
 
   async load(req: Request): Promise<Session> {
