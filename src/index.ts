@@ -40,6 +40,12 @@ export type { FlashMessage } from './sessions/flash';
 export { csrf, csrfToken } from './sessions/csrf';
 export type { CsrfOptions } from './sessions/csrf';
 
+export { WebSocketConnection, WebSocketMessage } from './websocket/connection';
+export type { CloseInfo } from './websocket/connection';
+export type { WebSocketOptions, WebSocketHandler } from './websocket/server';
+export { Hub } from './websocket/hub';
+export type { HubOptions, HubListener } from './websocket/hub';
+
 export { Controller } from './decorators/controller';
 export type { ControllerOptions } from './decorators/controller';
 export { Route, Get, Post, Put, Patch, Delete, Head, Options } from './decorators/route';
@@ -48,6 +54,7 @@ export { Use } from './decorators/use';
 export { Injectable } from './decorators/injectable';
 export { Template } from './decorators/template';
 export { CsrfExempt } from './decorators/csrf-exempt';
+export { WebSocket } from './decorators/websocket';
 export { Schema } from './decorators/schema';
 export { flatten as flattenErrors, serialize } from './core/schema';
 export type { SchemaOptions, FieldError } from './core/schema';

@@ -30,8 +30,51 @@ export interface TestClient {
   options: Shortcut;
   /** Cookies the server has set and not expired, sent back with every request. */
   readonly cookies: Map<string, string>;
+  /**
+   * Opens a WebSocket to a `@WebSocket` route, with the client's cookies. Rejects with a
+   * {@link WebSocketRefused} (its `status` and `body`) when the server answers the handshake
+   * over HTTP instead.
+   */
+  ws(path: string, options?: TestWebSocketOptions): Promise<TestWebSocket>;
   /** Closes the server and runs the app's shutdown and cleanup hooks. */
   close(): Promise<void>;
+}
+
+/** Options of {@link TestClient.ws}. */
+export interface TestWebSocketOptions {
+  protocols?: string | string[];
+  headers?: Record<string, string>;
+  /** False for a peer that ignores pings (to test heartbeats); true by default. */
+  autoPong?: boolean;
+}
+
+/** A connected test WebSocket; every message is kept until read. */
+export interface TestWebSocket {
+  /** The subprotocol the server chose, or `''`. */
+  readonly protocol: string;
+  /** Resolves with the close code and reason once the socket is closed. */
+  readonly closed: Promise<{ code: number; reason: string }>;
+  send(data: string | Buffer): Promise<void>;
+  sendJson(value: unknown): Promise<void>;
+  /** The next message: a string for text, a Buffer for binary; rejects after `timeoutMs` (2000) or on close. */
+  next(timeoutMs?: number): Promise<string | Buffer>;
+  nextJson<T = unknown>(timeoutMs?: number): Promise<T>;
+  /** Stops reading from the socket (the server's sends back up), until `resume()`. */
+  pause(): void;
+  resume(): void;
+  /** Closes (1000 by default) and waits for the server's answer. */
+  close(code?: number, reason?: string): Promise<{ code: number; reason: string }>;
+}
+
+/** The server answered a WebSocket handshake with an HTTP response. */
+export class WebSocketRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly headers: Record<string, string | string[] | undefined>,
+    readonly body: string,
+  ) {
+    super(`WebSocket handshake refused: ${status} ${body}`);
+  }
 }
 
 /**
@@ -80,6 +123,11 @@ export async function testClient(app: Application): Promise<TestClient> {
     head: shortcut('HEAD'),
     options: shortcut('OPTIONS'),
     cookies,
+    ws: (path, options = {}) => {
+      const headers: Record<string, string> = { ...options.headers };
+      if (cookies.size > 0 && headers.cookie === undefined) headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+      return openWebSocket(`ws://127.0.0.1:${port}${path}`, options, headers);
+    },
     close: async () => {
       await app.close(); // in-flight requests finish first; the server closes idle sockets
       agent.destroy();
@@ -124,5 +172,77 @@ function send(options: RequestOptions, payload: Buffer | undefined): Promise<glo
     });
     req.on('error', reject);
     req.end(payload);
+  });
+}
+
+function openWebSocket(url: string, options: TestWebSocketOptions, headers: Record<string, string>): Promise<TestWebSocket> {
+  const { WebSocket } = require('ws') as typeof import('ws');
+  const ws = new WebSocket(url, options.protocols ?? [], { headers, autoPong: options.autoPong ?? true, perMessageDeflate: false });
+  const inbox: (string | Buffer)[] = [];
+  const waiters: { resolve: (m: string | Buffer) => void; reject: (e: Error) => void }[] = [];
+  let closedInfo: { code: number; reason: string } | null = null;
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    const m = isBinary ? Buffer.from(data) : data.toString('utf8');
+    const w = waiters.shift();
+    if (w) w.resolve(m);
+    else inbox.push(m);
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.on('close', (code: number, reason: Buffer) => {
+      closedInfo = { code, reason: reason.toString('utf8') };
+      for (const w of waiters.splice(0)) w.reject(new Error(`the socket closed (${code} ${closedInfo.reason})`));
+      resolve(closedInfo);
+    });
+  });
+  return new Promise((resolve, reject) => {
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      res.on('end', () => reject(new WebSocketRefused(res.statusCode ?? 0, res.headers, body)));
+      res.on('error', () => reject(new WebSocketRefused(res.statusCode ?? 0, res.headers, body)));
+    });
+    ws.on('error', (err) => reject(err));
+    ws.on('open', () => {
+      const next = (timeoutMs = 2000) => {
+        const m = inbox.shift();
+        if (m !== undefined) return Promise.resolve(m);
+        if (closedInfo !== null) return Promise.reject(new Error(`the socket is closed (${closedInfo.code})`));
+        return new Promise<string | Buffer>((res, rej) => {
+          const waiter = {
+            resolve: (v: string | Buffer) => {
+              clearTimeout(timer);
+              res(v);
+            },
+            reject: (e: Error) => {
+              clearTimeout(timer);
+              rej(e);
+            },
+          };
+          const timer = setTimeout(() => {
+            waiters.splice(waiters.indexOf(waiter), 1);
+            rej(new Error(`no message within ${timeoutMs} ms`));
+          }, timeoutMs);
+          waiters.push(waiter);
+        });
+      };
+      const send = (data: string | Buffer) => new Promise<void>((res, rej) => ws.send(data, (err) => (err ? rej(err) : res())));
+      resolve({
+        protocol: ws.protocol,
+        closed,
+        send,
+        sendJson: (v) => send(JSON.stringify(v)),
+        next,
+        nextJson: async <T>(timeoutMs?: number) => {
+          const m = await next(timeoutMs);
+          return JSON.parse(typeof m === 'string' ? m : m.toString('utf8')) as T;
+        },
+        pause: () => ws.pause(),
+        resume: () => ws.resume(),
+        close: (code = 1000, reason = '') => {
+          if (ws.readyState === ws.OPEN) ws.close(code, reason);
+          return closed;
+        },
+      });
+    });
   });
 }

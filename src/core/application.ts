@@ -10,13 +10,16 @@ import { StaticFiles, STATIC_OPTION_KEYS, type StaticOptions } from './static';
 import { buildOpenAPI, OPENAPI_OPTION_KEYS, type DocumentedHandler, type OpenAPIOptions } from './openapi';
 import { SCHEMA, schemaWrapper, type SchemaOptions } from './schema';
 import { TEMPLATE, Templates, TEMPLATES_OPTION_KEYS, type TemplateMeta, type TemplatesOptions } from './templates';
-import { HTTPBadRequest, HTTPError, HTTPMethodNotAllowed, HTTPNotFound, RococoError } from './errors';
+import { HTTPBadRequest, HTTPError, HTTPMethodNotAllowed, HTTPNotFound, HTTPUpgradeRequired, RococoError } from './errors';
 import { compose, type Endpoint, type Middleware } from './middleware';
 import { Request } from './request';
 import { html, Response, send, toResponse } from './response';
 import { Router, type QueryInit } from './router';
 import { scanControllers, type ScannedRoute } from './scanner';
 import { getControllerMeta } from './metadata';
+import { UPGRADED, WEBSOCKET, WebSockets, writeRawResponse, type UpgradeRoute, type WebSocketOptions } from '../websocket/server';
+import type { Duplex } from 'node:stream';
+import { Hub, HUB_OPTION_KEYS, type HubOptions } from '../websocket/hub';
 
 /**
  * The settings an application reads. Extend it for your own keys, and `req.settings` is typed:
@@ -34,6 +37,10 @@ export interface Settings {
   readonly LOG_LEVEL?: string;
   /** PostgreSQL URL; when set, the app has a {@link Database}. */
   readonly DATABASE_URL?: string;
+  /** Redis URL; when set, the app's {@link Hub} spans processes through it. */
+  readonly REDIS_URL?: string;
+  /** Most WebSockets open at once in this process; more get 503. 10000 by default. */
+  readonly MAX_WEBSOCKETS?: number;
 }
 
 /** A lifecycle hook: startup, shutdown or cleanup. */
@@ -65,14 +72,18 @@ export interface AppOptions {
   static?: readonly StaticOptions[];
   /** An OpenAPI 3.1 document of the routes, and a docs page. */
   openapi?: OpenAPIOptions;
+  /** The app's {@link Hub}: through Redis when `redis` (or the `REDIS_URL` setting) is set. */
+  hub?: HubOptions;
 }
 
-const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'templates', 'static', 'openapi'];
+const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'templates', 'static', 'openapi', 'hub'];
 
 /** What the router holds for a route: the bound handler, and its middleware chain if any. */
 interface RouteHandler extends DocumentedHandler {
   call: (req: Request) => unknown;
   chain: Endpoint | null;
+  /** For a `@WebSocket` route: its upgrade, through the route's middlewares. */
+  upgrade?: { route: UpgradeRoute; chain: Endpoint };
 }
 
 const UNDOCUMENTED: DocumentedHandler = { meta: null, tag: undefined, handlerName: '' };
@@ -104,12 +115,15 @@ export class Application {
   readonly templates: Templates | null;
   /** The static mounts, when the `static` option is set. */
   readonly static: StaticFiles | null;
+  /** Publish/subscribe across the app's WebSockets, workers and hosts. */
+  readonly hub: Hub;
 
   private readonly hooks: Record<'startup' | 'shutdown' | 'cleanup', Hook[]>;
   private readonly missChain: Endpoint | null;
   private started: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
   private readonly sockets = new Set<Socket>();
+  private websocketsOf: WebSockets | null = null;
 
   /** @internal Use {@link createApp}. */
   constructor(options: AppOptions) {
@@ -134,7 +148,10 @@ export class Application {
     for (const o of options.static ?? []) checkKeys('static', o, STATIC_OPTION_KEYS);
     this.static = options.static === undefined ? null : new StaticFiles(options.static, this.debug);
 
-    const values: [InjectionToken<unknown>, unknown][] = [[SETTINGS, this.settings], [Application, this]];
+    const hubOptions = checkKeys('hub', options.hub ?? {}, HUB_OPTION_KEYS);
+    this.hub = new Hub(this.log, { ...hubOptions, redis: hubOptions.redis ?? readSetting(this.settings, 'REDIS_URL', 'string', '') });
+    this.hooks.cleanup.push(() => this.hub.close());
+    const values: [InjectionToken<unknown>, unknown][] = [[SETTINGS, this.settings], [Application, this], [Hub, this.hub]];
     if (this.database !== null) values.push([Database, this.database]);
     this.container = createAppContainer(values, options.providers ?? []);
     if (this.database === null) {
@@ -216,6 +233,7 @@ export class Application {
     if (this.server !== null) throw new RococoError('ROCOCO_LIFECYCLE', 'listen() was already called on this app');
     await this.startup();
     const server = (this.server = createServer(this.handle));
+    if (this.websocketsOf !== null) server.on('upgrade', this.handleUpgrade);
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
@@ -365,6 +383,8 @@ export class Application {
   }
 
   private compileHandler(r: ScannedRoute, instance: object | undefined, appMws: Middleware[]): RouteHandler {
+    const ws = r.meta.extras.get(WEBSOCKET) as WebSocketOptions | undefined;
+    if (ws !== undefined) return this.compileWebSocket(r, instance, ws, appMws);
     const fn = (r.controller.prototype as Record<string, (req: Request) => unknown>)[r.handler];
     let call = (req: Request) => fn.call(instance, req);
     const template = r.meta.extras.get(TEMPLATE) as TemplateMeta | undefined;
@@ -379,6 +399,74 @@ export class Application {
     const controller = getControllerMeta(r.controller);
     return handlerOf(call, [...appMws, ...r.middlewares], { meta: r.meta, tag: controller?.name ?? r.controller.name, handlerName: r.handler });
   }
+
+  /**
+   * A `@WebSocket` route: over plain HTTP, its middlewares then a 426; on an upgrade request,
+   * its middlewares then the handshake, so a middleware that throws refuses it.
+   */
+  private compileWebSocket(r: ScannedRoute, instance: object | undefined, options: WebSocketOptions, appMws: Middleware[]): RouteHandler {
+    for (const key of [TEMPLATE, SCHEMA]) {
+      if (r.meta.extras.has(key)) throw new RococoError('ROCOCO_WEBSOCKET', `${r.origin}: @WebSocket routes cannot have @${key === TEMPLATE ? 'Template' : 'Schema'}`);
+    }
+    if (r.meta.routes.length > 1) throw new RococoError('ROCOCO_WEBSOCKET', `${r.origin}: a @WebSocket handler cannot have other routes`);
+    const fn = (r.controller.prototype as Record<string, (...args: unknown[]) => unknown>)[r.handler];
+    const sockets = (this.websocketsOf ??= new WebSockets(this, readSetting(this.settings, 'MAX_WEBSOCKETS', 'number', 10_000)));
+    const route = sockets.route(options, (conn, req) => fn.call(instance, conn, req), r.origin);
+    const refuse = () => {
+      throw new HTTPUpgradeRequired('This is a WebSocket endpoint: connect with Upgrade: websocket', { headers: { upgrade: 'websocket' } });
+    };
+    const mws = [...appMws, ...r.middlewares];
+    const controller = getControllerMeta(r.controller);
+    const handler = handlerOf(refuse, mws, { meta: r.meta, tag: controller?.name ?? r.controller.name, handlerName: r.handler });
+    handler.upgrade = { route, chain: compose(mws, (req) => sockets.upgrade(req, route)) };
+    return handler;
+  }
+
+  /**
+   * The node `upgrade` listener (`listen()` installs it; add it to a server of your own next to
+   * `app.handle`). Only `@WebSocket` routes upgrade: anything else is answered over HTTP (404,
+   * 400, 403, 503, or what a middleware threw) and the socket is closed.
+   */
+  readonly handleUpgrade = (raw: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => {}); // a peer that resets mid-handshake is not the process's problem
+    this.sockets.delete(socket as Socket); // the graceful-close sweep must not end() a WebSocket
+    let url = raw.url as string;
+    if (url.charCodeAt(0) !== 47 /* / */) url = raw.url = absoluteToPath(url);
+    const qs = url.indexOf('?');
+    const path = qs === -1 ? url : url.slice(0, qs);
+    let match;
+    try {
+      match = this.router.match('GET', path);
+    } catch (e) {
+      writeRawResponse(socket, (e instanceof HTTPError ? e : new HTTPBadRequest()).toResponse());
+      return;
+    }
+    const upgrade = match?.route.handler.upgrade;
+    if (match == null || upgrade === undefined || raw.method !== 'GET') {
+      const err = match == null ? new HTTPNotFound() : upgrade === undefined ? new HTTPNotFound('No WebSocket endpoint at this path') : new HTTPBadRequest('A WebSocket handshake is a GET');
+      writeRawResponse(socket, err.toResponse());
+      return;
+    }
+    const req = new Request(raw, this, path, qs, match.params, match.route);
+    const sockets = this.websocketsOf as WebSockets;
+    try {
+      sockets.check(req, upgrade.route);
+    } catch (e) {
+      writeRawResponse(socket, this.errorResponse(req, e));
+      return;
+    }
+    sockets.hold(req, socket, head);
+    upgrade.chain(req).then(
+      (res) => {
+        sockets.release(req);
+        if (res !== UPGRADED) writeRawResponse(socket, res);
+      },
+      (e) => {
+        sockets.release(req);
+        writeRawResponse(socket, this.errorResponse(req, e));
+      },
+    );
+  };
 
   private addStatic(files: StaticFiles, appMws: Middleware[]): void {
     for (const { name, prefix } of files.routes()) {
@@ -464,9 +552,11 @@ export class Application {
       const timer = setInterval(sweep, 20);
       closed = closed.finally(() => clearInterval(timer));
     }
+    const websockets = this.websocketsOf?.close();
     try {
       await this.runHooks('shutdown');
     } finally {
+      await websockets;
       await closed;
     }
     await this.runHooks('cleanup');

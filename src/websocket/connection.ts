@@ -1,0 +1,171 @@
+import type { WebSocket as WsSocket, RawData } from 'ws';
+import type { Request } from '../core/request';
+
+/** A message received on a {@link WebSocketConnection}. */
+export class WebSocketMessage {
+  /** The payload as bytes. */
+  readonly data: Buffer;
+  /** True for a binary frame, false for text. */
+  readonly isBinary: boolean;
+
+  /** @internal */
+  constructor(data: Buffer, isBinary: boolean) {
+    this.data = data;
+    this.isBinary = isBinary;
+  }
+
+  /** The payload as UTF-8 text. */
+  get text(): string {
+    return this.data.toString('utf8');
+  }
+
+  /** The payload parsed as JSON (a `SyntaxError` when it is not). */
+  json<T = unknown>(): T {
+    return JSON.parse(this.text) as T;
+  }
+}
+
+/** How a connection ended. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+// Received messages wait here for the handler; above this many, the socket stops reading
+// (TCP pushes back on the client) until the handler catches up.
+const QUEUE_HIGH = 1024;
+// send() waits while more than this many bytes are queued for the peer.
+const SEND_HIGH_WATER = 1024 * 1024;
+
+/**
+ * One WebSocket, as a handler sees it (aiohttp's `WebSocketResponse`): an async iterable of
+ * messages, buffered from the moment of the upgrade so nothing is lost while the handler is
+ * still awaiting something, and `send`s that wait when the peer reads slower than the server
+ * writes.
+ *
+ * @example
+ * @WebSocket('/echo')
+ * async echo(ws: WebSocketConnection) {
+ *   for await (const msg of ws) await ws.send(msg.isBinary ? msg.data : msg.text);
+ * }
+ */
+export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
+  /** The upgrade request: params, headers, cookies, the app. */
+  readonly req: Request;
+  /** Resolves when the socket has closed, however it closed. */
+  readonly closed: Promise<CloseInfo>;
+  private readonly ws: WsSocket;
+  private readonly queue: WebSocketMessage[] = [];
+  private waiting: ((m: IteratorResult<WebSocketMessage>) => void) | null = null;
+  private ended = false;
+
+  /** @internal Made by the app at the upgrade. */
+  constructor(ws: WsSocket, req: Request) {
+    this.ws = ws;
+    this.req = req;
+    ws.on('message', (data: RawData, isBinary: boolean) => this.receive(new WebSocketMessage(toBuffer(data), isBinary)));
+    this.closed = new Promise((resolve) => {
+      ws.once('close', (code: number, reason: Buffer) => {
+        this.ended = true;
+        this.wake();
+        resolve({ code, reason: reason.toString('utf8') });
+      });
+    });
+    // A bad frame or a socket error: ws closes that socket (1002, 1007, 1009...) and we hear 'close'.
+    ws.on('error', () => {});
+  }
+
+  /** The subprotocol agreed in the handshake, or `''`. */
+  get protocol(): string {
+    return this.ws.protocol;
+  }
+
+  /** Whether the socket is open (sending is possible). */
+  get isOpen(): boolean {
+    return this.ws.readyState === 1;
+  }
+
+  /**
+   * Sends text (a string) or binary (bytes). Resolves once the data is handed to the socket and
+   * the socket's buffer is below its high-water mark, so a loop of sends to a slow peer slows
+   * down instead of growing the server's memory. On a closed socket it does nothing.
+   */
+  send(data: string | Buffer | Uint8Array): Promise<void> {
+    const ws = this.ws;
+    if (ws.readyState !== 1) return Promise.resolve();
+    return new Promise((resolve) => {
+      ws.send(data, { binary: typeof data !== 'string' }, () => undefined);
+      if (ws.bufferedAmount <= SEND_HIGH_WATER) return resolve();
+      const socket = (ws as unknown as { _socket: NodeJS.EventEmitter })._socket;
+      const done = () => {
+        socket.off('drain', done);
+        ws.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      ws.on('close', done);
+    });
+  }
+
+  /** Sends a value as JSON text. */
+  sendJson(value: unknown): Promise<void> {
+    return this.send(JSON.stringify(value));
+  }
+
+  /** Starts the closing handshake (1000 by default); `closed` resolves when it is done. */
+  close(code = 1000, reason = ''): void {
+    if (this.ws.readyState === 0 || this.ws.readyState === 1) this.ws.close(code, reason);
+  }
+
+  /** @internal Ends the socket at once, without the closing handshake (a dead peer). */
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  /** The next message, or null once the socket is closed and every message was read. */
+  next(): Promise<WebSocketMessage | null> {
+    const m = this.queue.shift();
+    if (m !== undefined) {
+      if (this.queue.length <= QUEUE_HIGH / 2 && this.ws.isPaused) this.ws.resume();
+      return Promise.resolve(m);
+    }
+    if (this.ended) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      this.waiting = (r) => resolve(r.done ? null : r.value);
+    });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<WebSocketMessage> {
+    return {
+      next: async () => {
+        const m = await this.next();
+        return m === null ? { done: true, value: undefined } : { done: false, value: m };
+      },
+    };
+  }
+
+  private receive(m: WebSocketMessage): void {
+    const waiting = this.waiting;
+    if (waiting !== null) {
+      this.waiting = null;
+      waiting({ done: false, value: m });
+      return;
+    }
+    this.queue.push(m);
+    if (this.queue.length >= QUEUE_HIGH && !this.ws.isPaused) this.ws.pause();
+  }
+
+  private wake(): void {
+    const waiting = this.waiting;
+    if (waiting !== null && this.queue.length === 0) {
+      this.waiting = null;
+      waiting({ done: true, value: undefined });
+    }
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
