@@ -1,25 +1,32 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
-import { Application, createApp } from '../src';
+import { Application, createApp, csrf, sessions } from '../src';
+import { AuthController } from './auth/auth.controller';
+import { currentUserContext } from './auth/current-user';
 import { errorPages, serverTiming } from './middlewares';
 import { PagesController } from './pages/pages.controller';
 import { ApiController } from './projects/api.controller';
 import { ProjectsController } from './projects/projects.controller';
 import { SAMPLE_DIR } from './paths';
+import { sessionStorage } from './session-storage';
 import { loadSettings, type AppSettings } from './settings';
 import { UsersController } from './users/users.controller';
 
 /**
  * Builds the project tracker. `settings.DATABASE_URL` must point at PostgreSQL: `main.ts` sets
- * it (an embedded server when the environment has none), tests give their own.
+ * it (an embedded server when the environment has none), tests give their own. Sessions need
+ * `SESSION_KEYS` (or `REDIS_URL`) unless DEBUG is on.
+ *
+ * Middlewares, outermost first: timing; sessions, saved around everything (also error pages
+ * and redirects); error pages; then CSRF checks, so that a refused form is a 403 page.
  */
 export function createSampleApp(settings: AppSettings = loadSettings()): Application {
   return createApp({
-    controllers: [PagesController, ProjectsController, UsersController, ApiController],
+    controllers: [PagesController, ProjectsController, UsersController, AuthController, ApiController],
     settings,
-    middlewares: [serverTiming, errorPages],
+    middlewares: [serverTiming, sessions(sessionStorage(settings)), errorPages, csrf()],
     database: { migrations: join(SAMPLE_DIR, 'migrations'), migrate: true },
-    templates: { dir: join(SAMPLE_DIR, 'templates') },
+    templates: { dir: join(SAMPLE_DIR, 'templates'), contextProcessors: [currentUserContext] },
     static: [{ prefix: '/static', dir: join(SAMPLE_DIR, 'static') }],
     openapi: { title: 'Rococo Tracker API', version: '1.0.0', description: 'Projects of the rococo sample, as JSON.', prefix: '/api' },
   });

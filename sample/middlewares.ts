@@ -18,8 +18,8 @@ function wantsHtml(req: Request): boolean {
 
 /**
  * Error pages, written as the talk writes its error middleware: HTTP errors thrown by handlers
- * are caught here and rendered with `error.html` for browsers; API clients and everything else
- * get the framework's problem+json.
+ * (and by `csrf()`, which comes after it) are caught here and rendered with `error.html` for
+ * browsers; API clients and everything else get the framework's problem+json.
  */
 export const errorPages: Middleware = async (req, next) => {
   try {
@@ -33,7 +33,15 @@ export const errorPages: Middleware = async (req, next) => {
       req.app.log.error({ err: e, method: req.method, url: req.url }, 'unhandled error');
       error = new HTTPInternalServerError();
     }
-    const res = await render(req, 'error.html', { error }, { status: error.status });
+    let res;
+    try {
+      res = await render(req, 'error.html', { error }, { status: error.status });
+    } catch (renderError) {
+      // The page needs the session and the database (the header's user): when they are what
+      // failed (a 503), the error goes out as problem+json instead.
+      req.app.log.warn({ err: renderError, status: error.status }, 'the error page could not be rendered');
+      throw error;
+    }
     for (const [k, v] of Object.entries(error.headers)) res.setHeader(k, v);
     return res;
   }

@@ -9,6 +9,16 @@ export const defaults = {
   MAX_BODY_SIZE: 64 * 1024,
   /** Empty: `npm start` starts an embedded PostgreSQL. */
   DATABASE_URL: '',
+  /**
+   * Keys of the session cookies: 32 random bytes in base64, several separated by commas (the
+   * first encrypts, all decrypt). Empty: with DEBUG on a development key is generated into
+   * `.rococo/session-key`, with DEBUG off the app refuses to start. Unused with REDIS_URL.
+   */
+  SESSION_KEYS: '',
+  /** `redis://host:6379`: sessions are kept in Redis. Empty: in encrypted cookies. */
+  REDIS_URL: '',
+  /** How long a session lasts without a request, in seconds: 14 days. */
+  SESSION_MAX_AGE: 14 * 24 * 3600,
 };
 
 /** The sample's settings type, as controllers receive it with `@inject(SETTINGS)`. */

@@ -1,10 +1,9 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { createSampleApp } from '../sample/app';
-import { loadSettings } from '../sample/settings';
-import { testClient, type TestClient } from '../src/testing';
+import type { TestClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
+import { DEMO, sampleClient } from './helpers/sample';
 
 /**
  * The sample in a real browser: Debian's Chromium driven by playwright-core. Without
@@ -14,6 +13,7 @@ import { createTestDatabase, type TestDatabase } from './helpers/database';
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, 'artifacts');
 const SCREENSHOT = join(ARTIFACTS, 'sample-projects.png');
+const ADDED_SCREENSHOT = join(ARTIFACTS, 'sample-project-added.png');
 const hasChromium = existsSync(CHROMIUM);
 
 if (!hasChromium && !process.env.CI) {
@@ -32,13 +32,13 @@ afterAll(async () => {
 });
 
 browserTest(
-  'add a project through the form in Chromium, see it listed, save a screenshot',
+  'log in as the demo user, add a project through the form in Chromium, see the message and the project listed, save a screenshot',
   async () => {
     if (!hasChromium) {
       throw new Error(`CI is set but ${CHROMIUM} does not exist: install Debian's chromium (.ci/run does) to run the browser test`);
     }
     db = await createTestDatabase();
-    client = await testClient(createSampleApp(loadSettings({ DATABASE_URL: db.url }, {})));
+    client = await sampleClient(db.url);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -66,10 +66,22 @@ browserTest(
     expect(await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor)).toBe('rgb(251, 248, 243)');
     expect(await page.evaluate(() => getComputedStyle(document.querySelector('.masthead')!).backgroundColor)).toBe('rgb(35, 49, 63)');
 
-    // "New project" leads to the form.
+    // A visitor: the header offers to log in.
+    expect(await page.locator('.account').getByRole('link', { name: 'Log in' }).isVisible()).toBe(true);
+
+    // "New project" needs a login: the login page, which comes back to the form.
     await page.getByRole('link', { name: 'New project' }).click();
+    await page.waitForURL(client.url('/login?next=%2Fprojects%2Fnew'));
+    expect(await page.locator('h1').textContent()).toBe('Log in');
+    expect(await page.locator('form.form').textContent()).toContain('demo@example.com / demo');
+    await page.getByLabel('Email').fill(DEMO.email);
+    await page.getByLabel('Password').fill(DEMO.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
     await page.waitForURL(client.url('/projects/new'));
     expect(await page.locator('h1').textContent()).toBe('New project');
+    expect(await page.getByRole('status').textContent()).toBe('Welcome back, Demo User.');
+    expect(await page.locator('.account .whoami').textContent()).toBe('Demo User');
+    expect(await page.locator('.account').getByRole('button', { name: 'Log out' }).isVisible()).toBe(true);
 
     // app.js suggests a slug from the name while the slug is empty.
     await page.locator('#name').pressSequentially('Rococo in Chromium!');
@@ -82,11 +94,16 @@ browserTest(
     await page.locator('#description').fill('Added through the form by the browser test.');
 
     await page.getByRole('button', { name: 'Add project' }).click();
-    await page.waitForURL(/\/projects\/\d+\?added=1$/);
-    const id = Number(/\/projects\/(\d+)\?added=1$/.exec(page.url())![1]);
+    await page.waitForURL(/\/projects\/\d+$/);
+    const id = Number(/\/projects\/(\d+)$/.exec(page.url())![1]);
     expect(await page.getByRole('status').textContent()).toBe('Project “Made in Chromium” was added.');
     expect(await page.locator('h1').textContent()).toBe('Made in Chromium from-the-browser');
     expect(await page.locator('p.lead').textContent()).toBe('Added through the form by the browser test.');
+    expect(await page.locator('.facts dd').first().textContent()).toBe('Demo User');
+    expect(await page.getByRole('link', { name: 'Edit' }).isVisible()).toBe(true);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: ADDED_SCREENSHOT, fullPage: true });
+    expect(statSync(ADDED_SCREENSHOT).size).toBeGreaterThan(10_000);
 
     // The list has it, last.
     await page.getByRole('navigation').getByRole('link', { name: 'Projects' }).click();
@@ -94,6 +111,8 @@ browserTest(
     const titles = await page.locator('#projects .card-title').allTextContents();
     expect(titles).toEqual(['aiohttp.web', 'aiopg', 'rororo', 'Made in Chromium']);
     expect(await page.locator('#projects .card-title').last().getAttribute('href')).toBe(`/projects/${id}`);
+    // The message was shown once.
+    expect(await page.getByRole('status').count()).toBe(0);
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createSampleApp } from '../sample/app';
-import { loadSettings } from '../sample/settings';
+import { sampleSettings } from './helpers/sample';
 import { testClient, type TestClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 
@@ -36,7 +36,7 @@ async function start(): Promise<{ client: TestClient; browser: Browser }> {
   }
   if (client === undefined) {
     db = await createTestDatabase();
-    client = await testClient(createSampleApp(loadSettings({ DATABASE_URL: db.url }, {})));
+    client = await testClient(createSampleApp(sampleSettings(db.url)));
   }
   browser ??= await chromium.launch({
     executablePath: CHROMIUM,

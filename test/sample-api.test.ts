@@ -1,13 +1,17 @@
 import { Client } from 'pg';
-import { createSampleApp } from '../sample/app';
-import { loadSettings } from '../sample/settings';
-import { testClient, type TestClient } from '../src/testing';
+import type { TestClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
+import { csrfToken, logIn, register, sampleClient } from './helpers/sample';
 
 /**
  * The sample's JSON API end to end: real HTTP, a real PostgreSQL database of this suite's own,
- * migrated and seeded (2 users, 3 projects) by the app at startup. A separate pg client reads
- * the tables to check what the API says against what is stored.
+ * migrated and seeded (3 users, 3 projects; the demo user owns aiopg) by the app at startup. A
+ * separate pg client reads the tables to check what the API says against what is stored.
+ *
+ * Reads are public; writes need a session, so `client` logs in as the demo user through the
+ * login form first, and its JSON requests carry the session cookie (they pass the CSRF check
+ * as a same-origin client: they send no Origin). `visitor` has no session; `other` is another
+ * account, on a second app over the same database.
  */
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -25,12 +29,21 @@ interface ApiProject {
 
 let db: TestDatabase;
 let client: TestClient;
+let visitor: TestClient;
+let other: TestClient;
 let pg: Client;
+
+/** The demo user's id and name, as the seed made them. */
+const DEMO_ID = 3;
+const DEMO_NAME = 'Demo User';
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const app = createSampleApp(loadSettings({ DATABASE_URL: db.url }, {}));
-  client = await testClient(app);
+  client = await sampleClient(db.url);
+  await logIn(client);
+  visitor = await sampleClient(db.url);
+  other = await sampleClient(db.url);
+  await register(other, 'Mallory Other', 'mallory@example.com');
   pg = new Client({ connectionString: db.url });
   await pg.connect();
 });
@@ -38,6 +51,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await pg?.end();
   await client?.close();
+  await visitor?.close();
+  await other?.close();
   await db?.drop();
 });
 
@@ -81,6 +96,15 @@ const noProject = (id: number) => ({ ...NOT_FOUND, detail: `There is no project 
 const NAME_ERROR = { path: 'name', messages: ['Give the project a name of 1 to 32 characters.'] };
 const SLUG_ERROR = { path: 'slug', messages: ['Use 1 to 32 lower-case letters, digits or hyphens.'] };
 const DESCRIPTION_ERROR = { path: 'description', messages: ['Keep the description under 256 characters.'] };
+
+/**
+ * DELETE as an API client sends it: with `Content-Type: application/json` though it has no body,
+ * so that csrf() judges it as JSON, by its origin (same-origin here), and does not ask for a
+ * form's token, as it would for a request without a content type.
+ */
+function remove(c: TestClient, path: string): Promise<globalThis.Response> {
+  return c.delete(path, { headers: { 'content-type': 'application/json' } });
+}
 
 /** Creates a project through the API and returns it. */
 async function create(input: Record<string, unknown>): Promise<ApiProject> {
@@ -134,8 +158,8 @@ describe('GET /api/projects', () => {
           name: 'aiopg',
           slug: 'aiopg',
           description: 'Accessing PostgreSQL from asyncio. ORM is overrated.',
-          owner_id: 1,
-          owner_name: 'Igor Davydenko',
+          owner_id: DEMO_ID,
+          owner_name: DEMO_NAME,
           created_at: (await stored(2))!.created_at,
         },
         {
@@ -149,7 +173,14 @@ describe('GET /api/projects', () => {
         },
       ],
     });
-    expect(await count('users')).toBe(2);
+    expect(await count('users')).toBe(4); // the seed's 3, and the account `other` opened
+  });
+
+  test('needs no login', async () => {
+    const res = await visitor.get('/api/projects');
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { projects: ApiProject[] }).projects.map((p) => p.slug)).toEqual(['aiohttp-web', 'aiopg', 'rororo']);
+    expect(res.headers.get('set-cookie')).toBeNull();
   });
 });
 
@@ -175,7 +206,7 @@ describe('GET /api/projects/<id>', () => {
 });
 
 describe('POST /api/projects', () => {
-  test('201 with Location and the created row', async () => {
+  test('201 with Location and the created row, owned by the logged-in user', async () => {
     const res = await client.post('/api/projects', { json: { name: 'rococo', slug: 'rococo', description: 'Decorators on Node' } });
     expect(res.status).toBe(201);
     expect(res.headers.get('content-type')).toBe(JSON_TYPE);
@@ -187,8 +218,8 @@ describe('POST /api/projects', () => {
       name: 'rococo',
       slug: 'rococo',
       description: 'Decorators on Node',
-      owner_id: null,
-      owner_name: null,
+      owner_id: DEMO_ID,
+      owner_name: DEMO_NAME,
       created_at: row!.created_at,
     });
     expect(body).toEqual(row);
@@ -205,7 +236,7 @@ describe('POST /api/projects', () => {
   test('description is optional (empty); the name is trimmed', async () => {
     const body = await create({ name: '  spaced  ', slug: 'spaced' });
     const row = await stored(body.id);
-    expect(row).toEqual({ id: body.id, name: 'spaced', slug: 'spaced', description: '', owner_id: null, owner_name: null, created_at: row!.created_at });
+    expect(row).toEqual({ id: body.id, name: 'spaced', slug: 'spaced', description: '', owner_id: DEMO_ID, owner_name: DEMO_NAME, created_at: row!.created_at });
     expect(body).toEqual(row);
   });
 
@@ -282,7 +313,7 @@ describe('POST /api/projects', () => {
     const row = await stored(body.id);
     expect(row!.name).toBe(name);
     expect(row!.description).toBe(description);
-    expect(await count('users')).toBe(2);
+    expect(await count('users')).toBe(4);
     const res = await client.get(`/api/projects/${body.id}`);
     expect(await res.json()).toEqual(row);
   });
@@ -300,13 +331,13 @@ describe('PUT /api/projects/<id>', () => {
     expect(await (await client.get(`/api/projects/${created.id}`)).json()).toEqual(body);
   });
 
-  test('an owner is kept on edit', async () => {
-    const before = await stored(3);
-    const res = await client.put('/api/projects/3', { json: { name: 'rororo', slug: 'rororo', description: 'Edited' } });
+  test('the owner is kept on edit', async () => {
+    const before = await stored(2);
+    const res = await client.put('/api/projects/2', { json: { name: 'aiopg', slug: 'aiopg', description: 'Edited' } });
     expect(res.status).toBe(200);
-    const expected = { id: 3, name: 'rororo', slug: 'rororo', description: 'Edited', owner_id: 2, owner_name: 'Olena Kovalenko', created_at: before!.created_at };
+    const expected = { id: 2, name: 'aiopg', slug: 'aiopg', description: 'Edited', owner_id: DEMO_ID, owner_name: DEMO_NAME, created_at: before!.created_at };
     expect(await res.json()).toEqual(expected);
-    expect(await stored(3)).toEqual(expected);
+    expect(await stored(2)).toEqual(expected);
   });
 
   test('404 for a missing id', async () => {
@@ -356,16 +387,16 @@ describe('PUT /api/projects/<id>', () => {
 describe('DELETE /api/projects/<id>', () => {
   test('204 with no body; then the project is gone', async () => {
     const created = await create({ name: 'Short-lived', slug: 'short-lived' });
-    const res = await client.delete(`/api/projects/${created.id}`);
+    const res = await remove(client, `/api/projects/${created.id}`);
     expect(res.status).toBe(204);
     expect(await res.text()).toBe('');
     expect(await stored(created.id)).toBe(undefined);
     await expectProblem(await client.get(`/api/projects/${created.id}`), 404, noProject(created.id));
-    await expectProblem(await client.delete(`/api/projects/${created.id}`), 404, noProject(created.id));
+    await expectProblem(await remove(client, `/api/projects/${created.id}`), 404, noProject(created.id));
   });
 
   test('404 for a missing id', async () => {
-    await expectProblem(await client.delete('/api/projects/999'), 404, noProject(999));
+    await expectProblem(await remove(client, '/api/projects/999'), 404, noProject(999));
   });
 });
 
@@ -393,5 +424,86 @@ describe('wrong methods', () => {
     const index = await client.post('/api/', { json: {} });
     expect(index.headers.get('allow')).toBe('GET, HEAD');
     expect(index.status).toBe(405);
+  });
+});
+
+describe('writes need a login, changes the owner', () => {
+  const UNAUTHORIZED = {
+    type: 'about:blank',
+    title: 'Unauthorized',
+    status: 401,
+    detail: 'Log in first (the form at /login); then send the session cookie it sets.',
+  };
+  const forbidden = (name: string) => ({ type: 'about:blank', title: 'Forbidden', status: 403, detail: `Only the owner of “${name}” can change or delete it.` });
+
+  test('without a session, POST, PUT and DELETE are 401 problems, and nothing changes', async () => {
+    const projects = await count('projects');
+    const before = await stored(2);
+    await expectProblem(await visitor.post('/api/projects', { json: { name: 'Anon', slug: 'anon' } }), 401, UNAUTHORIZED);
+    await expectProblem(await visitor.put('/api/projects/2', { json: { name: 'Anon', slug: 'anon' } }), 401, UNAUTHORIZED);
+    await expectProblem(await remove(visitor, '/api/projects/2'), 401, UNAUTHORIZED);
+    // Before the body is looked at: an invalid one is a 401 too, not a 422.
+    await expectProblem(await visitor.post('/api/projects', { json: { name: '' } }), 401, UNAUTHORIZED);
+    await expectProblem(await visitor.put('/api/projects/999', { json: {} }), 401, UNAUTHORIZED);
+    expect(await count('projects')).toBe(projects);
+    expect(await stored(2)).toEqual(before);
+  });
+
+  test('a cookie that is not a session of the app is no login', async () => {
+    const res = await visitor.post('/api/projects', { json: { name: 'Forged', slug: 'forged' }, headers: { cookie: 'rococo_session=' + 'A'.repeat(80) } });
+    await expectProblem(res, 401, UNAUTHORIZED);
+  });
+
+  test("another user's PUT and DELETE are 403 problems, and nothing changes", async () => {
+    const before = await stored(2);
+    await expectProblem(await other.put('/api/projects/2', { json: { name: 'Mine now', slug: 'mine-now' } }), 403, forbidden('aiopg'));
+    await expectProblem(await remove(other, '/api/projects/2'), 403, forbidden('aiopg'));
+    expect(await stored(2)).toEqual(before);
+    // The demo user may not change Igor's project either, nor one that has no owner.
+    await expectProblem(await client.put('/api/projects/1', { json: { name: 'x', slug: 'x' } }), 403, forbidden('aiohttp.web'));
+    await pg.query(`INSERT INTO projects (name, slug) VALUES ('Orphan', 'orphan')`);
+    const { rows } = await pg.query(`SELECT id FROM projects WHERE slug = 'orphan'`);
+    await expectProblem(await remove(client, `/api/projects/${rows[0].id}`), 403, forbidden('Orphan'));
+    // A missing project is still a 404 for a logged-in user.
+    await expectProblem(await remove(other, '/api/projects/999'), 404, noProject(999));
+  });
+
+  test('each user adds projects of their own, and changes only those', async () => {
+    const res = await other.post('/api/projects', { json: { name: 'Mallory’s', slug: 'mallorys' } });
+    expect(res.status).toBe(201);
+    const mine = (await res.json()) as ApiProject;
+    expect(mine).toMatchObject({ name: 'Mallory’s', owner_name: 'Mallory Other' });
+    expect(mine.owner_id).not.toBe(DEMO_ID);
+    await expectProblem(await client.put(`/api/projects/${mine.id}`, { json: { name: 'Taken', slug: 'taken' } }), 403, forbidden('Mallory’s'));
+    const edited = await other.put(`/api/projects/${mine.id}`, { json: { name: 'Still mine', slug: 'mallorys' } });
+    expect(edited.status).toBe(200);
+    expect(await edited.json()).toMatchObject({ name: 'Still mine', owner_id: mine.owner_id });
+    expect((await remove(other, `/api/projects/${mine.id}`)).status).toBe(204);
+    expect(await stored(mine.id)).toBe(undefined);
+  });
+
+  test('a DELETE without a content type is judged by its origin: cross-site refused, same-origin or a token passes', async () => {
+    const created = await create({ name: 'Tokened', slug: 'tokened' });
+    const cross = await client.delete(`/api/projects/${created.id}`, { headers: { 'sec-fetch-site': 'cross-site' } });
+    expect(cross.status).toBe(403);
+    expect(((await cross.json()) as { detail: string }).detail).toMatch(/^Cross-site request refused/);
+    expect(await stored(created.id)).not.toBe(undefined);
+    const token = await csrfToken(client, '/');
+    const withToken = await client.delete(`/api/projects/${created.id}`, { headers: { 'x-csrf-token': token, 'sec-fetch-site': 'cross-site' } });
+    expect(withToken.status).toBe(204);
+    expect(await stored(created.id)).toBe(undefined);
+    const again = await create({ name: 'Same origin', slug: 'same-origin' });
+    expect((await client.delete(`/api/projects/${again.id}`, { headers: { 'sec-fetch-site': 'same-origin' } })).status).toBe(204);
+  });
+
+  test('a cross-site JSON write is refused (CSRF), even with the session cookie', async () => {
+    const projects = await count('projects');
+    const fromEvil = await client.post('/api/projects', { json: { name: 'Evil', slug: 'evil' }, headers: { origin: 'https://evil.example' } });
+    expect(fromEvil.status).toBe(403);
+    expect(fromEvil.headers.get('content-type')).toBe(PROBLEM_TYPE);
+    const crossSite = await client.delete('/api/projects/2', { headers: { 'sec-fetch-site': 'cross-site', 'content-type': 'application/json' } });
+    expect(crossSite.status).toBe(403);
+    expect(await count('projects')).toBe(projects);
+    expect(await stored(2)).toBeDefined();
   });
 });

@@ -1,30 +1,31 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSampleApp } from '../sample/app';
-import { loadSettings } from '../sample/settings';
-import { testClient, type TestClient } from '../src/testing';
+import type { TestClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
+import { BROWSER, logIn, sampleClient } from './helpers/sample';
 
 /**
  * The sample's HTML pages end to end: real HTTP, a real PostgreSQL database of this suite's own,
- * migrated (and seeded: 2 users, 3 projects) by the app at startup. Tests run in order and the
- * first ones read the seed before any form adds to it.
+ * migrated (and seeded: 3 users, 3 projects, the demo user owning aiopg) by the app at startup.
+ * The client is logged in as the demo user, so it may add projects and change its own; logins,
+ * owners and CSRF are test/sample-auth.test.ts's. Tests run in order and the first ones read the
+ * seed before any form adds to it.
  */
 
 const STATIC_DIR = join(__dirname, '..', 'sample', 'static');
 const HTML_TYPE = 'text/html; charset=utf-8';
 const PROBLEM_TYPE = 'application/problem+json';
-/** What a browser sends: the error middleware renders error.html for it. */
-const BROWSER = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
 
 let db: TestDatabase;
 let client: TestClient;
+/** The CSRF token of the demo user's session, which every form carries. */
+let token: string;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const app = createSampleApp(loadSettings({ DATABASE_URL: db.url }, {}));
-  client = await testClient(app);
+  client = await sampleClient(db.url);
+  token = await logIn(client);
 });
 
 afterAll(async () => {
@@ -38,9 +39,9 @@ async function page(path: string, method = 'GET'): Promise<{ res: globalThis.Res
   return { res, body: await res.text() };
 }
 
-/** Posts a form as a browser does (urlencoded, HTML accepted); redirects are not followed. */
+/** Posts a form as a browser does (urlencoded, HTML accepted, with the CSRF token); redirects are not followed. */
 async function submit(path: string, form: Record<string, string>): Promise<{ res: globalThis.Response; body: string }> {
-  const res = await client.post(path, { headers: BROWSER, form });
+  const res = await client.post(path, { headers: BROWSER, form: { csrf_token: token, ...form } });
   return { res, body: await res.text() };
 }
 
@@ -49,10 +50,19 @@ async function addProject(form: { name: string; slug: string; description: strin
   const { res, body } = await submit('/projects', form);
   expect(res.status).toBe(302);
   expect(body).toBe('');
-  const m = /^\/projects\/(\d+)\?added=1$/.exec(res.headers.get('location') ?? '');
+  const m = /^\/projects\/(\d+)$/.exec(res.headers.get('location') ?? '');
   expect(m).not.toBeNull();
+  await page(m![0]); // the flash message is shown there, once
   return Number(m![1]);
 }
+
+/** The flash messages of a page, as [category, text]. */
+function flashes(body: string): [string, string][] {
+  return [...body.matchAll(/<p class="flash flash-(\w+)" role="status">([^<]*)<\/p>/g)].map((m) => [m[1], m[2]]);
+}
+
+/** The CSRF field forms carry: hidden, and the session's token masked anew on each page. */
+const CSRF_FIELD = /<input type="hidden" name="csrf_token" value="[A-Za-z0-9_-]{86}">/;
 
 /** The project cards of a page, as [href, name]. */
 function cards(body: string): [string, string][] {
@@ -122,8 +132,14 @@ describe('index page', () => {
     ]);
     expect(body).toContain('<p class="muted">by <a href="/users/2">Olena Kovalenko</a></p>');
     expect(body).toContain('<p class="muted">by <a href="/users/1">Igor Davydenko</a></p>');
+    expect(body).toContain('<p class="muted">by <a href="/users/3">Demo User</a></p>');
     expect(body).toContain('<li><a href="/users/1">Igor Davydenko</a></li>');
     expect(body).toContain('<li><a href="/users/2">Olena Kovalenko</a></li>');
+    expect(body).toContain('<li><a href="/users/3">Demo User</a></li>');
+    // Who is logged in, and the logout button (a form with the CSRF token).
+    expect(body).toContain('<a class="whoami" href="/users/3">Demo User</a>');
+    expect(squash(body)).toMatch(/<form class="logout" method="post" action="\/logout"> <input type="hidden" name="csrf_token" value="[\w-]{86}"> <button class="link-button" type="submit">Log out<\/button> <\/form>/);
+    expect(body).not.toContain('>Log in</a>');
     // Navigation, all reverse URLs.
     expect(body).toContain('<a class="brand" href="/">');
     expect(body).toContain('<a href="/projects" >Projects</a>');
@@ -218,7 +234,7 @@ describe('project list and project page', () => {
     expect(body.match(/>New project<\/a>/g)).toHaveLength(1);
   });
 
-  test('a project page shows the project, its owner, when it was added with its JSON link, edit and delete', async () => {
+  test("someone else's project page shows the project, its owner, when it was added with its JSON link, and no edit or delete", async () => {
     const { res, body } = await page('/projects/1');
     expectHtml(res, 200);
     expect(title(body)).toBe('aiohttp.web · Rococo Tracker');
@@ -231,11 +247,23 @@ describe('project list and project page', () => {
     expect(added).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     expect(squash(body)).toContain(`<dt>Added</dt> <dd>${added} · <a href="/api/projects/1">as JSON</a></dd> </dl>`);
     expect(body).not.toContain('<dt>API</dt>');
-    expect(body).toContain('<a class="button" href="/projects/1/edit">Edit</a>');
-    expect(body).toContain('<form method="post" action="/projects/1/delete" data-confirm="Delete “aiohttp.web”?">');
-    expect(body).toContain('<button class="button button-quiet" type="submit">Delete</button>');
+    expect(body).not.toContain('/projects/1/edit');
+    expect(body).not.toContain('/projects/1/delete');
+    expect(body).not.toContain('class="actions"');
+    expect(flashes(body)).toEqual([]);
+  });
+
+  test("the owner's project page has edit and delete, the delete form with the CSRF token", async () => {
+    const { res, body } = await page('/projects/2');
+    expectHtml(res, 200);
+    expect(body).toContain('<h1>aiopg <code class="slug">aiopg</code></h1>');
+    expect(squash(body)).toContain('<dt>Owner</dt> <dd><a href="/users/3">Demo User</a></dd>');
+    expect(body).toContain('<a class="button" href="/projects/2/edit">Edit</a>');
+    expect(squash(body)).toMatch(
+      /<form method="post" action="\/projects\/2\/delete" data-confirm="Delete “aiopg”\?"> <input type="hidden" name="csrf_token" value="[\w-]{86}"> <button class="button button-quiet" type="submit">Delete<\/button> <\/form>/,
+    );
     expect(body).not.toContain('button-danger');
-    expect(body).not.toContain('class="flash"');
+    expect(flashes(body)).toEqual([]);
   });
 
   test('a missing project is the 404 page for browsers, saying which', async () => {
@@ -268,23 +296,26 @@ describe('project list and project page', () => {
 });
 
 describe('user profile', () => {
-  test('shows the user and the projects they own', async () => {
+  test('shows the user and the projects they own; the email only to the user', async () => {
     const { res, body } = await page('/users/1');
     expectHtml(res, 200);
     expect(title(body)).toBe('Igor Davydenko · Rococo Tracker');
     expect(body).toContain('<div class="avatar" aria-hidden="true">I</div>');
     expect(body).toContain('<h1>Igor Davydenko</h1>');
-    expect(body).toContain('<p class="muted">igor@example.com</p>');
-    expect(cards(body)).toEqual([
-      ['/projects/1', 'aiohttp.web'],
-      ['/projects/2', 'aiopg'],
-    ]);
+    expect(body).not.toContain('igor@example.com');
+    expect(cards(body)).toEqual([['/projects/1', 'aiohttp.web']]);
 
     const olena = await page('/users/2');
     expectHtml(olena.res, 200);
     expect(olena.body).toContain('<h1>Olena Kovalenko</h1>');
-    expect(olena.body).toContain('<p class="muted">olena@example.com</p>');
+    expect(olena.body).not.toContain('olena@example.com');
     expect(cards(olena.body)).toEqual([['/projects/3', 'rororo']]);
+
+    const own = await page('/users/3');
+    expectHtml(own.res, 200);
+    expect(own.body).toContain('<h1>Demo User</h1>');
+    expect(own.body).toContain('<p class="muted">demo@example.com</p>');
+    expect(cards(own.body)).toEqual([['/projects/2', 'aiopg']]);
   });
 
   test('a missing user is the 404 page, or problem+json without Accept: text/html', async () => {
@@ -427,7 +458,7 @@ describe('adding a project through the form', () => {
     expectHtml(res, 200);
     expect(title(body)).toBe('New project · Rococo Tracker');
     expect(body).toContain('<h1>New project</h1>');
-    expect(body).toMatch(/<form class="form" method="post" novalidate\s+action="\/projects">/);
+    expect(squash(body)).toMatch(/<form class="form" method="post" novalidate action="\/projects"> <input type="hidden" name="csrf_token" value="[\w-]{86}">/);
     expect(body).toContain('<input id="name" name="name" value="" maxlength="32" required >');
     expect(body).toContain('<label for="slug">Slug <span class="muted">(the project\'s short name in links)</span></label>');
     expect(body).toContain('<input id="slug" name="slug" value="" maxlength="32" pattern="[a-z0-9-]+" required data-slug-from="name" >');
@@ -438,13 +469,13 @@ describe('adding a project through the form', () => {
     expect(body).not.toContain('field-error');
   });
 
-  test('a valid post redirects (302) to the new project, which shows the flash and escapes the name', async () => {
+  test('a valid post redirects (302) to the new project, owned by the user, with a flash message; names are escaped', async () => {
     const name = '<b>Bold</b> & "co"';
     const { res, body } = await submit('/projects', { name, slug: 'bold-co', description: 'Made by <i>a test</i>' });
     expect(res.status).toBe(302);
     expect(body).toBe('');
     const location = res.headers.get('location') ?? '';
-    const m = /^\/projects\/(\d+)\?added=1$/.exec(location);
+    const m = /^\/projects\/(\d+)$/.exec(location);
     expect(m).not.toBeNull();
     const id = Number(m![1]);
 
@@ -452,16 +483,17 @@ describe('adding a project through the form', () => {
     expectHtml(shown.res, 200);
     const escaped = '&lt;b&gt;Bold&lt;/b&gt; &amp; &quot;co&quot;';
     expect(title(shown.body)).toBe(`${escaped} · Rococo Tracker`);
-    expect(shown.body).toContain(`<p class="flash" role="status">Project “${escaped}” was added.</p>`);
+    expect(flashes(shown.body)).toEqual([['success', `Project “${escaped}” was added.`]]);
     expect(shown.body).toContain(`<h1>${escaped} <code class="slug">bold-co</code></h1>`);
     expect(shown.body).toContain('<p class="lead">Made by &lt;i&gt;a test&lt;/i&gt;</p>');
-    expect(squash(shown.body)).toContain('<dt>Owner</dt> <dd>Nobody</dd>');
+    expect(squash(shown.body)).toContain('<dt>Owner</dt> <dd><a href="/users/3">Demo User</a></dd>');
+    expect(shown.body).toContain(`<a class="button" href="/projects/${id}/edit">Edit</a>`);
     expect(shown.body).not.toContain('<b>Bold</b>');
     expect(shown.body).not.toContain('<i>a test</i>');
 
-    // Without ?added the flash is gone; the project is listed.
+    // The message was shown once; the project is listed.
     const again = await page(`/projects/${id}`);
-    expect(again.body).not.toContain('class="flash"');
+    expect(flashes(again.body)).toEqual([]);
     expect(cards((await page('/projects')).body)).toContainEqual([`/projects/${id}`, escaped]);
   });
 
@@ -514,7 +546,7 @@ describe('editing and deleting through the forms', () => {
     expectHtml(form.res, 200);
     expect(title(form.body)).toBe('Edit Draft · Rococo Tracker');
     expect(form.body).toContain('<h1>Edit “Draft”</h1>');
-    expect(form.body).toMatch(new RegExp(`<form class="form" method="post" novalidate\\s+action="/projects/${id}/edit">`));
+    expect(squash(form.body)).toMatch(new RegExp(`<form class="form" method="post" novalidate action="/projects/${id}/edit"> ${CSRF_FIELD.source}`));
     expect(form.body).toContain('<input id="name" name="name" value="Draft" maxlength="32" required >');
     expect(form.body).toContain('<input id="slug" name="slug" value="draft" maxlength="32" pattern="[a-z0-9-]+" required  >');
     expect(form.body).toContain('<textarea id="description" name="description" maxlength="255" rows="4">First words</textarea>');
@@ -530,7 +562,8 @@ describe('editing and deleting through the forms', () => {
     expectHtml(shown.res, 200);
     expect(shown.body).toContain('<h1>Final <code class="slug">final</code></h1>');
     expect(shown.body).toContain('<p class="lead">Last words</p>');
-    expect(shown.body).not.toContain('class="flash"');
+    expect(flashes(shown.body)).toEqual([['success', 'Your changes were saved.']]);
+    expect(flashes((await page(`/projects/${id}`)).body)).toEqual([]);
   });
 
   test('an invalid edit re-renders the form with 422 and keeps the typed values', async () => {
@@ -576,6 +609,7 @@ describe('editing and deleting through the forms', () => {
     expect(res.status).toBe(302);
     expect(body).toBe('');
     expect(res.headers.get('location')).toBe('/projects');
+    expect(flashes((await page('/projects')).body)).toEqual([['success', 'Project “Doomed” was deleted.']]);
 
     const gone = await page(`/projects/${id}`);
     expectErrorPage(gone.res, gone.body, 404, 'We could not find that page', `There is no project ${id}.`);

@@ -1,9 +1,15 @@
-import { Controller, Delete, Doc, Get, inject, json, Post, Put, Request, Schema, serialize, SETTINGS } from '../../src';
+import { Controller, Delete, Doc, Get, inject, json, Post, Put, Request, Schema, serialize, SETTINGS, Use } from '../../src';
+import { apiLoginRequired, apiUser } from '../auth/current-user';
 import type { AppSettings } from '../settings';
+import { mustOwn } from './ownership';
 import { IndexQuery, ProjectInput, ProjectList, ProjectOut, ProjectParams } from './project.schemas';
 import { ProjectsService } from './projects.service';
 
-/** The JSON API, named as in the talk's `add_route_context` example; every route has a @Schema. */
+/**
+ * The JSON API, named as in the talk's `add_route_context` example; every route has a @Schema.
+ * Reading is open to all; writing needs the session of a logged-in user (a 401 problem, checked
+ * before the body), and changing or deleting a project, its owner (a 403).
+ */
 @Controller('/api', { name: 'api' })
 export class ApiController {
   constructor(
@@ -35,10 +41,11 @@ export class ApiController {
   }
 
   @Post('/projects', { name: 'add_project' })
+  @Use(apiLoginRequired)
   @Schema({ request: ProjectInput, response: ProjectOut, status: 201 })
   @Doc({ summary: 'Add a project', description: 'A taken slug is a 409.' })
   async add(req: Request<ProjectInput>) {
-    const project = await this.projects.add(req.data);
+    const project = await this.projects.add(req.data, (await apiUser(req)).id);
     const location = req.app.url('api.project', { project_id: project.id });
     return json(serialize(ProjectOut, project), { status: 201, headers: { location } });
   }
@@ -51,16 +58,20 @@ export class ApiController {
   }
 
   @Put('/projects/<project_id:\\d+>', { name: 'edit_project' })
+  @Use(apiLoginRequired)
   @Schema({ params: ProjectParams, request: ProjectInput, response: ProjectOut })
   @Doc({ summary: 'Change a project' })
-  edit(req: Request<ProjectInput, unknown, ProjectParams>) {
+  async edit(req: Request<ProjectInput, unknown, ProjectParams>) {
+    mustOwn(await apiUser(req), await this.projects.get(req.validParams.project_id));
     return this.projects.update(req.validParams.project_id, req.data);
   }
 
   @Delete('/projects/<project_id:\\d+>', { name: 'delete_project' })
+  @Use(apiLoginRequired)
   @Schema({ params: ProjectParams, status: 204 })
   @Doc({ summary: 'Delete a project' })
   async remove(req: Request<unknown, unknown, ProjectParams>): Promise<void> {
+    mustOwn(await apiUser(req), await this.projects.get(req.validParams.project_id));
     await this.projects.remove(req.validParams.project_id);
   }
 }

@@ -14,10 +14,3 @@ export function validateProject(body: Record<string, string>): { value: ProjectI
   const errors = flattenErrors(validateSync(value, { whitelist: true }));
   return { value: { name: value.name ?? '', slug: value.slug ?? '', description: value.description ?? '' }, errors };
 }
-
-/** A form's fields as a plain object (the last value of a repeated field wins). */
-export function formObject(form: FormData): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of form) if (typeof v === 'string') out[k] = v;
-  return out;
-}

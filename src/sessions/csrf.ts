@@ -30,9 +30,9 @@ const TOKEN = /^[A-Za-z0-9_-]{86}$/;
  * DELETE requests must prove they come from the app's own pages:
  * - a form (or any non-JSON body) carries the session's token in the field `csrf_token` or the
  *   header `X-CSRF-Token` (templates: `{{ csrf_input() }}`; scripts: `await csrfToken(req)`);
- * - a JSON request passes when the browser says it is same-origin (`Sec-Fetch-Site`, else
- *   `Origin`); a request with neither header comes from no browser, so it cannot carry a
- *   victim's cookies, and passes. Cross-site JSON is refused.
+ * - a JSON request, or one without a `Content-Type` (a DELETE), passes when the browser says
+ *   it is same-origin (`Sec-Fetch-Site`, else `Origin`); a request with neither header comes
+ *   from no browser, so it cannot carry a victim's cookies, and passes. Cross-site is refused.
  *
  * A missing or wrong token is a 403. `@CsrfExempt()` opts a route out (a webhook).
  *
@@ -50,8 +50,10 @@ export function csrf(options: CsrfOptions = {}): Middleware {
   const mw: Middleware = async (req, next) => {
     if (SAFE.has(req.method) || req.route === null || req.route.handler.meta?.extras.has(CSRF_EXEMPT)) return next();
     const type = req.headers['content-type'] ?? '';
-    if (JSON_TYPE.test(type) && req.headers[header] === undefined) {
-      if (!sameOrigin(req, trusted)) throw new HTTPForbidden('Cross-site JSON request refused (CSRF)');
+    // JSON, or no body type at all (a DELETE): no form can send these, so the browser's word
+    // on where the request comes from decides.
+    if ((type === '' || JSON_TYPE.test(type)) && req.headers[header] === undefined) {
+      if (!sameOrigin(req, trusted)) throw new HTTPForbidden('Cross-site request refused (CSRF)');
       return next();
     }
     let token = req.headers[header];
