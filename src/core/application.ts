@@ -17,7 +17,7 @@ import { html, Response, send, toResponse } from './response';
 import { Router, type QueryInit } from './router';
 import { scanControllers, type ScannedRoute } from './scanner';
 import { getControllerMeta } from './metadata';
-import { UPGRADED, WEBSOCKET, WebSockets, writeRawResponse, type UpgradeRoute, type WebSocketOptions } from '../websocket/server';
+import { WEBSOCKET, WebSockets, writeRawResponse, type UpgradeRoute, type WebSocketOptions } from '../websocket/server';
 import type { Duplex } from 'node:stream';
 import { Hub, HUB_OPTION_KEYS, type HubOptions } from '../websocket/hub';
 
@@ -456,14 +456,17 @@ export class Application {
       return;
     }
     sockets.hold(req, socket, head);
+    // Once the endpoint handed the socket to ws, whatever the middlewares return or throw
+    // afterwards must not be written on it: it is a WebSocket now.
     upgrade.chain(req).then(
       (res) => {
         sockets.release(req);
-        if (res !== UPGRADED) writeRawResponse(socket, res);
+        if (!sockets.handedOver(req)) writeRawResponse(socket, res);
       },
       (e) => {
         sockets.release(req);
-        writeRawResponse(socket, this.errorResponse(req, e));
+        const res = this.errorResponse(req, e);
+        if (!sockets.handedOver(req)) writeRawResponse(socket, res);
       },
     );
   };
@@ -579,7 +582,15 @@ export function createApp(options: AppOptions = {}): Application {
 /** A route's handler: called directly when no middleware applies, else through its chain. */
 function handlerOf(call: (req: Request) => unknown, mws: readonly Middleware[], doc: DocumentedHandler): RouteHandler {
   if (mws.length === 0) return { call, chain: null, ...doc };
-  const endpoint: Endpoint = async (req) => toResponse(await call(req));
+  // Not async: a handler that returns a value at once costs no extra promise and await.
+  const endpoint: Endpoint = (req) => {
+    try {
+      const out = call(req);
+      return out instanceof Promise ? out.then(toResponse) : Promise.resolve(toResponse(out));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  };
   return { call, chain: compose(mws, endpoint), ...doc };
 }
 
