@@ -33,6 +33,7 @@ export class Hub {
   private readonly prefix: string;
   private readonly pub: Redis | null = null;
   private readonly sub: Redis | null = null;
+  private connecting: Promise<void> | null = null;
 
   /** @internal The app makes its hub. */
   constructor(log: Logger, options: HubOptions = {}) {
@@ -105,20 +106,28 @@ export class Hub {
     );
   }
 
-  /** The publishing connection, connected on first use (bounded: a Redis that is down fails fast). */
+  /**
+   * The publishing connection, connected on first use (bounded: a Redis that is down fails fast).
+   * Publishes made while that first connection is being made wait for it too: without an offline
+   * queue, a command sent while connecting would fail.
+   */
   private async publisher(): Promise<Redis> {
     const pub = this.pub as Redis;
-    if (pub.status === 'wait') {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('no answer in 5000 ms')), 5000);
-      });
-      try {
-        await Promise.race([pub.connect(), late]);
-      } finally {
-        clearTimeout(timer);
-      }
+    if (pub.status === 'wait' && this.connecting === null) {
+      this.connecting = (async () => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('no answer in 5000 ms')), 5000);
+        });
+        try {
+          await Promise.race([pub.connect(), late]);
+        } finally {
+          clearTimeout(timer);
+          this.connecting = null;
+        }
+      })();
     }
+    if (this.connecting !== null) await this.connecting;
     return pub;
   }
 

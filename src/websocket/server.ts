@@ -44,11 +44,17 @@ export interface UpgradeRoute {
   origin: string;
 }
 
-/** What the upgrade endpoint resolves to once the socket is handed to `ws`: nothing to write. */
-export const UPGRADED = new Response(null, { status: 101 });
+/**
+ * What the upgrade endpoint resolves to once the socket is handed to `ws`: nothing to write.
+ * A new one each time: middlewares may change (or replace) the response they get back.
+ */
+function upgraded(): Response {
+  return new Response(null, { status: 101 });
+}
 
 const KEY = /^[+/0-9A-Za-z]{21}[AQgw]==$/;
 const UPGRADE_SOCKET = Symbol('rococo.upgradeSocket');
+const HANDED_OVER = Symbol('rococo.upgradeHandedOver');
 const CLOSE_WAIT_MS = 5000;
 
 /**
@@ -132,14 +138,22 @@ export class WebSockets {
     if (held === undefined) return Promise.reject(new RococoError('ROCOCO_WEBSOCKET', `${route.origin}: no upgrade in progress`));
     this.release(req);
     if (this.closing) return Promise.reject(new HTTPServiceUnavailable('The server is shutting down'));
+    req.state[HANDED_OVER] = true;
+    // The peer went away while the middlewares ran: its 'close' is past, nothing to wait for.
+    if (held.socket.destroyed) return Promise.resolve(upgraded());
     return new Promise((resolve) => {
       route.server.handleUpgrade(req.raw as IncomingMessage, held.socket, held.head, (ws: WsSocket) => {
         this.start(ws, req, route);
-        resolve(UPGRADED);
+        resolve(upgraded());
       });
       // ws destroys a socket that died meanwhile without calling back: nothing more to do.
-      held.socket.once('close', () => resolve(UPGRADED));
+      held.socket.once('close', () => resolve(upgraded()));
     });
+  }
+
+  /** Whether the request's socket went to `ws`: from then on nothing may be written on it over HTTP. */
+  handedOver(req: Request): boolean {
+    return req.state[HANDED_OVER] === true;
   }
 
   /**
