@@ -6,6 +6,7 @@ import { currentUserContext } from './auth/current-user';
 import { errorPages, serverTiming } from './middlewares';
 import { PagesController } from './pages/pages.controller';
 import { ApiController } from './projects/api.controller';
+import { LiveController } from './projects/live.controller';
 import { ProjectsController } from './projects/projects.controller';
 import { SAMPLE_DIR } from './paths';
 import { sessionStorage } from './session-storage';
@@ -18,16 +19,19 @@ import { UsersController } from './users/users.controller';
  * `SESSION_KEYS` (or `REDIS_URL`) unless DEBUG is on.
  *
  * Middlewares, outermost first: timing; sessions, saved around everything (also error pages
- * and redirects); error pages; then CSRF checks, so that a refused form is a 403 page.
+ * and redirects); error pages; then CSRF checks, so that a refused form is a 403 page. They run
+ * on the WebSocket handshake of a project's live page too.
  */
 export function createSampleApp(settings: AppSettings = loadSettings()): Application {
   return createApp({
-    controllers: [PagesController, ProjectsController, UsersController, AuthController, ApiController],
+    controllers: [PagesController, ProjectsController, LiveController, UsersController, AuthController, ApiController],
     settings,
     middlewares: [serverTiming, sessions(sessionStorage(settings)), errorPages, csrf()],
     database: { migrations: join(SAMPLE_DIR, 'migrations'), migrate: true },
     templates: { dir: join(SAMPLE_DIR, 'templates'), contextProcessors: [currentUserContext] },
     static: [{ prefix: '/static', dir: join(SAMPLE_DIR, 'static') }],
+    // The hub goes through Redis when settings.REDIS_URL is set (project pages in every worker).
+    hub: { prefix: `${settings.REDIS_PREFIX}hub:` },
     openapi: { title: 'Rococo Tracker API', version: '1.0.0', description: 'Projects of the rococo sample, as JSON.', prefix: '/api' },
   });
 }

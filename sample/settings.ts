@@ -15,8 +15,13 @@ export const defaults = {
    * `.rococo/session-key`, with DEBUG off the app refuses to start. Unused with REDIS_URL.
    */
   SESSION_KEYS: '',
-  /** `redis://host:6379`: sessions are kept in Redis. Empty: in encrypted cookies. */
+  /**
+   * `redis://host:6379`: sessions are kept in Redis, and the live pages of projects (events,
+   * viewer counts) span every worker through it. Empty: encrypted cookies, and one process.
+   */
   REDIS_URL: '',
+  /** Prefix of the live pages' Redis keys and hub channels: apps of different databases sharing a Redis keep apart. */
+  REDIS_PREFIX: 'tracker:',
   /** How long a session lasts without a request, in seconds: 14 days. */
   SESSION_MAX_AGE: 14 * 24 * 3600,
 };

@@ -1,6 +1,7 @@
 import { Controller, Delete, Doc, Get, inject, json, Post, Put, Request, Schema, serialize, SETTINGS, Use } from '../../src';
 import { apiLoginRequired, apiUser } from '../auth/current-user';
 import type { AppSettings } from '../settings';
+import { LiveService, projectFields } from './live.service';
 import { mustOwn } from './ownership';
 import { IndexQuery, ProjectInput, ProjectList, ProjectOut, ProjectParams } from './project.schemas';
 import { ProjectsService } from './projects.service';
@@ -8,12 +9,14 @@ import { ProjectsService } from './projects.service';
 /**
  * The JSON API, named as in the talk's `add_route_context` example; every route has a @Schema.
  * Reading is open to all; writing needs the session of a logged-in user (a 401 problem, checked
- * before the body), and changing or deleting a project, its owner (a 403).
+ * before the body), and changing or deleting a project, its owner (a 403). Changes reach the
+ * project's open pages as the forms' do.
  */
 @Controller('/api', { name: 'api' })
 export class ApiController {
   constructor(
     private readonly projects: ProjectsService,
+    private readonly live: LiveService,
     @inject(SETTINGS) private readonly settings: AppSettings,
   ) {}
 
@@ -63,7 +66,9 @@ export class ApiController {
   @Doc({ summary: 'Change a project' })
   async edit(req: Request<ProjectInput, unknown, ProjectParams>) {
     mustOwn(await apiUser(req), await this.projects.get(req.validParams.project_id));
-    return this.projects.update(req.validParams.project_id, req.data);
+    const project = await this.projects.update(req.validParams.project_id, req.data);
+    await this.live.publish(project.id, { type: 'project', project: projectFields(project) });
+    return project;
   }
 
   @Delete('/projects/<project_id:\\d+>', { name: 'delete_project' })
@@ -73,5 +78,6 @@ export class ApiController {
   async remove(req: Request<unknown, unknown, ProjectParams>): Promise<void> {
     mustOwn(await apiUser(req), await this.projects.get(req.validParams.project_id));
     await this.projects.remove(req.validParams.project_id);
+    await this.live.publish(req.validParams.project_id, { type: 'deleted' });
   }
 }

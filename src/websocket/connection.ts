@@ -36,6 +36,11 @@ export interface CloseInfo {
 const QUEUE_HIGH = 1024;
 // send() waits while more than this many bytes are queued for the peer.
 const SEND_HIGH_WATER = 1024 * 1024;
+/** @internal What send() returns when it need not wait: settled, so a caller may skip handling it. */
+export const DONE = Promise.resolve();
+const END: IteratorResult<WebSocketMessage> = { done: true, value: undefined };
+const TEXT = { binary: false };
+const BINARY = { binary: true };
 
 /**
  * One WebSocket, as a handler sees it (aiohttp's `WebSocketResponse`): an async iterable of
@@ -92,10 +97,11 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
    */
   send(data: string | Buffer | Uint8Array): Promise<void> {
     const ws = this.ws;
-    if (ws.readyState !== 1) return Promise.resolve();
+    if (ws.readyState !== 1) return DONE;
+    // No callback: ws reports write errors by closing the socket, which `closed` tells.
+    ws.send(data, typeof data === 'string' ? TEXT : BINARY);
+    if (ws.bufferedAmount <= SEND_HIGH_WATER) return DONE;
     return new Promise((resolve) => {
-      ws.send(data, { binary: typeof data !== 'string' }, () => undefined);
-      if (ws.bufferedAmount <= SEND_HIGH_WATER) return resolve();
       const socket = (ws as unknown as { _socket: NodeJS.EventEmitter })._socket;
       const done = () => {
         socket.off('drain', done);
@@ -124,24 +130,24 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
 
   /** The next message, or null once the socket is closed and every message was read. */
   next(): Promise<WebSocketMessage | null> {
-    const m = this.queue.shift();
-    if (m !== undefined) {
-      if (this.queue.length <= QUEUE_HIGH / 2 && this.ws.isPaused) this.ws.resume();
-      return Promise.resolve(m);
-    }
-    if (this.ended) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      this.waiting = (r) => resolve(r.done ? null : r.value);
-    });
+    return this.pull().then((r) => (r.done ? null : r.value));
   }
 
   [Symbol.asyncIterator](): AsyncIterator<WebSocketMessage> {
-    return {
-      next: async () => {
-        const m = await this.next();
-        return m === null ? { done: true, value: undefined } : { done: false, value: m };
-      },
-    };
+    return { next: () => this.pull() };
+  }
+
+  // One promise per message, resolved with the iterator's own result: `for await` costs no more.
+  private pull(): Promise<IteratorResult<WebSocketMessage>> {
+    const m = this.queue.shift();
+    if (m !== undefined) {
+      if (this.queue.length <= QUEUE_HIGH / 2 && this.ws.isPaused) this.ws.resume();
+      return Promise.resolve({ done: false, value: m });
+    }
+    if (this.ended) return Promise.resolve(END);
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+    });
   }
 
   private receive(m: WebSocketMessage): void {
@@ -159,7 +165,7 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
     const waiting = this.waiting;
     if (waiting !== null && this.queue.length === 0) {
       this.waiting = null;
-      waiting({ done: true, value: undefined });
+      waiting(END);
     }
   }
 }

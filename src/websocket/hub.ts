@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RococoError } from '../core/errors';
+import { DONE } from './connection';
 
 /** Options of the app's {@link Hub}: `createApp({ hub })`. */
 export interface HubOptions {
@@ -140,10 +141,13 @@ export class Hub {
     } catch {
       return; // not ours
     }
-    for (const fn of [...set]) {
+    // A Set visits what is still in it: a listener may unsubscribe itself or others meanwhile.
+    for (const fn of set) {
       try {
         const out = fn(data);
-        if (out instanceof Promise) out.catch((err) => this.log.error({ err, topic }, 'hub: a subscriber failed'));
+        // A send that did not have to wait returns an already resolved promise: nothing can fail
+        // later, and a handler per subscriber per message would cost a microtask each.
+        if (out instanceof Promise && out !== DONE) out.catch((err) => this.log.error({ err, topic }, 'hub: a subscriber failed'));
       } catch (err) {
         this.log.error({ err, topic }, 'hub: a subscriber failed');
       }
