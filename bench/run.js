@@ -9,12 +9,16 @@
 // from rounds without pipelining (wrk corrects latency assuming one request in flight per
 // connection: with pipelining its percentiles mean nothing). Every server is checked on every
 // scenario first, so a broken one fails before anything is measured.
+//
+// The WebSocket scenarios (ws-echo, ws-fanout) load raw `ws`, rococo and NestJS gateways with
+// ws-load.js (wrk speaks no WebSocket), on CPU 1 too: see that file.
 const { spawn, execFileSync } = require('node:child_process');
 const { createServer } = require('node:net');
 const { readFileSync, writeFileSync, mkdirSync } = require('node:fs');
 const { tmpdir, cpus } = require('node:os');
 const { join } = require('node:path');
 const { isDeepStrictEqual } = require('node:util');
+const WS = require('./ws-load');
 
 const BENCH = __dirname;
 const args = process.argv.slice(2);
@@ -23,6 +27,9 @@ const QUICK = args.includes('--quick');
 // Seconds of warm-up per server, then `rounds` alternating rounds of `duration` with pipelining,
 // the first `latency` of them followed by one without (for p99).
 const MODE = QUICK ? { name: 'quick', warmup: 2, rounds: 2, latency: 1, duration: 1 } : { name: 'full', warmup: 2, rounds: 3, latency: 2, duration: 1 };
+// The WebSocket scenarios: seconds of warm-up per server, then `rounds` alternating rounds of
+// `duration` (p99 comes from the same rounds).
+const WS_MODE = QUICK ? { warmup: 1, rounds: 2, duration: 1 } : { warmup: 2, rounds: 5, duration: 1 };
 const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString());
 
@@ -48,14 +55,14 @@ function ensureWrk() {
 ensureWrk();
 
 const SERVERS = [
-  { id: 'raw', name: 'node:http (raw)', file: 'servers/raw.js', validate: true },
-  { id: 'rococo', name: 'rococo', file: 'dist/rococo.js', validate: true },
+  { id: 'raw', name: 'node:http (raw)', wsName: 'ws (raw)', file: 'servers/raw.js', validate: true, ws: true },
+  { id: 'rococo', name: 'rococo', file: 'dist/rococo.js', validate: true, ws: true },
   { id: 'fastify', name: 'Fastify', file: 'servers/fastify.js' },
   { id: 'express', name: 'Express', file: 'servers/express.js' },
   { id: 'koa', name: 'Koa', file: 'servers/koa.js' },
   { id: 'hono', name: 'Hono', file: 'servers/hono.js' },
   { id: 'nest-express', name: 'NestJS (Express)', file: 'dist/nest-express.js', validate: true },
-  { id: 'nest-fastify', name: 'NestJS (Fastify)', file: 'dist/nest-fastify.js', validate: true },
+  { id: 'nest-fastify', name: 'NestJS (Fastify)', wsName: 'NestJS gateways (WsAdapter)', file: 'dist/nest-fastify.js', validate: true, ws: true },
   { id: 'routing-controllers', name: 'routing-controllers', file: 'dist/routing-controllers.js', validate: true },
 ].filter((s) => !flag('servers') || flag('servers').includes(s.id));
 
@@ -72,6 +79,7 @@ const SCENARIOS = [
   { id: 'validate', title: 'POST /validate (class-validator: @Schema, ValidationPipe...)', method: 'POST', path: '/validate', only: 'validate',
     body: JSON.stringify({ ...VALID, extra: 'dropped' }), check: (r) => isJson(r) && isDeepStrictEqual(r.json, VALID),
     invalid: JSON.stringify({ name: '', quantity: 300, email: 'nope' }) },
+  ...Object.entries(WS.SCENARIOS).map(([id, { title, unit, per }]) => ({ id, title, unit, per, only: 'ws', websocket: true })),
 ].filter((s) => !flag('scenarios') || flag('scenarios').includes(s.id));
 
 const serversFor = (sc) => SERVERS.filter((s) => !sc.only || s[sc.only]);
@@ -154,6 +162,13 @@ async function call(s, method, path, body) {
 }
 
 async function verify(sc, s) {
+  if (sc.websocket) {
+    try {
+      return await WS.check(s.port, sc.id);
+    } catch (e) {
+      throw new Error(`${s.name} fails ${sc.id}: ${e.message}`);
+    }
+  }
   const r = await call(s, sc.method ?? 'GET', sc.path, sc.body);
   const problems = [];
   if (r.status !== 200) problems.push(`status ${r.status}`);
@@ -253,12 +268,77 @@ async function measure(sc) {
   }
 }
 
+// WebSockets: one ws-load.js process on CPU 1 holds every server's sockets, from round to round.
+function wsClient() {
+  const child = spawn('taskset', ['-c', '1', process.execPath, join(BENCH, 'ws-load.js')], { cwd: BENCH, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  running.add(child);
+  let gone = null;
+  child.once('exit', (code) => {
+    running.delete(child);
+    gone = new Error(`ws-load.js exited (${code})`);
+  });
+  const ask = (cmd) =>
+    new Promise((resolve, reject) => {
+      if (gone) return reject(gone);
+      const onExit = () => reject(gone);
+      child.once('exit', onExit);
+      child.once('message', (m) => {
+        child.off('exit', onExit);
+        if (m.ok) resolve(m);
+        else reject(new Error(`ws-load.js ${cmd.cmd}: ${m.error}`));
+      });
+      child.send(cmd);
+    });
+  return { ask, kill: () => child.kill('SIGKILL') };
+}
+
+async function measureWs(sc) {
+  const servers = await startAll(serversFor(sc));
+  const client = wsClient();
+  try {
+    await client.ask({ cmd: 'setup', scenario: sc.id, ports: servers.map((s) => s.port), clk: CLK_TCK });
+    const run = (i, seconds) => client.ask({ cmd: 'run', target: i, pid: servers[i].pid, seconds });
+    for (let i = 0; i < servers.length; i++) await run(i, WS_MODE.warmup);
+    const samples = new Map(servers.map((s) => [s, []]));
+    for (let round = 0; round < WS_MODE.rounds; round++) {
+      for (let j = 0; j < servers.length; j++) {
+        const i = (j + round) % servers.length;
+        const r = await run(i, WS_MODE.duration);
+        samples.get(servers[i]).push({ rps: r.count / r.seconds, cpu: r.serverCpuUs / r.count, p99: r.p99, server: r.serverCpuUs / 1e6 / r.seconds, client: r.clientBusy });
+      }
+    }
+    // RSS with the scenario's sockets still open.
+    const rss = servers.map((s) => rssMB(s.pid));
+    await client.ask({ cmd: 'close' });
+    return servers.map((s, i) => {
+      const xs = samples.get(s);
+      const rps = xs.map((x) => x.rps);
+      return {
+        name: s.wsName ?? s.name,
+        id: s.id,
+        rps: median(rps),
+        min: Math.min(...rps),
+        max: Math.max(...rps),
+        p99: median(xs.map((x) => x.p99)),
+        cpu: median(xs.map((x) => x.cpu)),
+        rss: rss[i],
+        busy: `${(median(xs.map((x) => x.server)) * 100).toFixed(0)}/${(median(xs.map((x) => x.client)) * 100).toFixed(0)}%`,
+        errors: 0,
+      };
+    });
+  } finally {
+    client.kill();
+    await Promise.all(servers.map(stop));
+  }
+}
+
 // --- output ------------------------------------------------------------------------------------
 const k = (n) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0));
 
 function table(sc, rows) {
   const raw = rows.find((r) => r.id === 'raw');
-  const head = ['server', 'req/s median (min-max)', 'p99 ms', 'CPU µs/req', 'RSS MB', 'x raw'];
+  const head = ['server', `${sc.unit ?? 'req'}/s median (min-max)`, 'p99 ms', `CPU µs/${sc.per ?? 'req'}`, 'RSS MB', 'x raw'];
+  if (sc.websocket) head.push('busy server/client');
   const body = rows.map((r) => [
     r.name + (r.errors ? ` (${r.errors} socket errors)` : ''),
     `${k(r.rps)} (${k(r.min)}-${k(r.max)})`,
@@ -266,8 +346,10 @@ function table(sc, rows) {
     r.cpu.toFixed(1),
     r.rss.toFixed(0),
     raw ? `${(r.rps / raw.rps).toFixed(2)}x` : '-',
+    ...(sc.websocket ? [r.busy] : []),
   ]);
-  for (const s of SERVERS) if (!rows.some((r) => r.id === s.id)) body.push([s.name, 'n/a', '', '', '', '']);
+  // The WebSocket scenarios only run on the servers that have them (see the notes).
+  if (!sc.websocket) for (const s of SERVERS) if (!rows.some((r) => r.id === s.id)) body.push([s.name, 'n/a', '', '', '', '']);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
   const sep = `| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : '-'.repeat(w - 1) + ':')).join(' | ')} |`;
@@ -301,12 +383,24 @@ async function machineBusy(ms) {
   return total === 0 ? 0 : 1 - (d[3] + d[4]) / total; // idle + iowait
 }
 
-const PEERS = ['fastify', 'express', 'koa', '@koa/router', 'hono', '@hono/node-server', '@nestjs/core', 'routing-controllers', 'nunjucks', 'pg', 'class-validator'];
-const versions = () => PEERS.map((p) => `${p} ${require(join(BENCH, 'node_modules', p, 'package.json')).version}`).join(', ');
+const PEERS = ['fastify', 'express', 'koa', '@koa/router', 'hono', '@hono/node-server', '@nestjs/core', 'routing-controllers', 'nunjucks', 'pg', 'class-validator', 'ws', '@nestjs/websockets', '@nestjs/platform-ws'];
+const version = (dir) => require(join(dir, 'package.json')).version;
+const versions = () => {
+  const v = PEERS.map((p) => `${p} ${version(join(BENCH, 'node_modules', p))}`);
+  // rococo's ws is the root's; @nestjs/platform-ws pins its own.
+  v.push(`rococo's ws ${version(join(BENCH, '..', 'node_modules', 'ws'))}`);
+  try {
+    v.push(`@nestjs/platform-ws's ws ${version(join(BENCH, 'node_modules', '@nestjs', 'platform-ws', 'node_modules', 'ws'))}`);
+  } catch {}
+  return v.join(', ');
+};
 
 async function main() {
-  const pairs = SCENARIOS.reduce((n, sc) => n + serversFor(sc).length, 0);
-  const estimate = pairs * (MODE.warmup + (MODE.rounds + MODE.latency) * MODE.duration) + SCENARIOS.length * 5;
+  const pairs = (ws) => SCENARIOS.filter((sc) => !sc.websocket === !ws).reduce((n, sc) => n + serversFor(sc).length, 0);
+  const estimate =
+    pairs(false) * (MODE.warmup + (MODE.rounds + MODE.latency) * MODE.duration) +
+    pairs(true) * (WS_MODE.warmup + WS_MODE.rounds * WS_MODE.duration + 2) +
+    SCENARIOS.length * 5;
   const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
   const machine = `${cpu}, ${cpus().length} cores`;
   console.log(`rococo bench, ${MODE.name}: ${SERVERS.length} servers, ${SCENARIOS.length} scenarios, ${MODE.rounds} rounds: about ${Math.ceil(estimate / 60)} min`);
@@ -324,7 +418,7 @@ async function main() {
 
   const tables = [];
   for (const sc of SCENARIOS) {
-    const t = table(sc, await measure(sc));
+    const t = table(sc, await (sc.websocket ? measureWs(sc) : measure(sc)));
     console.log(t);
     tables.push(t);
   }
@@ -347,6 +441,22 @@ async function main() {
     '- RSS: after the last round. PostgreSQL runs on the same machine, unpinned: /db is bound by it.',
     '- Express 5, Koa (@koa/router) and NestJS take no regex in paths (path-to-regexp 8): they check',
     '  `\\d+` in the handler. routing-controllers runs on its own Express 4.',
+    ...(SCENARIOS.some((sc) => sc.websocket)
+      ? [
+          `- WebSocket scenarios: ${WS_MODE.warmup} s warm-up per server, ${WS_MODE.rounds} alternating rounds of ${WS_MODE.duration} s, on raw \`ws\``,
+          '  (the floor: a WebSocketServer on the same node:http server), rococo (`@WebSocket`, the `Hub` for',
+          '  the fan-out) and NestJS gateways on `WsAdapter` (the Fastify server; its Express twin serves the',
+          '  same gateways through the same adapter). The load is `bench/ws-load.js`, one Node process on CPU 1',
+          '  that writes prebuilt frames and only reads frame headers back (the `ws` package checks every',
+          '  answer first). Every server gets the same bytes and sends them back unchanged: Nest\'s {event, data}',
+          '  messages, which raw and rococo relay as text and Nest parses and serializes again.',
+          `- echo: ${WS.ECHO.connections} connections, ${WS.ECHO.window} messages in flight each; messages/s echoed, p99 of the round trip`,
+          `  with ${WS.ECHO.window} in flight. fan-out: ${WS.FANOUT.subscribers.toLocaleString('en')} subscribers, one publisher keeping ${WS.FANOUT.window} messages in flight`,
+          `  (a message is done when all ${WS.FANOUT.subscribers.toLocaleString('en')} got it); deliveries/s = messages x subscribers, p99 from publish to`,
+          '  delivery. CPU µs per message echoed or delivered; RSS with the sockets open. busy: the share of its',
+          '  core the server and the load client used over a round (medians): the one near 100% set the pace.',
+        ]
+      : []),
     `- Versions: ${versions()}.`,
     '',
     ...tables,

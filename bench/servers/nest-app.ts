@@ -1,9 +1,10 @@
-// The NestJS app, served by nest-express.ts and nest-fastify.ts.
+// The NestJS app, served by nest-express.ts and nest-fastify.ts, with its WebSocket gateways.
 import 'reflect-metadata';
 import { Body, Controller, Delete, Get, Header, HttpCode, Inject, Module, NotFoundException, Param, Post, Put } from '@nestjs/common';
 import nunjucks from 'nunjucks';
 import { Pool } from 'pg';
 import { ItemInput } from './dto';
+import { GATEWAYS } from './nest-ws';
 const c = require('../servers/common');
 
 const DIGITS = /^\d+$/; // Nest's paths (path-to-regexp 8) take no regex: checked in the handler
@@ -78,6 +79,6 @@ function resource(name: string) {
 
 @Module({
   controllers: [MainController, ...c.RESOURCES.map(resource)],
-  providers: [{ provide: Pool, useFactory: () => new Pool({ connectionString: c.DATABASE_URL, max: c.POOL_SIZE }) }],
+  providers: [{ provide: Pool, useFactory: () => new Pool({ connectionString: c.DATABASE_URL, max: c.POOL_SIZE }) }, ...GATEWAYS],
 })
 export class AppModule {}

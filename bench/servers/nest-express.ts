@@ -1,11 +1,13 @@
 import { ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { WsAdapter } from '@nestjs/platform-ws';
 import { AppModule } from './nest-app';
 const c = require('../servers/common');
 
 async function main() {
   const app = await NestFactory.create(AppModule, { logger: ['error'] });
   app.useGlobalPipes(new ValidationPipe({ whitelist: true }));
+  app.useWebSocketAdapter(new WsAdapter(app));
   await app.listen(c.PORT, c.HOST);
 }
 main();

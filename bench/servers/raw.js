@@ -1,6 +1,8 @@
 'use strict';
-// The floor: node:http with routes matched by hand, nunjucks, pg and class-validator directly.
+// The floor: node:http with routes matched by hand, nunjucks, pg and class-validator directly,
+// and `ws` servers on the same port for the WebSocket scenarios.
 const http = require('node:http');
+const { WebSocketServer } = require('ws');
 const nunjucks = require('nunjucks');
 const { Pool } = require('pg');
 const { plainToInstance } = require('class-transformer');
@@ -77,6 +79,26 @@ async function validated(req, res) {
   else json(res, item);
 }
 
+// WebSockets: /ws/echo sends each message back; what /ws/pub receives goes to every /ws/sub.
+const wsServer = () => new WebSocketServer({ noServer: true, clientTracking: false });
+const sockets = new Map([['/ws/echo', wsServer()], ['/ws/sub', wsServer()], ['/ws/pub', wsServer()]]);
+const subscribers = new Set();
+sockets.get('/ws/echo').on('connection', (ws) => {
+  ws.on('error', () => {});
+  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+});
+sockets.get('/ws/sub').on('connection', (ws) => {
+  ws.on('error', () => {});
+  subscribers.add(ws);
+  ws.on('close', () => subscribers.delete(ws));
+});
+sockets.get('/ws/pub').on('connection', (ws) => {
+  ws.on('error', () => {});
+  ws.on('message', (data, isBinary) => {
+    for (const sub of subscribers) sub.send(data, { binary: isBinary });
+  });
+});
+
 http
   .createServer((req, res) => {
     const fail = () => json(res, { error: 'bad request' }, 400);
@@ -86,5 +108,10 @@ http
     } catch {
       fail();
     }
+  })
+  .on('upgrade', (req, socket, head) => {
+    const wss = sockets.get(req.url);
+    if (wss === undefined) return socket.destroy();
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   })
   .listen(c.PORT, c.HOST);

@@ -1,5 +1,6 @@
-// rococo, as a user writes it: controllers, @Template, Database with the sql tag, @Schema.
-import { Controller, createApp, Database, Get, Post, Put, Delete, Request, Schema, sql, Template, immutableSettings } from '../../dist/src';
+// rococo, as a user writes it: controllers, @Template, Database with the sql tag, @Schema,
+// @WebSocket and the Hub.
+import { Controller, createApp, Database, Get, Post, Put, Delete, Hub, Request, Schema, sql, Template, WebSocket, WebSocketConnection, immutableSettings } from '../../dist/src';
 import { ItemInput } from './dto';
 const c = require('../servers/common');
 
@@ -40,6 +41,30 @@ class MainController {
   }
 }
 
+/** The WebSocket scenarios: an echo, and a fan-out through the Hub (see ws-load.js). */
+@Controller('/ws', { name: 'ws' })
+class LiveController {
+  constructor(private readonly hub: Hub) {}
+
+  @WebSocket('/echo', { name: 'echo' })
+  async echo(ws: WebSocketConnection) {
+    for await (const msg of ws) await ws.send(msg.isBinary ? msg.data : msg.text);
+  }
+
+  /** Every connection here gets every message published on /ws/pub, unchanged. */
+  @WebSocket('/sub', { name: 'sub' })
+  async sub(ws: WebSocketConnection) {
+    const off = this.hub.subscribe('fanout', (text) => ws.send(text as string));
+    await ws.closed;
+    off();
+  }
+
+  @WebSocket('/pub', { name: 'pub' })
+  async pub(ws: WebSocketConnection) {
+    for await (const msg of ws) await this.hub.publish('fanout', msg.text);
+  }
+}
+
 /** One controller per REST resource: list, create, show, update, delete. */
 function resource(name: string) {
   @Controller(`/api/v1/${name}`, { name })
@@ -70,7 +95,7 @@ function resource(name: string) {
 }
 
 const app = createApp({
-  controllers: [MainController, ...c.RESOURCES.map(resource)],
+  controllers: [MainController, LiveController, ...c.RESOURCES.map(resource)],
   settings: immutableSettings({ DATABASE_URL: c.DATABASE_URL }),
   database: { max: c.POOL_SIZE },
   templates: { dir: c.TEMPLATES },
