@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import pino, { type Logger } from 'pino';
@@ -15,6 +15,7 @@ import { compose, type Endpoint, type Middleware } from './middleware';
 import { Request } from './request';
 import { html, Response, send, toResponse } from './response';
 import { Router, type QueryInit } from './router';
+import { compileTrust, type TrustProxy } from './proxy';
 import { scanControllers, type ScannedRoute } from './scanner';
 import { getControllerMeta } from './metadata';
 import { WEBSOCKET, WebSockets, writeRawResponse, type UpgradeRoute, type WebSocketOptions } from '../websocket/server';
@@ -39,6 +40,21 @@ export interface Settings {
   readonly DATABASE_URL?: string;
   /** Redis URL; when set, the app's {@link Hub} spans processes through it. */
   readonly REDIS_URL?: string;
+  /**
+   * Proxies whose `X-Forwarded-For`, `-Proto` and `-Host` are believed (`req.ip`, `req.protocol`,
+   * `req.host`): false (the default), true, a hop count, or addresses and subnets.
+   */
+  readonly TRUST_PROXY?: boolean | number | string | readonly string[];
+  /** Ms to receive a request's headers before the connection is cut (slowloris); 20000. */
+  readonly HEADERS_TIMEOUT?: number;
+  /** Ms to receive a whole request, body included; 300000. */
+  readonly REQUEST_TIMEOUT?: number;
+  /** Ms an idle keep-alive connection is kept: longer than load balancers' 60 s, so they never reuse one the server is closing; 72000. */
+  readonly KEEP_ALIVE_TIMEOUT?: number;
+  /** Largest request head in bytes (431 above it); 16384. */
+  readonly MAX_HEADER_SIZE?: number;
+  /** Most request headers read; further ones are ignored; 200. */
+  readonly MAX_HEADERS_COUNT?: number;
   /** Most WebSockets open at once in this process; more get 503. 10000 by default. */
   readonly MAX_WEBSOCKETS?: number;
 }
@@ -107,6 +123,8 @@ export class Application {
   readonly debug: boolean;
   /** `settings.MAX_BODY_SIZE`, read once. */
   readonly maxBodySize: number;
+  /** `settings.TRUST_PROXY`, compiled; null when no proxy is trusted. */
+  readonly trustProxy: TrustProxy | null;
   /** The node server once `listen()` has run. */
   server: Server | null = null;
   /** The database engine, when `DATABASE_URL` or the `database` option is set. */
@@ -124,6 +142,8 @@ export class Application {
   private closing: Promise<void> | null = null;
   private readonly sockets = new Set<Socket>();
   private websocketsOf: WebSockets | null = null;
+  private readonly serverOptions: ServerOptions;
+  private readonly maxHeadersCount: number;
 
   /** @internal Use {@link createApp}. */
   constructor(options: AppOptions) {
@@ -136,6 +156,17 @@ export class Application {
     if (!Number.isInteger(this.maxBodySize) || this.maxBodySize < 0) {
       throw new RococoError('ROCOCO_SETTINGS', `MAX_BODY_SIZE must be a whole number of bytes, got ${this.maxBodySize}`);
     }
+    this.trustProxy = compileTrust(this.settings.TRUST_PROXY);
+    const ms = (key: string, fallback: number) => positiveInteger(this.settings, key, fallback);
+    this.serverOptions = {
+      headersTimeout: ms('HEADERS_TIMEOUT', 20_000),
+      requestTimeout: ms('REQUEST_TIMEOUT', 300_000),
+      keepAliveTimeout: ms('KEEP_ALIVE_TIMEOUT', 72_000),
+      maxHeaderSize: ms('MAX_HEADER_SIZE', 16_384),
+      // How often node looks for requests over their timeouts: a slowloris is cut within a second of it.
+      connectionsCheckingInterval: 1000,
+    };
+    this.maxHeadersCount = ms('MAX_HEADERS_COUNT', 200);
     this.log = options.logger ?? pino({ level: readSetting(this.settings, 'LOG_LEVEL', 'string', process.env.LOG_LEVEL ?? 'info') });
     this.hooks = {
       startup: [...(options.onStartup ?? [])],
@@ -232,7 +263,8 @@ export class Application {
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
     if (this.server !== null) throw new RococoError('ROCOCO_LIFECYCLE', 'listen() was already called on this app');
     await this.startup();
-    const server = (this.server = createServer(this.handle));
+    const server = (this.server = createServer(this.serverOptions, this.handle));
+    server.maxHeadersCount = this.maxHeadersCount;
     if (this.websocketsOf !== null) server.on('upgrade', this.handleUpgrade);
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
@@ -635,6 +667,12 @@ function readSetting<T extends string | number | boolean>(settings: Settings, ke
   if (v === undefined) return fallback;
   if (typeof v !== type) throw new RococoError('ROCOCO_SETTINGS', `${key} must be a ${type}, got ${JSON.stringify(v)}`);
   return v as T;
+}
+
+function positiveInteger(settings: Settings, key: string, fallback: number): number {
+  const v = readSetting(settings, key, 'number', fallback);
+  if (!Number.isInteger(v) || v <= 0) throw new RococoError('ROCOCO_SETTINGS', `${key} must be a positive whole number, got ${v}`);
+  return v;
 }
 
 function absoluteToPath(target: string): string {

@@ -4,6 +4,7 @@ import { parse as parseCookies } from 'cookie';
 import type { Application } from './application';
 import { decodeText, parseForm, parseJson, readBody } from './body';
 import type { HandlerMeta } from './metadata';
+import { clientAddress, forwarded } from './proxy';
 
 /** The route a request matched, as middlewares see it through `req.route`. */
 export interface MatchedRoute {
@@ -82,9 +83,23 @@ export class Request<Data = unknown, Query = unknown, Params = unknown> {
     return this.raw.headers;
   }
 
-  /** `https` when the request came over TLS, else `http`. */
+  /**
+   * `https` when the request came over TLS, or when a trusted proxy (`TRUST_PROXY`) says so in
+   * `X-Forwarded-Proto`; else `http`.
+   */
   get protocol(): 'http' | 'https' {
-    return (this.raw.socket as TLSSocket).encrypted === true ? 'https' : 'http';
+    if ((this.raw.socket as TLSSocket).encrypted === true) return 'https';
+    return forwarded(this.raw, this.app.trustProxy, 'x-forwarded-proto')?.toLowerCase() === 'https' ? 'https' : 'http';
+  }
+
+  /** The client's address: the peer's, or what trusted proxies put in `X-Forwarded-For`. */
+  get ip(): string {
+    return clientAddress(this.raw, this.app.trustProxy);
+  }
+
+  /** The host the client asked for (`Host`, or a trusted proxy's `X-Forwarded-Host`), port included. */
+  get host(): string {
+    return forwarded(this.raw, this.app.trustProxy, 'x-forwarded-host') ?? this.raw.headers.host ?? '';
   }
 
   /** Cookies sent by the client, parsed on first use. */

@@ -131,5 +131,5 @@ function sameOrigin(req: Request, trusted: Set<string>): boolean {
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined) return site === 'same-origin' || site === 'none';
   if (origin === undefined) return true;
-  return origin === `${req.protocol}://${req.headers.host}`;
+  return origin === `${req.protocol}://${req.host}`;
 }

@@ -109,7 +109,7 @@ export class WebSockets {
       });
     }
     const origin = h.origin;
-    if (origin !== undefined && !route.allowedOrigins.has('*') && !route.allowedOrigins.has(origin) && hostOf(origin) !== h.host) {
+    if (origin !== undefined && !route.allowedOrigins.has('*') && !route.allowedOrigins.has(origin) && hostOf(origin) !== req.host) {
       throw new HTTPForbidden(`WebSocket connections from ${origin} are not allowed`);
     }
     if (this.closing) throw new HTTPServiceUnavailable('The server is shutting down');
