@@ -141,8 +141,11 @@ export class Hub {
     } catch {
       return; // not ours
     }
-    // A Set visits what is still in it: a listener may unsubscribe itself or others meanwhile.
-    for (const fn of set) {
+    // The listeners of this moment: one subscribed meanwhile waits for the next message (iterating
+    // the live Set would call it now, and call a listener that renews its own subscription again
+    // and again); one unsubscribed meanwhile is skipped.
+    for (const fn of [...set]) {
+      if (!set.has(fn)) continue;
       try {
         const out = fn(data);
         // A send that did not have to wait returns an already resolved promise: nothing can fail
