@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger, logAccess, RequestIds } from './logging';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import { createAppContainer, registerClass, SETTINGS, type Constructor, type Provider } from './container';
 import { Database, DATABASE_OPTION_KEYS, type DatabaseOptions } from './database';
@@ -55,6 +56,8 @@ export interface Settings {
   readonly MAX_HEADER_SIZE?: number;
   /** Most request headers read; further ones are ignored; 200. */
   readonly MAX_HEADERS_COUNT?: number;
+  /** One `info` line per request (method, path, status, bytes, ms, id, address); true by default. */
+  readonly ACCESS_LOG?: boolean;
   /** Most WebSockets open at once in this process; more get 503. 10000 by default. */
   readonly MAX_WEBSOCKETS?: number;
 }
@@ -123,6 +126,8 @@ export class Application {
   readonly debug: boolean;
   /** `settings.MAX_BODY_SIZE`, read once. */
   readonly maxBodySize: number;
+  /** `settings.ACCESS_LOG`: one info line per request. */
+  readonly accessLog: boolean;
   /** `settings.TRUST_PROXY`, compiled; null when no proxy is trusted. */
   readonly trustProxy: TrustProxy | null;
   /** The node server once `listen()` has run. */
@@ -142,6 +147,7 @@ export class Application {
   private closing: Promise<void> | null = null;
   private readonly sockets = new Set<Socket>();
   private websocketsOf: WebSockets | null = null;
+  private readonly ids = new RequestIds();
   private readonly serverOptions: ServerOptions;
   private readonly maxHeadersCount: number;
 
@@ -167,7 +173,8 @@ export class Application {
       connectionsCheckingInterval: 1000,
     };
     this.maxHeadersCount = ms('MAX_HEADERS_COUNT', 200);
-    this.log = options.logger ?? pino({ level: readSetting(this.settings, 'LOG_LEVEL', 'string', process.env.LOG_LEVEL ?? 'info') });
+    this.log = options.logger ?? createLogger(readSetting(this.settings, 'LOG_LEVEL', 'string', process.env.LOG_LEVEL ?? 'info'), this.debug);
+    this.accessLog = readSetting(this.settings, 'ACCESS_LOG', 'boolean', true);
     this.hooks = {
       startup: [...(options.onStartup ?? [])],
       shutdown: [...(options.onShutdown ?? [])],
@@ -302,7 +309,10 @@ export class Application {
     } catch {
       match = null; // a malformed path: missError() answers it with the router's 400
     }
-    const req = match === null ? new Request(raw, this, path, qs, {}, null) : new Request(raw, this, path, qs, match.params, match.route);
+    const id = this.ids.next(raw.headers['x-request-id']);
+    res.setHeader('x-request-id', id);
+    const req = match === null ? new Request(raw, this, path, qs, {}, null, id) : new Request(raw, this, path, qs, match.params, match.route, id);
+    if (this.accessLog) logAccess(this.log, req, res, process.hrtime.bigint());
     if (match === null) {
       this.miss(req, res);
       return;
@@ -370,7 +380,7 @@ export class Application {
   /** An error as a response: HTTP errors as themselves, anything else as a 500 that leaks nothing unless DEBUG. */
   errorResponse(req: Request, err: unknown): Response {
     if (err instanceof HTTPError) return err.toResponse();
-    this.log.error({ err, method: req.method, url: req.url }, 'unhandled error');
+    this.log.error({ err, reqId: req.id, method: req.method, url: req.url }, 'unhandled error');
     const extensions = this.debug && err instanceof Error ? { stack: err.stack } : undefined;
     const detail = this.debug ? String(err instanceof Error ? err.message : err) : undefined;
     return new HTTPError(500, detail, { extensions }).toResponse();
@@ -479,7 +489,7 @@ export class Application {
       writeRawResponse(socket, err.toResponse());
       return;
     }
-    const req = new Request(raw, this, path, qs, match.params, match.route);
+    const req = new Request(raw, this, path, qs, match.params, match.route, this.ids.next(raw.headers['x-request-id']));
     const sockets = this.websocketsOf as WebSockets;
     try {
       sockets.check(req, upgrade.route);

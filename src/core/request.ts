@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
 import { parse as parseCookies } from 'cookie';
 import type { Application } from './application';
 import { decodeText, parseForm, parseJson, readBody } from './body';
@@ -42,6 +43,8 @@ export class Request<Data = unknown, Query = unknown, Params = unknown> {
   readonly params: Record<string, string>;
   /** The matched route; null when none matched (the 404 and 405 answers). */
   readonly route: MatchedRoute | null;
+  /** The request id: the client's well-formed `X-Request-Id`, or a new one; echoed in the response. */
+  readonly id: string;
   // Declared, not initialized: only @Schema routes set them, others do not pay for the slots.
   /** The validated body (or, for GET/DELETE, query) of a `@Schema({ request })` route. */
   declare data: Data;
@@ -59,10 +62,11 @@ export class Request<Data = unknown, Query = unknown, Params = unknown> {
   private declare _body: Promise<Buffer> | undefined;
   private declare _json: Promise<unknown> | undefined;
   private declare _form: Promise<FormData> | undefined;
+  private declare _log: Logger | undefined;
   private readonly _qs: number;
 
   /** @internal Built by the application for each request. */
-  constructor(raw: IncomingMessage, app: Application, path: string, qs: number, params: Record<string, string>, route: MatchedRoute | null) {
+  constructor(raw: IncomingMessage, app: Application, path: string, qs: number, params: Record<string, string>, route: MatchedRoute | null, id: string) {
     this.raw = raw;
     this.app = app;
     this.method = raw.method as string;
@@ -71,6 +75,12 @@ export class Request<Data = unknown, Query = unknown, Params = unknown> {
     this._qs = qs;
     this.params = params;
     this.route = route;
+    this.id = id;
+  }
+
+  /** The app's logger with this request's id on every line (`reqId`). */
+  get log(): Logger {
+    return (this._log ??= this.app.log.child({ reqId: this.id }));
   }
 
   /** The query string, parsed on first use. */
