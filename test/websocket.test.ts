@@ -450,6 +450,8 @@ describe('WebSockets on one app', () => {
       expect(e.status).toBe(403);
       expect(runs.echo ?? 0).toBe(before);
       expect((await refused(client.ws('/ws/echo', { headers: { origin: 'null' } }))).status).toBe(403);
+      // Same host, other scheme: a page served over https elsewhere is another origin.
+      expect((await refused(client.ws('/ws/echo', { headers: { origin: `https://127.0.0.1:${port}` } }))).status).toBe(403);
     });
 
     test('the app’s own origin passes, and so does a client that sends none', async () => {
