@@ -26,6 +26,8 @@ export const errorPages: Middleware = async (req, next) => {
     return await next();
   } catch (e) {
     if (!wantsHtml(req) || e instanceof HTTPRedirection) throw e;
+    // In DEBUG an unhandled error goes on to rococo's debug page (stack, route, request).
+    if (req.app.debug && !(e instanceof HTTPError)) throw e;
     let error: HTTPError;
     if (e instanceof HTTPError) {
       error = e;

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { createLogger, logAccess, RequestIds } from './logging';
+import { debugPage, routeTable } from './debug';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import { createAppContainer, registerClass, SETTINGS, type Constructor, type Provider } from './container';
 import { Database, DATABASE_OPTION_KEYS, type DatabaseOptions } from './database';
@@ -260,6 +261,7 @@ export class Application {
 
   /** Runs the startup hooks, once; `listen()` calls it. */
   startup(): Promise<void> {
+    if (this.started === null && this.debug) this.log.info(`routes:\n${routeTable(this.router.routes)}`);
     return (this.started ??= this.runHooks('startup'));
   }
 
@@ -377,10 +379,15 @@ export class Application {
     }
   }
 
-  /** An error as a response: HTTP errors as themselves, anything else as a 500 that leaks nothing unless DEBUG. */
+  /**
+   * An error as a response: HTTP errors as themselves, anything else as a logged 500 that
+   * leaks nothing unless DEBUG (then an HTML page with the stack, route, request and masked
+   * settings for browsers, and the stack in the problem document for others).
+   */
   errorResponse(req: Request, err: unknown): Response {
     if (err instanceof HTTPError) return err.toResponse();
     this.log.error({ err, reqId: req.id, method: req.method, url: req.url }, 'unhandled error');
+    if (this.debug && (req.headers.accept ?? '').includes('text/html')) return debugPage(req, err);
     const extensions = this.debug && err instanceof Error ? { stack: err.stack } : undefined;
     const detail = this.debug ? String(err instanceof Error ? err.message : err) : undefined;
     return new HTTPError(500, detail, { extensions }).toResponse();
