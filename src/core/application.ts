@@ -12,14 +12,14 @@ import { StaticFiles, STATIC_OPTION_KEYS, type StaticOptions } from './static';
 import { buildOpenAPI, OPENAPI_OPTION_KEYS, type DocumentedHandler, type OpenAPIOptions } from './openapi';
 import { SCHEMA, schemaWrapper, type SchemaOptions } from './schema';
 import { TEMPLATE, Templates, TEMPLATES_OPTION_KEYS, type TemplateMeta, type TemplatesOptions } from './templates';
-import { HTTPBadRequest, HTTPError, HTTPMethodNotAllowed, HTTPNotFound, HTTPUpgradeRequired, RococoError } from './errors';
+import { HTTPBadRequest, HTTPError, HTTPMethodNotAllowed, HTTPNotFound, HTTPRequestEntityTooLarge, HTTPUpgradeRequired, RococoError } from './errors';
 import { compose, type Endpoint, type Middleware } from './middleware';
 import { Request } from './request';
 import { html, Response, send, toResponse } from './response';
 import { Router, type QueryInit } from './router';
 import { compileTrust, type TrustProxy } from './proxy';
 import { scanControllers, type ScannedRoute } from './scanner';
-import { getControllerMeta } from './metadata';
+import { getControllerMeta, type ExpectHandler } from './metadata';
 import { WEBSOCKET, WebSockets, writeRawResponse, type UpgradeRoute, type WebSocketOptions } from '../websocket/server';
 import type { Duplex } from 'node:stream';
 import { Hub, HUB_OPTION_KEYS, type HubOptions } from '../websocket/hub';
@@ -102,6 +102,8 @@ const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onS
 interface RouteHandler extends DocumentedHandler {
   call: (req: Request) => unknown;
   chain: Endpoint | null;
+  /** The route's check of `Expect: 100-continue` requests. */
+  expect?: ExpectHandler;
   /** For a `@WebSocket` route: its upgrade, through the route's middlewares. */
   upgrade?: { route: UpgradeRoute; chain: Endpoint };
 }
@@ -165,9 +167,15 @@ export class Application {
     }
     this.trustProxy = compileTrust(this.settings.TRUST_PROXY);
     const ms = (key: string, fallback: number) => positiveInteger(this.settings, key, fallback);
+    const requestTimeout = ms('REQUEST_TIMEOUT', 300_000);
+    // node refuses a head timeout longer than the whole request's, at listen(): say so here.
+    const headersTimeout = ms('HEADERS_TIMEOUT', Math.min(20_000, requestTimeout));
+    if (headersTimeout > requestTimeout) {
+      throw new RococoError('ROCOCO_SETTINGS', `HEADERS_TIMEOUT (${headersTimeout}) must not be longer than REQUEST_TIMEOUT (${requestTimeout})`);
+    }
     this.serverOptions = {
-      headersTimeout: ms('HEADERS_TIMEOUT', 20_000),
-      requestTimeout: ms('REQUEST_TIMEOUT', 300_000),
+      headersTimeout,
+      requestTimeout,
       keepAliveTimeout: ms('KEEP_ALIVE_TIMEOUT', 72_000),
       maxHeaderSize: ms('MAX_HEADER_SIZE', 16_384),
       // How often node looks for requests over their timeouts: a slowloris is cut within a second of it.
@@ -274,6 +282,7 @@ export class Application {
     await this.startup();
     const server = (this.server = createServer(this.serverOptions, this.handle));
     server.maxHeadersCount = this.maxHeadersCount;
+    server.on('checkContinue', this.handleContinue);
     if (this.websocketsOf !== null) server.on('upgrade', this.handleUpgrade);
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
@@ -301,6 +310,20 @@ export class Application {
 
   /** The node request listener, to mount the app on a server of your own. */
   readonly handle = (raw: IncomingMessage, res: ServerResponse): void => {
+    this.serve(raw, res, false);
+  };
+
+  /**
+   * node's `checkContinue` listener (`listen()` installs it): a request with
+   * `Expect: 100-continue` gets `100 Continue` only once its route is found, its declared length
+   * fits `MAX_BODY_SIZE` and the route's `expect` check passed; otherwise it is answered (404,
+   * 405, 413, the check's error) without its body being sent, and the connection is closed.
+   */
+  readonly handleContinue = (raw: IncomingMessage, res: ServerResponse): void => {
+    this.serve(raw, res, true);
+  };
+
+  private serve(raw: IncomingMessage, res: ServerResponse, expecting: boolean): void {
     let url = raw.url as string;
     if (url.charCodeAt(0) !== 47 /* / */) url = raw.url = absoluteToPath(url);
     const qs = url.indexOf('?');
@@ -316,10 +339,43 @@ export class Application {
     const req = match === null ? new Request(raw, this, path, qs, {}, null, id) : new Request(raw, this, path, qs, match.params, match.route, id);
     if (this.accessLog) logAccess(this.log, req, res, process.hrtime.bigint());
     if (match === null) {
+      if (expecting) res.shouldKeepAlive = false; // the body that was not asked for must not be read as a request
       this.miss(req, res);
       return;
     }
-    const h = match.route.handler;
+    if (expecting) this.continue(req, res, match.route.handler);
+    else this.run(req, res, match.route.handler);
+  }
+
+  private continue(req: Request, res: ServerResponse, h: RouteHandler): void {
+    const refuse = (e: unknown) => {
+      res.shouldKeepAlive = false;
+      this.fail(req, res, e);
+    };
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (length > this.maxBodySize) {
+      refuse(new HTTPRequestEntityTooLarge(`The body is limited to ${this.maxBodySize} bytes; this one declares ${length}`));
+      return;
+    }
+    const go = () => {
+      res.writeContinue();
+      this.run(req, res, h);
+    };
+    if (h.expect === undefined) {
+      go();
+      return;
+    }
+    let check: unknown;
+    try {
+      check = h.expect(req);
+    } catch (e) {
+      refuse(e);
+      return;
+    }
+    Promise.resolve(check).then(go, refuse);
+  }
+
+  private run(req: Request, res: ServerResponse, h: RouteHandler): void {
     if (h.chain !== null) {
       h.chain(req).then(
         (r) => this.reply(req, res, r),
@@ -342,7 +398,7 @@ export class Application {
     } else {
       this.reply(req, res, out);
     }
-  };
+  }
 
   private reply(req: Request, res: ServerResponse, value: unknown): void {
     try {
@@ -446,7 +502,9 @@ export class Application {
     const schema = r.meta.extras.get(SCHEMA) as SchemaOptions | undefined;
     if (schema !== undefined) call = schemaWrapper(schema, r.methods, r.origin, this)(call);
     const controller = getControllerMeta(r.controller);
-    return handlerOf(call, [...appMws, ...r.middlewares], { meta: r.meta, tag: controller?.name ?? r.controller.name, handlerName: r.handler });
+    const handler = handlerOf(call, [...appMws, ...r.middlewares], { meta: r.meta, tag: controller?.name ?? r.controller.name, handlerName: r.handler });
+    if (r.expect !== undefined) handler.expect = r.expect;
+    return handler;
   }
 
   /**

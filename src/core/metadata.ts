@@ -1,4 +1,5 @@
 import type { Middleware } from './middleware';
+import type { Request } from './request';
 
 /**
  * What the decorators record. Decorators only write here; the scanner reads it once, at
@@ -16,7 +17,12 @@ export interface RouteMeta {
   methods: string[];
   path: string;
   name: string | undefined;
+  /** The check an `Expect: 100-continue` request passes before its body is asked for. */
+  expect?: ExpectHandler;
 }
+
+/** A route's check of a request that waits for `100 Continue`: throw an HTTP error to refuse it. */
+export type ExpectHandler = (req: Request) => void | Promise<void>;
 
 /** Everything recorded on one handler method. */
 export interface HandlerMeta {

@@ -1,6 +1,6 @@
 import type { Constructor } from './container';
 import { RococoError } from './errors';
-import { getClassMiddlewares, getControllerMeta, getHandlerMetas, type HandlerMeta } from './metadata';
+import { getClassMiddlewares, getControllerMeta, getHandlerMetas, type ExpectHandler, type HandlerMeta } from './metadata';
 import type { Middleware } from './middleware';
 
 /** One route read off a controller's decorators, before the router compiles it. */
@@ -17,6 +17,8 @@ export interface ScannedRoute {
   meta: HandlerMeta;
   /** `ProjectsController.show`, for error messages. */
   origin: string;
+  /** The route's `expect` check, if any. */
+  expect: ExpectHandler | undefined;
 }
 
 /** Reads the decorators of the given controllers once, at startup, into plain route data. */
@@ -53,6 +55,7 @@ export function scanControllers(controllers: readonly Constructor[]): ScannedRou
           middlewares: [...classMws, ...hmeta.middlewares],
           meta: hmeta,
           origin,
+          expect: r.expect,
         });
         routes++;
       }

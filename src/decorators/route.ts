@@ -1,10 +1,16 @@
-import { handlerMeta } from '../core/metadata';
+import { handlerMeta, type ExpectHandler } from '../core/metadata';
 import { checkOptions } from './options';
 
 /** Options of the route decorators. */
 export interface RouteOptions {
   /** The route's name for `app.url()`, prefixed with the controller's name. */
   name?: string;
+  /**
+   * Runs when a request says `Expect: 100-continue`, before its body is sent: throw an HTTP
+   * error (`HTTPUnauthorized`) to refuse a large upload before a byte of it arrives
+   * (aiohttp's `expect_handler`).
+   */
+  expect?: ExpectHandler;
 }
 
 /**
@@ -17,10 +23,11 @@ export interface RouteOptions {
  */
 export function Route(methods: string | readonly string[], path = '', options?: RouteOptions): MethodDecorator {
   const list = typeof methods === 'string' ? [methods] : [...methods];
-  checkOptions(`@Route(${list.join(', ')} '${path}')`, options, ['name']);
+  checkOptions(`@Route(${list.join(', ')} '${path}')`, options, ['name', 'expect']);
+  if (options?.expect !== undefined && typeof options.expect !== 'function') throw new TypeError(`@Route(${list.join(', ')} '${path}'): expect must be a function`);
   return (target, key) => {
     if (typeof key === 'symbol') throw new TypeError('route handlers must have string names');
-    handlerMeta(target.constructor, key).routes.push({ methods: list, path, name: options?.name });
+    handlerMeta(target.constructor, key).routes.push({ methods: list, path, name: options?.name, expect: options?.expect });
   };
 }
 
