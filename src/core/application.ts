@@ -47,7 +47,7 @@ export interface Settings {
    * `req.host`): false (the default), true, a hop count, or addresses and subnets.
    */
   readonly TRUST_PROXY?: boolean | number | string | readonly string[];
-  /** Ms to receive a request's headers before the connection is cut (slowloris); 20000. */
+  /** Ms to receive a request's headers before the connection is cut (slowloris); 20000, or REQUEST_TIMEOUT if shorter (never longer than it). */
   readonly HEADERS_TIMEOUT?: number;
   /** Ms to receive a whole request, body included; 300000. */
   readonly REQUEST_TIMEOUT?: number;
@@ -280,10 +280,7 @@ export class Application {
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
     if (this.server !== null) throw new RococoError('ROCOCO_LIFECYCLE', 'listen() was already called on this app');
     await this.startup();
-    const server = (this.server = createServer(this.serverOptions, this.handle));
-    server.maxHeadersCount = this.maxHeadersCount;
-    server.on('checkContinue', this.handleContinue);
-    if (this.websocketsOf !== null) server.on('upgrade', this.handleUpgrade);
+    const server = (this.server = this.createServer());
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
@@ -298,6 +295,19 @@ export class Application {
     const addr = server.address() as AddressInfo;
     const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     return `http://${h}:${addr.port}`;
+  }
+
+  /**
+   * A node HTTP server for the app, as `listen()` makes it (timeouts and header limits from the
+   * settings, the request, `checkContinue` and, with WebSocket routes, `upgrade` listeners), not
+   * listening yet: for servers of your own (`rococo serve` makes one for each address).
+   */
+  createServer(): Server {
+    const server = createServer(this.serverOptions, this.handle);
+    server.maxHeadersCount = this.maxHeadersCount;
+    server.on('checkContinue', this.handleContinue);
+    if (this.websocketsOf !== null) server.on('upgrade', this.handleUpgrade);
+    return server;
   }
 
   /**
@@ -417,7 +427,7 @@ export class Application {
 
   private fail(req: Request, res: ServerResponse, err: unknown): void {
     if (res.headersSent) {
-      this.log.error({ err, method: req.method, url: req.url }, 'error after the response was started');
+      this.log.error({ err, reqId: req.id, method: req.method, url: req.url }, 'error after the response was started');
       res.destroy();
       return;
     }
@@ -425,7 +435,7 @@ export class Application {
       send(res, this.errorResponse(req, err));
     } catch (e) {
       // The error's own response is unsendable (say, a header with a newline): a bare 500.
-      this.log.error({ err: e, method: req.method, url: req.url }, 'the error response could not be sent');
+      this.log.error({ err: e, reqId: req.id, method: req.method, url: req.url }, 'the error response could not be sent');
       if (res.headersSent) {
         res.destroy();
         return;

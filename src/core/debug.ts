@@ -12,7 +12,9 @@ const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;'
  */
 export function maskSecrets(value: unknown, key = ''): unknown {
   if (SECRET_KEY.test(key) && value !== undefined && value !== null && value !== '' && value !== false) return MASK;
-  if (typeof value === 'string') return value.replace(/(\/\/[^/:@\s]*:)[^@\s/]*@/g, `$1${MASK}@`);
+  // The password runs to the last '@' of the authority, as URL parsers read it: 'p@ss' in
+  // 'postgres://u:p@ss@db/x' is one password (pg connects with it); a user may hold an '@' too.
+  if (typeof value === 'string') return value.replace(/(\/\/[^/:\s]*:)[^\s/]*@/g, `$1${MASK}@`);
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};

@@ -1,0 +1,33 @@
+/**
+ * An app with the default logger (no `logger` option), for the logging suite: run in a child
+ * process (`node -r ts-node/register/transpile-only`), it writes its log lines to stdout as a
+ * user's app does, prints `listening <url>` on stderr, and closes when stdin ends.
+ */
+import 'reflect-metadata';
+import { Controller, createApp, Get, type Request } from '../../src';
+
+@Controller('')
+class LeakyController {
+  @Get('/leak')
+  leak(req: Request) {
+    req.log.info({ headers: req.headers }, 'as headers');
+    req.log.info({ req: { headers: req.headers } }, 'as req.headers');
+    req.log.info({ session: { user_id: 7, note: 'session-value-1' } }, 'as session');
+    req.log.info({ user: { id: 7, session: { note: 'session-value-2' }, password: 'password-value-1' } }, 'nested');
+    req.log.info({ password: 'password-value-2', email: 'demo@example.com' }, 'as password');
+    return { ok: true };
+  }
+}
+
+const app = createApp({ controllers: [LeakyController], settings: { LOG_LEVEL: 'info' } });
+app.listen(0).then(
+  (url) => process.stderr.write(`listening ${url}\n`),
+  (err) => {
+    process.stderr.write(`failed ${String(err)}\n`);
+    process.exit(1);
+  },
+);
+process.stdin.resume();
+process.stdin.on('end', () => {
+  app.close().then(() => process.exit(0));
+});

@@ -1,0 +1,371 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type { ServerResponse } from 'node:http';
+import { Controller, createApp, Get, HTTPBadRequest, HTTPError, HTTPNotFound, Response, type Application, type Request } from '../src';
+import { testClient, type TestClient } from '../src/testing';
+import { memoryLogger, type LogRecord } from './helpers/memory-logger';
+import { rawConnect, rawRequest } from './helpers/raw-websocket';
+import { waitFor } from './helpers/pg-admin';
+
+/**
+ * Logging as a user sees it: one access line per request, errors at error level with their
+ * stack, request ids from the client or made here, `req.log` lines tagged with the id, and
+ * credentials redacted by the default logger.
+ */
+
+const ERROR = 50;
+
+/** A response that starts, then fails: what a streaming subclass can do. */
+class HalfWritten extends Response {
+  override writeTo(res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('half');
+    throw new Error('failed half-way');
+  }
+}
+
+@Controller('')
+class LogController {
+  @Get('/hello')
+  hello(req: Request) {
+    req.log.info({ step: 'handler' }, 'hello from the handler');
+    return { hello: 'world' };
+  }
+
+  @Get('/not-here')
+  notHere() {
+    throw new HTTPNotFound('no such thing');
+  }
+
+  @Get('/bad')
+  bad() {
+    throw new HTTPBadRequest('nope');
+  }
+
+  @Get('/boom')
+  async boom() {
+    await Promise.resolve();
+    throw new Error('kaboom');
+  }
+
+  @Get('/half')
+  half() {
+    return new HalfWritten('');
+  }
+
+  @Get('/unsendable')
+  unsendable() {
+    throw new HTTPError(409, 'conflict', { headers: { 'x-bad': 'a\nb' } });
+  }
+}
+
+function makeApp(settings: Record<string, unknown> = {}): { app: Application; records: LogRecord[] } {
+  const { logger, records } = memoryLogger('info');
+  return { app: createApp({ controllers: [LogController], settings, logger }), records };
+}
+
+const accessLines = (records: LogRecord[]) => records.filter((r) => r.msg === 'request');
+
+async function accessLineOf(records: LogRecord[], reqId: string): Promise<LogRecord> {
+  await waitFor(() => accessLines(records).some((r) => r.reqId === reqId), 3000, `the access line of ${reqId}`);
+  const lines = accessLines(records).filter((r) => r.reqId === reqId);
+  expect(lines).toHaveLength(1);
+  return lines[0];
+}
+
+describe('access log', () => {
+  let client: TestClient;
+  let records: LogRecord[];
+  beforeEach(async () => {
+    const made = makeApp();
+    records = made.records;
+    client = await testClient(made.app);
+  });
+  afterEach(() => client.close());
+
+  test('one info line per request: method, path, status, bytes, ms, reqId, remote', async () => {
+    const res = await client.get('/hello?x=1');
+    expect(res.status).toBe(200);
+    const id = res.headers.get('x-request-id')!;
+    expect(id).toBeTruthy();
+    const body = await res.text();
+
+    const line = await accessLineOf(records, id);
+    expect(line.level).toBe(30);
+    expect(line).toMatchObject({ msg: 'request', method: 'GET', path: '/hello', status: 200, bytes: Buffer.byteLength(body), reqId: id, remote: '127.0.0.1' });
+    expect(typeof line.ms).toBe('number');
+    expect(line.ms as number).toBeGreaterThanOrEqual(0);
+    expect(line.ms as number).toBeLessThan(5000);
+    expect(line.aborted).toBeUndefined();
+
+    // One line each, also for several requests on the same connection.
+    const more = await Promise.all([client.get('/hello'), client.get('/hello'), client.head('/hello')]);
+    for (const r of more) await accessLineOf(records, r.headers.get('x-request-id')!);
+    expect(accessLines(records)).toHaveLength(4);
+    expect(accessLines(records).find((r) => r.method === 'HEAD')).toMatchObject({ path: '/hello', status: 200 });
+  });
+
+  test('404s, 405s and 500s get their line too', async () => {
+    const missing = await client.get('/nowhere');
+    expect(missing.status).toBe(404);
+    expect(await accessLineOf(records, missing.headers.get('x-request-id')!)).toMatchObject({ method: 'GET', path: '/nowhere', status: 404 });
+
+    const wrongMethod = await client.post('/hello');
+    expect(wrongMethod.status).toBe(405);
+    expect(await accessLineOf(records, wrongMethod.headers.get('x-request-id')!)).toMatchObject({ method: 'POST', path: '/hello', status: 405 });
+
+    const boom = await client.get('/boom');
+    expect(boom.status).toBe(500);
+    const body = await boom.text();
+    expect(await accessLineOf(records, boom.headers.get('x-request-id')!)).toMatchObject({ path: '/boom', status: 500, bytes: Buffer.byteLength(body) });
+  });
+
+  test('an HTTP error is not logged at error level', async () => {
+    const ids: string[] = [];
+    for (const path of ['/not-here', '/bad', '/nowhere']) {
+      const res = await client.get(path);
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.status).toBeLessThan(500);
+      ids.push(res.headers.get('x-request-id')!);
+    }
+    for (const id of ids) await accessLineOf(records, id);
+    expect(records.filter((r) => r.level >= ERROR)).toEqual([]);
+  });
+
+  test('a thrown Error is logged at error level with its stack and the request id', async () => {
+    const res = await client.get('/boom');
+    expect(res.status).toBe(500);
+    const id = res.headers.get('x-request-id')!;
+    const errors = records.filter((r) => r.level === ERROR);
+    expect(errors).toHaveLength(1);
+    const [line] = errors;
+    expect(line.reqId).toBe(id);
+    expect(line).toMatchObject({ method: 'GET', url: '/boom' });
+    const err = line.err as { type: string; message: string; stack: string };
+    expect(err.type).toBe('Error');
+    expect(err.message).toBe('kaboom');
+    expect(err.stack).toMatch(/^Error: kaboom\n\s+at /);
+    expect(err.stack).toContain('logging.test.ts');
+  });
+
+  test('an error after the response has started is logged with the request id', async () => {
+    // Raw, to see what the client gets: the connection is cut, never a complete response, so
+    // the client can tell something went wrong.
+    const port = Number(new URL(client.url('/')).port);
+    const socket = await rawConnect(port);
+    let text = '';
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    socket.on('error', () => {});
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write('GET /half HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await closed;
+    expect(text.endsWith('0\r\n\r\n')).toBe(false);
+    await waitFor(() => records.some((r) => r.level === ERROR), 3000, 'the error line');
+    const line = records.find((r) => r.level === ERROR)!;
+    expect(line.msg).toBe('error after the response was started');
+    expect((line.err as { message: string }).message).toBe('failed half-way');
+    expect(typeof line.reqId).toBe('string');
+    if (text.includes('x-request-id:')) expect(text).toContain(`x-request-id: ${line.reqId}\r\n`);
+    const access = await accessLineOf(records, line.reqId as string);
+    expect(access).toMatchObject({ path: '/half', status: 200, aborted: true });
+  });
+
+  test('an error response that cannot be sent is logged with the request id, and a bare 500 goes out', async () => {
+    const res = await client.get('/unsendable');
+    expect(res.status).toBe(500);
+    const id = res.headers.get('x-request-id')!;
+    const line = records.find((r) => r.level === ERROR && r.msg === 'the error response could not be sent');
+    expect(line).toBeDefined();
+    expect(line!.reqId).toBe(id);
+    expect(await res.json()).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+  });
+});
+
+test("the access line's remote is the client's address as TRUST_PROXY sees it", async () => {
+  for (const [trust, remote] of [[false, '127.0.0.1'], ['loopback', '198.51.100.9']] as const) {
+    const { app, records } = makeApp({ TRUST_PROXY: trust });
+    const client = await testClient(app);
+    try {
+      const res = await client.get('/hello', { headers: { 'x-forwarded-for': '198.51.100.9' } });
+      expect((await accessLineOf(records, res.headers.get('x-request-id')!)).remote).toBe(remote);
+    } finally {
+      await client.close();
+    }
+  }
+});
+
+test('ACCESS_LOG false: no access lines, other lines still written', async () => {
+  const { app, records } = makeApp({ ACCESS_LOG: false });
+  const client = await testClient(app);
+  try {
+    for (const path of ['/hello', '/nowhere', '/boom']) await client.get(path);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(accessLines(records)).toEqual([]);
+    expect(records.some((r) => r.msg === 'hello from the handler')).toBe(true);
+    expect(records.some((r) => r.level === ERROR)).toBe(true);
+  } finally {
+    await client.close();
+  }
+});
+
+describe('request ids', () => {
+  let client: TestClient;
+  let records: LogRecord[];
+  beforeEach(async () => {
+    const made = makeApp();
+    records = made.records;
+    client = await testClient(made.app);
+  });
+  afterEach(() => client.close());
+
+  test.each(['abc-123', 'trace.id:7@edge/+=_', 'A'.repeat(128), '0af7651916cd43dd8448eb211c80319c'])('a well-formed X-Request-Id (%s) is echoed and used as reqId', async (given) => {
+    const res = await client.get('/hello', { headers: { 'x-request-id': given } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toBe(given);
+    expect((await accessLineOf(records, given)).path).toBe('/hello');
+    expect(records.find((r) => r.msg === 'hello from the handler')?.reqId).toBe(given);
+  });
+
+  test.each(['A'.repeat(129), 'has space', 'tab\there', 'quote"d', 'semi;colon', '<script>', 'caf\u00e9', 'a, b'])('a malformed X-Request-Id (%p) is replaced by a generated one', async (given) => {
+    const res = await client.get('/hello', { headers: { 'x-request-id': given } });
+    expect(res.status).toBe(200);
+    const id = res.headers.get('x-request-id')!;
+    expect(id).not.toBe(given);
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-z]+$/);
+    await accessLineOf(records, id);
+    expect(JSON.stringify(records)).not.toContain(JSON.stringify(given).slice(1, -1));
+  });
+
+  test('an X-Request-Id with a line break never reaches the app: node refuses the request', async () => {
+    const port = Number(new URL(client.url('/')).port);
+    const res = await rawRequest(port, 'GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: abc\ninjected: 1\r\nConnection: close\r\n\r\n');
+    expect(res.status).toBe(400);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(records.filter((r) => r.msg === 'hello from the handler')).toEqual([]);
+    expect(JSON.stringify(records)).not.toContain('injected');
+  });
+
+  test('an empty X-Request-Id is replaced', async () => {
+    const port = Number(new URL(client.url('/')).port);
+    const res = await rawRequest(port, 'GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: \r\nConnection: close\r\n\r\n');
+    expect(res.status).toBe(200);
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-z]+$/);
+  });
+
+  test('generated ids are unique, within an app and across apps', async () => {
+    const ids: string[] = [];
+    for (let batch = 0; batch < 5; batch++) {
+      const responses = await Promise.all(Array.from({ length: 20 }, () => client.get('/hello')));
+      for (const r of responses) ids.push(r.headers.get('x-request-id')!);
+    }
+    expect(new Set(ids).size).toBe(100);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-z]+$/);
+    // Each is the reqId of its own access line.
+    await waitFor(() => accessLines(records).length === 100, 3000, '100 access lines');
+    expect(new Set(accessLines(records).map((r) => r.reqId))).toEqual(new Set(ids));
+
+    const other = await testClient(makeApp().app);
+    try {
+      const theirs = (await other.get('/hello')).headers.get('x-request-id')!;
+      expect(ids).not.toContain(theirs);
+      expect(theirs.split('-')[0]).not.toBe(ids[0].split('-')[0]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('req.log lines carry their own request id, also when requests overlap', async () => {
+    const given = Array.from({ length: 10 }, (_, i) => `overlap-${i}`);
+    const responses = await Promise.all(given.map((id) => client.get('/hello', { headers: { 'x-request-id': id } })));
+    expect(responses.map((r) => r.headers.get('x-request-id'))).toEqual(given);
+    const lines = records.filter((r) => r.msg === 'hello from the handler');
+    expect(lines).toHaveLength(10);
+    expect(new Set(lines.map((r) => r.reqId))).toEqual(new Set(given));
+    for (const l of lines) expect(l.step).toBe('handler');
+
+    const res = await client.get('/hello');
+    const id = res.headers.get('x-request-id')!;
+    expect(records.filter((r) => r.msg === 'hello from the handler').at(-1)!.reqId).toBe(id);
+  });
+});
+
+/** Runs the default-logger app in a child process; returns its stdout once it has exited. */
+async function withDefaultLogger(use: (base: string) => Promise<void>): Promise<string> {
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, 'helpers', 'default-logger-app.ts')], {
+    cwd: join(__dirname, '..'),
+    env: { ...process.env, LOG_LEVEL: 'silent', DEBUG: '' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const base = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the child app did not start within 45 s: ${stderr}`)), 45_000);
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString('utf8');
+        const m = /listening (\S+)/.exec(stderr);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`the child app exited (${code}): ${stderr}`)));
+    });
+    await use(base);
+  } finally {
+    child.stdin.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  return stdout;
+}
+
+describe("the default logger's redaction", () => {
+  const SECRETS = ['cookie-value-1', 'bearer-value-1', 'session-value-1', 'session-value-2', 'password-value-1', 'password-value-2'];
+
+  test('credentials in headers, sessions and passwords are [redacted] in what the app writes to stdout', async () => {
+    let id = '';
+    const stdout = await withDefaultLogger(async (base) => {
+      const res = await fetch(`${base}/leak`, {
+        headers: { cookie: 'rococo_session=cookie-value-1', authorization: 'Bearer bearer-value-1', 'x-visible': 'shown-value', 'x-request-id': 'redaction-test' },
+      });
+      expect(res.status).toBe(200);
+      id = res.headers.get('x-request-id')!;
+    });
+    const lines = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as LogRecord);
+    const byMsg = (msg: string) => {
+      const line = lines.find((l) => l.msg === msg);
+      expect(line).toBeDefined();
+      expect(line!.reqId).toBe('redaction-test');
+      return line as Record<string, any>;
+    };
+
+    const asHeaders = byMsg('as headers');
+    expect(asHeaders.headers.cookie).toBe('[redacted]');
+    expect(asHeaders.headers.authorization).toBe('[redacted]');
+    expect(asHeaders.headers['x-visible']).toBe('shown-value'); // only credentials go
+
+    const asReq = byMsg('as req.headers');
+    expect(asReq.req.headers.cookie).toBe('[redacted]');
+    expect(asReq.req.headers.authorization).toBe('[redacted]');
+    expect(asReq.req.headers['x-visible']).toBe('shown-value');
+
+    expect(byMsg('as session').session).toBe('[redacted]');
+    const nested = byMsg('nested');
+    expect(nested.user).toEqual({ id: 7, session: '[redacted]', password: '[redacted]' });
+    const asPassword = byMsg('as password');
+    expect(asPassword.password).toBe('[redacted]');
+    expect(asPassword.email).toBe('demo@example.com');
+
+    for (const s of SECRETS) expect(stdout).not.toContain(s);
+    // The default logger writes the access line too.
+    expect(id).toBe('redaction-test');
+    expect(lines.find((l) => l.msg === 'request')).toMatchObject({ reqId: 'redaction-test', method: 'GET', path: '/leak', status: 200, level: 30 });
+  }, 90_000);
+});
