@@ -12,6 +12,8 @@ export { Response, json, text, html, redirect } from './core/response';
 export type { ResponseBody, ResponseInit, CookieOptions } from './core/response';
 export type { Middleware } from './core/middleware';
 export type { QueryInit } from './core/router';
+export type { RouteConditions } from './core/conditions';
+export type { ExpectHandler } from './core/metadata';
 export { SETTINGS } from './core/container';
 export type { Constructor, Provider } from './core/container';
 export { immutableSettings, settingsFromEnv, toBool } from './core/settings';

@@ -231,6 +231,7 @@ export class Application {
         name: r.name,
         handler: this.compileHandler(r, instances.get(r.controller), appMws),
         origin: r.origin,
+        conditions: r.conditions,
       });
     }
     if (this.static !== null) this.addStatic(this.static, appMws);
@@ -340,12 +341,13 @@ export class Application {
     const path = qs === -1 ? url : url.slice(0, qs);
     let match;
     try {
-      match = this.router.match(raw.method as string, path);
+      match = this.router.match(raw.method as string, path, raw);
     } catch {
       match = null; // a malformed path: missError() answers it with the router's 400
     }
     const id = this.ids.next(raw.headers['x-request-id']);
     res.setHeader('x-request-id', id);
+    if (match !== null && match.vary !== null) res.setHeader('vary', match.vary);
     const req = match === null ? new Request(raw, this, path, qs, {}, null, id) : new Request(raw, this, path, qs, match.params, match.route, id);
     if (this.accessLog) logAccess(this.log, req, res, process.hrtime.bigint());
     if (match === null) {
@@ -478,7 +480,8 @@ export class Application {
     } catch (e) {
       return e instanceof HTTPError ? e : new HTTPBadRequest();
     }
-    if (allowed.length === 0) return new HTTPNotFound();
+    // The method is there but its route's conditions did not hold: nothing here for this request.
+    if (allowed.length === 0 || allowed.includes(method)) return new HTTPNotFound();
     return new HTTPMethodNotAllowed(allowed, `${method} is not allowed here; use ${allowed.join(', ')}`);
   }
 
@@ -553,7 +556,7 @@ export class Application {
     const path = qs === -1 ? url : url.slice(0, qs);
     let match;
     try {
-      match = this.router.match('GET', path);
+      match = this.router.match('GET', path, raw);
     } catch (e) {
       writeRawResponse(socket, (e instanceof HTTPError ? e : new HTTPBadRequest()).toResponse());
       return;

@@ -1,5 +1,6 @@
 import type { Middleware } from './middleware';
 import type { Request } from './request';
+import type { RouteConditions } from './conditions';
 
 /**
  * What the decorators record. Decorators only write here; the scanner reads it once, at
@@ -19,6 +20,8 @@ export interface RouteMeta {
   name: string | undefined;
   /** The check an `Expect: 100-continue` request passes before its body is asked for. */
   expect?: ExpectHandler;
+  /** What else a request must have for this route. */
+  conditions?: RouteConditions;
 }
 
 /** A route's check of a request that waits for `100 Continue`: throw an HTTP error to refuse it. */

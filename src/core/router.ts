@@ -1,5 +1,7 @@
 import { METHODS } from 'node:http';
 import { HTTPBadRequest, RococoError } from './errors';
+import type { IncomingMessage } from 'node:http';
+import { compileConditions, type CompiledConditions, type RouteConditions } from './conditions';
 import { compilePattern, PatternError, type CompiledPattern, type Segment } from './route-pattern';
 
 /** What the router is told about a route. */
@@ -10,6 +12,8 @@ export interface RouteSpec<H> {
   handler: H;
   /** Where it was declared, for error messages (`ProjectsController.show`). */
   origin: string;
+  /** What else a request must have for this route (host, headers, your own test). */
+  conditions?: RouteConditions;
 }
 
 /** A route in the table. */
@@ -19,12 +23,15 @@ export interface Route<H> {
   readonly pattern: CompiledPattern;
   readonly handler: H;
   readonly origin: string;
+  readonly conditions: CompiledConditions | null;
 }
 
 /** The route a request path resolved to, with its percent-decoded parameters. */
 export interface RouteMatch<H> {
   route: Route<H>;
   params: Record<string, string>;
+  /** Headers the choice between this path's routes depended on (`Vary`), or null. */
+  vary: string | null;
 }
 
 /** Values accepted for a query string built by {@link Router.url}. */
@@ -32,7 +39,17 @@ export type QueryInit =
   | URLSearchParams
   | Record<string, string | number | boolean | readonly (string | number | boolean)[] | null | undefined>;
 
-interface Entry<H> { route: Route<H>; implicit: boolean }
+/**
+ * What one method and path lead to: routes with conditions, tried in order, then the route
+ * without (which may be missing). A path without conditioned routes has `conditioned` null and
+ * costs one comparison more.
+ */
+interface Entry<H> {
+  route: Route<H> | null;
+  implicit: boolean;
+  conditioned: { route: Route<H>; implicit: boolean }[] | null;
+  vary: string | null;
+}
 
 class Node<H> {
   statics: Map<string, Node<H>> | null = null;
@@ -77,7 +94,8 @@ export class Router<H> {
       if (!KNOWN_METHODS.has(m)) throw new RococoError('ROCOCO_ROUTE_METHOD', `${spec.origin}: '${m}' is not an HTTP method node can serve`);
     }
     if (methods.length === 0) throw new RococoError('ROCOCO_ROUTE_METHOD', `${spec.origin}: a route needs at least one method`);
-    const route: Route<H> = { name: spec.name, methods, pattern, handler: spec.handler, origin: spec.origin };
+    const conditions = spec.conditions === undefined ? null : compileConditions(spec.conditions, spec.origin);
+    const route: Route<H> = { name: spec.name, methods, pattern, handler: spec.handler, origin: spec.origin, conditions };
     if (route.name !== undefined) {
       const other = this.names.get(route.name);
       if (other) {
@@ -97,7 +115,7 @@ export class Router<H> {
   }
 
   /** The route for a method and a raw (percent-encoded, query-less) path, or null. */
-  match(method: string, path: string): RouteMatch<H> | null {
+  match(method: string, path: string, req?: IncomingMessage): RouteMatch<H> | null {
     const tree = this.trees.get(method);
     if (tree === undefined) return null;
     const pct = path.includes('%');
@@ -110,7 +128,10 @@ export class Router<H> {
       }
     }
     const hit = tree.statics.get(key);
-    if (hit !== undefined) return { route: hit.route, params: NO_PARAMS };
+    if (hit !== undefined) {
+      const route = hit.conditioned === null ? hit.route : choose(hit, req);
+      return route === null ? null : { route, params: NO_PARAMS, vary: hit.vary };
+    }
     if (!tree.dynamic) return null;
     const values: string[] = [];
     let entry: Entry<H> | null;
@@ -120,16 +141,18 @@ export class Router<H> {
       throw new HTTPBadRequest('The path has a malformed percent-encoding');
     }
     if (entry === null) return null;
-    const names = entry.route.pattern.paramNames;
+    const route = entry.conditioned === null ? entry.route : choose(entry, req);
+    if (route === null) return null;
+    const names = route.pattern.paramNames;
     const params: Record<string, string> = {};
     for (let i = 0; i < names.length; i++) params[names[i]] = values[i];
-    return { route: entry.route, params };
+    return { route, params, vary: entry.vary };
   }
 
   /** The methods some route answers for this path (for a 405's `Allow`). */
   allowed(path: string): string[] {
     const out: string[] = [];
-    for (const method of this.trees.keys()) if (this.match(method, path) !== null) out.push(method);
+    for (const method of this.trees.keys()) if (this.match(method, path, ANY) !== null) out.push(method);
     return out;
   }
 
@@ -171,7 +194,7 @@ export class Router<H> {
     let tree = this.trees.get(method);
     if (tree === undefined) this.trees.set(method, (tree = new Tree()));
     const { segments, tail } = route.pattern;
-    const entry: Entry<H> = { route, implicit };
+    const entry: Entry<H> = route.conditions === null ? { route, implicit, conditioned: null, vary: null } : { route: null, implicit, conditioned: [{ route, implicit }], vary: null };
     if (tail === null && segments.every((s) => s.kind === 'static')) {
       const key = '/' + segments.map((s) => (s as { text: string }).text).join('/');
       const kept = keep(tree.statics.get(key), entry, method);
@@ -193,14 +216,59 @@ export class Router<H> {
   }
 }
 
-/** Which of two entries for one method and path stays: an explicit route beats a GET's implicit HEAD. */
+/**
+ * Merges a new entry into what a method and path already lead to. An explicit route beats a
+ * GET's implicit HEAD; conditioned routes are added in order (the same conditions twice is a
+ * duplicate); two routes without conditions are a duplicate.
+ */
 function keep<H>(existing: Entry<H> | undefined, entry: Entry<H>, method: string): Entry<H> | null {
-  if (existing === undefined || (existing.implicit && !entry.implicit)) return entry;
+  if (existing === undefined) return withVary(entry);
+  if (entry.conditioned !== null) {
+    const added = entry.conditioned[0];
+    const list = existing.conditioned ?? [];
+    const same = list.findIndex((c) => c.route.conditions?.key != null && c.route.conditions.key === added.route.conditions?.key);
+    if (same !== -1) {
+      if (list[same].implicit && !added.implicit) list[same] = added;
+      else if (!added.implicit) duplicate(added.route, list[same].route, method);
+      return existing;
+    }
+    existing.conditioned = [...list, added];
+    return withVary(existing);
+  }
+  if (existing.route === null) {
+    existing.route = entry.route;
+    existing.implicit = entry.implicit;
+    return existing;
+  }
+  if (existing.implicit && !entry.implicit) {
+    existing.route = entry.route;
+    existing.implicit = false;
+    return existing;
+  }
   if (entry.implicit) return null;
-  throw new RococoError(
-    'ROCOCO_ROUTE_DUPLICATE',
-    `${entry.route.origin}: ${method} ${entry.route.pattern.source} is already declared by ${existing.route.origin}`,
-  );
+  return duplicate(entry.route as Route<H>, existing.route, method);
+}
+
+function duplicate<H>(route: Route<H>, other: Route<H>, method: string): never {
+  throw new RococoError('ROCOCO_ROUTE_DUPLICATE', `${route.origin}: ${method} ${route.pattern.source} is already declared by ${other.origin}`);
+}
+
+function withVary<H>(entry: Entry<H>): Entry<H> {
+  const names = new Set<string>();
+  for (const c of entry.conditioned ?? []) for (const n of c.route.conditions?.vary ?? []) names.add(n);
+  entry.vary = names.size === 0 ? null : [...names].join(', ');
+  return entry;
+}
+
+/** Asked by allowed(): any route of the path counts, whatever its conditions. */
+const ANY = Symbol('any') as unknown as IncomingMessage;
+
+/** The first conditioned route whose conditions hold, else the route without conditions. */
+function choose<H>(entry: Entry<H>, req: IncomingMessage | undefined): Route<H> | null {
+  for (const c of entry.conditioned as { route: Route<H> }[]) {
+    if (req === ANY || (req !== undefined && (c.route.conditions as CompiledConditions).test(req))) return c.route;
+  }
+  return entry.route;
 }
 
 function child<H>(node: Node<H>, seg: Segment): Node<H> {

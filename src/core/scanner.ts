@@ -2,6 +2,7 @@ import type { Constructor } from './container';
 import { RococoError } from './errors';
 import { getClassMiddlewares, getControllerMeta, getHandlerMetas, type ExpectHandler, type HandlerMeta } from './metadata';
 import type { Middleware } from './middleware';
+import type { RouteConditions } from './conditions';
 
 /** One route read off a controller's decorators, before the router compiles it. */
 export interface ScannedRoute {
@@ -19,6 +20,8 @@ export interface ScannedRoute {
   origin: string;
   /** The route's `expect` check, if any. */
   expect: ExpectHandler | undefined;
+  /** The route's conditions, if any. */
+  conditions: RouteConditions | undefined;
 }
 
 /** Reads the decorators of the given controllers once, at startup, into plain route data. */
@@ -56,6 +59,7 @@ export function scanControllers(controllers: readonly Constructor[]): ScannedRou
           meta: hmeta,
           origin,
           expect: r.expect,
+          conditions: r.conditions,
         });
         routes++;
       }

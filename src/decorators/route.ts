@@ -1,3 +1,4 @@
+import type { RouteConditions } from '../core/conditions';
 import { handlerMeta, type ExpectHandler } from '../core/metadata';
 import { checkOptions } from './options';
 
@@ -11,6 +12,12 @@ export interface RouteOptions {
    * (aiohttp's `expect_handler`).
    */
   expect?: ExpectHandler;
+  /**
+   * What else a request must have for this route: a `host`, `headers` values, or your own
+   * `match(req)`. Routes with the same method and path may differ by conditions; responses of
+   * header-conditioned paths carry `Vary`.
+   */
+  conditions?: RouteConditions;
 }
 
 /**
@@ -23,11 +30,11 @@ export interface RouteOptions {
  */
 export function Route(methods: string | readonly string[], path = '', options?: RouteOptions): MethodDecorator {
   const list = typeof methods === 'string' ? [methods] : [...methods];
-  checkOptions(`@Route(${list.join(', ')} '${path}')`, options, ['name', 'expect']);
+  checkOptions(`@Route(${list.join(', ')} '${path}')`, options, ['name', 'expect', 'conditions']);
   if (options?.expect !== undefined && typeof options.expect !== 'function') throw new TypeError(`@Route(${list.join(', ')} '${path}'): expect must be a function`);
   return (target, key) => {
     if (typeof key === 'symbol') throw new TypeError('route handlers must have string names');
-    handlerMeta(target.constructor, key).routes.push({ methods: list, path, name: options?.name, expect: options?.expect });
+    handlerMeta(target.constructor, key).routes.push({ methods: list, path, name: options?.name, expect: options?.expect, conditions: options?.conditions });
   };
 }
 
