@@ -57,6 +57,8 @@ ensureWrk();
 const SERVERS = [
   { id: 'raw', name: 'node:http (raw)', wsName: 'ws (raw)', file: 'servers/raw.js', validate: true, ws: true },
   { id: 'rococo', name: 'rococo', file: 'dist/rococo.js', validate: true, ws: true },
+  // The same server with its access log on (one JSON line a request, to /dev/null): what logging costs.
+  { id: 'rococo-log', name: 'rococo + access log', file: 'dist/rococo.js', env: { ACCESS_LOG: '1' }, stdout: 'ignore', scenarios: ['json'] },
   { id: 'fastify', name: 'Fastify', file: 'servers/fastify.js' },
   { id: 'express', name: 'Express', file: 'servers/express.js' },
   { id: 'koa', name: 'Koa', file: 'servers/koa.js' },
@@ -82,7 +84,7 @@ const SCENARIOS = [
   ...Object.entries(WS.SCENARIOS).map(([id, { title, unit, per }]) => ({ id, title, unit, per, only: 'ws', websocket: true })),
 ].filter((s) => !flag('scenarios') || flag('scenarios').includes(s.id));
 
-const serversFor = (sc) => SERVERS.filter((s) => !sc.only || s[sc.only]);
+const serversFor = (sc) => SERVERS.filter((s) => (!sc.only || s[sc.only]) && (!s.scenarios || s.scenarios.includes(sc.id)));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -98,8 +100,8 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]
 async function start(server, port) {
   const child = spawn('taskset', ['-c', '0', process.execPath, join(BENCH, server.file)], {
     cwd: BENCH,
-    env: { ...process.env, PORT: String(port), DATABASE_URL, NODE_ENV: 'production' },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, PORT: String(port), DATABASE_URL, NODE_ENV: 'production', ...server.env },
+    stdio: ['ignore', server.stdout ?? 'inherit', 'inherit'],
   });
   running.add(child);
   let exited = false;

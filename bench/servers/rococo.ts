@@ -97,7 +97,7 @@ function resource(name: string) {
 const app = createApp({
   controllers: [MainController, LiveController, ...c.RESOURCES.map(resource)],
   // The peers log nothing per request; an access-log line is measured on its own (see README).
-  settings: immutableSettings({ DATABASE_URL: c.DATABASE_URL, ACCESS_LOG: false }),
+  settings: immutableSettings({ DATABASE_URL: c.DATABASE_URL, ACCESS_LOG: process.env.ACCESS_LOG === '1' }),
   database: { max: c.POOL_SIZE },
   templates: { dir: c.TEMPLATES },
 });
