@@ -351,7 +351,7 @@ function table(sc, rows) {
     ...(sc.websocket ? [r.busy] : []),
   ]);
   // The WebSocket scenarios only run on the servers that have them (see the notes).
-  if (!sc.websocket) for (const s of SERVERS) if (!rows.some((r) => r.id === s.id)) body.push([s.name, 'n/a', '', '', '', '']);
+  if (!sc.websocket) for (const s of SERVERS) if (!s.scenarios && !rows.some((r) => r.id === s.id)) body.push([s.name, 'n/a', '', '', '', '']);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
   const sep = `| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : '-'.repeat(w - 1) + ':')).join(' | ')} |`;

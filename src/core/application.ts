@@ -345,8 +345,9 @@ export class Application {
     } catch {
       match = null; // a malformed path: missError() answers it with the router's 400
     }
+    // Echoed by reply() and fail() in the headers they write: a setHeader here would send every
+    // response down node's slower path of merging two sets of headers.
     const id = this.ids.next(raw.headers['x-request-id']);
-    res.setHeader('x-request-id', id);
     if (match !== null && match.vary !== null) res.setHeader('vary', match.vary);
     const req = match === null ? new Request(raw, this, path, qs, {}, null, id) : new Request(raw, this, path, qs, match.params, match.route, id);
     if (this.accessLog) logAccess(this.log, req, res, process.hrtime.bigint());
@@ -417,10 +418,12 @@ export class Application {
       if (value !== null && typeof value === 'object' && (value.constructor === Object || Array.isArray(value))) {
         // The common case, a plain object: straight to the socket, no Response in between.
         const body = JSON.stringify(value);
-        res.writeHead(200, ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(body))]);
+        res.writeHead(200, ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(body)), 'x-request-id', req.id]);
         res.end(body);
       } else {
-        send(res, toResponse(value));
+        const response = toResponse(value);
+        response.headers['x-request-id'] = req.id;
+        send(res, response);
       }
     } catch (e) {
       this.fail(req, res, e);
@@ -434,7 +437,9 @@ export class Application {
       return;
     }
     try {
-      send(res, this.errorResponse(req, err));
+      const response = this.errorResponse(req, err);
+      response.headers['x-request-id'] = req.id;
+      send(res, response);
     } catch (e) {
       // The error's own response is unsendable (say, a header with a newline): a bare 500.
       this.log.error({ err: e, reqId: req.id, method: req.method, url: req.url }, 'the error response could not be sent');
@@ -442,7 +447,7 @@ export class Application {
         res.destroy();
         return;
       }
-      res.writeHead(500, ['content-type', 'application/problem+json', 'content-length', String(BARE_500.length)]);
+      res.writeHead(500, ['content-type', 'application/problem+json', 'content-length', String(BARE_500.length), 'x-request-id', req.id]);
       res.end(BARE_500);
     }
   }

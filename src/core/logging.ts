@@ -67,7 +67,8 @@ export function logAccess(log: Logger, req: Request, res: ServerResponse, start:
   const done = () => {
     res.off('finish', done);
     res.off('close', done);
-    const length = res.getHeader('content-length');
+    // Headers given to writeHead as a list are not kept for getHeader(): read the head node wrote.
+    const length = res.getHeader('content-length') ?? /\r\ncontent-length: *(\d+)/i.exec((res as { _header?: string })._header ?? '')?.[1];
     log.info(
       {
         reqId: req.id,
