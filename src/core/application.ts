@@ -335,8 +335,7 @@ export class Application {
   };
 
   private serve(raw: IncomingMessage, res: ServerResponse, expecting: boolean): void {
-    let url = raw.url as string;
-    if (url.charCodeAt(0) !== 47 /* / */) url = raw.url = absoluteToPath(url);
+    const url = targetOf(raw);
     const qs = url.indexOf('?');
     const path = qs === -1 ? url : url.slice(0, qs);
     let match;
@@ -555,8 +554,7 @@ export class Application {
   readonly handleUpgrade = (raw: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => {}); // a peer that resets mid-handshake is not the process's problem
     this.sockets.delete(socket as Socket); // the graceful-close sweep must not end() a WebSocket
-    let url = raw.url as string;
-    if (url.charCodeAt(0) !== 47 /* / */) url = raw.url = absoluteToPath(url);
+    const url = targetOf(raw);
     const qs = url.indexOf('?');
     const path = qs === -1 ? url : url.slice(0, qs);
     let match;
@@ -766,6 +764,12 @@ function positiveInteger(settings: Settings, key: string, fallback: number): num
   const v = readSetting(settings, key, 'number', fallback);
   if (!Number.isInteger(v) || v <= 0) throw new RococoError('ROCOCO_SETTINGS', `${key} must be a positive whole number, got ${v}`);
   return v;
+}
+
+/** The request target as a path and query; an absolute-form target is rewritten to one, once. */
+function targetOf(raw: IncomingMessage): string {
+  const url = raw.url as string;
+  return url.charCodeAt(0) === 47 /* / */ ? url : (raw.url = absoluteToPath(url));
 }
 
 function absoluteToPath(target: string): string {

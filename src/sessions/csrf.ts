@@ -70,15 +70,17 @@ export function csrf(options: CsrfOptions = {}): Middleware {
     if (!chain.slice(0, at).some(isSessionsMiddleware)) {
       throw new RococoError('ROCOCO_OPTIONS', 'csrf() needs sessions: put sessions(storage) before csrf() in createApp({ middlewares })');
     }
-    app.templates?.addContextProcessor(async (req) => {
+    if (app.templates === null) return;
+    // Loaded here, once: only apps with templates get this far.
+    const { SafeString } = (require('nunjucks') as typeof import('nunjucks')).runtime;
+    app.templates.addContextProcessor(async (req) => {
       if (sessionSlot(req) === undefined) return {}; // a page rendered outside the sessions middleware has no forms to protect
       const session = await getSession(req);
       let token: string | undefined;
       const value = () => (token ??= maskedToken(session));
-      const nunjucks = require('nunjucks') as typeof import('nunjucks');
       return {
         csrf_token: value,
-        csrf_input: () => new nunjucks.runtime.SafeString(`<input type="hidden" name="${field}" value="${value()}">`),
+        csrf_input: () => new SafeString(`<input type="hidden" name="${field}" value="${value()}">`),
       };
     });
   };
