@@ -129,7 +129,10 @@ export async function testClient(app: Application): Promise<TestClient> {
       return openWebSocket(`ws://127.0.0.1:${port}${path}`, options, headers);
     },
     close: async () => {
-      await app.close(); // in-flight requests finish first; the server closes idle sockets
+      // The client's idle connections go first: the server would give them a grace period,
+      // in case a request were on its way. Requests still in flight finish.
+      for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
+      await app.close();
       agent.destroy();
     },
   };

@@ -1,4 +1,5 @@
 import { createApp, Application, Controller, Get, type Hook } from '../src';
+import { Agent, request as httpRequest } from 'node:http';
 import { testClient } from '../src/testing';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -225,6 +226,74 @@ describe('close() and keep-alive connections', () => {
       const closing = client.close();
       expect(await pending).toEqual([200, { slow: round }]);
       await closing;
+    }
+  });
+});
+
+describe('close() while clients keep using their connections', () => {
+  @Controller()
+  class C {
+    @Get('/ping') async ping() { await new Promise((r) => setTimeout(r, 2)); return { pong: true }; }
+  }
+
+  /** Requests one after another on one keep-alive connection, until the server says it closes. */
+  async function loop(port: number, pauseMs: number, stats: { ok: number; errors: string[] }): Promise<void> {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (;;) {
+        // Node's errors are not instances of the test realm's Error: keep their message.
+        type Outcome = { status: number; connection?: string; error?: string };
+        const res = await new Promise<Outcome>((resolve, reject) => {
+          const req = httpRequest({ agent, port, host: '127.0.0.1', path: '/ping' }, (r) => {
+            r.resume();
+            r.on('end', () => resolve({ status: r.statusCode ?? 0, connection: r.headers.connection }));
+          });
+          req.on('error', reject);
+          req.end();
+        }).catch((e: Error): Outcome => ({ status: 0, error: e.message }));
+        if (res.error !== undefined) return void stats.errors.push(res.error);
+        if (res.status !== 200) return void stats.errors.push(`status ${res.status}`);
+        stats.ok++;
+        if (res.connection === 'close') return;
+        if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
+      }
+    } finally {
+      agent.destroy();
+    }
+  }
+
+  test.each([
+    ['back to back', 0],
+    ['with pauses shorter than the grace period', 150],
+  ])('%s: no request fails, every client is told Connection: close', async (_what, pauseMs) => {
+    const app = createApp({ controllers: [C] });
+    const port = Number(new URL(await app.listen(0)).port);
+    const stats = { ok: 0, errors: [] as string[] };
+    const loops = Array.from({ length: 8 }, () => loop(port, pauseMs, stats));
+    await new Promise((r) => setTimeout(r, 300));
+    const before = stats.ok;
+    await app.close();
+    await Promise.all(loops);
+    expect(stats.errors).toEqual([]);
+    expect(before).toBeGreaterThan(8);
+    expect(stats.ok).toBeGreaterThan(before); // requests on open connections were still served
+  });
+
+  test('a connection idle for longer than the grace period is ended at once', async () => {
+    const app = createApp({ controllers: [C] });
+    const port = Number(new URL(await app.listen(0)).port);
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        httpRequest({ agent, port, host: '127.0.0.1', path: '/ping' }, (r) => r.resume().on('end', () => resolve(r.statusCode ?? 0))).on('error', reject).end();
+      });
+      expect(status).toBe(200);
+      await new Promise((r) => setTimeout(r, 600));
+      const t0 = Date.now();
+      await app.close();
+      expect(Date.now() - t0).toBeLessThan(300);
+    } finally {
+      agent.destroy();
     }
   });
 });

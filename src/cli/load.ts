@@ -8,8 +8,7 @@ import { UserError } from './options';
  * What a worker serves: the public surface of {@link Application} it uses. An app built with
  * another copy of rococo (one in the app's node_modules, this CLI from another) is still an app.
  */
-export type ServableApp = Pick<Application, 'startup' | 'close' | 'on' | 'handle' | 'handleUpgrade' | 'router' | 'server' | 'log'> &
-  Partial<Pick<Application, 'createServer'>>;
+export type ServableApp = Pick<Application, 'startup' | 'close' | 'on' | 'createServer' | 'router' | 'server' | 'log'>;
 
 // A real import() (tsc would turn `import()` into `require()` under CommonJS): ES modules.
 const importModule = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<Record<string, unknown>>;
@@ -59,7 +58,7 @@ export function isApp(value: unknown): value is ServableApp {
   // Not instanceof: the master loads no framework code, and an app may come from another copy.
   if (value === null || typeof value !== 'object') return false;
   const v = value as Record<string, unknown>;
-  return ['startup', 'close', 'on', 'handle', 'handleUpgrade'].every((k) => typeof v[k] === 'function') && typeof v.router === 'object';
+  return ['startup', 'close', 'on', 'createServer'].every((k) => typeof v[k] === 'function') && typeof v.router === 'object';
 }
 
 /**

@@ -1,5 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Server as NetServer, type Socket } from 'node:net';
+import type { Server } from 'node:http';
 import { sep } from 'node:path';
 import { loadApp, type ServableApp } from './load';
 import { UserError, type Bind } from './options';
@@ -33,36 +32,11 @@ export type WorkerMessage =
 export type MasterMessage = { rococo: 'stop' };
 
 /**
- * A keep-alive connection idle this long while draining is closed; one a client is using gets
- * `Connection: close` on its next response instead. Closing a connection the moment it becomes
- * idle races the client's next request on it (the client then sees ECONNRESET).
- */
-const IDLE_GRACE_MS = 500;
-/** Between stopping to accept and asking clients to reconnect: the master's listener closes first. */
-const DRAIN_DELAY_MS = 100;
-const SWEEP_MS = 50;
-
-interface Connection {
-  /** Requests in progress on it (several when pipelined). */
-  busy: number;
-  idleSince: number;
-  ended: boolean;
-}
-
-/**
- * The worker's HTTP servers, one a bind, all serving `app.handle` (and `app.handleUpgrade` when
- * the app has WebSocket routes), and their graceful stop: stop accepting, let requests in
- * flight finish, answer further requests on open connections with `Connection: close`, and
- * close connections that stay idle.
+ * The worker's HTTP servers, one a bind, each made by `app.createServer()`: `app.close()` drains
+ * them (stop accepting, let requests in flight finish, close keep-alive connections).
  */
 export class Servers {
   private readonly servers: Server[] = [];
-  private readonly connections = new Map<Socket, Connection>();
-  private draining = false;
-  private accepting = true;
-  private drained: Promise<void> | null = null;
-  private onDrained: (() => void) | null = null;
-  private sweep: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly app: ServableApp,
@@ -73,23 +47,9 @@ export class Servers {
   /** Listens on every bind; an address in use, or not allowed, is a {@link UserError}. */
   async listen(): Promise<void> {
     for (const bind of this.binds) {
-      const server = this.createServer();
-      server.on('connection', (socket: Socket) => {
-        this.connections.set(socket, { busy: 0, idleSince: Date.now(), ended: false });
-        socket.once('close', () => {
-          this.connections.delete(socket);
-          this.checkDrained();
-        });
-      });
-      // Before the app's listeners: count the request, and mark it while draining.
-      server.prependListener('request', this.track);
-      server.prependListener('checkContinue', this.track);
-      if (server.listenerCount('upgrade') > 0) {
-        server.prependListener('upgrade', (_req: IncomingMessage, socket: Socket) => {
-          this.connections.delete(socket); // a WebSocket now: app.close() says goodbye to it
-          this.checkDrained();
-        });
-      }
+      const server = this.app.createServer();
+      server.on('request', this.onRequest);
+      server.on('checkContinue', this.onRequest);
       this.servers.push(server);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -108,68 +68,6 @@ export class Servers {
         throw e;
       });
     }
-  }
-
-  /** The app's own server (timeouts, limits, listeners), or a plain one for an app of an older rococo. */
-  private createServer(): Server {
-    if (typeof this.app.createServer === 'function') return this.app.createServer();
-    const server = createServer(this.app.handle);
-    if (this.app.router.routes.some((r) => (r.handler as { upgrade?: unknown } | undefined)?.upgrade !== undefined)) server.on('upgrade', this.app.handleUpgrade);
-    return server;
-  }
-
-  private readonly track = (req: IncomingMessage, res: ServerResponse): void => {
-    const c = this.connections.get(req.socket);
-    if (c !== undefined) {
-      c.busy++;
-      res.once('close', () => {
-        c.busy--;
-        c.idleSince = Date.now();
-      });
-    }
-    if (this.draining) res.setHeader('connection', 'close');
-    this.onRequest();
-  };
-
-  /** Stops accepting connections (in a cluster worker: the master stops sending any). */
-  stopAccepting(): void {
-    if (!this.accepting) return;
-    this.accepting = false;
-    // net's close(), not http's: that one also destroys idle keep-alive connections at once,
-    // racing the requests clients are sending on them.
-    for (const server of this.servers) if (server.listening) NetServer.prototype.close.call(server);
-  }
-
-  /**
-   * Stops accepting, then resolves once every connection is closed: requests in flight finish,
-   * later ones on open connections are answered with `Connection: close`, and connections
-   * idle for {@link IDLE_GRACE_MS} are ended. WebSockets are the app's (`app.close()`).
-   */
-  drain(): Promise<void> {
-    this.stopAccepting();
-    return (this.drained ??= new Promise<void>((resolve) => {
-      this.onDrained = resolve;
-      const start = Date.now();
-      this.sweep = setInterval(() => {
-        const now = Date.now();
-        if (now - start < DRAIN_DELAY_MS) return;
-        this.draining = true;
-        for (const [socket, c] of this.connections) {
-          if (c.busy > 0 || c.ended || now - c.idleSince < IDLE_GRACE_MS) continue;
-          c.ended = true;
-          socket.end();
-          setTimeout(() => socket.destroy(), 1000).unref(); // a peer that never closes its side
-        }
-      }, SWEEP_MS);
-      this.checkDrained();
-    }));
-  }
-
-  private checkDrained(): void {
-    if (this.onDrained === null || this.connections.size > 0) return;
-    if (this.sweep !== null) clearInterval(this.sweep);
-    this.onDrained();
-    this.onDrained = null;
   }
 }
 
@@ -209,7 +107,6 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
     stopWanted = true;
     if (!serving || stopping || app === null || servers === null) return;
     stopping = true;
-    servers.stopAccepting();
     app.close().then(
       () => exit(0),
       (err) => {
@@ -232,9 +129,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
     if (app.server !== null) {
       throw new UserError(`the app of '${config.spec}' is already listening (its module called listen()): export the app, or a function that builds it, and let rococo serve listen`);
     }
-    const own = (servers = new Servers(app, config.binds, onRequest));
-    // Last of the shutdown hooks: the cleanup hooks (closing pools) wait for the last request.
-    app.on('shutdown', () => own.drain());
+    servers = new Servers(app, config.binds, onRequest);
     await app.startup();
     if (stopWanted) {
       await app.close();

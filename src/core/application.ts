@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Connections } from './connections';
 import type { Logger } from 'pino';
 import { createLogger, logAccess, RequestIds } from './logging';
 import { debugPage, routeTable } from './debug';
@@ -148,7 +149,7 @@ export class Application {
   private readonly missChain: Endpoint | null;
   private started: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
-  private readonly sockets = new Set<Socket>();
+  private readonly connections = new Connections();
   private websocketsOf: WebSockets | null = null;
   private readonly ids = new RequestIds();
   private readonly serverOptions: ServerOptions;
@@ -282,10 +283,6 @@ export class Application {
     if (this.server !== null) throw new RococoError('ROCOCO_LIFECYCLE', 'listen() was already called on this app');
     await this.startup();
     const server = (this.server = this.createServer());
-    server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -302,12 +299,14 @@ export class Application {
    * A node HTTP server for the app, as `listen()` makes it (timeouts and header limits from the
    * settings, the request, `checkContinue` and, with WebSocket routes, `upgrade` listeners), not
    * listening yet: for servers of your own (`rococo serve` makes one for each address).
+   * `close()` drains it as it drains the server of `listen()`.
    */
   createServer(): Server {
     const server = createServer(this.serverOptions, this.handle);
     server.maxHeadersCount = this.maxHeadersCount;
     server.on('checkContinue', this.handleContinue);
     if (this.websocketsOf !== null) server.on('upgrade', this.handleUpgrade);
+    this.connections.track(server);
     return server;
   }
 
@@ -553,7 +552,6 @@ export class Application {
    */
   readonly handleUpgrade = (raw: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => {}); // a peer that resets mid-handshake is not the process's problem
-    this.sockets.delete(socket as Socket); // the graceful-close sweep must not end() a WebSocket
     const url = targetOf(raw);
     const qs = url.indexOf('?');
     const path = qs === -1 ? url : url.slice(0, qs);
@@ -663,27 +661,13 @@ export class Application {
   }
 
   private async shutdown(): Promise<void> {
-    const server = this.server;
-    let closed: Promise<void> = Promise.resolve();
-    if (server !== null) {
-      closed = new Promise((resolve) => server.close(() => resolve()));
-      // node would keep a keep-alive connection open until its timeout once its request is
-      // done: end each one as soon as it has no response in progress. end(), not
-      // closeIdleConnections()'s destroy(), which can cut a response just finished but not
-      // yet flushed (seen: the client got ECONNRESET instead of its 200).
-      const sweep = () => {
-        for (const socket of this.sockets) if (!(socket as { _httpMessage?: unknown })._httpMessage) socket.end();
-      };
-      sweep();
-      const timer = setInterval(sweep, 20);
-      closed = closed.finally(() => clearInterval(timer));
-    }
+    const drained = this.connections.drain();
     const websockets = this.websocketsOf?.close();
     try {
       await this.runHooks('shutdown');
     } finally {
       await websockets;
-      await closed;
+      await drained;
     }
     await this.runHooks('cleanup');
   }
