@@ -18,22 +18,28 @@ const SWEEP_MS = 50;
 const END_TIMEOUT_MS = 1000;
 
 interface Connection {
-  /** Responses in progress on it (several when pipelined). */
-  busy: Set<ServerResponse>;
+  /** Bytes read and written when last looked at: a change means the connection is in use. */
+  bytes: number;
   idleSince: number;
   ended: boolean;
 }
 
 /**
+ * The response a connection is writing (node's own bookkeeping, also for pipelined requests),
+ * or none between requests. Read only while draining: no per-request cost while serving.
+ */
+const responseOf = (socket: Socket): ServerResponse | null => (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? null;
+
+/**
  * The connections of an app's HTTP servers, and their graceful stop: stop accepting, let
  * requests in flight finish, answer further requests on open connections with
  * `Connection: close`, and end connections once they stay idle. Upgraded (WebSocket) sockets
- * leave the count: the app says goodbye to them itself.
+ * leave the count: the app says goodbye to them itself. Serving costs one listener call per
+ * connection, none per request.
  */
 export class Connections {
   private readonly servers: Server[] = [];
   private readonly open = new Map<Socket, Connection>();
-  private draining = false;
   private drained: Promise<void> | null = null;
   private onDrained: (() => void) | null = null;
   private sweep: NodeJS.Timeout | null = null;
@@ -42,28 +48,12 @@ export class Connections {
   track(server: Server): void {
     this.servers.push(server);
     server.on('connection', (socket: Socket) => {
-      this.open.set(socket, { busy: new Set(), idleSince: Date.now(), ended: false });
+      this.open.set(socket, { bytes: 0, idleSince: 0, ended: false });
       socket.once('close', () => this.forget(socket));
     });
-    // First of the listeners, so that the response to a request that arrives while draining
-    // is marked before the app writes its head.
-    server.prependListener('request', this.onRequest);
-    server.prependListener('checkContinue', this.onRequest);
     // Only where the app listens for upgrades: without a listener node serves them as requests.
     if (server.listenerCount('upgrade') > 0) server.prependListener('upgrade', (_req: IncomingMessage, socket: Socket) => this.forget(socket));
   }
-
-  private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const c = this.open.get(req.socket);
-    if (c !== undefined) {
-      c.busy.add(res);
-      res.once('close', () => {
-        c.busy.delete(res);
-        c.idleSince = Date.now();
-      });
-    }
-    if (this.draining) res.shouldKeepAlive = false;
-  };
 
   private forget(socket: Socket): void {
     this.open.delete(socket);
@@ -72,8 +62,8 @@ export class Connections {
 
   /**
    * Stops accepting, then resolves once every connection is closed: requests in flight finish,
-   * later ones on open connections are answered with `Connection: close`, and connections
-   * idle for {@link IDLE_GRACE_MS} are ended.
+   * responses not started yet and later ones on open connections say `Connection: close`, and
+   * connections that stay idle for {@link IDLE_GRACE_MS} are ended.
    */
   drain(): Promise<void> {
     // net's close(), not http's: that one also destroys idle keep-alive connections at once,
@@ -84,16 +74,33 @@ export class Connections {
       if (this.open.size === 0) return this.finish();
       const start = Date.now();
       const delay = cluster.isWorker ? CLUSTER_DRAIN_DELAY_MS : 0;
+      let draining = false;
       const sweep = () => {
         const now = Date.now();
         if (now - start < delay) return;
-        if (!this.draining) {
-          this.draining = true;
-          // Responses in progress whose head is not written yet close their connection too.
-          for (const c of this.open.values()) for (const res of c.busy) if (!res.headersSent) res.shouldKeepAlive = false;
+        if (!draining) {
+          draining = true;
+          // First of the listeners, so that the app writes its head with Connection: close.
+          for (const server of this.servers) {
+            server.prependListener('request', closeAfter);
+            server.prependListener('checkContinue', closeAfter);
+          }
+          for (const socket of this.open.keys()) {
+            const res = responseOf(socket);
+            if (res !== null && !res.headersSent) res.shouldKeepAlive = false;
+          }
         }
         for (const [socket, c] of this.open) {
-          if (c.busy.size > 0 || c.ended || now - c.idleSince < IDLE_GRACE_MS) continue;
+          if (c.ended) continue;
+          // How long a connection has been idle is only known from the start of the drain:
+          // serving does not pay for a timestamp a request.
+          const bytes = socket.bytesRead + socket.bytesWritten;
+          if (responseOf(socket) !== null || bytes !== c.bytes || c.idleSince === 0) {
+            c.bytes = bytes;
+            c.idleSince = now;
+            continue;
+          }
+          if (now - c.idleSince < IDLE_GRACE_MS) continue;
           c.ended = true;
           socket.end();
           setTimeout(() => socket.destroy(), END_TIMEOUT_MS).unref();
@@ -109,4 +116,9 @@ export class Connections {
     this.onDrained?.();
     this.onDrained = null;
   }
+}
+
+/** While draining: the response closes its connection. */
+function closeAfter(_req: IncomingMessage, res: ServerResponse): void {
+  res.shouldKeepAlive = false;
 }
