@@ -14,7 +14,7 @@
 // ws-load.js (wrk speaks no WebSocket), on CPU 1 too: see that file.
 const { spawn, execFileSync } = require('node:child_process');
 const { createServer } = require('node:net');
-const { readFileSync, writeFileSync, mkdirSync } = require('node:fs');
+const { readFileSync, readdirSync, writeFileSync, mkdirSync } = require('node:fs');
 const { tmpdir, cpus } = require('node:os');
 const { join } = require('node:path');
 const { isDeepStrictEqual } = require('node:util');
@@ -54,8 +54,9 @@ function ensureWrk() {
 }
 ensureWrk();
 
+const CLUSTER_SCENARIOS = ['json-w2', 'page-w2'];
 const SERVERS = [
-  { id: 'raw', name: 'node:http (raw)', wsName: 'ws (raw)', file: 'servers/raw.js', validate: true, ws: true },
+  { id: 'raw', name: 'node:http (raw)', wsName: 'ws (raw)', file: 'servers/raw.js', validate: true, ws: true, floor: true },
   { id: 'rococo', name: 'rococo', file: 'dist/rococo.js', validate: true, ws: true },
   // The same server with its access log on (one JSON line a request, to /dev/null): what logging costs.
   { id: 'rococo-log', name: 'rococo + access log', file: 'dist/rococo.js', env: { ACCESS_LOG: '1' }, stdout: 'ignore', scenarios: ['json'] },
@@ -66,6 +67,9 @@ const SERVERS = [
   { id: 'nest-express', name: 'NestJS (Express)', file: 'dist/nest-express.js', validate: true },
   { id: 'nest-fastify', name: 'NestJS (Fastify)', wsName: 'NestJS gateways (WsAdapter)', file: 'dist/nest-fastify.js', validate: true, ws: true },
   { id: 'routing-controllers', name: 'routing-controllers', file: 'dist/routing-controllers.js', validate: true },
+  // Two workers each, on both cores (shared with wrk): the -w 2 scenarios only.
+  { id: 'raw-cluster', name: 'node:cluster + node:http (raw), 2 workers', file: 'servers/raw-cluster.js', cluster: true, floor: true, scenarios: CLUSTER_SCENARIOS },
+  { id: 'rococo-serve', name: 'rococo serve -w 2', file: '../dist/src/cli/main.js', stdout: 'ignore', args: ['serve', 'dist/rococo-app.js', '-w', '2', '-b', '127.0.0.1:{port}'], cluster: true, scenarios: CLUSTER_SCENARIOS },
 ].filter((s) => !flag('servers') || flag('servers').includes(s.id));
 
 const ECHO = '{"name":"rococo","tags":["a","b"],"count":3,"nested":{"ok":true}}';
@@ -81,6 +85,8 @@ const SCENARIOS = [
   { id: 'validate', title: 'POST /validate (class-validator: @Schema, ValidationPipe...)', method: 'POST', path: '/validate', only: 'validate',
     body: JSON.stringify({ ...VALID, extra: 'dropped' }), check: (r) => isJson(r) && isDeepStrictEqual(r.json, VALID),
     invalid: JSON.stringify({ name: '', quantity: 300, email: 'nope' }) },
+  { id: 'json-w2', title: 'GET / (JSON hello), 2 workers on 2 cores shared with wrk', path: '/', check: (r) => isJson(r) && isDeepStrictEqual(r.json, { hello: 'world' }), only: 'cluster' },
+  { id: 'page-w2', title: 'GET /page (nunjucks), 2 workers on 2 cores shared with wrk', path: '/page', check: (r) => r.type.startsWith('text/html') && r.text.split('<tr class=').length === 21, only: 'cluster' },
   ...Object.entries(WS.SCENARIOS).map(([id, { title, unit, per }]) => ({ id, title, unit, per, only: 'ws', websocket: true })),
 ].filter((s) => !flag('scenarios') || flag('scenarios').includes(s.id));
 
@@ -98,7 +104,9 @@ process.on('exit', () => running.forEach((p) => p.kill('SIGKILL')));
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) process.on(signal, () => process.exit(code));
 
 async function start(server, port) {
-  const child = spawn('taskset', ['-c', '0', process.execPath, join(BENCH, server.file)], {
+  const args = (server.args ?? []).map((a) => a.replace('{port}', String(port)));
+  // A cluster runs on both cores; every other server on CPU 0, wrk on CPU 1.
+  const child = spawn('taskset', ['-c', server.cluster ? '0,1' : '0', process.execPath, join(BENCH, server.file), ...args], {
     cwd: BENCH,
     env: { ...process.env, PORT: String(port), DATABASE_URL, NODE_ENV: 'production', ...server.env },
     stdio: ['ignore', server.stdout ?? 'inherit', 'inherit'],
@@ -208,7 +216,7 @@ function luaScript(sc, depth) {
 function wrk(s, sc, script, seconds) {
   return new Promise((resolve, reject) => {
     const url = `http://127.0.0.1:${s.port}${sc.path}`;
-    const p = spawn('taskset', ['-c', '1', 'wrk', '-t1', '-c100', `-d${seconds}s`, '--latency', '-s', script, url]);
+    const p = spawn('taskset', ['-c', sc.only === 'cluster' ? '0,1' : '1', 'wrk', '-t1', '-c100', `-d${seconds}s`, '--latency', '-s', script, url]);
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (out += d));
@@ -222,13 +230,30 @@ function wrk(s, sc, script, seconds) {
   });
 }
 
-function cpuTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime, the whole process
+// A server's processes: itself and, for a cluster, its workers.
+function processes(pid) {
+  const pids = [pid];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) pids.push(Number(entry));
+    } catch {} // gone meanwhile
+  }
+  return pids;
 }
 
-const rssMB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+function cpuTicks(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(f[11]) + Number(f[12]); // utime + stime, the whole process
+  }
+  return ticks;
+}
+
+const rssMB = (pids) => pids.reduce((mb, pid) => mb + Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024, 0);
 
 async function measure(sc) {
   const servers = await startAll(serversFor(sc));
@@ -236,15 +261,16 @@ async function measure(sc) {
     const script = luaScript(sc, 10);
     const single = luaScript(sc, 1);
     for (const s of servers) await wrk(s, sc, script, MODE.warmup);
+    for (const s of servers) s.pids = processes(s.pid);
     const samples = new Map(servers.map((s) => [s, []]));
     const p99 = new Map(servers.map((s) => [s, []]));
     for (let round = 0; round < MODE.rounds; round++) {
       // Alternate: each round starts with the next server.
       for (let i = 0; i < servers.length; i++) {
         const s = servers[(i + round) % servers.length];
-        const before = cpuTicks(s.pid);
+        const before = cpuTicks(s.pids);
         const r = await wrk(s, sc, script, MODE.duration);
-        const cpuUs = ((cpuTicks(s.pid) - before) * 1e6) / CLK_TCK;
+        const cpuUs = ((cpuTicks(s.pids) - before) * 1e6) / CLK_TCK;
         if (r.statusErrors > 0) throw new Error(`${s.name}: ${r.statusErrors} non-2xx/3xx answers on ${sc.path}`);
         samples.get(s).push({ rps: r.requests / (r.durationUs / 1e6), cpu: cpuUs / r.requests, errors: r.socketErrors });
         if (round < MODE.latency) p99.get(s).push((await wrk(s, sc, single, MODE.duration)).p99Us / 1000);
@@ -256,12 +282,13 @@ async function measure(sc) {
       return {
         name: s.name,
         id: s.id,
+        floor: s.floor,
         rps: median(rps),
         min: Math.min(...rps),
         max: Math.max(...rps),
         p99: median(p99.get(s)),
         cpu: median(xs.map((x) => x.cpu)),
-        rss: rssMB(s.pid),
+        rss: rssMB(s.pids),
         errors: xs.reduce((a, x) => a + x.errors, 0),
       };
     });
@@ -310,7 +337,7 @@ async function measureWs(sc) {
       }
     }
     // RSS with the scenario's sockets still open.
-    const rss = servers.map((s) => rssMB(s.pid));
+    const rss = servers.map((s) => rssMB([s.pid]));
     await client.ask({ cmd: 'close' });
     return servers.map((s, i) => {
       const xs = samples.get(s);
@@ -318,6 +345,7 @@ async function measureWs(sc) {
       return {
         name: s.wsName ?? s.name,
         id: s.id,
+        floor: s.floor,
         rps: median(rps),
         min: Math.min(...rps),
         max: Math.max(...rps),
@@ -338,7 +366,7 @@ async function measureWs(sc) {
 const k = (n) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0));
 
 function table(sc, rows) {
-  const raw = rows.find((r) => r.id === 'raw');
+  const raw = rows.find((r) => r.floor);
   const head = ['server', `${sc.unit ?? 'req'}/s median (min-max)`, 'p99 ms', `CPU µs/${sc.per ?? 'req'}`, 'RSS MB', 'x raw'];
   if (sc.websocket) head.push('busy server/client');
   const body = rows.map((r) => [
@@ -351,7 +379,7 @@ function table(sc, rows) {
     ...(sc.websocket ? [r.busy] : []),
   ]);
   // The WebSocket scenarios only run on the servers that have them (see the notes).
-  if (!sc.websocket) for (const s of SERVERS) if (!s.scenarios && !rows.some((r) => r.id === s.id)) body.push([s.name, 'n/a', '', '', '', '']);
+  if (!sc.websocket && sc.only !== 'cluster') for (const s of SERVERS) if (!s.scenarios && !rows.some((r) => r.id === s.id)) body.push([s.name, 'n/a', '', '', '', '']);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
   const sep = `| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : '-'.repeat(w - 1) + ':')).join(' | ')} |`;
@@ -440,6 +468,9 @@ async function main() {
     '- p99: median of the latency rounds, 100 connections without pipelining (wrk corrects latency',
     '  for one request in flight per connection, so its percentiles mean nothing with pipelining).',
     '  This VM stalls now and then: p99 is the noisiest column.',
+    '- -w 2: two workers (node:cluster forking the raw server; `rococo serve -w 2` on the same app),',
+    '  unpinned, with wrk on the same two cores: req/s is what the machine gives both together, and',
+    '  CPU µs/req and RSS add the master and the workers.',
     '- RSS: after the last round. PostgreSQL runs on the same machine, unpinned: /db is bound by it.',
     '- Express 5, Koa (@koa/router) and NestJS take no regex in paths (path-to-regexp 8): they check',
     '  `\\d+` in the handler. routing-controllers runs on its own Express 4.',
