@@ -41,15 +41,18 @@ export class Servers {
   constructor(
     private readonly app: ServableApp,
     private readonly binds: readonly Bind[],
-    private readonly onRequest: () => void = () => {},
+    /** Called for every request; none: no listener (a second one slows every request's emit). */
+    private readonly onRequest?: () => void,
   ) {}
 
   /** Listens on every bind; an address in use, or not allowed, is a {@link UserError}. */
   async listen(): Promise<void> {
     for (const bind of this.binds) {
       const server = this.app.createServer();
-      server.on('request', this.onRequest);
-      server.on('checkContinue', this.onRequest);
+      if (this.onRequest !== undefined) {
+        server.on('request', this.onRequest);
+        server.on('checkContinue', this.onRequest);
+      }
       this.servers.push(server);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -129,7 +132,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
     if (app.server !== null) {
       throw new UserError(`the app of '${config.spec}' is already listening (its module called listen()): export the app, or a function that builds it, and let rococo serve listen`);
     }
-    servers = new Servers(app, config.binds, onRequest);
+    servers = new Servers(app, config.binds, config.maxRequests > 0 ? onRequest : undefined);
     await app.startup();
     if (stopWanted) {
       await app.close();
