@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Connections } from './connections';
 import type { Logger } from 'pino';
-import { createLogger, logAccess, RequestIds } from './logging';
+import { accessLogger, createLogger, logAccess, RequestIds } from './logging';
 import { debugPage, routeTable } from './debug';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import { createAppContainer, registerClass, SETTINGS, type Constructor, type Provider } from './container';
@@ -132,6 +132,7 @@ export class Application {
   readonly maxBodySize: number;
   /** `settings.ACCESS_LOG`: one info line per request. */
   readonly accessLog: boolean;
+  private readonly accessLogger: Logger | null;
   /** `settings.TRUST_PROXY`, compiled; null when no proxy is trusted. */
   readonly trustProxy: TrustProxy | null;
   /** The node server once `listen()` has run. */
@@ -185,6 +186,7 @@ export class Application {
     this.maxHeadersCount = ms('MAX_HEADERS_COUNT', 200);
     this.log = options.logger ?? createLogger(readSetting(this.settings, 'LOG_LEVEL', 'string', process.env.LOG_LEVEL ?? 'info'), this.debug);
     this.accessLog = readSetting(this.settings, 'ACCESS_LOG', 'boolean', true);
+    this.accessLogger = this.accessLog ? accessLogger(this.log) : null;
     this.hooks = {
       startup: [...(options.onStartup ?? [])],
       shutdown: [...(options.onShutdown ?? [])],
@@ -348,7 +350,7 @@ export class Application {
     const id = this.ids.next(raw.headers['x-request-id']);
     if (match !== null && match.vary !== null) res.setHeader('vary', match.vary);
     const req = match === null ? new Request(raw, this, path, qs, {}, null, id) : new Request(raw, this, path, qs, match.params, match.route, id);
-    if (this.accessLog) logAccess(this.log, req, res, process.hrtime.bigint());
+    if (this.accessLogger !== null) logAccess(this.accessLogger, req, res, process.hrtime.bigint());
     if (match === null) {
       if (expecting) res.shouldKeepAlive = false; // the body that was not asked for must not be read as a request
       this.miss(req, res);

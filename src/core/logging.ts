@@ -60,13 +60,21 @@ export class RequestIds {
   }
 }
 
+/**
+ * The logger of access lines: the app's, without its redaction. An access line holds only the
+ * fields below, none of them secret, and the redaction's wildcard paths (`*.password`...)
+ * tripled the cost of each line (9.1 against 3.5 µs).
+ */
+export function accessLogger(log: Logger): Logger {
+  return log.child({}, { redact: [] });
+}
+
 /** Logs one line for a request when its response is done (or the client went away). */
 export function logAccess(log: Logger, req: Request, res: ServerResponse, start: bigint): void {
   // Read now: once a client has gone away, its socket no longer knows the peer's address.
   const remote = req.ip;
-  const done = () => {
-    res.off('finish', done);
-    res.off('close', done);
+  // 'close' comes after 'finish' too, or alone when the client went away: one listener.
+  res.once('close', () => {
     // Headers given to writeHead as a list are not kept for getHeader(): read the head node wrote.
     const length = res.getHeader('content-length') ?? /\r\ncontent-length: *(\d+)/i.exec((res as { _header?: string })._header ?? '')?.[1];
     log.info(
@@ -82,7 +90,5 @@ export function logAccess(log: Logger, req: Request, res: ServerResponse, start:
       },
       'request',
     );
-  };
-  res.once('finish', done);
-  res.once('close', done);
+  });
 }
