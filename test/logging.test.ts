@@ -369,3 +369,63 @@ describe("the default logger's redaction", () => {
     expect(lines.find((l) => l.msg === 'request')).toMatchObject({ reqId: 'redaction-test', method: 'GET', path: '/leak', status: 200, level: 30 });
   }, 90_000);
 });
+
+describe('answers node gives before the app (400, 431, 408)', () => {
+  const refused = (records: LogRecord[]) => records.filter((r) => r.msg === 'request refused');
+
+  test('each gets an info line with its status, the parser code and the remote address, and nothing the client sent', async () => {
+    const { app, records } = makeApp({ HEADERS_TIMEOUT: 1000 });
+    const client = await testClient(app);
+    try {
+      const port = Number(new URL(client.url('/')).port);
+      const garbage = await rawRequest(port, 'GARBAGE /secret-token HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(garbage.status).toBe(400);
+      const big = await rawRequest(port, `GET /hello HTTP/1.1\r\nHost: x\r\nCookie: ${'s'.repeat(100_000)}\r\n\r\n`);
+      expect(big.status).toBe(431);
+      const slow = await rawRequest(port, 'GET /hello HTTP/1.1\r\nHost: x\r\n', 5000); // the head never ends
+      expect(slow.status).toBe(408);
+
+      await waitFor(() => refused(records).length === 3, 3000, 'three refusal lines');
+      expect(refused(records)).toEqual([
+        expect.objectContaining({ level: 30, status: 400, code: 'HPE_INVALID_METHOD', remote: '127.0.0.1' }),
+        expect.objectContaining({ level: 30, status: 431, code: 'HPE_HEADER_OVERFLOW', remote: '127.0.0.1' }),
+        expect.objectContaining({ level: 30, status: 408, code: 'ERR_HTTP_REQUEST_TIMEOUT', remote: '127.0.0.1' }),
+      ]);
+      const text = JSON.stringify(records);
+      expect(text).not.toContain('secret-token');
+      expect(text).not.toContain('sssss');
+      expect((await client.get('/hello')).status).toBe(200); // the server is fine
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('with ACCESS_LOG off, node still answers them, and nothing is logged', async () => {
+    const { app, records } = makeApp({ ACCESS_LOG: false });
+    const client = await testClient(app);
+    try {
+      const port = Number(new URL(client.url('/')).port);
+      expect((await rawRequest(port, 'GARBAGE / HTTP/1.1\r\n\r\n')).status).toBe(400);
+      expect(refused(records)).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a client that resets mid-head gets no answer and leaves no line', async () => {
+    const { app, records } = makeApp();
+    const client = await testClient(app);
+    try {
+      const port = Number(new URL(client.url('/')).port);
+      const socket = await rawConnect(port);
+      socket.write('GET /hello HTTP/1.1\r\nHost: x\r\n');
+      await new Promise((r) => setTimeout(r, 50));
+      socket.resetAndDestroy();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(refused(records)).toEqual([]);
+      expect((await client.get('/hello')).status).toBe(200);
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerOptions, ty
 import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Connections } from './connections';
+import { clientErrorListener } from './client-errors';
 import type { Logger } from 'pino';
 import { accessLogger, createLogger, logAccess, RequestIds } from './logging';
 import { debugPage, routeTable } from './debug';
@@ -307,6 +308,7 @@ export class Application {
     const server = createServer(this.serverOptions, this.handle);
     server.maxHeadersCount = this.maxHeadersCount;
     server.on('checkContinue', this.handleContinue);
+    server.on('clientError', clientErrorListener(this.accessLogger));
     if (this.websocketsOf !== null) server.on('upgrade', this.handleUpgrade);
     this.connections.track(server);
     return server;
