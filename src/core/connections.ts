@@ -43,6 +43,8 @@ export class Connections {
   private drained: Promise<void> | null = null;
   private onDrained: (() => void) | null = null;
   private sweep: NodeJS.Timeout | null = null;
+  /** Not done before this time, even without connections (see CLUSTER_DRAIN_DELAY_MS). */
+  private notBefore = 0;
 
   /** Follows a server's connections; call it once its own listeners are on. */
   track(server: Server): void {
@@ -57,7 +59,7 @@ export class Connections {
 
   private forget(socket: Socket): void {
     this.open.delete(socket);
-    if (this.onDrained !== null && this.open.size === 0) this.finish();
+    if (this.onDrained !== null && this.open.size === 0 && Date.now() >= this.notBefore) this.finish();
   }
 
   /**
@@ -71,13 +73,15 @@ export class Connections {
     for (const server of this.servers) if (server.listening) NetServer.prototype.close.call(server);
     return (this.drained ??= new Promise<void>((resolve) => {
       this.onDrained = resolve;
-      if (this.open.size === 0) return this.finish();
-      const start = Date.now();
-      const delay = cluster.isWorker ? CLUSTER_DRAIN_DELAY_MS : 0;
+      // A worker that exits while the master hands it a connection loses that connection
+      // (its client waits for an answer that never comes): stay until the master has heard.
+      this.notBefore = Date.now() + (cluster.isWorker ? CLUSTER_DRAIN_DELAY_MS : 0);
+      if (this.open.size === 0 && this.notBefore <= Date.now()) return this.finish();
       let draining = false;
       const sweep = () => {
         const now = Date.now();
-        if (now - start < delay) return;
+        if (now < this.notBefore) return;
+        if (this.open.size === 0) return this.finish();
         if (!draining) {
           draining = true;
           // First of the listeners, so that the app writes its head with Connection: close.
