@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { responseOf } from './connections';
 
 // What node itself answers (lib/_http_server.js), by the parser's or the timeout's error code.
 const ANSWERS: Record<string, [number, string]> = {
@@ -17,9 +18,9 @@ const ANSWERS: Record<string, [number, string]> = {
  */
 export function clientErrorListener(log: Logger | null): (err: NodeJS.ErrnoException, socket: Socket) => void {
   return (err, socket) => {
-    const response = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage;
+    const response = responseOf(socket);
     // Only where nothing of a response went out yet: else the peer would read a corrupt stream.
-    if (err.code !== 'ECONNRESET' && socket.writable && (response == null || !response.headersSent)) {
+    if (err.code !== 'ECONNRESET' && socket.writable && (response === null || !response.headersSent)) {
       const [status, reason] = ANSWERS[err.code ?? ''] ?? [400, 'Bad Request'];
       socket.write(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\n\r\n`);
       log?.info({ status, code: err.code, remote: socket.remoteAddress }, 'request refused');

@@ -26,9 +26,9 @@ interface Connection {
 
 /**
  * The response a connection is writing (node's own bookkeeping, also for pipelined requests),
- * or none between requests. Read only while draining: no per-request cost while serving.
+ * or none between requests. Read only while draining or refusing a client: no per-request cost.
  */
-const responseOf = (socket: Socket): ServerResponse | null => (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? null;
+export const responseOf = (socket: Socket): ServerResponse | null => (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? null;
 
 /**
  * The connections of an app's HTTP servers, and their graceful stop: stop accepting, let
