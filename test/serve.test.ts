@@ -389,3 +389,26 @@ describe('rococo serve', () => {
     expect(s.master('worker did not stop within --graceful-timeout: killing it')).toHaveLength(1);
   }, 20_000);
 });
+
+describe('the server process', () => {
+  // V8 prints its pretenuring decisions with this flag; when pretenuring is off it has none to print.
+  const probe = `
+    const { createApp } = require(${JSON.stringify('__INDEX__')});
+    createApp({ controllers: [] }).createServer();
+    const keep = [];
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 5000; i++) keep.push([i, i + 1]);
+      globalThis.gc({ type: 'minor' });
+    }`;
+  const decisions = async (flags: string[]) => {
+    const script = probe.replace('__INDEX__', join(out, 'src/index.js'));
+    const { stdout } = await promisify(execFile)(process.execPath, [...flags, '--expose-gc', '--trace-pretenuring-statistics', '-e', script]);
+    // Sites of the loop above: thousands of objects a collection (node's startup has a few of ~100).
+    return stdout.split('\n').filter((line) => /pretenuring: AllocationSite\(\w+\): \(created, found, ratio\) \(\d{4,},/.test(line));
+  };
+
+  test('createServer() turns V8 pretenuring off; node --allocation-site-pretenuring keeps it', async () => {
+    expect(await decisions([])).toEqual([]);
+    expect((await decisions(['--allocation-site-pretenuring'])).length).toBeGreaterThan(0);
+  });
+});

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Connections } from './connections';
 import { clientErrorListener } from './client-errors';
+import { avoidPretenuringCliff } from './pretenuring';
 import type { Logger } from 'pino';
 import { accessLogger, createLogger, logAccess, RequestIds } from './logging';
 import { debugPage, routeTable } from './debug';
@@ -302,9 +303,11 @@ export class Application {
    * A node HTTP server for the app, as `listen()` makes it (timeouts and header limits from the
    * settings, the request, `checkContinue` and, with WebSocket routes, `upgrade` listeners), not
    * listening yet: for servers of your own (`rococo serve` makes one for each address).
-   * `close()` drains it as it drains the server of `listen()`.
+   * `close()` drains it as it drains the server of `listen()`. It turns off V8's allocation-site
+   * pretenuring for the process (see pretenuring.ts; `node --allocation-site-pretenuring` keeps it).
    */
   createServer(): Server {
+    avoidPretenuringCliff();
     const server = createServer(this.serverOptions, this.handle);
     server.maxHeadersCount = this.maxHeadersCount;
     server.on('checkContinue', this.handleContinue);
