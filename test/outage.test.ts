@@ -268,3 +268,41 @@ describe('the network freezes under an established connection', () => {
     }
   }, 20000);
 });
+
+describe('a full pool', () => {
+  test('a query or a transaction that waits longer than connectionTimeoutMillis is a 503; the pool serves on', async () => {
+    const log = memoryLogger('warn');
+    const app = createApp({ controllers: [OutageController], database: { url: tdb.url, max: 1, connectionTimeoutMillis: 300 }, logger: log.logger });
+    const client = await testClient(app);
+    const pool = (app.database as Database).pool;
+    gate = { reached: deferred<number>(), release: deferred<void>() };
+    try {
+      await adminQuery('TRUNCATE t', [], tdb.url);
+      const holding = client.post('/tx'); // holds the only connection until the gate opens
+      await gate.reached.promise;
+      const t0 = Date.now();
+      const [query, transaction] = await Promise.all([client.get('/ping'), client.post('/tx')]);
+      const waited = Date.now() - t0;
+      await expect503(query);
+      await expect503(transaction);
+      expect(waited).toBeGreaterThanOrEqual(290);
+      expect(waited).toBeLessThan(1500);
+      expect(log.records.filter((r) => /unavailable/.test(r.msg ?? ''))).toHaveLength(2);
+
+      gate.release.resolve();
+      expect((await holding).status).toBe(200);
+      // The two that gave up leave nothing queued: the connection went back each time.
+      await expectPing(client);
+      expect(pool.waitingCount).toBe(0);
+      expect(pool.totalCount).toBe(1);
+      expect((await (await client.get('/count')).json()).n).toBe(2);
+
+      // A waiter served in time is served: two at once on one connection both succeed.
+      const both = await Promise.all([client.get('/sleep'), client.get('/sleep')]);
+      expect(both.map((r) => r.status)).toEqual([200, 200]);
+    } finally {
+      gate.release.resolve();
+      await client.close();
+    }
+  });
+});
