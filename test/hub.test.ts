@@ -188,6 +188,19 @@ describe('Hub injected into a controller: a chat room over WebSockets', () => {
     await client?.close();
   });
 
+  test('texts of one length, multibyte ones among them, reach every socket intact and in order', async () => {
+    // Each text is sent to every socket of the room: the same string many times, then another
+    // of the same length (send() keeps the last one encoded).
+    const sockets = [await join(client, 'unicode', 'ann'), await join(client, 'unicode', 'bob'), await join(client, 'unicode', 'cat')];
+    const texts = ['héllo wörld 1', 'héllo wörld 2', 'hello world 3', '€€€ 😀 ☃︎ 中文!!', 'héllo wörld 1'];
+    for (const text of texts) await sockets[0].send(text);
+    for (const ws of sockets) {
+      for (const text of texts) expect(await ws.nextJson()).toEqual({ from: 'ann', text });
+    }
+    for (const ws of sockets) await ws.close();
+    await until('everyone to leave', () => app.hub.subscribers('room:unicode') === 0);
+  });
+
   test('three sockets in a room each get every message once; another room gets none', async () => {
     const [ann, bob, cat] = [await join(client, 'lobby', 'ann'), await join(client, 'lobby', 'bob'), await join(client, 'lobby', 'cat')];
     const elsewhere = await join(client, 'attic', 'dan');

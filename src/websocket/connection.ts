@@ -42,6 +42,23 @@ const END: IteratorResult<WebSocketMessage> = { done: true, value: undefined };
 const TEXT = { binary: false };
 const BINARY = { binary: true };
 
+// A message fanned out to many sockets (a Hub topic's subscribers) is one string sent again and
+// again: ws would encode it to UTF-8 for every socket. The last one sent is kept encoded; strings
+// longer than this are encoded each time rather than kept.
+const KEEP_ENCODED = 16 * 1024;
+let lastText = '';
+let lastBytes = Buffer.alloc(0);
+
+function utf8(text: string): Buffer {
+  if (text === lastText) return lastBytes;
+  const bytes = Buffer.from(text, 'utf8');
+  if (text.length <= KEEP_ENCODED) {
+    lastText = text;
+    lastBytes = bytes;
+  }
+  return bytes;
+}
+
 /**
  * One WebSocket, as a handler sees it (aiohttp's `WebSocketResponse`): an async iterable of
  * messages, buffered from the moment of the upgrade so nothing is lost while the handler is
@@ -99,7 +116,8 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
     const ws = this.ws;
     if (ws.readyState !== 1) return DONE;
     // No callback: ws reports write errors by closing the socket, which `closed` tells.
-    ws.send(data, typeof data === 'string' ? TEXT : BINARY);
+    if (typeof data === 'string') ws.send(utf8(data), TEXT);
+    else ws.send(data, BINARY);
     if (ws.bufferedAmount <= SEND_HIGH_WATER) return DONE;
     return new Promise((resolve) => {
       const socket = (ws as unknown as { _socket: NodeJS.EventEmitter })._socket;
