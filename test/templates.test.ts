@@ -47,6 +47,9 @@ const SCOPES = {
   tuples: [[1, 2], [3, 4]],
 };
 
+/** What include-loop-error.html called: it must stop at the first error, as nunjucks does. */
+const errorCalls: string[] = [];
+
 const tick = () => new Promise((r) => setTimeout(r, 1));
 
 const processors: ContextProcessor[] = [
@@ -122,6 +125,23 @@ class PagesController {
   @Get('/runtime-error')
   @Template('runtime-error.html')
   runtimeError() { return {}; }
+
+  @Get('/broken-include')
+  @Template('broken-include.html')
+  brokenInclude() { return {}; }
+
+  @Get('/include-loop-error')
+  @Template('include-loop-error.html')
+  includeLoopError() {
+    errorCalls.length = 0;
+    return {
+      fail: (i: number) => {
+        errorCalls.push(`fail ${i}`);
+        throw new Error(`boom ${i}`);
+      },
+      calls: () => errorCalls.push('after the loop'),
+    };
+  }
 
   @Get('/scopes')
   @Template('scopes.html')
@@ -275,6 +295,21 @@ describe('templates', () => {
   test('filters and globals options', async () => {
     const res = await client.get('/extras');
     expect(await res.text()).toBe('shout=HI!|answer=42');
+  });
+
+  test('an included template that does not compile is a 500, not an empty page, and the server keeps serving', async () => {
+    // nunjucks compiles an include when it renders it, and reports this one from a timer.
+    const res = await client.get('/broken-include');
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+    await new Promise((r) => setTimeout(r, 50)); // the late report must not end the process
+    expect((await client.get('/page')).status).toBe(200);
+  });
+
+  test('the first error inside a loop stops the render, as in nunjucks', async () => {
+    const res = await client.get('/include-loop-error');
+    expect(res.status).toBe(500);
+    expect(errorCalls).toEqual(['fail 1']);
   });
 
   test('a runtime template error is a 500 that leaks nothing, and the server keeps serving', async () => {

@@ -113,19 +113,28 @@ export class Templates {
 
   /**
    * `template.render(context)`, with rococo's cheaper frame as the parent frame (see
-   * template-frame.ts). Given a parent frame and a callback, nunjucks calls back at once for
-   * templates without async filters, as its own synchronous render does.
+   * template-frame.ts). Given a parent frame and a callback, nunjucks calls back before returning,
+   * except for a template it compiles on the way (an include) that does not compile, or an async
+   * filter: it then calls back later, from a timer, and the render is an error here.
    */
   private renderTemplate(name: string, compiled: Template | undefined, context: object): string {
     const template = this.template(name, compiled);
-    let error: Error | null = null;
-    let output = null as unknown as string;
+    let rendering = true;
+    let output: string | undefined;
     const render = template.render as unknown as (ctx: object, frame: NunjucksFrame, cb: (err: Error | null, res: string) => void) => void;
-    render.call(template, context, new this.Frame(), (err, res) => {
-      error = err;
-      output = res;
-    });
-    if (error) throw error;
+    try {
+      render.call(template, context, new this.Frame(), (err, res) => {
+        if (!rendering) return; // the late call: this render failed already (below)
+        // Thrown, as nunjucks' synchronous render throws it: the first error stops the render.
+        if (err) throw err;
+        output = res;
+      });
+    } finally {
+      rendering = false;
+    }
+    if (output === undefined) {
+      throw new Error(`The template '${name}' did not render synchronously: a template it includes does not compile, or it uses an async filter`);
+    }
     return output;
   }
 
