@@ -437,7 +437,7 @@ async function main() {
     SCENARIOS.length * 5;
   const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
   const machine = `${cpu}, ${cpus().length} cores`;
-  console.log(`rococo bench, ${MODE.name}: ${SERVERS.length} servers, ${SCENARIOS.length} scenarios, ${MODE.rounds} rounds${QUICK ? '' : ' (db 7)'}: about ${Math.ceil(estimate / 60)} min`);
+  console.log(`rococo bench, ${MODE.name}: ${SERVERS.length} servers, ${SCENARIOS.length} scenarios, ${MODE.rounds} rounds${http.filter((sc) => roundsOf(sc) !== MODE.rounds).map((sc) => ` (${sc.id} ${roundsOf(sc)})`).join('')}: about ${Math.ceil(estimate / 60)} min`);
   const busy = await machineBusy(1000);
   if (busy > 0.1) console.warn(`warning: the machine is already ${(busy * 100).toFixed(0)}% busy with other work: figures will be noisy`);
   if (SCENARIOS.some((s) => s.id === 'db')) await prepareDatabase();

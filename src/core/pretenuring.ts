@@ -20,6 +20,7 @@ export function avoidPretenuringCliff(): void {
   if (done) return;
   done = true;
   // node refuses V8 flags in NODE_OPTIONS: the command line is the only place to ask.
-  if (process.execArgv.some((a) => a === '--allocation-site-pretenuring' || a === '--allocation_site_pretenuring')) return;
+  // V8 reads `_` and `-` alike in a flag's name.
+  if (process.execArgv.some((a) => a.replace(/_/g, '-') === '--allocation-site-pretenuring')) return;
   setFlagsFromString('--no-allocation-site-pretenuring');
 }
