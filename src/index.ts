@@ -12,6 +12,8 @@ export { Response, json, text, html, redirect } from './core/response';
 export type { ResponseBody, ResponseInit, CookieOptions } from './core/response';
 export type { Middleware } from './core/middleware';
 export type { QueryInit } from './core/router';
+export { intConverter } from './core/converters';
+export type { Converter, IntConverterOptions } from './core/converters';
 export type { RouteConditions } from './core/conditions';
 export type { ExpectHandler } from './core/metadata';
 export { SETTINGS } from './core/container';

@@ -20,6 +20,7 @@ import { compose, type Endpoint, type Middleware } from './middleware';
 import { Request } from './request';
 import { html, Response, send, toResponse } from './response';
 import { Router, type QueryInit } from './router';
+import { compileConverters, type Converter } from './converters';
 import { compileTrust, type TrustProxy } from './proxy';
 import { scanControllers, type ScannedRoute } from './scanner';
 import { getControllerMeta, type ExpectHandler } from './metadata';
@@ -97,9 +98,11 @@ export interface AppOptions {
   openapi?: OpenAPIOptions;
   /** The app's {@link Hub}: through Redis when `redis` (or the `REDIS_URL` setting) is set. */
   hub?: HubOptions;
+  /** Route parameter converters of the app's own, besides `int`, `float`, `uuid`, `slug` and `path`: `<id:name>`. */
+  converters?: Readonly<Record<string, Converter>>;
 }
 
-const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'templates', 'static', 'openapi', 'hub'];
+const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'templates', 'static', 'openapi', 'hub', 'converters'];
 
 /** What the router holds for a route: the bound handler, and its middleware chain if any. */
 interface RouteHandler extends DocumentedHandler {
@@ -125,7 +128,7 @@ export class Application {
   readonly settings: Settings;
   /** The app's own child container of tsyringe. */
   readonly container: DependencyContainer;
-  readonly router = new Router<RouteHandler>();
+  readonly router: Router<RouteHandler>;
   /** The app's pino logger. */
   readonly log: Logger;
   /** `settings.DEBUG`, read once. */
@@ -164,6 +167,7 @@ export class Application {
       if (!OPTION_KEYS.includes(key)) throw new RococoError('ROCOCO_OPTIONS', `createApp: unknown option '${key}' (known: ${OPTION_KEYS.join(', ')})`);
     }
     this.settings = (options.settings ?? Object.freeze({})) as Settings;
+    this.router = new Router(compileConverters(options.converters));
     this.debug = readSetting(this.settings, 'DEBUG', 'boolean', false);
     this.maxBodySize = readSetting(this.settings, 'MAX_BODY_SIZE', 'number', 1024 * 1024);
     if (!Number.isInteger(this.maxBodySize) || this.maxBodySize < 0) {

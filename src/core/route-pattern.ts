@@ -1,19 +1,25 @@
+import { accepts, type Converter } from './converters';
+
 /**
  * Route patterns in aiohttp's syntax: `<name>` is one non-empty path segment, `<name:regex>`
- * is what the regex matches (across `/` only if the regex can match a `/`). Parsed and
- * compiled once, at startup.
+ * is what the regex matches (across `/` only if the regex can match a `/`), and
+ * `<name:converter>` what a converter's regex matches and its `parse` accepts (`<id:int>`).
+ * Parsed and compiled once, at startup.
  */
 
 /** A literal run of a pattern, or one of its parameters. */
 export type PatternPart =
   | { kind: 'static'; text: string }
-  | { kind: 'param'; name: string; regex: string | null; spans: boolean };
+  | { kind: 'param'; name: string; regex: string | null; spans: boolean; converter: Converter | null; converterName: string | null };
+
+/** The converters of a segment's captures, in capture order (null: a regex, checked by the regex alone). */
+export type CaptureChecks = readonly (Converter | null)[] | null;
 
 /** One `/`-separated segment of a pattern, as the router's tree stores it. */
 export type Segment =
   | { kind: 'static'; text: string }
   | { kind: 'param' }
-  | { kind: 'pattern'; regex: RegExp; whole: boolean; key: string };
+  | { kind: 'pattern'; regex: RegExp; whole: boolean; key: string; converters: CaptureChecks };
 
 /** A parsed pattern: its parts, its segments up to the first spanning parameter, and the rest. */
 export interface CompiledPattern {
@@ -24,7 +30,7 @@ export interface CompiledPattern {
   /** Segments matched one by one. */
   segments: Segment[];
   /** When a parameter may span `/`: the regex over the rest of the path, from its segment on. */
-  tail: { regex: RegExp; key: string } | null;
+  tail: { regex: RegExp; key: string; converters: CaptureChecks } | null;
   /** The pattern with parameter names erased: two routes with the same key collide. */
   key: string;
   /** Full-value regexes of the regex parameters, for checking `url()` arguments. */
@@ -41,9 +47,9 @@ export class PatternError extends Error {
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Parses and compiles a route pattern; throws {@link PatternError} with what is wrong. */
-export function compilePattern(source: string): CompiledPattern {
+export function compilePattern(source: string, converters: ReadonlyMap<string, Converter> = new Map()): CompiledPattern {
   if (!source.startsWith('/')) throw new PatternError('ROCOCO_ROUTE_PATTERN', `'${source}' must start with '/'`);
-  const parts = parse(source);
+  const parts = parse(source, converters);
   const paramNames: string[] = [];
   const checks = new Map<string, RegExp>();
   for (const p of parts) {
@@ -73,7 +79,7 @@ export function compilePattern(source: string): CompiledPattern {
     const seg = segs[i];
     if (seg.some((p) => p.kind === 'param' && p.spans)) {
       const rest = segs.slice(i).map((s) => s.map((p) => partSource(p, true)).join('')).join('/');
-      tail = { regex: new RegExp(`^${rest}$`), key: segs.slice(i).map(segmentKey).join('/') };
+      tail = { regex: new RegExp(`^${rest}$`), key: segs.slice(i).map(segmentKey).join('/'), converters: captureChecks(segs.slice(i).flat()) };
       break;
     }
     segments.push(toSegment(seg));
@@ -89,11 +95,26 @@ function toSegment(seg: PatternPart[]): Segment {
   const whole = seg.length === 1;
   // A lone regex parameter is tested, not executed: the segment itself is the value.
   const body = whole ? `(?:${(seg[0] as { regex: string }).regex})` : seg.map((p) => partSource(p, false)).join('');
-  return { kind: 'pattern', regex: new RegExp(`^${body}$`), whole, key: segmentKey(seg) };
+  return { kind: 'pattern', regex: new RegExp(`^${body}$`), whole, key: segmentKey(seg), converters: captureChecks(seg) };
+}
+
+function captureChecks(parts: PatternPart[]): CaptureChecks {
+  const params = parts.filter((p) => p.kind === 'param');
+  return params.some((p) => p.converter !== null) ? params.map((p) => p.converter) : null;
+}
+
+/** Whether every capture from `from` on is accepted by its converter. */
+export function converted(checks: CaptureChecks, values: readonly string[], from: number): boolean {
+  if (checks === null) return true;
+  for (let k = 0; k < checks.length; k++) {
+    const c = checks[k];
+    if (c !== null && !accepts(c, values[from + k])) return false;
+  }
+  return true;
 }
 
 function segmentKey(seg: PatternPart[]): string {
-  return seg.map((p) => (p.kind === 'static' ? p.text : `<${p.regex === null ? '' : ':' + p.regex}>`)).join('');
+  return seg.map((p) => (p.kind === 'static' ? p.text : p.converterName !== null ? `<=${p.converterName}>` : `<${p.regex === null ? '' : ':' + p.regex}>`)).join('');
 }
 
 function partSource(p: PatternPart, inTail: boolean): string {
@@ -106,7 +127,7 @@ function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
-function parse(source: string): PatternPart[] {
+function parse(source: string, converters: ReadonlyMap<string, Converter>): PatternPart[] {
   const parts: PatternPart[] = [];
   let text = '';
   let i = 0;
@@ -126,14 +147,24 @@ function parse(source: string): PatternPart[] {
       throw new PatternError('ROCOCO_ROUTE_PATTERN', `'${source}': parameter '${name}' follows another parameter with nothing between them`);
     }
     if (source[nameEnd] === '>') {
-      parts.push({ kind: 'param', name, regex: null, spans: false });
+      parts.push({ kind: 'param', name, regex: null, spans: false, converter: null, converterName: null });
       i = nameEnd + 1;
       continue;
     }
     const end = regexEnd(source, nameEnd + 1);
     if (end === -1) throw new PatternError('ROCOCO_ROUTE_PATTERN', `'${source}': the regex of '${name}' is never closed with '>'`);
-    const regex = source.slice(nameEnd + 1, end);
-    parts.push({ kind: 'param', name, regex: checkRegex(source, name, regex), spans: mayMatchSlash(regex) });
+    const spec = source.slice(nameEnd + 1, end);
+    // A bare word names a converter: as a regex it could only match itself, so a misspelt
+    // converter (`<id:integer>`) is an error rather than a route that never matches.
+    if (NAME.test(spec)) {
+      const converter = converters.get(spec);
+      if (converter === undefined) {
+        throw new PatternError('ROCOCO_ROUTE_PATTERN', `'${source}': '${spec}' of parameter '${name}' is not a converter (known: ${[...converters.keys()].join(', ')}); write a literal word as a regex, '(?:${spec})'`);
+      }
+      parts.push({ kind: 'param', name, regex: checkRegex(source, name, converter.regex), spans: mayMatchSlash(converter.regex), converter, converterName: spec });
+    } else {
+      parts.push({ kind: 'param', name, regex: checkRegex(source, name, spec), spans: mayMatchSlash(spec), converter: null, converterName: null });
+    }
     i = end + 1;
   }
   if (text) parts.push({ kind: 'static', text });

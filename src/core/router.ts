@@ -2,7 +2,8 @@ import { METHODS } from 'node:http';
 import { HTTPBadRequest, RococoError } from './errors';
 import type { IncomingMessage } from 'node:http';
 import { compileConditions, type CompiledConditions, type RouteConditions } from './conditions';
-import { compilePattern, PatternError, type CompiledPattern, type Segment } from './route-pattern';
+import { accepts, BUILTIN_CONVERTERS, type Converter } from './converters';
+import { compilePattern, converted, PatternError, type CaptureChecks, type CompiledPattern, type Segment } from './route-pattern';
 
 /** What the router is told about a route. */
 export interface RouteSpec<H> {
@@ -53,9 +54,9 @@ interface Entry<H> {
 
 class Node<H> {
   statics: Map<string, Node<H>> | null = null;
-  patterns: { regex: RegExp; whole: boolean; key: string; node: Node<H> }[] = [];
+  patterns: { regex: RegExp; whole: boolean; key: string; converters: CaptureChecks; node: Node<H> }[] = [];
   param: Node<H> | null = null;
-  tails: { regex: RegExp; key: string; entry: Entry<H> }[] = [];
+  tails: { regex: RegExp; key: string; converters: CaptureChecks; entry: Entry<H> }[] = [];
   entry: Entry<H> | null = null;
 }
 
@@ -80,11 +81,14 @@ export class Router<H> {
   private readonly names = new Map<string, Route<H>>();
   private readonly list: Route<H>[] = [];
 
+  /** @param converters what `<name:converter>` may name; the built-in ones by default. */
+  constructor(private readonly converters: ReadonlyMap<string, Converter> = new Map(Object.entries(BUILTIN_CONVERTERS))) {}
+
   /** Adds a route; throws a {@link RococoError} naming `spec.origin` for any mistake. */
   add(spec: RouteSpec<H>): Route<H> {
     let pattern: CompiledPattern;
     try {
-      pattern = compilePattern(spec.pattern);
+      pattern = compilePattern(spec.pattern, this.converters);
     } catch (e) {
       if (e instanceof PatternError) throw new RococoError(e.code, `${spec.origin}: ${e.message}`);
       throw e;
@@ -180,10 +184,16 @@ export class Router<H> {
       if (raw === undefined || raw === null) {
         throw new RococoError('ROCOCO_URL', `route '${name}' (${route.pattern.source}) needs the parameter '${part.name}'`);
       }
-      const value = String(raw);
+      let value: string;
+      try {
+        value = part.converter === null ? String(raw) : part.converter.format(raw);
+      } catch (e) {
+        throw new RococoError('ROCOCO_URL', `route '${name}': ${JSON.stringify(raw)} is not a value of <${part.name}:${part.converterName}> (${(e as Error).message})`);
+      }
       const check = checks.get(part.name);
-      if (value === '' || (check !== undefined && !check.test(value))) {
-        throw new RococoError('ROCOCO_URL', `route '${name}': '${value}' does not match <${part.name}${part.regex === null ? '' : ':' + part.regex}>`);
+      if (value === '' || (check !== undefined && !check.test(value)) || (part.converter !== null && !accepts(part.converter, value))) {
+        const spec = part.converterName ?? part.regex;
+        throw new RococoError('ROCOCO_URL', `route '${name}': '${value}' does not match <${part.name}${spec === null ? '' : ':' + spec}>`);
       }
       out += part.spans ? value.split('/').map(encodeURIComponent).join('/') : encodeURIComponent(value);
     }
@@ -280,7 +290,7 @@ function child<H>(node: Node<H>, seg: Segment): Node<H> {
   }
   if (seg.kind === 'param') return (node.param ??= new Node());
   let edge = node.patterns.find((p) => p.key === seg.key);
-  if (edge === undefined) node.patterns.push((edge = { regex: seg.regex, whole: seg.whole, key: seg.key, node: new Node() }));
+  if (edge === undefined) node.patterns.push((edge = { regex: seg.regex, whole: seg.whole, key: seg.key, converters: seg.converters, node: new Node() }));
   return edge.node;
 }
 
@@ -312,6 +322,10 @@ function walk<H>(node: Node<H>, path: string, i: number, values: string[], pct: 
       if (m === null) continue;
       for (let k = 1; k < m.length; k++) values.push(m[k]);
     }
+    if (!converted(edge.converters, values, mark)) {
+      values.length = mark;
+      continue;
+    }
     const found = last ? edge.node.entry : walk(edge.node, path, j + 1, values, pct);
     if (found !== null) return found;
     values.length = mark;
@@ -328,7 +342,8 @@ function walk<H>(node: Node<H>, path: string, i: number, values: string[], pct: 
       const m = tail.regex.exec(rest);
       if (m === null) continue;
       for (let k = 1; k < m.length; k++) values.push(m[k]);
-      return tail.entry;
+      if (converted(tail.converters, values, mark)) return tail.entry;
+      values.length = mark;
     }
   }
   return null;
