@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
-import { Application, createApp, csrf, sessions } from '../src';
+import { Application, createApp, csrf, intConverter, sessions } from '../src';
 import { AuthController } from './auth/auth.controller';
 import { currentUserContext } from './auth/current-user';
 import { errorPages, serverTiming } from './middlewares';
@@ -26,6 +26,9 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
   return createApp({
     controllers: [PagesController, ProjectsController, LiveController, UsersController, AuthController, ApiController],
     settings,
+    // `<project_id:id>`: the ids of the tables' `serial` columns (PostgreSQL integer). Any other
+    // number in a path is a 404 at the router, never a query that PostgreSQL refuses.
+    converters: { id: intConverter({ min: 1, max: 2 ** 31 - 1 }) },
     middlewares: [serverTiming, sessions(sessionStorage(settings)), errorPages, csrf()],
     database: { migrations: join(SAMPLE_DIR, 'migrations'), migrate: true },
     templates: { dir: join(SAMPLE_DIR, 'templates'), contextProcessors: [currentUserContext] },

@@ -197,7 +197,10 @@ describe('GET /api/projects/<id>', () => {
     const res = await client.get('/api/projects/999');
     expect(res.headers.get('server-timing')).toMatch(/^app;dur=\d+\.\d$/);
     await expectProblem(res, 404, noProject(999));
-    await expectProblem(await client.get('/api/projects/0'), 404, noProject(0));
+  });
+
+  test('an id outside the id column (0, 2^31, forty digits) matches no route: 404', async () => {
+    for (const id of ['0', '2147483648', '1234567890123456789012345678901234567890']) await expectProblem(await client.get(`/api/projects/${id}`), 404, NOT_FOUND);
   });
 
   test('a non-numeric id matches no route: 404', async () => {

@@ -53,14 +53,14 @@ export class ApiController {
     return json(serialize(ProjectOut, project), { status: 201, headers: { location } });
   }
 
-  @Get('/projects/<project_id:\\d+>', { name: 'project' })
+  @Get('/projects/<project_id:id>', { name: 'project' })
   @Schema({ params: ProjectParams, response: ProjectOut })
   @Doc({ summary: 'One project' })
   show(req: Request<unknown, unknown, ProjectParams>) {
     return this.projects.get(req.validParams.project_id);
   }
 
-  @Put('/projects/<project_id:\\d+>', { name: 'edit_project' })
+  @Put('/projects/<project_id:id>', { name: 'edit_project' })
   @Use(apiLoginRequired)
   @Schema({ params: ProjectParams, request: ProjectInput, response: ProjectOut })
   @Doc({ summary: 'Change a project' })
@@ -71,7 +71,7 @@ export class ApiController {
     return project;
   }
 
-  @Delete('/projects/<project_id:\\d+>', { name: 'delete_project' })
+  @Delete('/projects/<project_id:id>', { name: 'delete_project' })
   @Use(apiLoginRequired)
   @Schema({ params: ProjectParams, status: 204 })
   @Doc({ summary: 'Delete a project' })

@@ -37,7 +37,7 @@ export class LiveController {
     private readonly comments: CommentsService,
   ) {}
 
-  @WebSocket('/<project_id:\\d+>/live', { name: 'live' })
+  @WebSocket('/<project_id:id>/live', { name: 'live' })
   @Use(projectExists)
   async stream(ws: WebSocketConnection, req: Request) {
     const id = Number(req.params.project_id);

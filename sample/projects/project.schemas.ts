@@ -38,7 +38,7 @@ export class ProjectList {
   @Expose() @Type(() => ProjectOut) projects!: ProjectOut[];
 }
 
-/** `/api/projects/<project_id>`: an integer (the route's regex already says digits). */
+/** `/api/projects/<project_id>`: an integer (the route's `id` converter already bounds it to the column). */
 export class ProjectParams {
   @IsInt() project_id!: number;
 }

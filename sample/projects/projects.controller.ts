@@ -58,7 +58,7 @@ export class ProjectsController {
     throw new HTTPFound(req.app.url('projects.show', { project_id: project.id }));
   }
 
-  @Get('/<project_id:\\d+>', { name: 'show' })
+  @Get('/<project_id:id>', { name: 'show' })
   @Template('project.html')
   async show(req: Request) {
     return this.page(req, await this.projects.get(Number(req.params.project_id)));
@@ -70,7 +70,7 @@ export class ProjectsController {
    * again with a 422. The page's script posts the same form asking for JSON: it gets the
    * comment (201) or a 422 problem, and no flash message.
    */
-  @Post('/<project_id:\\d+>/comments', { name: 'comment' })
+  @Post('/<project_id:id>/comments', { name: 'comment' })
   async comment(req: Request) {
     const id = Number(req.params.project_id);
     const asJson = wantsJson(req);
@@ -88,14 +88,14 @@ export class ProjectsController {
     throw new HTTPFound(`${req.app.url('projects.show', { project_id: project.id })}#comment-${comment.id}`);
   }
 
-  @Get('/<project_id:\\d+>/edit', { name: 'edit' })
+  @Get('/<project_id:id>/edit', { name: 'edit' })
   @Template('project_form.html')
   async edit(req: Request) {
     const project = await this.owned(req);
     return { project, values: project, errors: {} };
   }
 
-  @Post('/<project_id:\\d+>/edit', { name: 'update' })
+  @Post('/<project_id:id>/edit', { name: 'update' })
   async update(req: Request) {
     const project = await this.owned(req);
     const { value, errors } = validateProject(formObject(await req.form()));
@@ -112,7 +112,7 @@ export class ProjectsController {
     throw new HTTPFound(req.app.url('projects.show', { project_id: project.id }));
   }
 
-  @Post('/<project_id:\\d+>/delete', { name: 'delete' })
+  @Post('/<project_id:id>/delete', { name: 'delete' })
   async remove(req: Request) {
     const project = await this.owned(req);
     await this.projects.remove(project.id);

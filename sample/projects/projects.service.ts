@@ -35,8 +35,8 @@ export class ProjectsService {
   }
 
   async get(id: number): Promise<Project> {
-    // An id past PostgreSQL's integer (/projects/99999999999) names no project: a 404, not the server's error.
-    const project = isId(id) ? await this.db.maybeOne<Project>(sql`${SELECT} WHERE p.id = ${id}`) : null;
+    // Ids come from the routes' `id` converter, within the column's range (sample/app.ts).
+    const project = await this.db.maybeOne<Project>(sql`${SELECT} WHERE p.id = ${id}`);
     if (project === null) throw new HTTPNotFound(`There is no project ${id}.`);
     return project;
   }
@@ -60,7 +60,7 @@ export class ProjectsService {
   }
 
   async remove(id: number): Promise<void> {
-    const deleted = isId(id) ? await this.db.query(sql`DELETE FROM projects WHERE id = ${id} RETURNING id`) : [];
+    const deleted = await this.db.query(sql`DELETE FROM projects WHERE id = ${id} RETURNING id`);
     if (deleted.length === 0) throw new HTTPNotFound(`There is no project ${id}.`);
   }
 
@@ -73,9 +73,4 @@ export class ProjectsService {
       throw e;
     }
   }
-}
-
-/** Whether `id` fits a serial column (a positive 32-bit integer). */
-function isId(id: number): boolean {
-  return Number.isInteger(id) && id > 0 && id <= 2147483647;
 }

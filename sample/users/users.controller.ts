@@ -10,7 +10,7 @@ export class UsersController {
     private readonly projects: ProjectsService,
   ) {}
 
-  @Get('/<user_id:\\d+>', { name: 'profile' })
+  @Get('/<user_id:id>', { name: 'profile' })
   @Template('user.html')
   async profile(req: Request) {
     const id = Number(req.params.user_id);
