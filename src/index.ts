@@ -63,6 +63,7 @@ export { Schema } from './decorators/schema';
 export { flatten as flattenErrors, serialize } from './core/schema';
 export type { SchemaOptions, FieldError } from './core/schema';
 export { Doc } from './decorators/doc';
-export type { DocOptions, OpenAPIOptions } from './core/openapi';
+export { JSONSchema } from './decorators/json-schema';
+export type { DocOptions, OpenAPIOptions, OperationDoc, OperationDocSource, SecurityRequirements } from './core/openapi';
 /** Injects a token rather than the parameter's type: `@inject(SETTINGS) settings: AppSettings`. */
 export { inject } from 'tsyringe';

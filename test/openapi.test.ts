@@ -3,7 +3,11 @@ import { Expose, Type } from 'class-transformer';
 import { IsArray, IsBoolean, IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
 import { createSampleApp } from '../sample/app';
 import { logIn, sampleSettings } from './helpers/sample';
-import { Controller, createApp, Delete, Doc, Get, Post, Put, Request, RococoError, Schema, type AppOptions, type OpenAPIOptions } from '../src';
+import {
+  Controller, createApp, Delete, Doc, Get, immutableSettings, JSONSchema, Post, Put, Request, RococoError, Schema, Use,
+  type AppOptions, type Middleware, type OpenAPIOptions, type OperationDoc, type Response,
+} from '../src';
+import { memoryLogger } from './helpers/memory-logger';
 import { testClient, type TestClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { validateOpenAPI } from './helpers/openapi';
@@ -133,7 +137,7 @@ function shopApp(openapi: OpenAPIOptions, extra: Partial<AppOptions> = {}) {
 }
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const PATH_ID = { name: 'item_id', in: 'path', required: true, schema: { type: 'string', pattern: '^(?:\\d+)$' } };
+const PATH_ID = { name: 'item_id', in: 'path', required: true, schema: { type: 'integer' } };
 const BODY = (name: string) => ({
   required: true,
   content: {
@@ -146,8 +150,18 @@ const INVALID = {
   description: 'The input did not validate; every failing field is listed',
   content: { 'application/problem+json': { schema: ref('ValidationProblem') } },
 };
-const DEFAULT = { description: 'An error', content: { 'application/problem+json': { schema: ref('Problem') } } };
-const success = (schema?: unknown) => (schema === undefined ? { description: 'Success' } : { description: 'Success', content: { 'application/json': { schema } } });
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+const DEFAULT = problem('A server error: 500, or 503 while a service it needs (the database, the session store) is unavailable');
+/** What the framework answers for every route that reads a body through @Schema. */
+const BODY_ERRORS = {
+  '400': problem('The body is malformed (JSON that does not parse)'),
+  '413': problem('The body is larger than MAX_BODY_SIZE'),
+  '415': problem('The body is not JSON, urlencoded or multipart'),
+};
+const NOT_FOUND = { '404': problem('Nothing here: no such resource, or a path parameter out of its range') };
+const ANY_JSON = { description: 'Any JSON: the route declares no response class' };
+const success = (schema: unknown = ANY_JSON) => ({ description: 'Success', content: { 'application/json': { schema } } });
+const NO_CONTENT = { description: 'Done; no content' };
 
 const PROBLEM = {
   type: 'object',
@@ -258,22 +272,22 @@ describe('the document of an app built for the test', () => {
       tags: ['shop', 'write'],
       summary: 'Add an item',
       requestBody: BODY('AddItem'),
-      responses: { '201': success(ref('ItemOut')), '422': INVALID, default: DEFAULT },
+      responses: { '201': success(ref('ItemOut')), ...BODY_ERRORS, '422': INVALID, default: DEFAULT },
     });
   });
 
-  test('path parameters with the pattern of their regex', () => {
+  test('path parameters typed by the params class (over the regex), else strings; a 404 for each', () => {
     expect(doc.paths['/shop/items/{item_id}'].get).toEqual({
       operationId: 'shop.item',
       tags: ['shop'],
       parameters: [PATH_ID],
-      responses: { '200': success(ref('ItemOut')), '422': INVALID, default: DEFAULT },
+      responses: { '200': success(ref('ItemOut')), ...NOT_FOUND, '422': INVALID, default: DEFAULT },
     });
     expect(doc.paths['/shop/by-slug/{slug}'].get).toEqual({
       operationId: 'shop.by_slug',
       tags: ['shop'],
       parameters: [{ name: 'slug', in: 'path', required: true, schema: { type: 'string' } }],
-      responses: { '200': success(), default: DEFAULT },
+      responses: { '200': success(), ...NOT_FOUND, default: DEFAULT },
     });
   });
 
@@ -285,7 +299,7 @@ describe('the document of an app built for the test', () => {
       deprecated: true,
       parameters: [PATH_ID],
       requestBody: BODY('AddItem'),
-      responses: { '200': success(ref('ItemOut')), '422': INVALID, default: DEFAULT },
+      responses: { '200': success(ref('ItemOut')), '400': BODY_ERRORS['400'], ...NOT_FOUND, '413': BODY_ERRORS['413'], '415': BODY_ERRORS['415'], '422': INVALID, default: DEFAULT },
     });
   });
 
@@ -294,7 +308,7 @@ describe('the document of an app built for the test', () => {
       operationId: 'shop.delete_item',
       tags: ['shop'],
       parameters: [PATH_ID],
-      responses: { '204': success(), '422': INVALID, default: DEFAULT },
+      responses: { '204': NO_CONTENT, ...NOT_FOUND, '422': INVALID, default: DEFAULT },
     });
   });
 
@@ -342,6 +356,7 @@ describe('the document of an app built for the test', () => {
       required: ['city'],
     });
     expect(schemas.Tag).toEqual({ type: 'object', properties: { label: { type: 'string', pattern: '^[a-z]+$' } }, required: ['label'] });
+    // Response classes: every exposed property is required (serialization writes it).
     expect(schemas.ItemOut).toEqual({
       type: 'object',
       properties: {
@@ -351,8 +366,9 @@ describe('the document of an app built for the test', () => {
         owner: ref('OwnerOut'),
         created_at: { type: 'string', format: 'date-time' },
       },
+      required: ['id', 'name', 'price', 'owner', 'created_at'],
     });
-    expect(schemas.OwnerOut).toEqual({ type: 'object', properties: { id: { type: 'number' }, name: { type: 'string' } } });
+    expect(schemas.OwnerOut).toEqual({ type: 'object', properties: { id: { type: 'number' }, name: { type: 'string' } }, required: ['id', 'name'] });
     const unresolved = refs(doc).filter((r) => !(r.startsWith('#/components/schemas/') && r.slice('#/components/schemas/'.length) in schemas));
     expect(unresolved).toEqual([]);
   });
@@ -437,6 +453,54 @@ describe('openapi options', () => {
     expect((caught as RococoError).code).toBe('ROCOCO_OPTIONS');
   });
 
+  test('middlewares and @Doc add their answers and security; converters type path parameters', async () => {
+    const tokenRequired: Middleware = Object.assign(async (_req: Request, next: () => Promise<Response>) => next(), {
+      openapi: { responses: { 401: 'No token' }, security: [{ token: [] }], securitySchemes: { token: { type: 'http', scheme: 'bearer' } } },
+    });
+    const audited: Middleware = Object.assign(async (_req: Request, next: () => Promise<Response>) => next(), {
+      openapi: ({ method }: { method: string }): OperationDoc | undefined => (method === 'GET' ? undefined : { responses: { 429: 'Too many writes' }, security: [{ audit: [] }, {}] }),
+    });
+    class Note {
+      @Expose() @JSONSchema({ type: 'integer' }) id!: number;
+      @Expose() @IsOptional() @IsString() remark?: string;
+    }
+    @Controller('/notes', { name: 'notes' })
+    @Use(tokenRequired)
+    class Notes {
+      @Get('/<note_id:int>/<key:uuid>', { name: 'note' }) @Schema({ response: Note }) one() { return { id: 1 }; }
+      @Delete('/<note_id:int>', { name: 'forget' }) @Doc({ responses: { 401: 'Or an expired token', 409: 'Still referenced' } }) forget() {}
+    }
+    const client = await testClient(createApp({ controllers: [Notes], middlewares: [audited], openapi: { title: 'T', version: '1' } }));
+    try {
+      const doc = await (await client.get('/openapi.json')).json();
+      expect(validateOpenAPI(doc)).toEqual({ valid: true });
+      const one = doc.paths['/notes/{note_id}/{key}'].get;
+      expect(one.parameters).toEqual([
+        { name: 'note_id', in: 'path', required: true, schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } },
+        { name: 'key', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
+      ]);
+      expect(one.security).toEqual([{ token: [] }]);
+      expect(Object.keys(one.responses)).toEqual(['200', '401', '404', 'default']);
+      const forget = doc.paths['/notes/{note_id}'].delete;
+      expect(forget.security).toEqual([{ audit: [], token: [] }, { token: [] }]);
+      expect(forget.responses['401'].description).toBe('No token; or: Or an expired token');
+      expect(Object.keys(forget.responses)).toEqual(['200', '401', '404', '409', '429', 'default']);
+      expect(doc.components.securitySchemes).toEqual({ token: { type: 'http', scheme: 'bearer' } });
+      // An @IsOptional() property of a response class is not required; the others are.
+      expect(doc.components.schemas.Note).toEqual({ type: 'object', properties: { id: { type: 'integer' }, remark: { type: 'string' } }, required: ['id'] });
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('in DEBUG, startup names the operations whose JSON has no response class', async () => {
+    const { logger, records } = memoryLogger();
+    createApp({ controllers: [ShopController, MiscController], settings: immutableSettings({ DEBUG: true }), logger, openapi: { title: 'T', version: '1' } });
+    expect(records.filter((l) => l.msg?.startsWith('openapi:'))).toEqual([
+      expect.objectContaining({ level: 40, operations: ['GET /shop/search', 'GET /shop/by-slug/{slug}', 'GET /misc/health'] }),
+    ]);
+  });
+
   test('without the openapi option there is no document', async () => {
     const client = await testClient(createApp({ controllers: [ShopController] }));
     try {
@@ -510,7 +574,13 @@ describe("the sample's document", () => {
   });
 
   test('the /api operations: summaries, parameters, bodies, responses', () => {
-    const PROJECT_ID = { name: 'project_id', in: 'path', required: true, schema: { type: 'string', pattern: '^(?:\\d+)$' } };
+    // The id converter's bounds, with the params class's type (the same: integer).
+    const PROJECT_ID = { name: 'project_id', in: 'path', required: true, schema: { type: 'integer', minimum: 1, maximum: 2147483647 } };
+    const UNAUTHORIZED = problem('Not logged in: log in at /login, then send the session cookie');
+    const CSRF = 'Cross-site request refused, or the CSRF token is missing or wrong';
+    const CONFLICT = problem('The slug is taken');
+    // Writes: the session cookie, with or without the CSRF header (JSON clients that are no browser need none).
+    const SECURITY = [{ session: [], csrf: [] }, { session: [] }];
     const api = Object.fromEntries(Object.entries(doc.paths as Record<string, unknown>).filter(([p]) => p.startsWith('/api/')));
     expect(api).toEqual({
       '/api/': {
@@ -520,7 +590,7 @@ describe("the sample's document", () => {
           summary: 'Where everything is',
           description: 'URLs of the API, the project URL with a `{project_id}` placeholder.',
           parameters: [{ name: 'locale', in: 'query', required: false, schema: { type: 'string', pattern: '^[a-z]{2,3}([_-][A-Za-z]{2,4})?$' } }],
-          responses: { '200': success(), '422': INVALID, default: DEFAULT },
+          responses: { '200': success(ref('ApiIndex')), '422': INVALID, default: DEFAULT },
         },
       },
       '/api/projects': {
@@ -537,7 +607,8 @@ describe("the sample's document", () => {
           summary: 'Add a project',
           description: 'A taken slug is a 409.',
           requestBody: BODY('ProjectInput'),
-          responses: { '201': success(ref('ProjectOut')), '422': INVALID, default: DEFAULT },
+          security: SECURITY,
+          responses: { '201': success(ref('ProjectOut')), ...BODY_ERRORS, '401': UNAUTHORIZED, '403': problem(CSRF), '409': CONFLICT, '422': INVALID, default: DEFAULT },
         },
       },
       '/api/projects/{project_id}': {
@@ -546,7 +617,7 @@ describe("the sample's document", () => {
           tags: ['api'],
           summary: 'One project',
           parameters: [PROJECT_ID],
-          responses: { '200': success(ref('ProjectOut')), '422': INVALID, default: DEFAULT },
+          responses: { '200': success(ref('ProjectOut')), ...NOT_FOUND, '422': INVALID, default: DEFAULT },
         },
         put: {
           operationId: 'api.edit_project',
@@ -554,14 +625,25 @@ describe("the sample's document", () => {
           summary: 'Change a project',
           parameters: [PROJECT_ID],
           requestBody: BODY('ProjectInput'),
-          responses: { '200': success(ref('ProjectOut')), '422': INVALID, default: DEFAULT },
+          security: SECURITY,
+          responses: {
+            '200': success(ref('ProjectOut')),
+            ...BODY_ERRORS,
+            '401': UNAUTHORIZED,
+            '403': problem(`${CSRF}; or: Only its owner may change a project`),
+            ...NOT_FOUND,
+            '409': CONFLICT,
+            '422': INVALID,
+            default: DEFAULT,
+          },
         },
         delete: {
           operationId: 'api.delete_project',
           tags: ['api'],
           summary: 'Delete a project',
           parameters: [PROJECT_ID],
-          responses: { '204': success(), '422': INVALID, default: DEFAULT },
+          security: SECURITY,
+          responses: { '204': NO_CONTENT, '401': UNAUTHORIZED, '403': problem(`${CSRF}; or: Only its owner may delete a project`), ...NOT_FOUND, '422': INVALID, default: DEFAULT },
         },
       },
     });
@@ -569,10 +651,10 @@ describe("the sample's document", () => {
 
   test('components: the problems and the schema classes, nested ProjectOut included', () => {
     const schemas = doc.components.schemas;
-    expect(Object.keys(schemas).sort()).toEqual(['Problem', 'ProjectInput', 'ProjectList', 'ProjectOut', 'ValidationProblem']);
+    expect(Object.keys(schemas).sort()).toEqual(['ApiIndex', 'ApiUrls', 'Problem', 'ProjectInput', 'ProjectList', 'ProjectOut', 'ValidationProblem']);
     expect(schemas.Problem).toEqual(PROBLEM);
     expect(schemas.ValidationProblem).toEqual(VALIDATION_PROBLEM);
-    expect(schemas.ProjectList).toEqual({ type: 'object', properties: { projects: { type: 'array', items: ref('ProjectOut') } } });
+    expect(schemas.ProjectList).toEqual({ type: 'object', properties: { projects: { type: 'array', items: ref('ProjectOut') } }, required: ['projects'] });
     expect(schemas.ProjectInput).toEqual({
       type: 'object',
       properties: {
@@ -582,8 +664,29 @@ describe("the sample's document", () => {
       },
       required: ['name', 'slug'],
     });
-    expect(Object.keys(schemas.ProjectOut.properties)).toEqual(['id', 'name', 'slug', 'description', 'owner_id', 'owner_name', 'created_at']);
-    expect(schemas.ProjectOut.properties.created_at).toEqual({ type: 'string', format: 'date-time' });
+    // @JSONSchema says what the runtime types cannot: an integer id, an owner that may be null.
+    expect(schemas.ProjectOut).toEqual({
+      type: 'object',
+      properties: {
+        id: { type: 'integer' },
+        name: { type: 'string' },
+        slug: { type: 'string' },
+        description: { type: 'string' },
+        owner_id: { type: ['integer', 'null'] },
+        owner_name: { type: ['string', 'null'] },
+        created_at: { type: 'string', format: 'date-time' },
+      },
+      required: ['id', 'name', 'slug', 'description', 'owner_id', 'owner_name', 'created_at'],
+    });
+    expect(doc.components.securitySchemes).toEqual({
+      session: { type: 'apiKey', in: 'cookie', name: 'rococo_session', description: 'The session cookie, set by the app (log in first)' },
+      csrf: {
+        type: 'apiKey',
+        in: 'header',
+        name: 'X-CSRF-Token',
+        description: "The session's CSRF token (in a page: csrf_token(); in the form field 'csrf_token' instead, for forms). A JSON request from a client that is not a browser (no Origin, no Sec-Fetch-Site) needs none.",
+      },
+    });
   });
 
   test('what the document says is what the API does', async () => {

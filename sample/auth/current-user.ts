@@ -1,4 +1,4 @@
-import { getSession, HTTPSeeOther, HTTPUnauthorized, type ContextProcessor, type Middleware, type Request } from '../../src';
+import { getSession, HTTPSeeOther, HTTPUnauthorized, type ContextProcessor, type Middleware, type Request, type Response } from '../../src';
 import { UsersService, type User } from '../users/users.service';
 
 /** The session key of the logged-in user's id. */
@@ -40,11 +40,17 @@ export async function apiUser(req: Request): Promise<User> {
   return user;
 }
 
-/** `@Use(apiLoginRequired)`: a 401 before the body is even validated. */
-export const apiLoginRequired: Middleware = async (req, next) => {
-  await apiUser(req);
-  return next();
-};
+/**
+ * `@Use(apiLoginRequired)`: a 401 before the body is even validated. Its `openapi` puts the
+ * 401 and the session cookie on the operations of the routes it wraps.
+ */
+export const apiLoginRequired: Middleware = Object.assign(
+  async (req: Request, next: () => Promise<Response>) => {
+    await apiUser(req);
+    return next();
+  },
+  { openapi: { responses: { 401: 'Not logged in: log in at /login, then send the session cookie' }, security: [{ session: [] }] } },
+);
 
 /** Puts `current_user` (a User or null) in every template, for the header. */
 export const currentUserContext: ContextProcessor = async (req) => ({ current_user: await currentUser(req) });

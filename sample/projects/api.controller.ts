@@ -3,7 +3,7 @@ import { apiLoginRequired, apiUser } from '../auth/current-user';
 import type { AppSettings } from '../settings';
 import { LiveService, projectFields } from './live.service';
 import { mustOwn } from './ownership';
-import { IndexQuery, ProjectInput, ProjectList, ProjectOut, ProjectParams } from './project.schemas';
+import { ApiIndex, IndexQuery, ProjectInput, ProjectList, ProjectOut, ProjectParams } from './project.schemas';
 import { ProjectsService } from './projects.service';
 
 /**
@@ -22,7 +22,7 @@ export class ApiController {
 
   /** The API browser: where everything is, built with reverse URLs. */
   @Get('/', { name: 'index' })
-  @Schema({ query: IndexQuery })
+  @Schema({ query: IndexQuery, response: ApiIndex })
   @Doc({ summary: 'Where everything is', description: 'URLs of the API, the project URL with a `{project_id}` placeholder.' })
   index(req: Request<unknown, IndexQuery>) {
     const app = req.app;
@@ -46,7 +46,7 @@ export class ApiController {
   @Post('/projects', { name: 'add_project' })
   @Use(apiLoginRequired)
   @Schema({ request: ProjectInput, response: ProjectOut, status: 201 })
-  @Doc({ summary: 'Add a project', description: 'A taken slug is a 409.' })
+  @Doc({ summary: 'Add a project', description: 'A taken slug is a 409.', responses: { 409: 'The slug is taken' } })
   async add(req: Request<ProjectInput>) {
     const project = await this.projects.add(req.data, (await apiUser(req)).id);
     const location = req.app.url('api.project', { project_id: project.id });
@@ -63,7 +63,7 @@ export class ApiController {
   @Put('/projects/<project_id:id>', { name: 'edit_project' })
   @Use(apiLoginRequired)
   @Schema({ params: ProjectParams, request: ProjectInput, response: ProjectOut })
-  @Doc({ summary: 'Change a project' })
+  @Doc({ summary: 'Change a project', responses: { 403: 'Only its owner may change a project', 409: 'The slug is taken' } })
   async edit(req: Request<ProjectInput, unknown, ProjectParams>) {
     mustOwn(await apiUser(req), await this.projects.get(req.validParams.project_id));
     const project = await this.projects.update(req.validParams.project_id, req.data);
@@ -74,7 +74,7 @@ export class ApiController {
   @Delete('/projects/<project_id:id>', { name: 'delete_project' })
   @Use(apiLoginRequired)
   @Schema({ params: ProjectParams, status: 204 })
-  @Doc({ summary: 'Delete a project' })
+  @Doc({ summary: 'Delete a project', responses: { 403: 'Only its owner may delete a project' } })
   async remove(req: Request<unknown, unknown, ProjectParams>): Promise<void> {
     mustOwn(await apiUser(req), await this.projects.get(req.validParams.project_id));
     await this.projects.remove(req.validParams.project_id);

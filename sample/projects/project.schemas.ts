@@ -1,5 +1,6 @@
 import { Expose, Transform, Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { JSONSchema } from '../../src';
 
 const NAME = 'Give the project a name of 1 to 32 characters.';
 const SLUG = 'Use 1 to 32 lower-case letters, digits or hyphens.';
@@ -22,14 +23,17 @@ export class ProjectInput {
   description: string = '';
 }
 
-/** A project as the API shows it: nothing else of the row leaks. */
+/**
+ * A project as the API shows it: nothing else of the row leaks. `@JSONSchema` says what
+ * TypeScript's runtime types cannot: the id is an integer, the owner may be null.
+ */
 export class ProjectOut {
-  @Expose() id!: number;
+  @Expose() @JSONSchema({ type: 'integer' }) id!: number;
   @Expose() name!: string;
   @Expose() slug!: string;
   @Expose() description!: string;
-  @Expose() owner_id!: number | null;
-  @Expose() owner_name!: string | null;
+  @Expose() @JSONSchema({ type: ['integer', 'null'] }) owner_id!: number | null;
+  @Expose() @JSONSchema({ type: ['string', 'null'] }) owner_name!: string | null;
   @Expose() created_at!: Date;
 }
 
@@ -41,6 +45,19 @@ export class ProjectList {
 /** `/api/projects/<project_id>`: an integer (the route's `id` converter already bounds it to the column). */
 export class ProjectParams {
   @IsInt() project_id!: number;
+}
+
+/** The URLs of the API, as `GET /api/` lists them. */
+export class ApiUrls {
+  @Expose() add_project!: string;
+  @Expose() @JSONSchema({ description: 'With a `{project_id}` placeholder' }) project!: string;
+  @Expose() projects!: string;
+}
+
+/** `GET /api/`: where everything is, and the locale. */
+export class ApiIndex {
+  @Expose() @Type(() => ApiUrls) urls!: ApiUrls;
+  @Expose() locale!: string;
 }
 
 /** `GET /api/?locale=`. */

@@ -642,7 +642,11 @@ export class Application {
         origin: 'openapi docs',
       });
     }
-    const document = JSON.stringify(buildOpenAPI(this.router.routes, options));
+    const built = buildOpenAPI(this.router.routes, options);
+    const document = JSON.stringify(built.document);
+    if (this.debug && built.untyped.length > 0) {
+      this.log.warn({ operations: built.untyped }, 'openapi: these operations answer JSON without a response class, documented as any JSON: give their @Schema a response');
+    }
   }
 
   private createDatabase(options: DatabaseOptions | undefined): Database | null {
@@ -709,7 +713,7 @@ function handlerOf(call: (req: Request) => unknown, mws: readonly Middleware[], 
       return Promise.reject(e);
     }
   };
-  return { call, chain: compose(mws, endpoint), ...doc };
+  return { call, chain: compose(mws, endpoint), ...doc, middlewares: mws };
 }
 
 /**

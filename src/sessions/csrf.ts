@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { HTTPForbidden, RococoError } from '../core/errors';
 import type { Middleware } from '../core/middleware';
+import type { OperationDoc } from '../core/openapi';
 import type { Request } from '../core/request';
 import { getSession, isSessionsMiddleware, sessionSlot } from './middleware';
 import type { Session } from './session';
@@ -44,7 +45,8 @@ export function csrf(options: CsrfOptions = {}): Middleware {
     if (!CSRF_OPTION_KEYS.includes(key)) throw new RococoError('ROCOCO_OPTIONS', `csrf: unknown option '${key}' (known: ${CSRF_OPTION_KEYS.join(', ')})`);
   }
   const field = options.field ?? 'csrf_token';
-  const header = (options.header ?? 'x-csrf-token').toLowerCase();
+  const headerName = options.header ?? 'X-CSRF-Token';
+  const header = headerName.toLowerCase();
   const trusted = new Set(options.trustedOrigins ?? []);
 
   const mw: Middleware = async (req, next) => {
@@ -61,10 +63,20 @@ export function csrf(options: CsrfOptions = {}): Middleware {
       const value = (await req.form()).get(field);
       token = typeof value === 'string' ? value : undefined;
     }
-    if (typeof token !== 'string' || token === '') throw new HTTPForbidden(`CSRF token missing: send it in the form field '${field}' or the ${options.header ?? 'X-CSRF-Token'} header`);
+    if (typeof token !== 'string' || token === '') throw new HTTPForbidden(`CSRF token missing: send it in the form field '${field}' or the ${headerName} header`);
     if (!verify(await getSession(req), token)) throw new HTTPForbidden('CSRF token incorrect: reload the page and try again');
     return next();
   };
+  const scheme = {
+    type: 'apiKey',
+    in: 'header',
+    name: headerName,
+    description: `The session's CSRF token (in a page: csrf_token(); in the form field '${field}' instead, for forms). A JSON request from a client that is not a browser (no Origin, no Sec-Fetch-Site) needs none.`,
+  };
+  // Unsafe methods of routes that are not exempt: a 403 without the token; the token is
+  // optional ({}) because a JSON client that is no browser passes without one.
+  const doc: OperationDoc = { responses: { 403: 'Cross-site request refused, or the CSRF token is missing or wrong' }, security: [{ csrf: [] }, {}], securitySchemes: { csrf: scheme } };
+  mw.openapi = ({ method, route }) => (SAFE.has(method) || route.handler.meta?.extras.has(CSRF_EXEMPT) ? undefined : doc);
   mw.setup = (app, chain) => {
     const at = chain.indexOf(mw);
     if (!chain.slice(0, at).some(isSessionsMiddleware)) {

@@ -107,6 +107,8 @@ export function sessions(storage: SessionStorage): Middleware {
     return res;
   };
   SESSION_MIDDLEWARES.add(mw);
+  // The cookie a client keeps and sends back; a route that needs a session says so itself.
+  mw.openapi = { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: storage.cookieName, description: 'The session cookie, set by the app (log in first)' } } };
   mw.setup = (app) => {
     storage.setup(app);
     // Templates get the flash messages, shown once; only a session that holds some is touched.
