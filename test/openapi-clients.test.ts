@@ -277,8 +277,8 @@ const ODD_IDS: [string, number | number[]][] = [
   ['1e3', 404],
   ['0x10', 404],
   ['abc', 404],
-  // Past Number.MAX_VALUE: not an integer once parsed; either answer is a clear 4xx.
-  ['9'.repeat(400), [404, 422]],
+  ['2147483648', 404], // past the id column: the route's id converter refuses it
+  ['9'.repeat(400), 404],
 ];
 const short = (id: string) => (id.length > 32 ? `${id.slice(0, 12)}… (${id.length} digits)` : id);
 const created = (ctx: Context) => {
