@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { accessLogger, createLogger, logAccess, RequestIds } from './logging';
 import { debugPage, routeTable } from './debug';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
-import { createAppContainer, registerClass, SETTINGS, type Constructor, type Provider } from './container';
+import { createAppContainer, registerClass, registerProviders, SETTINGS, type Constructor, type Provider } from './container';
 import { Database, DATABASE_OPTION_KEYS, type DatabaseOptions } from './database';
 import { migrate } from './migrations';
 import { StaticFiles, STATIC_OPTION_KEYS, type StaticOptions } from './static';
@@ -21,6 +21,7 @@ import { Request } from './request';
 import { html, Response, send, toResponse } from './response';
 import { Router, type QueryInit } from './router';
 import { compileConverters, type Converter } from './converters';
+import { describeKey, isPlugin, type Plugin, type RouteBuild } from './plugin';
 import { compileTrust, type TrustProxy } from './proxy';
 import { scanControllers, type ScannedRoute } from './scanner';
 import { getControllerMeta, type ExpectHandler } from './metadata';
@@ -100,9 +101,11 @@ export interface AppOptions {
   hub?: HubOptions;
   /** Route parameter converters of the app's own, besides `int`, `float`, `uuid`, `slug` and `path`: `<id:name>`. */
   converters?: Readonly<Record<string, Converter>>;
+  /** Features plugged into the app; each is set up after the plugins it depends on. */
+  plugins?: readonly Plugin[];
 }
 
-const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'templates', 'static', 'openapi', 'hub', 'converters'];
+const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'templates', 'static', 'openapi', 'hub', 'converters', 'plugins'];
 
 /** What the router holds for a route: the bound handler, and its middleware chain if any. */
 interface RouteHandler extends DocumentedHandler {
@@ -152,6 +155,14 @@ export class Application {
   readonly hub: Hub;
 
   private readonly hooks: Record<'startup' | 'shutdown' | 'cleanup', Hook[]>;
+  /** Hooks plugins added: they start before the app's own and clean up after them. */
+  private readonly pluginHooks: Record<'startup' | 'shutdown' | 'cleanup', Hook[]> = { startup: [], shutdown: [], cleanup: [] };
+  /** The installed plugins, in setup order (dependencies first). */
+  private readonly plugins: readonly Plugin[];
+  private installing = false;
+  private routesFinal = false;
+  private readonly appMiddlewares: Middleware[];
+  private readonly decorations = new Set<string | symbol>();
   private readonly missChain: Endpoint | null;
   private started: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
@@ -209,17 +220,23 @@ export class Application {
     this.hooks.cleanup.push(() => this.hub.close());
     const values: [InjectionToken<unknown>, unknown][] = [[SETTINGS, this.settings], [Application, this], [Hub, this.hub]];
     if (this.database !== null) values.push([Database, this.database]);
-    this.container = createAppContainer(values, options.providers ?? []);
+    this.container = createAppContainer(values);
+    const appMws = (this.appMiddlewares = [...(options.middlewares ?? [])]);
+    for (const mw of appMws) {
+      if (typeof mw !== 'function') throw new RococoError('ROCOCO_OPTIONS', `createApp: middlewares: ${String(mw)} is not a function`);
+    }
+    // Plugins first: what they register, the app's own providers may replace.
+    this.plugins = orderPlugins(options.plugins ?? []);
+    this.installing = true;
+    for (const plugin of this.plugins) plugin.setup?.(this);
+    this.installing = false;
+    registerProviders(this.container, options.providers ?? []);
     if (this.database === null) {
       this.container.register(Database, {
         useFactory: () => {
           throw new RococoError('ROCOCO_DATABASE', 'Database is not configured: set settings.DATABASE_URL or pass createApp({ database: { url } })');
         },
       });
-    }
-    const appMws = [...(options.middlewares ?? [])];
-    for (const mw of appMws) {
-      if (typeof mw !== 'function') throw new RococoError('ROCOCO_OPTIONS', `createApp: middlewares: ${String(mw)} is not a function`);
     }
     const scanned = scanControllers(options.controllers ?? []);
     const setUp = new Set<Middleware>();
@@ -245,6 +262,8 @@ export class Application {
     }
     if (this.static !== null) this.addStatic(this.static, appMws);
     if (options.openapi !== undefined) this.addOpenAPI(checkKeys('openapi', options.openapi, OPENAPI_OPTION_KEYS), appMws);
+    this.routesFinal = true;
+    for (const plugin of this.plugins) plugin.ready?.(this);
     this.missChain = appMws.length === 0 ? null : compose(appMws, (req) => Promise.reject(this.missError(req.method, req.path)));
   }
 
@@ -270,10 +289,39 @@ export class Application {
     return this.static.url(this.url(mount, { filename: path }), path, mount);
   }
 
+  /** An installed plugin, by name: for plugins that work with another when it is there. */
+  plugin<T extends Plugin = Plugin>(name: string): T | undefined {
+    return this.plugins.find((p) => p.name === name) as T | undefined;
+  }
+
+  /**
+   * Publishes what a plugin provides as a property of the app (`app.database`), once: type it
+   * by augmenting `Application` (`declare module 'rococo' { interface Application { ... } }`).
+   * A name already taken (by the app or another plugin) stops startup.
+   *
+   * @example
+   * app.decorate('metrics', registry);
+   */
+  decorate<K extends string>(name: K, value: K extends keyof this ? this[K] : unknown): this {
+    if (name in this || this.decorations.has(name)) throw new RococoError('ROCOCO_PLUGIN', `app.decorate('${name}'): the app already has '${name}'`);
+    this.decorations.add(name);
+    Object.defineProperty(this, name, { value, enumerable: true });
+    return this;
+  }
+
+  /**
+   * Adds a route of a plugin's own (a static mount, `/openapi.json`) through the app's
+   * middlewares; during setup, so that every route is known before the first request.
+   */
+  addRoute(route: { methods: readonly string[]; pattern: string; name?: string; origin: string; handler: (req: Request) => unknown }): void {
+    if (this.routesFinal) throw new RococoError('ROCOCO_PLUGIN', `${route.origin}: routes are added in a plugin's setup(), before the app is built`);
+    this.router.add({ methods: route.methods, pattern: route.pattern, name: route.name, origin: route.origin, handler: handlerOf(route.handler, this.appMiddlewares, UNDOCUMENTED) });
+  }
+
   /** Adds a lifecycle hook. */
   on(event: 'startup' | 'shutdown' | 'cleanup', hook: Hook): this {
     if (!(event in this.hooks)) throw new RococoError('ROCOCO_OPTIONS', `app.on: unknown event '${event}'`);
-    this.hooks[event].push(hook);
+    (this.installing ? this.pluginHooks : this.hooks)[event].push(hook);
     return this;
   }
 
@@ -317,6 +365,7 @@ export class Application {
     server.on('checkContinue', this.handleContinue);
     server.on('clientError', clientErrorListener(this.accessLogger));
     if (this.websocketsOf !== null) server.on('upgrade', this.handleUpgrade);
+    for (const plugin of this.plugins) plugin.server?.(server, this);
     this.connections.track(server);
     return server;
   }
@@ -518,7 +567,7 @@ export class Application {
     const ws = r.meta.extras.get(WEBSOCKET) as WebSocketOptions | undefined;
     if (ws !== undefined) return this.compileWebSocket(r, instance, ws, appMws);
     const fn = (r.controller.prototype as Record<string, (req: Request) => unknown>)[r.handler];
-    let call = (req: Request) => fn.call(instance, req);
+    let call = this.buildRoute(r, instance as object, (req: Request) => fn.call(instance, req), [...appMws, ...r.middlewares]);
     const template = r.meta.extras.get(TEMPLATE) as TemplateMeta | undefined;
     if (template !== undefined) {
       if (this.templates === null) {
@@ -532,6 +581,34 @@ export class Application {
     const handler = handlerOf(call, [...appMws, ...r.middlewares], { meta: r.meta, tag: controller?.name ?? r.controller.name, handlerName: r.handler });
     if (r.expect !== undefined) handler.expect = r.expect;
     return handler;
+  }
+
+  /**
+   * Lets each plugin see the route and wrap its handler, in setup order; then checks that
+   * every decorator on it was claimed by an installed plugin.
+   */
+  private buildRoute(r: ScannedRoute, instance: object, handler: (req: Request) => unknown, middlewares: readonly Middleware[]): (req: Request) => unknown {
+    const claimed = new Set<symbol>();
+    const build: RouteBuild = {
+      origin: r.origin,
+      name: r.name,
+      methods: r.methods,
+      pattern: r.path,
+      meta: r.meta,
+      controller: r.controller,
+      instance,
+      middlewares,
+      handler,
+      claim: (key) => void claimed.add(key),
+      compose: (endpoint) => compose(middlewares, endpoint),
+    };
+    for (const plugin of this.plugins) plugin.route?.(build, this);
+    for (const key of r.meta.extras.keys()) {
+      const known = describeKey(key);
+      if (known === undefined || !known.required || claimed.has(key)) continue;
+      throw new RococoError('ROCOCO_PLUGIN', `${r.origin}: ${known.decorator} needs the '${known.plugin}' plugin: add it to createApp({ plugins })`);
+    }
+    return build.handler;
   }
 
   /**
@@ -671,8 +748,17 @@ export class Application {
     return db;
   }
 
+  /**
+   * Plugins' startup hooks run before the app's own, so that what they provide (a database)
+   * is ready for them; their cleanup hooks after the app's, the last plugin's first, so that
+   * a plugin outlives the plugins and hooks that use it.
+   */
   private async runHooks(event: 'startup' | 'shutdown' | 'cleanup'): Promise<void> {
-    for (const hook of this.hooks[event]) await hook(this);
+    const hooks =
+      event === 'startup' ? [...this.pluginHooks.startup, ...this.hooks.startup]
+      : event === 'shutdown' ? [...this.hooks.shutdown, ...this.pluginHooks.shutdown]
+      : [...this.hooks.cleanup, ...[...this.pluginHooks.cleanup].reverse()];
+    for (const hook of hooks) await hook(this);
   }
 
   private async shutdown(): Promise<void> {
@@ -742,6 +828,35 @@ function docsPage(title: string, documentPath: string, assets: string): string {
 </body>
 </html>
 `;
+}
+
+/**
+ * The plugins in setup order: each after the plugins it depends on, otherwise as listed. Two
+ * of one name, a dependency that is not installed, or a cycle stops startup.
+ */
+function orderPlugins(plugins: readonly Plugin[]): Plugin[] {
+  const byName = new Map<string, Plugin>();
+  for (const p of plugins) {
+    if (!isPlugin(p)) throw new RococoError('ROCOCO_PLUGIN', `createApp: plugins: ${String(p)} is not a plugin (an object with a name)`);
+    if (byName.has(p.name)) throw new RococoError('ROCOCO_PLUGIN', `createApp: plugins: '${p.name}' is installed twice`);
+    byName.set(p.name, p);
+  }
+  const out: Plugin[] = [];
+  const state = new Map<Plugin, 'visiting' | 'done'>();
+  const visit = (p: Plugin, path: string[]) => {
+    if (state.get(p) === 'done') return;
+    if (state.get(p) === 'visiting') throw new RococoError('ROCOCO_PLUGIN', `createApp: plugins depend on each other in a circle: ${[...path, p.name].join(' -> ')}`);
+    state.set(p, 'visiting');
+    for (const dep of p.dependencies ?? []) {
+      const needed = byName.get(dep);
+      if (needed === undefined) throw new RococoError('ROCOCO_PLUGIN', `createApp: the '${p.name}' plugin needs the '${dep}' plugin: add it to createApp({ plugins })`);
+      visit(needed, [...path, p.name]);
+    }
+    state.set(p, 'done');
+    out.push(p);
+  };
+  for (const p of plugins) visit(p, []);
+  return out;
 }
 
 function checkKeys<T extends object>(option: string, value: T, known: readonly string[]): T {

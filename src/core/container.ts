@@ -32,14 +32,19 @@ export function markInjectable(cls: Constructor): void {
 const NOT_INJECTABLE = new Set<unknown>([Object, String, Number, Boolean, Array, Function, Promise, Symbol, undefined]);
 
 /**
- * The app's own child container: its settings, the app itself, the providers, and every class
- * the controllers depend on as a singleton of this app. Two apps in one process share nothing,
+ * The app's own child container: its settings, the app itself, and every class the
+ * controllers depend on as a singleton of this app. Two apps in one process share nothing,
  * and the global container is never written to.
  */
-export function createAppContainer(values: [InjectionToken<unknown>, unknown][], providers: readonly Provider[]): DependencyContainer {
+export function createAppContainer(values: [InjectionToken<unknown>, unknown][]): DependencyContainer {
   const child = rootContainer.createChildContainer();
   for (const [token, value] of values) child.register(token, { useValue: value });
   for (const cls of injectables) child.registerSingleton(cls);
+  return child;
+}
+
+/** Registers `createApp({ providers })`, after the plugins': an app's own provider wins. */
+export function registerProviders(child: DependencyContainer, providers: readonly Provider[]): void {
   for (const p of providers) {
     if (typeof p === 'function') { registerClass(child, p, `providers: ${p.name}`); continue; }
     if (p === null || typeof p !== 'object' || !('provide' in p)) {
@@ -53,7 +58,6 @@ export function createAppContainer(values: [InjectionToken<unknown>, unknown][],
     else if ('useExisting' in p) child.register(p.provide, { useToken: p.useExisting });
     else throw new RococoError('ROCOCO_PROVIDER', `providers: ${tokenName((p as { provide: InjectionToken<unknown> }).provide)} needs useValue, useClass, useFactory or useExisting`);
   }
-  return child;
 }
 
 /**

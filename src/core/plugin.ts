@@ -1,0 +1,120 @@
+import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Application } from './application';
+import type { Constructor } from './container';
+import { handlerMeta, type HandlerMeta } from './metadata';
+import type { Endpoint, Middleware } from './middleware';
+import type { Request } from './request';
+
+/**
+ * A feature of an application, plugged in through `createApp({ plugins })`: the database,
+ * templates, static files, schemas, OpenAPI, WebSockets, and yours. The kernel knows none of
+ * them; each is written against this interface alone (aiohttp's `setup(app)`, Fastify's
+ * `register`). Every method is optional and runs at startup: a plugin that wraps no route
+ * costs nothing per request.
+ *
+ * @example
+ * const timing: Plugin = {
+ *   name: 'timing',
+ *   route(route) {
+ *     if (!route.meta.extras.has(TIMED)) return;
+ *     const inner = route.handler;
+ *     route.handler = async (req) => { const t = Date.now(); try { return await inner(req); } finally { req.log.info({ ms: Date.now() - t }); } };
+ *   },
+ * };
+ */
+export interface Plugin {
+  /** Unique in an app: dependencies and errors name it. */
+  readonly name: string;
+  /** Plugins it needs, by name; set up before it. A missing one stops startup, naming it. */
+  readonly dependencies?: readonly string[];
+  /**
+   * Once, in dependency order, before any controller route is built: read settings, register
+   * in the container, add lifecycle hooks and routes (`app.addRoute`), publish what it
+   * provides (`app.decorate`), add render context for view plugins.
+   */
+  setup?(app: Application): void;
+  /**
+   * Each controller route as it is built, in declaration order, after the plugins before it
+   * in setup order: wrap `route.handler`, set `route.upgrade`, or throw a `RococoError` to
+   * refuse the route. Claims the metadata keys it builds with `route.claim(key)`.
+   */
+  route?(route: RouteBuild, app: Application): void;
+  /** Once every route is in the table (`app.router.routes`): read it (an OpenAPI document). */
+  ready?(app: Application): void;
+  /** Each node server the app makes (`listen()`, `createServer()`): listen to its events. */
+  server?(server: Server, app: Application): void;
+}
+
+/** A controller route while the plugins build it. */
+export interface RouteBuild {
+  /** Where it was declared: `ProjectsController.show`. */
+  readonly origin: string;
+  readonly name: string | undefined;
+  readonly methods: readonly string[];
+  /** Its full pattern: `/projects/<project_id:id>`. */
+  readonly pattern: string;
+  /** What the decorators recorded on the handler method. */
+  readonly meta: HandlerMeta;
+  readonly controller: Constructor;
+  /** The controller instance the handler is bound to. */
+  readonly instance: object;
+  /** App, controller and method middlewares, outermost first. */
+  readonly middlewares: readonly Middleware[];
+  /**
+   * What the route does with a request: the controller method at first, then each plugin's
+   * wrapper around the one before. Its result becomes the response (JSON, a Response...).
+   */
+  handler: (req: Request) => unknown;
+  /**
+   * What the route does with an HTTP `Upgrade` request (WebSockets): `listen()` servers then
+   * pass such requests here, with the socket, instead of answering them.
+   */
+  upgrade?: UpgradeHandler;
+  /** Says that this plugin builds what `key` recorded: a key no plugin claims stops startup. */
+  claim(key: symbol): void;
+  /** Wraps an endpoint in the route's middlewares (as the kernel does for `handler`). */
+  compose(endpoint: Endpoint): Endpoint;
+}
+
+/** A route's answer to an `Upgrade` request: the request, the raw socket and the first bytes. */
+export type UpgradeHandler = (req: Request, socket: Duplex, head: Buffer) => void;
+
+/**
+ * A decorator's metadata key: the decorator's name and the plugin that builds what it
+ * records, so that a route decorated for a plugin that is not installed stops startup
+ * with a message that names both.
+ *
+ * @example
+ * export const TIMED = metaKey('@Timed', 'timing');
+ */
+export function metaKey(decorator: string, plugin: string, options: { required?: boolean } = {}): symbol {
+  const key = Symbol(`${plugin}:${decorator}`);
+  KEYS.set(key, { decorator, plugin, required: options.required ?? true });
+  return key;
+}
+
+/**
+ * A method decorator that records `value` under `key` on the handler, and does nothing else:
+ * what a plugin's own decorator is (its plugin reads it in `route()`).
+ *
+ * @example
+ * export const Timed = (label: string) => recordOnHandler(TIMED, { label });
+ */
+export function recordOnHandler(key: symbol, value: unknown): MethodDecorator {
+  return (target, method) => {
+    handlerMeta(target.constructor, String(method)).extras.set(key, value);
+  };
+}
+
+/** What {@link metaKey} said of a key, if it made it. */
+export function describeKey(key: symbol): { decorator: string; plugin: string; required: boolean } | undefined {
+  return KEYS.get(key);
+}
+
+const KEYS = new Map<symbol, { decorator: string; plugin: string; required: boolean }>();
+
+/** Whether a value looks like a plugin, for the checks of `createApp({ plugins })`. */
+export function isPlugin(value: unknown): value is Plugin {
+  return value !== null && typeof value === 'object' && typeof (value as Plugin).name === 'string';
+}

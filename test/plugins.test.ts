@@ -1,0 +1,151 @@
+/**
+ * The plugin interface, through real HTTP: setup order and dependencies, a decorator of a
+ * plugin's own wrapping the handlers that carry it, routes a plugin adds, container
+ * registrations the app's providers may replace, lifecycle order, server events, and the
+ * mistakes createApp refuses.
+ */
+import { Controller, createApp, Get, Injectable, inject, metaKey, recordOnHandler, RococoError, type Application, type Plugin, type Request } from '../src';
+import { testClient } from '../src/testing';
+
+const SHOUT = metaKey('@Shout', 'shout');
+/** A decorator of the test's own: records under the plugin's key, nothing else. */
+const Shout = (): MethodDecorator => recordOnHandler(SHOUT, true);
+
+const GREETING = Symbol('greeting');
+
+/** Upper-cases the `text` of what `@Shout` handlers return; adds a route; provides a greeting. */
+function shout(events: string[] = []): Plugin {
+  return {
+    name: 'shout',
+    dependencies: ['greeting'],
+    setup(app) {
+      events.push('shout.setup');
+      app.addRoute({ methods: ['GET'], pattern: '/shout/version', name: 'shout.version', origin: 'shout plugin', handler: () => ({ version: 1 }) });
+      app.on('startup', () => void events.push('shout.startup'));
+      app.on('cleanup', () => void events.push('shout.cleanup'));
+    },
+    route(route) {
+      if (!route.meta.extras.has(SHOUT)) return;
+      route.claim(SHOUT);
+      const inner = route.handler;
+      route.handler = async (req) => {
+        const out = (await inner(req)) as { text: string };
+        return { text: out.text.toUpperCase() };
+      };
+    },
+    ready(app) {
+      events.push(`shout.ready:${app.router.routes.length}`);
+    },
+    server(server) {
+      events.push('shout.server');
+      server.on('request', (req) => void events.push(`request ${req.url}`));
+    },
+  };
+}
+
+function greeting(events: string[] = []): Plugin {
+  return {
+    name: 'greeting',
+    setup(app) {
+      events.push('greeting.setup');
+      app.container.register(GREETING, { useValue: 'hello' });
+      app.decorate('greeting', 'hello');
+      app.on('startup', () => void events.push('greeting.startup'));
+      app.on('cleanup', () => void events.push('greeting.cleanup'));
+    },
+  };
+}
+
+@Injectable()
+class Greeter {
+  constructor(@inject(GREETING) readonly word: string) {}
+}
+
+@Controller('/talk', { name: 'talk' })
+class Talk {
+  constructor(private readonly greeter: Greeter) {}
+  @Get('/quiet/<name>') quiet(req: Request) { return { text: `${this.greeter.word} ${req.params.name}` }; }
+  @Get('/loud/<name>') @Shout() loud(req: Request) { return { text: `${this.greeter.word} ${req.params.name}` }; }
+}
+
+describe('a plugin', () => {
+  it('is set up after its dependency, wraps what its decorator marks, adds routes, provides, and hooks in', async () => {
+    const events: string[] = [];
+    const app = createApp({
+      controllers: [Talk],
+      plugins: [shout(events), greeting(events)],
+      onStartup: [() => void events.push('app.startup')],
+      onCleanup: [() => void events.push('app.cleanup')],
+    });
+    expect(events).toEqual(['greeting.setup', 'shout.setup', 'shout.ready:3']);
+    expect((app as Application & { greeting: string }).greeting).toBe('hello');
+    expect(app.plugin('shout')?.name).toBe('shout');
+    expect(app.plugin('nope')).toBeUndefined();
+    const client = await testClient(app);
+    try {
+      expect(await (await client.get('/talk/quiet/ann')).json()).toEqual({ text: 'hello ann' });
+      expect(await (await client.get('/talk/loud/ann')).json()).toEqual({ text: 'HELLO ANN' });
+      expect(await (await client.get('/shout/version')).json()).toEqual({ version: 1 });
+      expect(app.url('shout.version')).toBe('/shout/version');
+    } finally {
+      await client.close();
+    }
+    expect(events.slice(3)).toEqual([
+      'greeting.startup', 'shout.startup', 'app.startup', 'shout.server',
+      'request /talk/quiet/ann', 'request /talk/loud/ann', 'request /shout/version',
+      'app.cleanup', 'shout.cleanup', 'greeting.cleanup',
+    ]);
+  });
+
+  it("registers in the app's container; a provider of the app replaces it", async () => {
+    const app = createApp({ controllers: [Talk], plugins: [greeting(), shout()], providers: [{ provide: GREETING, useValue: 'hi' }] });
+    const client = await testClient(app);
+    try {
+      expect(await (await client.get('/talk/quiet/bo')).json()).toEqual({ text: 'hi bo' });
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('mistakes stop createApp', () => {
+  const refused = (fn: () => unknown): RococoError => {
+    try {
+      fn();
+    } catch (e) {
+      return e as RococoError;
+    }
+    throw new Error('createApp did not refuse');
+  };
+
+  it("a decorator whose plugin is not installed names the route and the plugin", () => {
+    const e = refused(() => createApp({ controllers: [Talk], plugins: [greeting()] }));
+    expect([e.code, e.message]).toEqual(['ROCOCO_PLUGIN', "ROCOCO_PLUGIN: Talk.loud: @Shout needs the 'shout' plugin: add it to createApp({ plugins })"]);
+  });
+
+  it('a missing dependency, a plugin twice, a cycle, a non-plugin', () => {
+    expect(refused(() => createApp({ plugins: [shout()] })).message).toBe("ROCOCO_PLUGIN: createApp: the 'shout' plugin needs the 'greeting' plugin: add it to createApp({ plugins })");
+    expect(refused(() => createApp({ plugins: [greeting(), greeting()] })).message).toBe("ROCOCO_PLUGIN: createApp: plugins: 'greeting' is installed twice");
+    const a: Plugin = { name: 'a', dependencies: ['b'] };
+    const b: Plugin = { name: 'b', dependencies: ['a'] };
+    expect(refused(() => createApp({ plugins: [a, b] })).message).toBe('ROCOCO_PLUGIN: createApp: plugins depend on each other in a circle: a -> b -> a');
+    expect(refused(() => createApp({ plugins: [(() => {}) as unknown as Plugin] })).message).toMatch(/is not a plugin \(an object with a name\)/);
+  });
+
+  it('decorating a name the app has, adding a route after setup', () => {
+    expect(refused(() => createApp({ plugins: [{ name: 'x', setup: (app) => void app.decorate('settings', {}) }] })).message).toBe("ROCOCO_PLUGIN: app.decorate('settings'): the app already has 'settings'");
+    const late: Plugin = { name: 'late', ready: (app) => app.addRoute({ methods: ['GET'], pattern: '/late', origin: 'late plugin', handler: () => ({}) }) };
+    expect(refused(() => createApp({ plugins: [late] })).message).toBe("ROCOCO_PLUGIN: late plugin: routes are added in a plugin's setup(), before the app is built");
+  });
+
+  it('a plugin may refuse a route with a coded error', () => {
+    const strict: Plugin = {
+      name: 'strict',
+      route(route) {
+        if (route.pattern.includes('loud')) throw new RococoError('STRICT_NO_SHOUTING', `${route.origin}: no shouting here`);
+      },
+    };
+    const e = refused(() => createApp({ controllers: [Talk], plugins: [greeting(), shout(), strict] }));
+    expect([e.code, e.message]).toEqual(['STRICT_NO_SHOUTING', 'STRICT_NO_SHOUTING: Talk.loud: no shouting here']);
+  });
+});
