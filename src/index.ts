@@ -27,8 +27,12 @@ export { Database, NoRowsError, TooManyRowsError } from './core/database';
 export type { DatabaseOptions } from './core/database';
 export { sql, SqlQuery } from './core/sql';
 export { migrate } from './core/migrations';
-export { Templates, render } from './core/templates';
-export type { ContextProcessor, TemplatesOptions } from './core/templates';
+export { ViewContext } from './core/view-context';
+export type { ContextProcessor } from './core/view-context';
+export { checkOptions, readSetting } from './core/options';
+export { templates } from './templates/plugin';
+export { Templates, render } from './templates/templates';
+export type { TemplatesOptions } from './templates/templates';
 export { FileResponse, StaticFiles } from './core/static';
 export type { StaticOptions } from './core/static';
 

@@ -21,6 +21,7 @@ import {
   csrfToken,
   RococoError,
   type CsrfOptions,
+  templates,
 } from '../src';
 import { testClient, type TestClient } from '../src/testing';
 
@@ -118,7 +119,7 @@ function csrfApp(options?: CsrfOptions) {
   return createApp({
     controllers: [CsrfController],
     middlewares: [sessions(new EncryptedCookieStorage(KEY)), csrf(options)],
-    templates: { dir: templatesDir },
+    plugins: [templates({ dir: templatesDir })],
   });
 }
 
@@ -424,7 +425,7 @@ describe('csrf() needs sessions before it', () => {
   }
 
   test('without sessions, createApp stops with ROCOCO_OPTIONS', () => {
-    const e = startupError(() => createApp({ controllers: [CsrfController], middlewares: [csrf()], templates: { dir: templatesDir } }));
+    const e = startupError(() => createApp({ controllers: [CsrfController], middlewares: [csrf()], plugins: [templates({ dir: templatesDir })] }));
     expect(e.code).toBe('ROCOCO_OPTIONS');
     expect(e.message).toContain('put sessions(storage) before csrf()');
   });

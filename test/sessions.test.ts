@@ -22,6 +22,7 @@ import {
   RococoError,
   type Application,
   type EncryptedCookieOptions,
+  templates,
 } from '../src';
 import { testClient, type TestClient } from '../src/testing';
 import { memoryLogger, WARN } from './helpers/memory-logger';
@@ -265,7 +266,7 @@ function sessionApp(keys: string | string[], options: EncryptedCookieOptions = {
   return createApp({
     controllers: [SessionController, FlashPagesController],
     middlewares: [sessions(new EncryptedCookieStorage(keys, options))],
-    templates: { dir: templatesDir },
+    plugins: [templates({ dir: templatesDir })],
     settings: immutableSettings({ DEBUG: extra.debug ?? false }),
     ...(extra.logger ? { logger: extra.logger } : {}),
   });

@@ -14,13 +14,14 @@ import { migrate } from './migrations';
 import { StaticFiles, STATIC_OPTION_KEYS, type StaticOptions } from './static';
 import { buildOpenAPI, OPENAPI_OPTION_KEYS, type DocumentedHandler, type OpenAPIOptions } from './openapi';
 import { SCHEMA, schemaWrapper, type SchemaOptions } from './schema';
-import { TEMPLATE, Templates, TEMPLATES_OPTION_KEYS, type TemplateMeta, type TemplatesOptions } from './templates';
+import { ViewContext } from './view-context';
 import { HTTPBadRequest, HTTPError, HTTPMethodNotAllowed, HTTPNotFound, HTTPRequestEntityTooLarge, HTTPUpgradeRequired, RococoError } from './errors';
 import { compose, type Endpoint, type Middleware } from './middleware';
 import { Request } from './request';
 import { html, Response, send, toResponse } from './response';
 import { Router, type QueryInit } from './router';
 import { compileConverters, type Converter } from './converters';
+import { checkOptions, readSetting } from './options';
 import { describeKey, isPlugin, type Plugin, type RouteBuild } from './plugin';
 import { compileTrust, type TrustProxy } from './proxy';
 import { scanControllers, type ScannedRoute } from './scanner';
@@ -91,8 +92,6 @@ export interface AppOptions {
   logger?: Logger;
   /** The database engine: a pg pool checked at startup and closed at cleanup. */
   database?: DatabaseOptions;
-  /** nunjucks templates for `@Template` and `render()`. */
-  templates?: TemplatesOptions;
   /** Folders served as static files. */
   static?: readonly StaticOptions[];
   /** An OpenAPI 3.1 document of the routes, and a docs page. */
@@ -105,7 +104,7 @@ export interface AppOptions {
   plugins?: readonly Plugin[];
 }
 
-const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'templates', 'static', 'openapi', 'hub', 'converters', 'plugins'];
+const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'static', 'openapi', 'hub', 'converters', 'plugins'];
 
 /** What the router holds for a route: the bound handler, and its middleware chain if any. */
 interface RouteHandler extends DocumentedHandler {
@@ -147,8 +146,8 @@ export class Application {
   server: Server | null = null;
   /** The database engine, when `DATABASE_URL` or the `database` option is set. */
   readonly database: Database | null;
-  /** The templates, when the `templates` option is set. */
-  readonly templates: Templates | null;
+  /** What plugins and middlewares put in every view: globals and context processors. */
+  readonly view = new ViewContext();
   /** The static mounts, when the `static` option is set. */
   readonly static: StaticFiles | null;
   /** Publish/subscribe across the app's WebSockets, workers and hosts. */
@@ -211,11 +210,11 @@ export class Application {
     };
 
     this.database = this.createDatabase(options.database);
-    this.templates = options.templates === undefined ? null : new Templates(this, checkKeys('templates', options.templates, TEMPLATES_OPTION_KEYS));
-    for (const o of options.static ?? []) checkKeys('static', o, STATIC_OPTION_KEYS);
+    for (const o of options.static ?? []) checkOptions('createApp: static', o, STATIC_OPTION_KEYS);
     this.static = options.static === undefined ? null : new StaticFiles(options.static, this.debug);
+    if (this.static !== null) this.view.addGlobal('static', (path: string, mount?: string) => this.staticUrl(path, mount));
 
-    const hubOptions = checkKeys('hub', options.hub ?? {}, HUB_OPTION_KEYS);
+    const hubOptions = checkOptions('createApp: hub', options.hub ?? {}, HUB_OPTION_KEYS);
     this.hub = new Hub(this.log, { ...hubOptions, redis: hubOptions.redis ?? readSetting(this.settings, 'REDIS_URL', 'string', '') });
     this.hooks.cleanup.push(() => this.hub.close());
     const values: [InjectionToken<unknown>, unknown][] = [[SETTINGS, this.settings], [Application, this], [Hub, this.hub]];
@@ -261,7 +260,7 @@ export class Application {
       });
     }
     if (this.static !== null) this.addStatic(this.static, appMws);
-    if (options.openapi !== undefined) this.addOpenAPI(checkKeys('openapi', options.openapi, OPENAPI_OPTION_KEYS), appMws);
+    if (options.openapi !== undefined) this.addOpenAPI(checkOptions('createApp: openapi', options.openapi, OPENAPI_OPTION_KEYS), appMws);
     this.routesFinal = true;
     for (const plugin of this.plugins) plugin.ready?.(this);
     this.missChain = appMws.length === 0 ? null : compose(appMws, (req) => Promise.reject(this.missError(req.method, req.path)));
@@ -568,13 +567,6 @@ export class Application {
     if (ws !== undefined) return this.compileWebSocket(r, instance, ws, appMws);
     const fn = (r.controller.prototype as Record<string, (req: Request) => unknown>)[r.handler];
     let call = this.buildRoute(r, instance as object, (req: Request) => fn.call(instance, req), [...appMws, ...r.middlewares]);
-    const template = r.meta.extras.get(TEMPLATE) as TemplateMeta | undefined;
-    if (template !== undefined) {
-      if (this.templates === null) {
-        throw new RococoError('ROCOCO_TEMPLATE', `${r.origin}: @Template('${template.name}') needs templates: pass createApp({ templates: { dir } })`);
-      }
-      call = this.templates.wrap(call, template, r.origin);
-    }
     const schema = r.meta.extras.get(SCHEMA) as SchemaOptions | undefined;
     if (schema !== undefined) call = schemaWrapper(schema, r.methods, r.origin, this)(call);
     const controller = getControllerMeta(r.controller);
@@ -616,8 +608,9 @@ export class Application {
    * its middlewares then the handshake, so a middleware that throws refuses it.
    */
   private compileWebSocket(r: ScannedRoute, instance: object | undefined, options: WebSocketOptions, appMws: Middleware[]): RouteHandler {
-    for (const key of [TEMPLATE, SCHEMA]) {
-      if (r.meta.extras.has(key)) throw new RococoError('ROCOCO_WEBSOCKET', `${r.origin}: @WebSocket routes cannot have @${key === TEMPLATE ? 'Template' : 'Schema'}`);
+    for (const key of r.meta.extras.keys()) {
+      const other = key === SCHEMA ? '@Schema' : describeKey(key)?.required ? describeKey(key)?.decorator : undefined;
+      if (other !== undefined) throw new RococoError('ROCOCO_WEBSOCKET', `${r.origin}: @WebSocket routes cannot have ${other}`);
     }
     if (r.meta.routes.length > 1) throw new RococoError('ROCOCO_WEBSOCKET', `${r.origin}: a @WebSocket handler cannot have other routes`);
     const fn = (r.controller.prototype as Record<string, (...args: unknown[]) => unknown>)[r.handler];
@@ -727,7 +720,7 @@ export class Application {
   }
 
   private createDatabase(options: DatabaseOptions | undefined): Database | null {
-    if (options !== undefined) checkKeys('database', options, DATABASE_OPTION_KEYS);
+    if (options !== undefined) checkOptions('createApp: database', options, DATABASE_OPTION_KEYS);
     const url = options?.url ?? readSetting(this.settings, 'DATABASE_URL', 'string', '');
     if (url === '') {
       if (options !== undefined) throw new RococoError('ROCOCO_DATABASE', 'createApp({ database }): no url, and settings.DATABASE_URL is not set');
@@ -857,21 +850,6 @@ function orderPlugins(plugins: readonly Plugin[]): Plugin[] {
   };
   for (const p of plugins) visit(p, []);
   return out;
-}
-
-function checkKeys<T extends object>(option: string, value: T, known: readonly string[]): T {
-  if (value === null || typeof value !== 'object') throw new RococoError('ROCOCO_OPTIONS', `createApp: ${option} must be an object`);
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) throw new RococoError('ROCOCO_OPTIONS', `createApp: ${option}: unknown option '${key}' (known: ${known.join(', ')})`);
-  }
-  return value;
-}
-
-function readSetting<T extends string | number | boolean>(settings: Settings, key: string, type: string, fallback: T): T {
-  const v = settings[key];
-  if (v === undefined) return fallback;
-  if (typeof v !== type) throw new RococoError('ROCOCO_SETTINGS', `${key} must be a ${type}, got ${JSON.stringify(v)}`);
-  return v as T;
 }
 
 function positiveInteger(settings: Settings, key: string, fallback: number): number {

@@ -1,6 +1,15 @@
 import { handlerMeta } from '../core/metadata';
-import { TEMPLATE, type TemplateMeta } from '../core/templates';
+import { metaKey } from '../core/plugin';
 import { checkOptions } from './options';
+
+/** Where `@Template` records, for the `templates` plugin. */
+export const TEMPLATE = metaKey('@Template', 'templates');
+
+/** What `@Template` records. */
+export interface TemplateMeta {
+  name: string;
+  status: number;
+}
 
 /**
  * Renders what the handler returns as the context of a nunjucks template (aiohttp_jinja2's

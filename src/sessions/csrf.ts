@@ -82,17 +82,17 @@ export function csrf(options: CsrfOptions = {}): Middleware {
     if (!chain.slice(0, at).some(isSessionsMiddleware)) {
       throw new RococoError('ROCOCO_OPTIONS', 'csrf() needs sessions: put sessions(storage) before csrf() in createApp({ middlewares })');
     }
-    if (app.templates === null) return;
-    // Loaded here, once: only apps with templates get this far.
-    const { SafeString } = (require('nunjucks') as typeof import('nunjucks')).runtime;
-    app.templates.addContextProcessor(async (req) => {
+    // nunjucks' SafeString keeps csrf_input() from being escaped; loaded by the first page that
+    // calls it, so an app that renders no templates never loads nunjucks.
+    let SafeString: typeof import('nunjucks').runtime.SafeString | undefined;
+    app.view.addContextProcessor(async (req) => {
       if (sessionSlot(req) === undefined) return {}; // a page rendered outside the sessions middleware has no forms to protect
       const session = await getSession(req);
       let token: string | undefined;
       const value = () => (token ??= maskedToken(session));
       return {
         csrf_token: value,
-        csrf_input: () => new SafeString(`<input type="hidden" name="${field}" value="${value()}">`),
+        csrf_input: () => new (SafeString ??= (require('nunjucks') as typeof import('nunjucks')).runtime.SafeString)(`<input type="hidden" name="${field}" value="${value()}">`),
       };
     });
   };

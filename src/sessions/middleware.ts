@@ -112,7 +112,7 @@ export function sessions(storage: SessionStorage): Middleware {
   mw.setup = (app) => {
     storage.setup(app);
     // Templates get the flash messages, shown once; only a session that holds some is touched.
-    app.templates?.addContextProcessor(async (req) => {
+    app.view.addContextProcessor(async (req) => {
       const slot = sessionSlot(req);
       return { messages: slot === undefined ? [] : await slot.takeFlashes() };
     });

@@ -1,24 +1,13 @@
 import type { Environment, Template } from 'nunjucks';
-import type { Application } from './application';
-import { RococoError } from './errors';
-import type { Request } from './request';
-import { HTTPError } from './errors';
-import { html, Response } from './response';
-import { fastFrameClass, type NunjucksFrame } from './template-frame';
+import type { Application } from '../core/application';
+import { HTTPError, RococoError } from '../core/errors';
+import type { Request } from '../core/request';
+import { html, Response } from '../core/response';
+import type { ContextProcessor } from '../core/view-context';
+import type { TemplateMeta } from '../decorators/template';
+import { fastFrameClass, type NunjucksFrame } from './frame';
 
-/** The key of `@Template` data in a handler's metadata. */
-export const TEMPLATE = Symbol('rococo.template');
-
-/** What `@Template` records. */
-export interface TemplateMeta {
-  name: string;
-  status: number;
-}
-
-/** Adds keys to the context of every template rendered for a request (a user, a menu...). */
-export type ContextProcessor = (req: Request) => Record<string, unknown> | Promise<Record<string, unknown>>;
-
-/** Options of `createApp({ templates })`. */
+/** Options of {@link templates}. */
 export interface TemplatesOptions {
   /** Folder(s) of the templates. */
   dir: string | readonly string[];
@@ -26,7 +15,7 @@ export interface TemplatesOptions {
   contextProcessors?: readonly ContextProcessor[];
   /** More nunjucks filters. */
   filters?: Record<string, (...args: any[]) => unknown>;
-  /** More globals, next to `url`, `static`, `request` and `settings`. */
+  /** More globals, next to `url`, `request`, `settings` and what plugins add (`static`). */
   globals?: Record<string, unknown>;
 }
 
@@ -40,11 +29,11 @@ export const TEMPLATES_OPTION_KEYS = ['dir', 'contextProcessors', 'filters', 'gl
  */
 export class Templates {
   readonly env: Environment;
-  private readonly processors: ContextProcessor[];
+  private processors: readonly ContextProcessor[];
   private readonly app: Application;
   private readonly Frame: new () => NunjucksFrame;
 
-  /** @internal The application builds it from its options. */
+  /** @internal The templates plugin builds it. */
   constructor(app: Application, options: TemplatesOptions) {
     this.app = app;
     this.processors = [...(options.contextProcessors ?? [])];
@@ -56,17 +45,17 @@ export class Templates {
     this.env.addGlobal('url', (name: string, params?: Record<string, string | number>, query?: Record<string, string>) =>
       app.url(name, withoutKeywords(params), withoutKeywords(query)),
     );
-    this.env.addGlobal('static', (path: string, mount?: string) => app.staticUrl(path, mount));
     for (const [k, v] of Object.entries(options.globals ?? {})) this.env.addGlobal(k, v);
     for (const [k, f] of Object.entries(options.filters ?? {})) this.env.addFilter(k, f);
   }
 
   /**
-   * Adds a context processor after those given in the options: middlewares that put things in
-   * every template (sessions' `messages`, CSRF's `csrf_input()`) call it from their `setup`.
+   * Takes what plugins and middlewares put in every view (`app.view`): its globals, then its
+   * context processors after those of the options. Called once the app is built.
    */
-  addContextProcessor(processor: ContextProcessor): void {
-    this.processors.push(processor);
+  adopt(view: Application['view']): void {
+    for (const [k, v] of view.globals) this.env.addGlobal(k, v);
+    this.processors = [...this.processors, ...view.processors];
   }
 
   /**
@@ -169,8 +158,8 @@ export class Templates {
  */
 export async function render(req: Request, name: string, context: object = {}, init?: { status?: number; headers?: Record<string, string> }): Promise<Response> {
   const templates = req.app.templates;
-  if (templates === null) {
-    throw new RococoError('ROCOCO_TEMPLATE', `render('${name}'): the app has no templates; pass createApp({ templates: { dir } })`);
+  if (templates === undefined) {
+    throw new RococoError('ROCOCO_PLUGIN', `render('${name}'): the 'templates' plugin is not installed: add templates({ dir }) to createApp({ plugins })`);
   }
   return html(await templates.renderString(req, name, context), init);
 }
