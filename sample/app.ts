@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
-import { Application, createApp, csrf, intConverter, sessions, templates } from '../src';
+import { Application, createApp, csrf, intConverter, sessions, staticFiles, templates } from '../src';
 import { AuthController } from './auth/auth.controller';
 import { currentUserContext } from './auth/current-user';
 import { errorPages, serverTiming } from './middlewares';
@@ -31,8 +31,10 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
     converters: { id: intConverter({ min: 1, max: 2 ** 31 - 1 }) },
     middlewares: [serverTiming, sessions(sessionStorage(settings)), errorPages, csrf()],
     database: { migrations: join(SAMPLE_DIR, 'migrations'), migrate: true },
-    plugins: [templates({ dir: join(SAMPLE_DIR, 'templates'), contextProcessors: [currentUserContext] })],
-    static: [{ prefix: '/static', dir: join(SAMPLE_DIR, 'static') }],
+    plugins: [
+      templates({ dir: join(SAMPLE_DIR, 'templates'), contextProcessors: [currentUserContext] }),
+      staticFiles([{ prefix: '/static', dir: join(SAMPLE_DIR, 'static') }]),
+    ],
     // The hub goes through Redis when settings.REDIS_URL is set (project pages in every worker).
     hub: { prefix: `${settings.REDIS_PREFIX}hub:` },
     openapi: { title: 'Rococo Tracker API', version: '1.0.0', description: 'Projects of the rococo sample, as JSON.', prefix: '/api' },

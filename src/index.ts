@@ -33,8 +33,9 @@ export { checkOptions, readSetting } from './core/options';
 export { templates } from './templates/plugin';
 export { Templates, render } from './templates/templates';
 export type { TemplatesOptions } from './templates/templates';
-export { FileResponse, StaticFiles } from './core/static';
-export type { StaticOptions } from './core/static';
+export { staticFiles } from './static/plugin';
+export { FileResponse, StaticFiles } from './static/files';
+export type { StaticOptions } from './static/files';
 
 export { Session } from './sessions/session';
 export { SessionStorage } from './sessions/storage';

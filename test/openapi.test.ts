@@ -6,6 +6,7 @@ import { logIn, sampleSettings } from './helpers/sample';
 import {
   Controller, createApp, Delete, Doc, Get, immutableSettings, JSONSchema, Post, Put, Request, RococoError, Schema, Use,
   type AppOptions, type Middleware, type OpenAPIOptions, type OperationDoc, type Response,
+  staticFiles,
 } from '../src';
 import { memoryLogger } from './helpers/memory-logger';
 import { testClient, type TestClient } from '../src/testing';
@@ -211,7 +212,7 @@ describe('the document of an app built for the test', () => {
   let doc: Doc;
 
   beforeAll(async () => {
-    client = await testClient(shopApp({ title: 'Shop API', version: '2.1.0', description: 'Items for sale.' }, { static: [{ prefix: '/static', dir: STATIC }] }));
+    client = await testClient(shopApp({ title: 'Shop API', version: '2.1.0', description: 'Items for sale.' }, { plugins: [staticFiles([{ prefix: '/static', dir: STATIC }])] }));
     const res = await client.get('/openapi.json');
     expect([res.status, res.headers.get('content-type')]).toEqual([200, JSON_TYPE]);
     doc = await res.json();

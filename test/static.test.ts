@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, wr
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, RococoError, type Application, type Middleware, type StaticOptions } from '../src';
+import { createApp, RococoError, staticFiles, type Application, type Middleware, type StaticOptions } from '../src';
 import { testClient, type TestClient } from '../src/testing';
 
 const STATIC = join(__dirname, 'fixtures', 'static');
@@ -88,10 +88,12 @@ describe('static files', () => {
 
     app = createApp({
       middlewares: [addHeader],
-      static: [
-        { prefix: '/static', dir: STATIC },
-        { prefix: '/files', dir: publicDir, name: 'files' },
-        { prefix: '/pub/', dir: STATIC, name: 'pub' },
+      plugins: [
+        staticFiles([
+          { prefix: '/static', dir: STATIC },
+          { prefix: '/files', dir: publicDir, name: 'files' },
+          { prefix: '/pub/', dir: STATIC, name: 'pub' },
+        ]),
       ],
     });
     client = await testClient(app);
@@ -293,9 +295,9 @@ describe('static files', () => {
     expect(app.url('files', { filename: 'hello.txt' })).toBe('/files/hello.txt');
     expect(app.url('files', { filename: 'my file.txt' })).toBe('/files/my%20file.txt');
     expect(app.url('pub', { filename: 'css/site.css' })).toBe('/pub/css/site.css');
-    expect(app.staticUrl('css/site.css')).toMatch(/^\/static\/css\/site\.css\?v=[0-9a-f]{12}$/);
-    expect(app.staticUrl('hello.txt', 'files')).toMatch(/^\/files\/hello\.txt\?v=[0-9a-f]{12}$/);
-    expect(() => app.staticUrl('hello.txt', 'nope')).toThrow(RococoError);
+    expect(app.staticUrl!('css/site.css')).toMatch(/^\/static\/css\/site\.css\?v=[0-9a-f]{12}$/);
+    expect(app.staticUrl!('hello.txt', 'files')).toMatch(/^\/files\/hello\.txt\?v=[0-9a-f]{12}$/);
+    expect(() => app.staticUrl!('hello.txt', 'nope')).toThrow(RococoError);
   });
 
   test('two mounts with different names serve their own folders', async () => {
@@ -339,19 +341,19 @@ describe('static files', () => {
 describe('static configuration errors', () => {
   test('a folder that does not exist', () => {
     const dir = join(tmpdir(), 'rococo-static-does-not-exist-' + process.pid);
-    const err = startupError(() => createApp({ static: [{ prefix: '/static', dir }] }));
+    const err = startupError(() => createApp({ plugins: [staticFiles([{ prefix: '/static', dir }])] }));
     expect(err.code).toBe('ROCOCO_STATIC');
     expect(err.message).toContain(dir);
   });
 
   test('a file instead of a folder', () => {
-    const err = startupError(() => createApp({ static: [{ prefix: '/static', dir: join(STATIC, 'hello.txt') }] }));
+    const err = startupError(() => createApp({ plugins: [staticFiles([{ prefix: '/static', dir: join(STATIC, 'hello.txt') }])] }));
     expect(err.code).toBe('ROCOCO_STATIC');
   });
 
   test('an unknown key in a static mount', () => {
     const mount = { prefix: '/static', dir: STATIC, index: true } as unknown as StaticOptions;
-    const err = startupError(() => createApp({ static: [mount] }));
+    const err = startupError(() => createApp({ plugins: [staticFiles([mount])] }));
     expect(err.code).toBe('ROCOCO_OPTIONS');
     expect(err.message).toContain('index');
   });

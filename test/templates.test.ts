@@ -17,6 +17,7 @@ import {
   type ContextProcessor,
   type TemplatesOptions,
   templates,
+  staticFiles,
 } from '../src';
 import { testClient, type TestClient } from '../src/testing';
 
@@ -168,8 +169,8 @@ describe('templates', () => {
           filters: { shout: (s: string) => `${s.toUpperCase()}!` },
           globals: { answer: 42 },
         }),
+        staticFiles([{ prefix: '/static', dir: STATIC }]),
       ],
-      static: [{ prefix: '/static', dir: STATIC }],
     });
     client = await testClient(app);
   });
@@ -236,7 +237,7 @@ describe('templates', () => {
     expect(parts.url).toBe('/items/1?q=x');
     expect(parts.kw).toBe('/items/2');
     expect(parts.static).toMatch(HASHED);
-    expect(parts.static).toBe(app.staticUrl('css/site.css'));
+    expect(parts.static).toBe(app.staticUrl!('css/site.css'));
     expect(parts.path).toBe('/globals');
     expect(parts.q).toBe('&lt;b&gt;hi&lt;/b&gt;');
     expect(parts.site).toBe('Rococo &amp; Co');
@@ -429,8 +430,7 @@ describe('DEBUG reloading and caching', () => {
     const app = createApp({
       controllers: [LiveController],
       settings: immutableSettings(debug ? { DEBUG: true } : {}),
-      plugins: [templates({ dir: join(dir, 'templates') })],
-      static: [{ prefix: '/static', dir: join(dir, 'static') }],
+      plugins: [templates({ dir: join(dir, 'templates') }), staticFiles([{ prefix: '/static', dir: join(dir, 'static') }])],
     });
     return { dir, client: await testClient(app) };
   }

@@ -11,7 +11,7 @@ import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import { createAppContainer, registerClass, registerProviders, SETTINGS, type Constructor, type Provider } from './container';
 import { Database, DATABASE_OPTION_KEYS, type DatabaseOptions } from './database';
 import { migrate } from './migrations';
-import { StaticFiles, STATIC_OPTION_KEYS, type StaticOptions } from './static';
+import { StaticFiles } from '../static/files';
 import { buildOpenAPI, OPENAPI_OPTION_KEYS, type DocumentedHandler, type OpenAPIOptions } from './openapi';
 import { SCHEMA, schemaWrapper, type SchemaOptions } from './schema';
 import { ViewContext } from './view-context';
@@ -92,8 +92,6 @@ export interface AppOptions {
   logger?: Logger;
   /** The database engine: a pg pool checked at startup and closed at cleanup. */
   database?: DatabaseOptions;
-  /** Folders served as static files. */
-  static?: readonly StaticOptions[];
   /** An OpenAPI 3.1 document of the routes, and a docs page. */
   openapi?: OpenAPIOptions;
   /** The app's {@link Hub}: through Redis when `redis` (or the `REDIS_URL` setting) is set. */
@@ -104,7 +102,7 @@ export interface AppOptions {
   plugins?: readonly Plugin[];
 }
 
-const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'static', 'openapi', 'hub', 'converters', 'plugins'];
+const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'openapi', 'hub', 'converters', 'plugins'];
 
 /** What the router holds for a route: the bound handler, and its middleware chain if any. */
 interface RouteHandler extends DocumentedHandler {
@@ -148,8 +146,6 @@ export class Application {
   readonly database: Database | null;
   /** What plugins and middlewares put in every view: globals and context processors. */
   readonly view = new ViewContext();
-  /** The static mounts, when the `static` option is set. */
-  readonly static: StaticFiles | null;
   /** Publish/subscribe across the app's WebSockets, workers and hosts. */
   readonly hub: Hub;
 
@@ -210,9 +206,6 @@ export class Application {
     };
 
     this.database = this.createDatabase(options.database);
-    for (const o of options.static ?? []) checkOptions('createApp: static', o, STATIC_OPTION_KEYS);
-    this.static = options.static === undefined ? null : new StaticFiles(options.static, this.debug);
-    if (this.static !== null) this.view.addGlobal('static', (path: string, mount?: string) => this.staticUrl(path, mount));
 
     const hubOptions = checkOptions('createApp: hub', options.hub ?? {}, HUB_OPTION_KEYS);
     this.hub = new Hub(this.log, { ...hubOptions, redis: hubOptions.redis ?? readSetting(this.settings, 'REDIS_URL', 'string', '') });
@@ -259,7 +252,6 @@ export class Application {
         conditions: r.conditions,
       });
     }
-    if (this.static !== null) this.addStatic(this.static, appMws);
     if (options.openapi !== undefined) this.addOpenAPI(checkOptions('createApp: openapi', options.openapi, OPENAPI_OPTION_KEYS), appMws);
     this.routesFinal = true;
     for (const plugin of this.plugins) plugin.ready?.(this);
@@ -275,17 +267,6 @@ export class Application {
    */
   url(name: string, params?: Record<string, string | number>, query?: QueryInit): string {
     return this.router.url(name, params, query);
-  }
-
-  /**
-   * The URL of a static file with its content hash (`?v=`), as `static()` in templates.
-   *
-   * @example
-   * app.staticUrl('css/site.css') // '/static/css/site.css?v=3f2a9c01b7de'
-   */
-  staticUrl(path: string, mount = 'static'): string {
-    if (this.static === null) throw new RococoError('ROCOCO_STATIC', `static('${path}'): the app serves no static files; pass createApp({ static: [...] })`);
-    return this.static.url(this.url(mount, { filename: path }), path, mount);
   }
 
   /** An installed plugin, by name: for plugins that work with another when it is there. */
@@ -673,19 +654,6 @@ export class Application {
     );
   };
 
-  private addStatic(files: StaticFiles, appMws: Middleware[]): void {
-    for (const { name, prefix } of files.routes()) {
-      const serve = files.handler(name);
-      this.router.add({
-        methods: ['GET'],
-        pattern: prefix.replace(/\/$/, '') + '/<filename:.+>',
-        name,
-        handler: handlerOf(serve, appMws, UNDOCUMENTED),
-        origin: `static '${name}'`,
-      });
-    }
-  }
-
   /**
    * Serves the OpenAPI document (built now, so a schema that cannot be described stops
    * startup) and a Swagger UI page whose assets come from the swagger-ui-dist package.
@@ -701,8 +669,7 @@ export class Application {
       origin: 'openapi',
     });
     if (docs !== false) {
-      const assets = new StaticFiles([{ prefix: `${docs.replace(/\/$/, '')}/assets`, dir: swaggerAssets(), name: 'openapi_assets' }], this.debug);
-      this.addStatic(assets, appMws);
+      new StaticFiles([{ prefix: `${docs.replace(/\/$/, '')}/assets`, dir: swaggerAssets(), name: 'openapi_assets' }], this.debug).addRoutes(this);
       const page = docsPage(options.title, path, `${docs.replace(/\/$/, '')}/assets`);
       this.router.add({
         methods: ['GET'],

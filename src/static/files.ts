@@ -4,11 +4,12 @@ import { realpath } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { resolve, sep } from 'node:path';
 import type SendFile from 'send';
-import { HTTPError, RococoError } from './errors';
-import type { Request } from './request';
-import { Response } from './response';
+import type { Application } from '../core/application';
+import { HTTPError, RococoError } from '../core/errors';
+import type { Request } from '../core/request';
+import { Response } from '../core/response';
 
-/** One folder served under a prefix: `createApp({ static: [{ prefix: '/static', dir }] })`. */
+/** One folder served under a prefix: `staticFiles([{ prefix: '/static', dir }])`. */
 export interface StaticOptions {
   /** URL prefix, e.g. `/static`. */
   prefix: string;
@@ -98,9 +99,11 @@ export class StaticFiles {
     }
   }
 
-  /** Names and prefixes of the mounts, for the router. */
-  routes(): { name: string; prefix: string }[] {
-    return [...this.mounts].map(([name, m]) => ({ name, prefix: m.prefix }));
+  /** Adds a route per mount: `<prefix>/<filename:.+>`, named after the mount. */
+  addRoutes(app: Application): void {
+    for (const [name, m] of this.mounts) {
+      app.addRoute({ methods: ['GET'], pattern: m.prefix.replace(/\/$/, '') + '/<filename:.+>', name, origin: `static '${name}'`, handler: this.handler(name) });
+    }
   }
 
   /**
