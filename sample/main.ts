@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { runCli } from '../src/cli/main';
 import { masterLogger } from '../src/cli/master';
 import { developmentKey } from '../src/sessions/keys';
-import { devDatabase } from './dev-database';
+import { devDatabase, DevDatabaseError } from './dev-database';
 import { isDevelopment } from './development';
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -37,7 +37,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    console.error(err);
+    // The dev database's message says what to do; a stack trace would only bury it.
+    console.error(err instanceof DevDatabaseError ? err.message : err);
     process.exit(1);
   },
 );

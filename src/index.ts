@@ -55,7 +55,7 @@ export { WebSocketConnection, WebSocketMessage } from './websocket/connection';
 export type { CloseInfo } from './websocket/connection';
 export type { WebSocketOptions, WebSocketHandler } from './websocket/server';
 export { Hub } from './websocket/hub';
-export type { HubOptions, HubListener } from './websocket/hub';
+export type { HubOptions, HubListener, HubSubscription } from './websocket/hub';
 
 export { Controller } from './decorators/controller';
 export type { ControllerOptions } from './decorators/controller';

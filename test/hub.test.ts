@@ -3,7 +3,8 @@ import { Redis } from 'ioredis';
 import { createApp, Controller, Hub, RococoError, WebSocket, type Application, type Request, type WebSocketConnection } from '../src';
 import { testClient, type TestClient, type TestWebSocket } from '../src/testing';
 import { memoryLogger, type LogRecord } from './helpers/memory-logger';
-import { RedisServer, redisServerBinary } from './helpers/redis-server';
+import { freePort, RedisServer, redisServerBinary } from './helpers/redis-server';
+import { TcpProxy } from './helpers/tcp-proxy';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -170,6 +171,18 @@ describe('Hub in one process', () => {
     expect(calls).toBe(1);
   });
 
+  test('ready is resolved at once: there is nothing to confirm', async () => {
+    const got: unknown[] = [];
+    const off = app.hub.subscribe('at-once', (m) => void got.push(m));
+    let settled = false;
+    void off.ready.then(() => (settled = true));
+    await Promise.resolve();
+    expect(settled).toBe(true);
+    await app.hub.publish('at-once', 1);
+    expect(got).toEqual([1]);
+    off();
+  });
+
   test('a value that is not JSON is refused', async () => {
     await expect(app.hub.publish('t', undefined)).rejects.toThrow(TypeError);
     await expect(app.hub.publish('t', () => 1)).rejects.toThrow(/not a JSON value/);
@@ -316,6 +329,90 @@ describeRedis('Hub across two apps through Redis', () => {
   });
 });
 
+describeRedis('Hub.subscribe(): ready, with Redis', () => {
+  const prefix = `rococo:test:ready:${randomBytes(6).toString('hex')}:`;
+  let own: RedisServer | undefined;
+  let url: string;
+  const hubs: Hub[] = [];
+
+  beforeAll(async () => {
+    if (SHARED_URL === undefined) own = await RedisServer.start();
+    url = SHARED_URL ?? (own as RedisServer).url;
+  });
+  afterAll(async () => {
+    for (const h of hubs) await h.close();
+    await own?.dispose();
+  });
+
+  function hub(redis = url, logger = memoryLogger('warn').logger): Hub {
+    const h = new Hub(logger, { redis, prefix });
+    hubs.push(h);
+    return h;
+  }
+
+  test('a message published from another hub right after `await ready` always arrives (50 fresh subscribers)', async () => {
+    const publisher = hub();
+    await publisher.publish('warm-up', 0); // connected: its publishes below go out at once
+    const missed: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      // A fresh hub each time: its subscriber connection is still being made when it subscribes.
+      const subscriber = new Hub(memoryLogger('warn').logger, { redis: url, prefix });
+      const got: unknown[] = [];
+      const first = subscriber.subscribe(`first:${i}`, (m) => void got.push(m));
+      // A second subscriber of the topic, while its confirmation is on its way: every other
+      // round, its `ready` is the one awaited, and it must wait for that same confirmation.
+      const second = subscriber.subscribe(`first:${i}`, () => {});
+      await (i % 2 === 0 ? first : second).ready;
+      await publisher.publish(`first:${i}`, i);
+      await until(`message ${i}`, () => got.length === 1, 1000).catch(() => missed.push(i));
+      await subscriber.close();
+    }
+    expect(missed).toEqual([]);
+  }, 60_000);
+
+  test('Redis refusing connections: ready rejects with ROCOCO_HUB at once, and nobody has to await it', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const log = memoryLogger('warn');
+      const down = hub(`redis://127.0.0.1:${await freePort()}`, log.logger);
+      const ignored = down.subscribe('ignored', () => {}); // its ready is never looked at
+      const started = Date.now();
+      const off = down.subscribe('t', () => {});
+      const again = down.subscribe('t', () => {});
+      await expect(off.ready).rejects.toMatchObject({ code: 'ROCOCO_HUB', message: expect.stringMatching(/hub.subscribe\('t'\): Redis did not confirm the subscription \(.*ECONNREFUSED/) });
+      await expect(again.ready).rejects.toMatchObject({ code: 'ROCOCO_HUB' });
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(log.records.filter((r) => r.msg === 'hub: subscribe failed').map((r) => r.topic).sort()).toEqual(['ignored', 't']);
+      await sleep(50);
+      expect(unhandled).toEqual([]);
+      ignored();
+      off();
+      again();
+      await down.close();
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  test('Redis that accepts the connection and never answers: ready rejects after 5 s, not never', async () => {
+    const proxy = new TcpProxy('127.0.0.1', 1);
+    proxy.blackhole = true;
+    await proxy.start();
+    try {
+      const silentRedis = hub(`redis://127.0.0.1:${proxy.port}`);
+      const started = Date.now();
+      await expect(silentRedis.subscribe('t', () => {}).ready).rejects.toThrow(/no confirmation within 5000 ms/);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(4900);
+      expect(Date.now() - started).toBeLessThan(6000);
+      await silentRedis.close();
+    } finally {
+      await proxy.stop();
+    }
+  }, 15_000);
+});
+
 if (BINARY === null) {
   console.warn('hub.test.ts: the Redis restart test is SKIPPED: it needs redis-server on PATH to kill and restart a server of its own (apt-get install redis-server)');
 }
@@ -418,4 +515,36 @@ describeRestart('Hub when its Redis restarts', () => {
       admin.disconnect();
     }
   }, 40_000);
+
+  test('while Redis is down, ready rejects within 5 s; once it is back, every topic is subscribed again, those made while down too', async () => {
+    const log = memoryLogger('warn');
+    const prefix = 'rococo:test:ready-restart:';
+    const a = new Hub(log.logger, { redis: server.url, prefix });
+    const b = new Hub(log.logger, { redis: server.url, prefix });
+    const got: string[] = [];
+    try {
+      await b.subscribe('kept', (m) => void got.push(`kept ${m}`)).ready;
+      await server.stop();
+      await sleep(200); // b's subscriber connection notices
+      const started = Date.now();
+      // Joining a topic whose subscription went with the old connection, and a new topic.
+      const joined = b.subscribe('kept', (m) => void got.push(`joined ${m}`));
+      const fresh = b.subscribe('fresh', (m) => void got.push(`fresh ${m}`));
+      await expect(joined.ready).rejects.toMatchObject({ code: 'ROCOCO_HUB' });
+      await expect(fresh.ready).rejects.toMatchObject({ code: 'ROCOCO_HUB' });
+      expect(Date.now() - started).toBeLessThan(5500);
+
+      await server.start();
+      // A subscriber joining now waits for the new connection's SUBSCRIBE (reconnecting takes up to 2 s).
+      await b.subscribe('fresh', (m) => void got.push(`later ${m}`)).ready;
+      // a's publishing connection comes back on its own; until then publishing fails.
+      await until('a to publish again', () => a.publish('kept', 1).then(() => true, () => false), 10_000, 100);
+      await a.publish('fresh', 2);
+      await until('the messages', () => got.length === 4, 3000);
+      expect(got.sort()).toEqual(['fresh 2', 'joined 1', 'kept 1', 'later 2']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 30_000);
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { Application, Hub, inject, Injectable, SETTINGS } from '../../src';
+import { Application, Hub, inject, Injectable, SETTINGS, type HubSubscription } from '../../src';
 import type { AppSettings } from '../settings';
 import type { CommentView } from './comments.service';
 import type { Project } from './projects.service';
@@ -45,10 +45,9 @@ interface Room {
   id: number;
   topic: string;
   viewers: Set<Viewer>;
-  off: () => void;
-  /** Resolves once the subscription is known to receive messages (see `LiveService.hello`). */
+  off: HubSubscription;
+  /** Resolves once the hub confirmed the subscription, or it could not (then logged). */
   ready: Promise<void>;
-  hellos: Map<string, () => void>;
   /** Recounts run one after the other, so the last answer is the newest count. */
   recount: Promise<void>;
 }
@@ -56,9 +55,6 @@ interface Room {
 /** How long a viewer counts without being refreshed (a process that died stops counting then), and how often live ones are refreshed. */
 const VIEWER_TTL_MS = 60_000;
 const REFRESH_MS = 20_000;
-/** How long to wait for the hub to deliver our own hello before going on without the guarantee. */
-const HELLO_TIMEOUT_MS = 3000;
-const HELLO_RETRY_MS = 50;
 
 /**
  * The live pages of projects: events (a comment, an edit, the project deleted) published on the
@@ -139,61 +135,27 @@ export class LiveService {
     };
   }
 
+  /**
+   * The project's room, subscribed to its topic. With Redis, the count a join publishes right
+   * away would be missed by the page that caused it if the subscription were not confirmed yet:
+   * a join waits for `ready` (which settles within 5 s: when Redis is slow or down, the page
+   * works without counts).
+   */
   private room(id: number): Room {
     const existing = this.rooms.get(id);
     if (existing !== undefined) return existing;
-    const room: Room = {
-      id,
-      topic: liveTopic(id),
-      viewers: new Set(),
-      off: () => {},
-      ready: Promise.resolve(),
-      hellos: new Map(),
-      recount: Promise.resolve(),
-    };
-    room.off = this.hub.subscribe(room.topic, (msg) => this.dispatch(room, msg));
-    room.ready = this.hello(room);
+    const topic = liveTopic(id);
+    // The listener runs on a message, never before `room` exists.
+    const off = this.hub.subscribe(topic, (msg) => this.dispatch(room, msg));
+    const ready = off.ready.catch((err) => this.log.warn({ err, projectId: id }, 'live: the hub did not confirm the subscription; going on'));
+    const room: Room = { id, topic, viewers: new Set(), off, ready, recount: Promise.resolve() };
     this.rooms.set(id, room);
     return room;
   }
 
-  /**
-   * Waits until the room's subscription receives messages. In one process it does at once; with
-   * Redis, `hub.subscribe` sends SUBSCRIBE on the hub's subscriber connection (which may still be
-   * connecting) while publishes go out on another one, so a count published right away could
-   * be missed by the page that caused it. The room publishes a hello of its own until it hears
-   * it back (or gives up after 3 s: Redis is slow or down, and the page works without counts).
-   */
-  private hello(room: Room): Promise<void> {
-    if (!this.hub.distributed) return Promise.resolve();
-    const nonce = randomUUID();
-    return new Promise((resolve) => {
-      const send = () => this.hub.publish(room.topic, { type: 'hello', nonce }).catch(() => undefined);
-      const retry = setInterval(send, HELLO_RETRY_MS);
-      const giveUp = setTimeout(() => {
-        this.log.warn({ projectId: room.id }, 'live: the hub did not deliver within 3 s; going on');
-        done();
-      }, HELLO_TIMEOUT_MS);
-      const done = () => {
-        clearInterval(retry);
-        clearTimeout(giveUp);
-        room.hellos.delete(nonce);
-        resolve();
-      };
-      retry.unref();
-      giveUp.unref();
-      room.hellos.set(nonce, done);
-      void send();
-    });
-  }
-
   private dispatch(room: Room, msg: unknown): void {
     if (typeof msg !== 'object' || msg === null) return;
-    const event = msg as { type?: unknown; nonce?: unknown; count?: unknown };
-    if (event.type === 'hello') {
-      if (typeof event.nonce === 'string') room.hellos.get(event.nonce)?.();
-      return;
-    }
+    const event = msg as { type?: unknown; count?: unknown };
     if (event.type === 'viewers') {
       if (!this.counts.shared) {
         if (typeof event.count === 'number') this.show(room, event.count);
