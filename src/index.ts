@@ -67,10 +67,14 @@ export { Template } from './decorators/template';
 export { CsrfExempt } from './decorators/csrf-exempt';
 export { WebSocket } from './decorators/websocket';
 export { Schema } from './decorators/schema';
-export { flatten as flattenErrors, serialize } from './core/schema';
-export type { SchemaOptions, FieldError } from './core/schema';
+export { schemas } from './schemas/plugin';
+export { flatten as flattenErrors, serialize } from './schemas/schema';
+export type { FieldError } from './schemas/schema';
+export type { SchemaOptions } from './decorators/schema';
 export { Doc } from './decorators/doc';
 export { JSONSchema } from './decorators/json-schema';
-export type { DocOptions, OpenAPIOptions, OperationDoc, OperationDocSource, SecurityRequirements } from './core/openapi';
+export { openapi } from './openapi/plugin';
+export type { OpenAPIOptions, OperationDoc, OperationDocSource } from './openapi/document';
+export type { DocOptions, SecurityRequirements } from './decorators/doc';
 /** Injects a token rather than the parameter's type: `@inject(SETTINGS) settings: AppSettings`. */
 export { inject } from 'tsyringe';

@@ -4,7 +4,7 @@ import { IsArray, IsBoolean, IsInt, IsOptional, IsString, Length, Matches, Max, 
 import { createSampleApp } from '../sample/app';
 import { logIn, sampleSettings } from './helpers/sample';
 import {
-  Controller, createApp, Delete, Doc, Get, immutableSettings, JSONSchema, Post, Put, Request, RococoError, Schema, Use,
+  Controller, createApp, Delete, Doc, Get, immutableSettings, JSONSchema, openapi, Post, Put, Request, RococoError, Schema, schemas, Use,
   type AppOptions, type Middleware, type OpenAPIOptions, type OperationDoc, type Response,
   staticFiles,
 } from '../src';
@@ -133,8 +133,8 @@ class MiscController {
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Doc = Record<string, any>;
 
-function shopApp(openapi: OpenAPIOptions, extra: Partial<AppOptions> = {}) {
-  return createApp({ controllers: [ShopController, MiscController], openapi, ...extra });
+function shopApp(options: OpenAPIOptions, extra: Partial<AppOptions> = {}) {
+  return createApp({ controllers: [ShopController, MiscController], ...extra, plugins: [schemas(), openapi(options), ...(extra.plugins ?? [])] });
 }
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -397,8 +397,8 @@ describe('openapi options', () => {
       @Get('/shown', { name: 'shown' }) shown() { return {}; }
       @Get('/secret', { name: 'secret' }) @Doc({ hidden: true }) secret() { return {}; }
     }
-    const all = await testClient(createApp({ controllers: [Hidden, MiscController], openapi: { title: 'T', version: '1' } }));
-    const scoped = await testClient(createApp({ controllers: [Hidden, MiscController], openapi: { title: 'T', version: '1', prefix: '/shop2' } }));
+    const all = await testClient(createApp({ controllers: [Hidden, MiscController], plugins: [openapi({ title: 'T', version: '1' })] }));
+    const scoped = await testClient(createApp({ controllers: [Hidden, MiscController], plugins: [openapi({ title: 'T', version: '1', prefix: '/shop2' })] }));
     try {
       expect(Object.keys((await (await all.get('/openapi.json')).json()).paths)).toEqual(['/shop2/shown', '/misc/health']);
       expect(Object.keys((await (await scoped.get('/openapi.json')).json()).paths)).toEqual(['/shop2/shown']);
@@ -443,7 +443,7 @@ describe('openapi options', () => {
 
   test('an unknown openapi option stops createApp with ROCOCO_OPTIONS', () => {
     expect(() => shopApp({ title: 'T', version: '1', theme: 'dark' } as OpenAPIOptions)).toThrow(
-      new RococoError('ROCOCO_OPTIONS', "createApp: openapi: unknown option 'theme' (known: title, version, description, path, docs, prefix)"),
+      new RococoError('ROCOCO_OPTIONS', "openapi: unknown option 'theme' (known: title, version, description, path, docs, prefix)"),
     );
     let caught: unknown;
     try {
@@ -471,7 +471,7 @@ describe('openapi options', () => {
       @Get('/<note_id:int>/<key:uuid>', { name: 'note' }) @Schema({ response: Note }) one() { return { id: 1 }; }
       @Delete('/<note_id:int>', { name: 'forget' }) @Doc({ responses: { 401: 'Or an expired token', 409: 'Still referenced' } }) forget() {}
     }
-    const client = await testClient(createApp({ controllers: [Notes], middlewares: [audited], openapi: { title: 'T', version: '1' } }));
+    const client = await testClient(createApp({ controllers: [Notes], middlewares: [audited], plugins: [schemas(), openapi({ title: 'T', version: '1' })] }));
     try {
       const doc = await (await client.get('/openapi.json')).json();
       expect(validateOpenAPI(doc)).toEqual({ valid: true });
@@ -496,14 +496,14 @@ describe('openapi options', () => {
 
   test('in DEBUG, startup names the operations whose JSON has no response class', async () => {
     const { logger, records } = memoryLogger();
-    createApp({ controllers: [ShopController, MiscController], settings: immutableSettings({ DEBUG: true }), logger, openapi: { title: 'T', version: '1' } });
+    createApp({ controllers: [ShopController, MiscController], settings: immutableSettings({ DEBUG: true }), logger, plugins: [schemas(), openapi({ title: 'T', version: '1' })] });
     expect(records.filter((l) => l.msg?.startsWith('openapi:'))).toEqual([
       expect.objectContaining({ level: 40, operations: ['GET /shop/search', 'GET /shop/by-slug/{slug}', 'GET /misc/health'] }),
     ]);
   });
 
   test('without the openapi option there is no document', async () => {
-    const client = await testClient(createApp({ controllers: [ShopController] }));
+    const client = await testClient(createApp({ controllers: [ShopController], plugins: [schemas()] }));
     try {
       expect((await client.get('/openapi.json')).status).toBe(404);
       expect((await client.get('/docs')).status).toBe(404);

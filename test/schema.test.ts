@@ -31,6 +31,7 @@ import {
   serialize,
   type Constructor,
   type SchemaOptions,
+  schemas,
 } from '../src';
 import { testClient, type TestClient } from '../src/testing';
 import { memoryLogger, type LogRecord } from './helpers/memory-logger';
@@ -340,7 +341,7 @@ class NotAClass {
 let client: TestClient;
 
 beforeAll(async () => {
-  client = await testClient(createApp({ controllers: [ConvController, InputController, OutputController] }));
+  client = await testClient(createApp({ plugins: [schemas()], controllers: [ConvController, InputController, OutputController] }));
 });
 
 afterAll(async () => {
@@ -893,7 +894,7 @@ describe('response mismatch', () => {
 
   test('is a 500 naming nothing in the body, the field in the log', async () => {
     const { logger, records } = memoryLogger('warn');
-    const c = await testClient(createApp({ controllers: [OutputController], logger }));
+    const c = await testClient(createApp({ plugins: [schemas()], controllers: [OutputController], logger }));
     try {
       const res = await c.get('/strict-out/bad');
       const text = await res.clone().text();
@@ -908,7 +909,7 @@ describe('response mismatch', () => {
 
   test('under DEBUG the body names the field', async () => {
     const { logger, records } = memoryLogger('warn');
-    const c = await testClient(createApp({ controllers: [OutputController], logger, settings: immutableSettings({ DEBUG: true }) }));
+    const c = await testClient(createApp({ plugins: [schemas()], controllers: [OutputController], logger, settings: immutableSettings({ DEBUG: true }) }));
     try {
       await expectProblem(await c.get('/strict-out/bad'), 500, {
         ...BARE_500,
@@ -922,8 +923,8 @@ describe('response mismatch', () => {
 
   test('one item for a list schema, or a list for one item, is a 500', async () => {
     const { logger, records } = memoryLogger('warn');
-    const c = await testClient(createApp({ controllers: [OutputController], logger }));
-    const d = await testClient(createApp({ controllers: [OutputController], logger: memoryLogger('warn').logger, settings: immutableSettings({ DEBUG: true }) }));
+    const c = await testClient(createApp({ plugins: [schemas()], controllers: [OutputController], logger }));
+    const d = await testClient(createApp({ plugins: [schemas()], controllers: [OutputController], logger: memoryLogger('warn').logger, settings: immutableSettings({ DEBUG: true }) }));
     try {
       await expectProblem(await c.get('/strict-list/one'), 500, BARE_500);
       await expectProblem(await c.get('/strict-out/list'), 500, BARE_500);
@@ -945,7 +946,7 @@ describe('response mismatch', () => {
 test('an unknown @Schema option stops createApp with ROCOCO_SCHEMA', () => {
   let caught: unknown;
   try {
-    createApp({ controllers: [UnknownOption] });
+    createApp({ plugins: [schemas()], controllers: [UnknownOption] });
   } catch (e) {
     caught = e;
   }
@@ -954,7 +955,9 @@ test('an unknown @Schema option stops createApp with ROCOCO_SCHEMA', () => {
     'ROCOCO_SCHEMA',
     "ROCOCO_SCHEMA: UnknownOption.x: @Schema: unknown option 'reponse' (known: request, query, params, response, status, forbidUnknown)",
   ]);
-  expect(() => createApp({ controllers: [NotAClass] })).toThrow(new RococoError('ROCOCO_SCHEMA', 'NotAClass.x: @Schema request must be a class'));
+  expect(() => createApp({ plugins: [schemas()], controllers: [NotAClass] })).toThrow(new RococoError('ROCOCO_SCHEMA', 'NotAClass.x: @Schema request must be a class'));
+  // Without the plugin, the route names it.
+  expect(() => createApp({ controllers: [InputController] })).toThrow(/ROCOCO_PLUGIN: InputController\.\w+: @Schema needs the 'schemas' plugin: add it to createApp\(\{ plugins \}\)/);
 });
 
 test('serialize() keeps only the @Expose fields of a class, nested ones too', () => {

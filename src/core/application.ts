@@ -11,9 +11,6 @@ import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import { createAppContainer, registerClass, registerProviders, SETTINGS, type Constructor, type Provider } from './container';
 import { Database, DATABASE_OPTION_KEYS, type DatabaseOptions } from './database';
 import { migrate } from './migrations';
-import { StaticFiles } from '../static/files';
-import { buildOpenAPI, OPENAPI_OPTION_KEYS, type DocumentedHandler, type OpenAPIOptions } from './openapi';
-import { SCHEMA, schemaWrapper, type SchemaOptions } from './schema';
 import { ViewContext } from './view-context';
 import { HTTPBadRequest, HTTPError, HTTPMethodNotAllowed, HTTPNotFound, HTTPRequestEntityTooLarge, HTTPUpgradeRequired, RococoError } from './errors';
 import { compose, type Endpoint, type Middleware } from './middleware';
@@ -25,7 +22,7 @@ import { checkOptions, readSetting } from './options';
 import { describeKey, isPlugin, type Plugin, type RouteBuild } from './plugin';
 import { compileTrust, type TrustProxy } from './proxy';
 import { scanControllers, type ScannedRoute } from './scanner';
-import { getControllerMeta, type ExpectHandler } from './metadata';
+import { getControllerMeta, type ExpectHandler, type HandlerMeta } from './metadata';
 import { WEBSOCKET, WebSockets, writeRawResponse, type UpgradeRoute, type WebSocketOptions } from '../websocket/server';
 import type { Duplex } from 'node:stream';
 import { Hub, HUB_OPTION_KEYS, type HubOptions } from '../websocket/hub';
@@ -92,8 +89,6 @@ export interface AppOptions {
   logger?: Logger;
   /** The database engine: a pg pool checked at startup and closed at cleanup. */
   database?: DatabaseOptions;
-  /** An OpenAPI 3.1 document of the routes, and a docs page. */
-  openapi?: OpenAPIOptions;
   /** The app's {@link Hub}: through Redis when `redis` (or the `REDIS_URL` setting) is set. */
   hub?: HubOptions;
   /** Route parameter converters of the app's own, besides `int`, `float`, `uuid`, `slug` and `path`: `<id:name>`. */
@@ -102,10 +97,22 @@ export interface AppOptions {
   plugins?: readonly Plugin[];
 }
 
-const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'openapi', 'hub', 'converters', 'plugins'];
+const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'hub', 'converters', 'plugins'];
+
+/**
+ * What the route table tells about a route, for plugins that read it (an OpenAPI document):
+ * what its decorators recorded (null for routes plugins added), its controller's name, its
+ * method's name and its middlewares.
+ */
+export interface RouteInfo {
+  readonly meta: HandlerMeta | null;
+  readonly controllerName: string | undefined;
+  readonly handlerName: string;
+  readonly middlewares?: readonly Middleware[];
+}
 
 /** What the router holds for a route: the bound handler, and its middleware chain if any. */
-interface RouteHandler extends DocumentedHandler {
+interface RouteHandler extends RouteInfo {
   call: (req: Request) => unknown;
   chain: Endpoint | null;
   /** The route's check of `Expect: 100-continue` requests. */
@@ -114,7 +121,7 @@ interface RouteHandler extends DocumentedHandler {
   upgrade?: { route: UpgradeRoute; chain: Endpoint };
 }
 
-const UNDOCUMENTED: DocumentedHandler = { meta: null, tag: undefined, handlerName: '' };
+const ADDED: RouteInfo = { meta: null, controllerName: undefined, handlerName: '' };
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const BARE_500 = JSON.stringify({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
@@ -252,7 +259,6 @@ export class Application {
         conditions: r.conditions,
       });
     }
-    if (options.openapi !== undefined) this.addOpenAPI(checkOptions('createApp: openapi', options.openapi, OPENAPI_OPTION_KEYS), appMws);
     this.routesFinal = true;
     for (const plugin of this.plugins) plugin.ready?.(this);
     this.missChain = appMws.length === 0 ? null : compose(appMws, (req) => Promise.reject(this.missError(req.method, req.path)));
@@ -295,7 +301,7 @@ export class Application {
    */
   addRoute(route: { methods: readonly string[]; pattern: string; name?: string; origin: string; handler: (req: Request) => unknown }): void {
     if (this.routesFinal) throw new RococoError('ROCOCO_PLUGIN', `${route.origin}: routes are added in a plugin's setup(), before the app is built`);
-    this.router.add({ methods: route.methods, pattern: route.pattern, name: route.name, origin: route.origin, handler: handlerOf(route.handler, this.appMiddlewares, UNDOCUMENTED) });
+    this.router.add({ methods: route.methods, pattern: route.pattern, name: route.name, origin: route.origin, handler: handlerOf(route.handler, this.appMiddlewares, ADDED) });
   }
 
   /** Adds a lifecycle hook. */
@@ -547,11 +553,9 @@ export class Application {
     const ws = r.meta.extras.get(WEBSOCKET) as WebSocketOptions | undefined;
     if (ws !== undefined) return this.compileWebSocket(r, instance, ws, appMws);
     const fn = (r.controller.prototype as Record<string, (req: Request) => unknown>)[r.handler];
-    let call = this.buildRoute(r, instance as object, (req: Request) => fn.call(instance, req), [...appMws, ...r.middlewares]);
-    const schema = r.meta.extras.get(SCHEMA) as SchemaOptions | undefined;
-    if (schema !== undefined) call = schemaWrapper(schema, r.methods, r.origin, this)(call);
+    const call = this.buildRoute(r, instance as object, (req: Request) => fn.call(instance, req), [...appMws, ...r.middlewares]);
     const controller = getControllerMeta(r.controller);
-    const handler = handlerOf(call, [...appMws, ...r.middlewares], { meta: r.meta, tag: controller?.name ?? r.controller.name, handlerName: r.handler });
+    const handler = handlerOf(call, [...appMws, ...r.middlewares], { meta: r.meta, controllerName: controller?.name ?? r.controller.name, handlerName: r.handler });
     if (r.expect !== undefined) handler.expect = r.expect;
     return handler;
   }
@@ -590,7 +594,7 @@ export class Application {
    */
   private compileWebSocket(r: ScannedRoute, instance: object | undefined, options: WebSocketOptions, appMws: Middleware[]): RouteHandler {
     for (const key of r.meta.extras.keys()) {
-      const other = key === SCHEMA ? '@Schema' : describeKey(key)?.required ? describeKey(key)?.decorator : undefined;
+      const other = describeKey(key)?.required ? describeKey(key)?.decorator : undefined;
       if (other !== undefined) throw new RococoError('ROCOCO_WEBSOCKET', `${r.origin}: @WebSocket routes cannot have ${other}`);
     }
     if (r.meta.routes.length > 1) throw new RococoError('ROCOCO_WEBSOCKET', `${r.origin}: a @WebSocket handler cannot have other routes`);
@@ -602,7 +606,7 @@ export class Application {
     };
     const mws = [...appMws, ...r.middlewares];
     const controller = getControllerMeta(r.controller);
-    const handler = handlerOf(refuse, mws, { meta: r.meta, tag: controller?.name ?? r.controller.name, handlerName: r.handler });
+    const handler = handlerOf(refuse, mws, { meta: r.meta, controllerName: controller?.name ?? r.controller.name, handlerName: r.handler });
     handler.upgrade = { route, chain: compose(mws, (req) => sockets.upgrade(req, route)) };
     return handler;
   }
@@ -653,38 +657,6 @@ export class Application {
       },
     );
   };
-
-  /**
-   * Serves the OpenAPI document (built now, so a schema that cannot be described stops
-   * startup) and a Swagger UI page whose assets come from the swagger-ui-dist package.
-   */
-  private addOpenAPI(options: OpenAPIOptions, appMws: Middleware[]): void {
-    const path = options.path ?? '/openapi.json';
-    const docs = options.docs ?? '/docs';
-    this.router.add({
-      methods: ['GET'],
-      pattern: path,
-      name: 'openapi',
-      handler: handlerOf(() => new Response(document, { headers: { 'content-type': 'application/json; charset=utf-8' } }), appMws, UNDOCUMENTED),
-      origin: 'openapi',
-    });
-    if (docs !== false) {
-      new StaticFiles([{ prefix: `${docs.replace(/\/$/, '')}/assets`, dir: swaggerAssets(), name: 'openapi_assets' }], this.debug).addRoutes(this);
-      const page = docsPage(options.title, path, `${docs.replace(/\/$/, '')}/assets`);
-      this.router.add({
-        methods: ['GET'],
-        pattern: docs,
-        name: 'openapi_docs',
-        handler: handlerOf(() => html(page), appMws, UNDOCUMENTED),
-        origin: 'openapi docs',
-      });
-    }
-    const built = buildOpenAPI(this.router.routes, options);
-    const document = JSON.stringify(built.document);
-    if (this.debug && built.untyped.length > 0) {
-      this.log.warn({ operations: built.untyped }, 'openapi: these operations answer JSON without a response class, documented as any JSON: give their @Schema a response');
-    }
-  }
 
   private createDatabase(options: DatabaseOptions | undefined): Database | null {
     if (options !== undefined) checkOptions('createApp: database', options, DATABASE_OPTION_KEYS);
@@ -748,7 +720,7 @@ export function createApp(options: AppOptions = {}): Application {
 }
 
 /** A route's handler: called directly when no middleware applies, else through its chain. */
-function handlerOf(call: (req: Request) => unknown, mws: readonly Middleware[], doc: DocumentedHandler): RouteHandler {
+function handlerOf(call: (req: Request) => unknown, mws: readonly Middleware[], doc: RouteInfo): RouteHandler {
   if (mws.length === 0) return { call, chain: null, ...doc };
   // Not async: a handler that returns a value at once costs no extra promise and await.
   const endpoint: Endpoint = (req) => {
@@ -760,34 +732,6 @@ function handlerOf(call: (req: Request) => unknown, mws: readonly Middleware[], 
     }
   };
   return { call, chain: compose(mws, endpoint), ...doc, middlewares: mws };
-}
-
-/**
- * The folder of swagger-ui-dist's assets. Found, not required: the package's main module loads
- * the whole UI bundle into the server (about 40 MB of RSS) to export what only browsers use.
- */
-function swaggerAssets(): string {
-  return dirname(require.resolve('swagger-ui-dist/package.json'));
-}
-
-/** The Swagger UI page: its assets from this server, nothing from a CDN. */
-function docsPage(title: string, documentPath: string, assets: string): string {
-  const esc = (t: string) => t.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  return `<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>${esc(title)} · API</title>
-  <link rel="stylesheet" href="${esc(assets)}/swagger-ui.css">
-</head>
-<body>
-  <div id="docs"></div>
-  <script src="${esc(assets)}/swagger-ui-bundle.js"></script>
-  <script>window.ui = SwaggerUIBundle({ url: ${JSON.stringify(documentPath).replace(/</g, '\\u003c')}, dom_id: '#docs', deepLinking: true });</script>
-</body>
-</html>
-`;
 }
 
 /**

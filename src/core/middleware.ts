@@ -1,5 +1,4 @@
 import type { Application } from './application';
-import type { OperationDocSource } from './openapi';
 import type { Request } from './request';
 import type { Response } from './response';
 
@@ -22,11 +21,6 @@ export interface Middleware {
    * (sessions, CSRF) sets itself up here, and a mistake stops startup instead of a request.
    */
   setup?(app: Application, chain: readonly Middleware[]): void;
-  /**
-   * What it adds to the OpenAPI operation of each route it wraps: the statuses it answers
-   * (a login check's 401), the security it requires and the schemes it defines.
-   */
-  openapi?: OperationDocSource;
 }
 
 /** The innermost step of a chain: the handler, its result already a response. */

@@ -29,6 +29,9 @@ export interface MatchedRoute {
  *   throw new HTTPFound(req.app.url('projects.show', { id: 7 }));
  * }
  */
+// Data, Query and Params type what plugins add (the schemas plugin's req.data...): declared by
+// augmenting this class, never initialized here, so a request that does not use them pays nothing.
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
 export class Request<Data = unknown, Query = unknown, Params = unknown> {
   /** The node request, for what rococo does not wrap. */
   readonly raw: IncomingMessage;
@@ -45,13 +48,6 @@ export class Request<Data = unknown, Query = unknown, Params = unknown> {
   readonly route: MatchedRoute | null;
   /** The request id: the client's well-formed `X-Request-Id`, or a new one; echoed in the response. */
   readonly id: string;
-  // Declared, not initialized: only @Schema routes set them, others do not pay for the slots.
-  /** The validated body (or, for GET/DELETE, query) of a `@Schema({ request })` route. */
-  declare data: Data;
-  /** The validated query string of a `@Schema({ query })` route. */
-  declare validQuery: Query;
-  /** The validated route parameters of a `@Schema({ params })` route. */
-  declare validParams: Params;
 
   // Caches filled on first use; declared rather than initialized, so that a request that never
   // reads its query, cookies or body does not pay for their slots (with the three below,

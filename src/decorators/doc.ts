@@ -1,6 +1,32 @@
 import { handlerMeta } from '../core/metadata';
-import { DOC, type DocOptions } from '../core/openapi';
+import { metaKey } from '../core/plugin';
 import { checkOptions } from './options';
+
+/** Where `@Doc` records, for the `openapi` plugin; without it, `@Doc` is only not shown. */
+export const DOC = metaKey('@Doc', 'openapi', { required: false });
+
+/** What `@Doc` adds to a route's OpenAPI operation. */
+export interface DocOptions {
+  summary?: string;
+  description?: string;
+  /** Tags besides the controller's name. */
+  tags?: string[];
+  /** Marks the operation deprecated. */
+  deprecated?: boolean;
+  /** Leaves the route out of the document. */
+  hidden?: boolean;
+  /** Statuses the handler itself answers with, and why: `{ 403: 'Not your project', 409: 'The slug is taken' }`. */
+  responses?: Readonly<Record<number, string>>;
+  /** Security requirements the handler adds (ANDed with its middlewares'). */
+  security?: SecurityRequirements;
+}
+
+/**
+ * Alternatives of security requirements, as OpenAPI writes them: `[{ session: [] }]` needs the
+ * `session` scheme; `[{ csrf: [] }, {}]` makes `csrf` optional.
+ */
+export type SecurityRequirements = readonly Readonly<Record<string, readonly string[]>>[];
+
 
 /**
  * Documents a route in the OpenAPI document: a summary, a description, tags, and the statuses

@@ -1,6 +1,25 @@
 import type { Constructor } from '../core/container';
 import { handlerMeta } from '../core/metadata';
-import { SCHEMA, type SchemaOptions } from '../core/schema';
+import { metaKey } from '../core/plugin';
+
+/** Where `@Schema` records, for the `schemas` plugin (and the OpenAPI document). */
+export const SCHEMA = metaKey('@Schema', 'schemas');
+
+/** What `@Schema` takes: classes of class-validator / class-transformer. */
+export interface SchemaOptions {
+  /** The body of POST/PUT/PATCH (JSON, urlencoded or multipart), the query of GET/DELETE: `req.data`. */
+  request?: Constructor;
+  /** The query string, whatever the method: `req.validQuery`. */
+  query?: Constructor;
+  /** The route parameters: `req.validParams`. */
+  params?: Constructor;
+  /** What the handler returns, serialized through it (`@Expose`): a class, or `[Class]` for a list. */
+  response?: Constructor | [Constructor];
+  /** Success status (200). */
+  status?: number;
+  /** Unknown properties are a 422 instead of being dropped. */
+  forbidUnknown?: boolean;
+}
 
 /**
  * Validates a route's input and serializes its output with class-validator and

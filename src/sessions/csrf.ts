@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { HTTPForbidden, RococoError } from '../core/errors';
 import type { Middleware } from '../core/middleware';
-import type { OperationDoc } from '../core/openapi';
+import type { OperationDoc } from '../openapi/document';
 import type { Request } from '../core/request';
 import { getSession, isSessionsMiddleware, sessionSlot } from './middleware';
 import type { Session } from './session';

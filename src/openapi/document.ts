@@ -1,35 +1,20 @@
 import type { MetadataStorage } from 'class-transformer/types/MetadataStorage';
-import type { Constructor } from './container';
-import type { HandlerMeta } from './metadata';
-import type { Middleware } from './middleware';
-import type { MatchedRoute } from './request';
-import type { Route } from './router';
-import { SCHEMA, type SchemaOptions } from './schema';
+import type { RouteInfo } from '../core/application';
+import type { Constructor } from '../core/container';
+import type { MatchedRoute } from '../core/request';
+import type { Route } from '../core/router';
+import { DOC, type DocOptions, type SecurityRequirements } from '../decorators/doc';
+import { SCHEMA, type SchemaOptions } from '../decorators/schema';
 
-/** The key of `@Doc` data in a handler's metadata. */
-export const DOC = Symbol('rococo.doc');
-
-/** What `@Doc` adds to a route's OpenAPI operation. */
-export interface DocOptions {
-  summary?: string;
-  description?: string;
-  /** Tags besides the controller's name. */
-  tags?: string[];
-  /** Marks the operation deprecated. */
-  deprecated?: boolean;
-  /** Leaves the route out of the document. */
-  hidden?: boolean;
-  /** Statuses the handler itself answers with, and why: `{ 403: 'Not your project', 409: 'The slug is taken' }`. */
-  responses?: Readonly<Record<number, string>>;
-  /** Security requirements the handler adds (ANDed with its middlewares'). */
-  security?: SecurityRequirements;
+declare module '../core/middleware' {
+  interface Middleware {
+    /**
+     * What it adds to the OpenAPI operation of each route it wraps: the statuses it answers
+     * (a login check's 401), the security it requires and the schemes it defines.
+     */
+    openapi?: OperationDocSource;
+  }
 }
-
-/**
- * Alternatives of security requirements, as OpenAPI writes them: `[{ session: [] }]` needs the
- * `session` scheme; `[{ csrf: [] }, {}]` makes `csrf` optional.
- */
-export type SecurityRequirements = readonly Readonly<Record<string, readonly string[]>>[];
 
 /**
  * What a middleware adds to the OpenAPI operations of the routes it wraps: the answers it
@@ -53,7 +38,7 @@ export interface OperationDoc {
 /** A middleware's {@link OperationDoc}, or a function that gives it for one operation. */
 export type OperationDocSource = OperationDoc | ((operation: { method: string; route: MatchedRoute }) => OperationDoc | undefined);
 
-/** Options of `createApp({ openapi })`. */
+/** Options of the {@link openapi} plugin. */
 export interface OpenAPIOptions {
   title: string;
   version: string;
@@ -68,14 +53,6 @@ export interface OpenAPIOptions {
 
 /** The keys {@link OpenAPIOptions} accepts. */
 export const OPENAPI_OPTION_KEYS = ['title', 'version', 'description', 'path', 'docs', 'prefix'];
-
-/** What a route tells the document: its handler metadata, its controller's tag, its middlewares. */
-export interface DocumentedHandler {
-  meta: HandlerMeta | null;
-  tag: string | undefined;
-  handlerName: string;
-  middlewares?: readonly Middleware[];
-}
 
 type JsonSchema = Record<string, unknown>;
 
@@ -143,7 +120,7 @@ export interface BuiltDocument {
  * middlewares (`openapi`) and `@Doc({ responses })` say it can answer, security schemes and
  * requirements, tags from controller names, summaries from `@Doc`.
  */
-export function buildOpenAPI(routes: readonly Route<DocumentedHandler>[], options: OpenAPIOptions): BuiltDocument {
+export function buildOpenAPI(routes: readonly Route<RouteInfo>[], options: OpenAPIOptions): BuiltDocument {
   libs ??= {
     // class-transformer keeps its metadata here and exports no typed path to it (its docs and
     // class-validator-jsonschema's use this one).
@@ -165,7 +142,7 @@ export function buildOpenAPI(routes: readonly Route<DocumentedHandler>[], option
   };
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
-    const { meta, tag, handlerName } = route.handler;
+    const { meta, controllerName: tag, handlerName } = route.handler;
     if (meta === null) continue;
     const doc = (meta.extras.get(DOC) as DocOptions | undefined) ?? {};
     if (doc.hidden || (options.prefix !== undefined && !route.pattern.source.startsWith(options.prefix))) continue;
@@ -226,7 +203,7 @@ export function buildOpenAPI(routes: readonly Route<DocumentedHandler>[], option
 }
 
 /** What the route's middlewares say of this operation, outermost first. */
-function middlewareDocs(route: Route<DocumentedHandler>, method: string): OperationDoc[] {
+function middlewareDocs(route: Route<RouteInfo>, method: string): OperationDoc[] {
   const out: OperationDoc[] = [];
   for (const mw of route.handler.middlewares ?? []) {
     const source = mw.openapi;

@@ -1,29 +1,11 @@
 import type { ValidationError, ValidatorOptions } from 'class-validator';
 import type { Logger } from 'pino';
-import { mediaType } from './body';
-import type { Constructor } from './container';
-import { HTTPError, HTTPInternalServerError, HTTPUnprocessableEntity, HTTPUnsupportedMediaType, RococoError } from './errors';
-import type { Request } from './request';
-import { json, Response } from './response';
-
-/** The key of `@Schema` data in a handler's metadata. */
-export const SCHEMA = Symbol('rococo.schema');
-
-/** What `@Schema` takes: classes of class-validator / class-transformer. */
-export interface SchemaOptions {
-  /** The body of POST/PUT/PATCH (JSON, urlencoded or multipart), the query of GET/DELETE: `req.data`. */
-  request?: Constructor;
-  /** The query string, whatever the method: `req.validQuery`. */
-  query?: Constructor;
-  /** The route parameters: `req.validParams`. */
-  params?: Constructor;
-  /** What the handler returns, serialized through it (`@Expose`): a class, or `[Class]` for a list. */
-  response?: Constructor | [Constructor];
-  /** Success status (200). */
-  status?: number;
-  /** Unknown properties are a 422 instead of being dropped. */
-  forbidUnknown?: boolean;
-}
+import { mediaType } from '../core/body';
+import type { Constructor } from '../core/container';
+import { HTTPError, HTTPInternalServerError, HTTPUnprocessableEntity, HTTPUnsupportedMediaType, RococoError } from '../core/errors';
+import type { Request } from '../core/request';
+import { json, Response } from '../core/response';
+import type { SchemaOptions } from '../decorators/schema';
 
 /** The keys {@link SchemaOptions} accepts. */
 export const SCHEMA_OPTION_KEYS = ['request', 'query', 'params', 'response', 'status', 'forbidUnknown'];
