@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
-import { Application, createApp, csrf, intConverter, openapi, schemas, sessions, staticFiles, templates } from '../src';
+import { Application, createApp, csrf, intConverter, openapi, schemas, sessions, staticFiles, templates, websockets } from '../src';
 import { AuthController } from './auth/auth.controller';
 import { currentUserContext } from './auth/current-user';
 import { errorPages, serverTiming } from './middlewares';
@@ -35,6 +35,7 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
       templates({ dir: join(SAMPLE_DIR, 'templates'), contextProcessors: [currentUserContext] }),
       staticFiles([{ prefix: '/static', dir: join(SAMPLE_DIR, 'static') }]),
       schemas(),
+      websockets(),
       openapi({ title: 'Rococo Tracker API', version: '1.0.0', description: 'Projects of the rococo sample, as JSON.', prefix: '/api' }),
     ],
     // The hub goes through Redis when settings.REDIS_URL is set (project pages in every worker).

@@ -8,7 +8,7 @@ export { createApp, Application } from './core/application';
 export type { AppOptions, Hook, Settings } from './core/application';
 export { Request } from './core/request';
 export type { MatchedRoute } from './core/request';
-export { Response, json, text, html, redirect } from './core/response';
+export { Response, json, text, html, redirect, writeRawResponse } from './core/response';
 export type { ResponseBody, ResponseInit, CookieOptions } from './core/response';
 export type { Middleware, Endpoint } from './core/middleware';
 export { metaKey, recordOnHandler } from './core/plugin';
@@ -53,7 +53,9 @@ export type { CsrfOptions } from './sessions/csrf';
 
 export { WebSocketConnection, WebSocketMessage } from './websocket/connection';
 export type { CloseInfo } from './websocket/connection';
-export type { WebSocketOptions, WebSocketHandler } from './websocket/server';
+export { websockets } from './websocket/plugin';
+export type { WebSocketHandler } from './websocket/server';
+export type { WebSocketOptions } from './decorators/websocket';
 export { Hub } from './websocket/hub';
 export type { HubOptions, HubListener, HubSubscription } from './websocket/hub';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createApp, Controller, Hub, RococoError, WebSocket, type Application, type Request, type WebSocketConnection } from '../src';
+import { createApp, Controller, Hub, RococoError, WebSocket, type Application, type Request, type WebSocketConnection, websockets } from '../src';
 import { testClient, type TestClient, type TestWebSocket } from '../src/testing';
 import { memoryLogger, type LogRecord } from './helpers/memory-logger';
 import { freePort, RedisServer, redisServerBinary } from './helpers/redis-server';
@@ -194,7 +194,7 @@ describe('Hub injected into a controller: a chat room over WebSockets', () => {
   let client: TestClient;
 
   beforeAll(async () => {
-    app = createApp({ controllers: [ChatController] });
+    app = createApp({ plugins: [websockets()], controllers: [ChatController] });
     client = await testClient(app);
   });
   afterAll(async () => {
@@ -278,7 +278,7 @@ describeRedis('Hub across two apps through Redis', () => {
   });
 
   async function start(p = prefix): Promise<{ app: Application; client: TestClient }> {
-    const app = createApp({ controllers: [ChatController], hub: { redis: url, prefix: p } });
+    const app = createApp({ plugins: [websockets()], controllers: [ChatController], hub: { redis: url, prefix: p } });
     const client = await testClient(app);
     apps.push(app);
     clients.push(client);
@@ -432,7 +432,7 @@ describeRestart('Hub when its Redis restarts', () => {
 
   test('app.close() while its Redis is down finishes promptly', async () => {
     const prefix = 'rococo:test:down:';
-    const app = createApp({ controllers: [ChatController], hub: { redis: server.url, prefix }, logger: memoryLogger('warn').logger });
+    const app = createApp({ plugins: [websockets()], controllers: [ChatController], hub: { redis: server.url, prefix }, logger: memoryLogger('warn').logger });
     const client = await testClient(app);
     const ws = await join(client, 'ops', 'ann');
     const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
@@ -460,8 +460,8 @@ describeRestart('Hub when its Redis restarts', () => {
   test('the subscriber subscribes again, and a message published after the restart arrives', async () => {
     const log = memoryLogger('warn');
     const prefix = 'rococo:test:restart:';
-    const appA = createApp({ controllers: [ChatController], hub: { redis: server.url, prefix }, logger: log.logger });
-    const appB = createApp({ controllers: [ChatController], hub: { redis: server.url, prefix }, logger: log.logger });
+    const appA = createApp({ plugins: [websockets()], controllers: [ChatController], hub: { redis: server.url, prefix }, logger: log.logger });
+    const appB = createApp({ plugins: [websockets()], controllers: [ChatController], hub: { redis: server.url, prefix }, logger: log.logger });
     const a = await testClient(appA);
     const b = await testClient(appB);
     clients.push(a, b);

@@ -5,6 +5,8 @@ import { WebSocket as WsClient } from 'ws';
 import {
   createApp,
   Controller,
+  Template,
+  templates,
   Get,
   Post,
   Use,
@@ -21,6 +23,7 @@ import {
   type Middleware,
   type Request,
   type WebSocketConnection,
+  websockets,
 } from '../src';
 import { testClient, WebSocketRefused, type TestClient, type TestWebSocket } from '../src/testing';
 import { memoryLogger, type LogRecord } from './helpers/memory-logger';
@@ -222,6 +225,7 @@ describe('WebSockets on one app', () => {
     const log = memoryLogger('warn');
     records = log.records;
     app = createApp({
+      plugins: [websockets()],
       controllers: [SocketsController, AdminController],
       middlewares: [sessions(new EncryptedCookieStorage(randomBytes(32).toString('base64'))), appGuard],
       logger: log.logger,
@@ -589,7 +593,7 @@ class HeartbeatController {
 describe('heartbeat', () => {
   let client: TestClient;
   beforeAll(async () => {
-    client = await testClient(createApp({ controllers: [HeartbeatController] }));
+    client = await testClient(createApp({ plugins: [websockets()], controllers: [HeartbeatController] }));
   });
   afterAll(async () => {
     await client?.close();
@@ -657,7 +661,7 @@ describe('app.close() with open sockets', () => {
   afterAll(() => release());
 
   test('every open socket gets 1001, the handlers end, close() resolves promptly', async () => {
-    const client = await testClient(createApp({ controllers: [ClosingController] }));
+    const client = await testClient(createApp({ plugins: [websockets()], controllers: [ClosingController] }));
     const sockets = [await client.ws('/loop'), await client.ws('/loop'), await client.ws('/waits')];
     await sockets[0].send('x');
     expect(await sockets[0].next()).toBe('x');
@@ -669,7 +673,7 @@ describe('app.close() with open sockets', () => {
   });
 
   test('a handler that ignores the close: close() still finishes within its 5 s bound', async () => {
-    const client = await testClient(createApp({ controllers: [ClosingController] }));
+    const client = await testClient(createApp({ plugins: [websockets()], controllers: [ClosingController] }));
     const ws = await client.ws('/stubborn');
     expect(await ws.next()).toBe('ready');
     const started = Date.now();
@@ -701,7 +705,7 @@ describe('MAX_WEBSOCKETS', () => {
 
   let client: TestClient;
   beforeAll(async () => {
-    client = await testClient(createApp({ controllers: [CappedController], settings: immutableSettings({ MAX_WEBSOCKETS: 2 }) }));
+    client = await testClient(createApp({ plugins: [websockets()], controllers: [CappedController], settings: immutableSettings({ MAX_WEBSOCKETS: 2 }) }));
   });
   afterAll(async () => {
     await client?.close();
@@ -760,7 +764,7 @@ describe('1,000 concurrent sockets on one process', () => {
   }
 
   test('open 1,000, each echoes once, all close cleanly', async () => {
-    const client = await testClient(createApp({ controllers: [ManyController] }));
+    const client = await testClient(createApp({ plugins: [websockets()], controllers: [ManyController] }));
     try {
       const N = 1000;
       const sockets: TestWebSocket[] = [];
@@ -818,7 +822,7 @@ describe('middlewares that act after the upgrade', () => {
     ['replaces the response', { 'x-request-id': 'r1' }],
     ['throws after next()', { 'x-fail-after': '1' }],
   ])('a middleware that %s: the socket stays a working WebSocket', async (_what, headers) => {
-    const client = await testClient(createApp({ controllers: [WrappedController], middlewares: [wrap, failsAfter, tag] }));
+    const client = await testClient(createApp({ plugins: [websockets()], controllers: [WrappedController], middlewares: [wrap, failsAfter, tag] }));
     try {
       for (let i = 0; i < 3; i++) {
         const ws = await client.ws('/echo', { headers });
@@ -830,5 +834,20 @@ describe('middlewares that act after the upgrade', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('startup checks of @WebSocket routes', () => {
+  test('without the websockets plugin, or with another plugin’s decorator, createApp names the route', () => {
+    @Controller('/ws')
+    class Plain {
+      @WebSocket('/echo') async echo(ws: WebSocketConnection) { for await (const msg of ws) await ws.send(msg.text); }
+    }
+    expect(() => createApp({ controllers: [Plain] })).toThrow("ROCOCO_PLUGIN: Plain.echo: @WebSocket needs the 'websockets' plugin: add it to createApp({ plugins })");
+    @Controller('/ws')
+    class Templated {
+      @WebSocket('/page') @Template('page.html') async page() {}
+    }
+    expect(() => createApp({ controllers: [Templated], plugins: [websockets(), templates({ dir: __dirname })] })).toThrow('ROCOCO_WEBSOCKET: Templated.page: @WebSocket routes cannot have @Template');
   });
 });

@@ -15,15 +15,14 @@ import { ViewContext } from './view-context';
 import { HTTPBadRequest, HTTPError, HTTPMethodNotAllowed, HTTPNotFound, HTTPRequestEntityTooLarge, HTTPUpgradeRequired, RococoError } from './errors';
 import { compose, type Endpoint, type Middleware } from './middleware';
 import { Request } from './request';
-import { html, Response, send, toResponse } from './response';
+import { Response, send, toResponse, writeRawResponse } from './response';
 import { Router, type QueryInit } from './router';
 import { compileConverters, type Converter } from './converters';
 import { checkOptions, readSetting } from './options';
-import { describeKey, isPlugin, type Plugin, type RouteBuild } from './plugin';
+import { describeKey, isPlugin, type Plugin, type RouteBuild, type UpgradeHandler } from './plugin';
 import { compileTrust, type TrustProxy } from './proxy';
 import { scanControllers, type ScannedRoute } from './scanner';
 import { getControllerMeta, type ExpectHandler, type HandlerMeta } from './metadata';
-import { WEBSOCKET, WebSockets, writeRawResponse, type UpgradeRoute, type WebSocketOptions } from '../websocket/server';
 import type { Duplex } from 'node:stream';
 import { Hub, HUB_OPTION_KEYS, type HubOptions } from '../websocket/hub';
 
@@ -117,8 +116,8 @@ interface RouteHandler extends RouteInfo {
   chain: Endpoint | null;
   /** The route's check of `Expect: 100-continue` requests. */
   expect?: ExpectHandler;
-  /** For a `@WebSocket` route: its upgrade, through the route's middlewares. */
-  upgrade?: { route: UpgradeRoute; chain: Endpoint };
+  /** What the route does with an `Upgrade` request, when a plugin set it (WebSockets). */
+  upgrade?: UpgradeHandler;
 }
 
 const ADDED: RouteInfo = { meta: null, controllerName: undefined, handlerName: '' };
@@ -169,7 +168,8 @@ export class Application {
   private started: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
   private readonly connections = new Connections();
-  private websocketsOf: WebSockets | null = null;
+  /** Whether some route answers `Upgrade` requests: only then do servers listen for them. */
+  private upgrades = false;
   private readonly ids = new RequestIds();
   private readonly serverOptions: ServerOptions;
   private readonly maxHeadersCount: number;
@@ -350,7 +350,7 @@ export class Application {
     server.maxHeadersCount = this.maxHeadersCount;
     server.on('checkContinue', this.handleContinue);
     server.on('clientError', clientErrorListener(this.accessLogger));
-    if (this.websocketsOf !== null) server.on('upgrade', this.handleUpgrade);
+    if (this.upgrades) server.on('upgrade', this.handleUpgrade);
     for (const plugin of this.plugins) plugin.server?.(server, this);
     this.connections.track(server);
     return server;
@@ -550,13 +550,16 @@ export class Application {
   }
 
   private compileHandler(r: ScannedRoute, instance: object | undefined, appMws: Middleware[]): RouteHandler {
-    const ws = r.meta.extras.get(WEBSOCKET) as WebSocketOptions | undefined;
-    if (ws !== undefined) return this.compileWebSocket(r, instance, ws, appMws);
-    const fn = (r.controller.prototype as Record<string, (req: Request) => unknown>)[r.handler];
-    const call = this.buildRoute(r, instance as object, (req: Request) => fn.call(instance, req), [...appMws, ...r.middlewares]);
+    const fn = (r.controller.prototype as Record<string, (...args: unknown[]) => unknown>)[r.handler];
+    const mws = [...appMws, ...r.middlewares];
+    const build = this.buildRoute(r, instance as object, fn, mws);
     const controller = getControllerMeta(r.controller);
-    const handler = handlerOf(call, [...appMws, ...r.middlewares], { meta: r.meta, controllerName: controller?.name ?? r.controller.name, handlerName: r.handler });
+    const handler = handlerOf(build.handler, mws, { meta: r.meta, controllerName: controller?.name ?? r.controller.name, handlerName: r.handler });
     if (r.expect !== undefined) handler.expect = r.expect;
+    if (build.upgrade !== undefined) {
+      handler.upgrade = build.upgrade;
+      this.upgrades = true;
+    }
     return handler;
   }
 
@@ -564,7 +567,7 @@ export class Application {
    * Lets each plugin see the route and wrap its handler, in setup order; then checks that
    * every decorator on it was claimed by an installed plugin.
    */
-  private buildRoute(r: ScannedRoute, instance: object, handler: (req: Request) => unknown, middlewares: readonly Middleware[]): (req: Request) => unknown {
+  private buildRoute(r: ScannedRoute, instance: object, fn: (...args: unknown[]) => unknown, middlewares: readonly Middleware[]): RouteBuild {
     const claimed = new Set<symbol>();
     const build: RouteBuild = {
       origin: r.origin,
@@ -575,7 +578,8 @@ export class Application {
       controller: r.controller,
       instance,
       middlewares,
-      handler,
+      action: (...args) => fn.apply(instance, args),
+      handler: (req) => fn.call(instance, req),
       claim: (key) => void claimed.add(key),
       compose: (endpoint) => compose(middlewares, endpoint),
     };
@@ -585,30 +589,7 @@ export class Application {
       if (known === undefined || !known.required || claimed.has(key)) continue;
       throw new RococoError('ROCOCO_PLUGIN', `${r.origin}: ${known.decorator} needs the '${known.plugin}' plugin: add it to createApp({ plugins })`);
     }
-    return build.handler;
-  }
-
-  /**
-   * A `@WebSocket` route: over plain HTTP, its middlewares then a 426; on an upgrade request,
-   * its middlewares then the handshake, so a middleware that throws refuses it.
-   */
-  private compileWebSocket(r: ScannedRoute, instance: object | undefined, options: WebSocketOptions, appMws: Middleware[]): RouteHandler {
-    for (const key of r.meta.extras.keys()) {
-      const other = describeKey(key)?.required ? describeKey(key)?.decorator : undefined;
-      if (other !== undefined) throw new RococoError('ROCOCO_WEBSOCKET', `${r.origin}: @WebSocket routes cannot have ${other}`);
-    }
-    if (r.meta.routes.length > 1) throw new RococoError('ROCOCO_WEBSOCKET', `${r.origin}: a @WebSocket handler cannot have other routes`);
-    const fn = (r.controller.prototype as Record<string, (...args: unknown[]) => unknown>)[r.handler];
-    const sockets = (this.websocketsOf ??= new WebSockets(this, readSetting(this.settings, 'MAX_WEBSOCKETS', 'number', 10_000)));
-    const route = sockets.route(options, (conn, req) => fn.call(instance, conn, req), r.origin);
-    const refuse = () => {
-      throw new HTTPUpgradeRequired('This is a WebSocket endpoint: connect with Upgrade: websocket', { headers: { upgrade: 'websocket' } });
-    };
-    const mws = [...appMws, ...r.middlewares];
-    const controller = getControllerMeta(r.controller);
-    const handler = handlerOf(refuse, mws, { meta: r.meta, controllerName: controller?.name ?? r.controller.name, handlerName: r.handler });
-    handler.upgrade = { route, chain: compose(mws, (req) => sockets.upgrade(req, route)) };
-    return handler;
+    return build;
   }
 
   /**
@@ -630,32 +611,11 @@ export class Application {
     }
     const upgrade = match?.route.handler.upgrade;
     if (match == null || upgrade === undefined || raw.method !== 'GET') {
-      const err = match == null ? new HTTPNotFound() : upgrade === undefined ? new HTTPNotFound('No WebSocket endpoint at this path') : new HTTPBadRequest('A WebSocket handshake is a GET');
+      const err = match == null ? new HTTPNotFound() : upgrade === undefined ? new HTTPNotFound('Nothing at this path accepts an upgrade') : new HTTPBadRequest('An upgrade request is a GET');
       writeRawResponse(socket, err.toResponse());
       return;
     }
-    const req = new Request(raw, this, path, qs, match.params, match.route, this.ids.next(raw.headers['x-request-id']));
-    const sockets = this.websocketsOf as WebSockets;
-    try {
-      sockets.check(req, upgrade.route);
-    } catch (e) {
-      writeRawResponse(socket, this.errorResponse(req, e));
-      return;
-    }
-    sockets.hold(req, socket, head);
-    // Once the endpoint handed the socket to ws, whatever the middlewares return or throw
-    // afterwards must not be written on it: it is a WebSocket now.
-    upgrade.chain(req).then(
-      (res) => {
-        sockets.release(req);
-        if (!sockets.handedOver(req)) writeRawResponse(socket, res);
-      },
-      (e) => {
-        sockets.release(req);
-        const res = this.errorResponse(req, e);
-        if (!sockets.handedOver(req)) writeRawResponse(socket, res);
-      },
-    );
+    upgrade(new Request(raw, this, path, qs, match.params, match.route, this.ids.next(raw.headers['x-request-id'])), socket, head);
   };
 
   private createDatabase(options: DatabaseOptions | undefined): Database | null {
@@ -695,11 +655,9 @@ export class Application {
 
   private async shutdown(): Promise<void> {
     const drained = this.connections.drain();
-    const websockets = this.websocketsOf?.close();
     try {
       await this.runHooks('shutdown');
     } finally {
-      await websockets;
       await drained;
     }
     await this.runHooks('cleanup');

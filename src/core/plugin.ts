@@ -59,6 +59,8 @@ export interface RouteBuild {
   readonly controller: Constructor;
   /** The controller instance the handler is bound to. */
   readonly instance: object;
+  /** The controller's method, bound to the instance, with whatever arguments a plugin gives it (a WebSocket handler's `(ws, req)`). */
+  readonly action: (...args: any[]) => unknown;
   /** App, controller and method middlewares, outermost first. */
   readonly middlewares: readonly Middleware[];
   /**

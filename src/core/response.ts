@@ -1,5 +1,5 @@
-import type { ServerResponse } from 'node:http';
-import { Readable, pipeline } from 'node:stream';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { Readable, pipeline, type Duplex } from 'node:stream';
 import { serialize, type SerializeOptions } from 'cookie';
 
 /** What a response can carry: text, bytes, a stream, or nothing. */
@@ -155,4 +155,22 @@ function flatHeaders(headers: Record<string, string | string[]>): (string | stri
 /** Writes a response to node's `ServerResponse`. */
 export function send(res: ServerResponse, response: Response): void {
   response.writeTo(res);
+}
+
+/**
+ * Answers an upgrade request that will not be upgraded with a plain HTTP response, written on
+ * the raw socket (node's ServerResponse does not exist for it), then closes the socket.
+ */
+export function writeRawResponse(socket: Duplex, res: Response): void {
+  if (socket.destroyed) return;
+  const body = typeof res.body === 'string' ? Buffer.from(res.body) : Buffer.isBuffer(res.body) ? res.body : res.body instanceof Uint8Array ? Buffer.from(res.body) : Buffer.alloc(0);
+  let head = `HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}\r\n`;
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (name === 'content-length' || name === 'connection') continue;
+    for (const v of Array.isArray(value) ? value : [value]) head += `${name}: ${v}\r\n`;
+  }
+  head += `content-length: ${body.length}\r\nconnection: close\r\n\r\n`;
+  socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+  // A peer that never reads must not keep the socket: give the answer a moment, then cut.
+  setTimeout(() => socket.destroy(), 1000).unref();
 }

@@ -1,6 +1,32 @@
 import { handlerMeta } from '../core/metadata';
-import { WEBSOCKET, WEBSOCKET_OPTION_KEYS, type WebSocketOptions } from '../websocket/server';
+import { metaKey } from '../core/plugin';
 import { checkOptions } from './options';
+
+/** Where `@WebSocket` records, for the `websockets` plugin. */
+export const WEBSOCKET = metaKey('@WebSocket', 'websockets');
+
+/** Options of `@WebSocket`. */
+export interface WebSocketOptions {
+  /** The route's name for `app.url()`, prefixed with the controller's name. */
+  name?: string;
+  /** Subprotocols the route speaks, preferred first; the first one the client offers is chosen. */
+  protocols?: readonly string[];
+  /** Largest message in bytes; a larger one closes the socket with 1009. 1 MiB by default. */
+  maxPayload?: number;
+  /** Ms between pings; a peer that has not answered the previous one is cut off. 30000 by default, 0 for none. */
+  heartbeat?: number;
+  /**
+   * Origins (`https://app.example.com`) allowed besides the app's own host; `'*'` allows any.
+   * A browser's handshake from any other origin gets a 403 (cross-site WebSocket hijacking).
+   */
+  allowedOrigins?: readonly string[];
+  /** permessage-deflate compression; off by default (it costs memory per socket, and CRIME-like leaks). */
+  perMessageDeflate?: boolean;
+}
+
+/** The keys {@link WebSocketOptions} accepts. */
+export const WEBSOCKET_OPTION_KEYS = ['name', 'protocols', 'maxPayload', 'heartbeat', 'allowedOrigins', 'perMessageDeflate'];
+
 
 /**
  * Declares a WebSocket handler on a path of the same router as HTTP (regex parameters, names,

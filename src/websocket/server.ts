@@ -1,36 +1,12 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocketServer, WebSocket as WsSocket } from 'ws';
 import type { Application } from '../core/application';
 import { HTTPBadRequest, HTTPForbidden, HTTPServiceUnavailable, RococoError } from '../core/errors';
 import type { Request } from '../core/request';
 import { Response } from '../core/response';
+import type { WebSocketOptions } from '../decorators/websocket';
 import { WebSocketConnection } from './connection';
-
-/** The key of `@WebSocket` options in a handler's metadata. */
-export const WEBSOCKET = Symbol('rococo.websocket');
-
-/** Options of `@WebSocket`. */
-export interface WebSocketOptions {
-  /** The route's name for `app.url()`, prefixed with the controller's name. */
-  name?: string;
-  /** Subprotocols the route speaks, preferred first; the first one the client offers is chosen. */
-  protocols?: readonly string[];
-  /** Largest message in bytes; a larger one closes the socket with 1009. 1 MiB by default. */
-  maxPayload?: number;
-  /** Ms between pings; a peer that has not answered the previous one is cut off. 30000 by default, 0 for none. */
-  heartbeat?: number;
-  /**
-   * Origins (`https://app.example.com`) allowed besides the app's own host; `'*'` allows any.
-   * A browser's handshake from any other origin gets a 403 (cross-site WebSocket hijacking).
-   */
-  allowedOrigins?: readonly string[];
-  /** permessage-deflate compression; off by default (it costs memory per socket, and CRIME-like leaks). */
-  perMessageDeflate?: boolean;
-}
-
-/** The keys {@link WebSocketOptions} accepts. */
-export const WEBSOCKET_OPTION_KEYS = ['name', 'protocols', 'maxPayload', 'heartbeat', 'allowedOrigins', 'perMessageDeflate'];
 
 /** What a `@WebSocket` handler is: it gets the connection and the upgrade request. */
 export type WebSocketHandler = (ws: WebSocketConnection, req: Request) => unknown;
@@ -202,22 +178,4 @@ export class WebSockets {
     this.handlers.add(run);
     void run.then(() => this.handlers.delete(run));
   }
-}
-
-/**
- * Answers an upgrade request that will not be upgraded with a plain HTTP response, written on
- * the raw socket (node's ServerResponse does not exist for it), then closes the socket.
- */
-export function writeRawResponse(socket: Duplex, res: Response): void {
-  if (socket.destroyed) return;
-  const body = typeof res.body === 'string' ? Buffer.from(res.body) : Buffer.isBuffer(res.body) ? res.body : res.body instanceof Uint8Array ? Buffer.from(res.body) : Buffer.alloc(0);
-  let head = `HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}\r\n`;
-  for (const [name, value] of Object.entries(res.headers)) {
-    if (name === 'content-length' || name === 'connection') continue;
-    for (const v of Array.isArray(value) ? value : [value]) head += `${name}: ${v}\r\n`;
-  }
-  head += `content-length: ${body.length}\r\nconnection: close\r\n\r\n`;
-  socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
-  // A peer that never reads must not keep the socket: give the answer a moment, then cut.
-  setTimeout(() => socket.destroy(), 1000).unref();
 }
