@@ -312,7 +312,7 @@ describe('the npm package', () => {
     await run(process.execPath, [tsc, '-p', '.'], appDir);
     // The resolution of `"module": "commonjs"` (node10), which reads `types`, not `exports`.
     await run(process.execPath, [tsc, '-p', '.', '--noEmit', '--module', 'commonjs', '--moduleResolution', 'node10', '--esModuleInterop'], appDir);
-    expect(readdirSync(join(appDir, 'dist')).sort()).toEqual(['app.js', 'check.js', 'server.js']);
+    expect(readdirSync(join(appDir, 'dist')).sort()).toEqual(['app.js', 'audit.js', 'check.js', 'server.js']);
     compiled = true;
   });
 

@@ -288,7 +288,7 @@ export class Application {
    * @example
    * app.decorate('metrics', registry);
    */
-  decorate<K extends string>(name: K, value: K extends keyof this ? this[K] : unknown): this {
+  decorate(name: string, value: unknown): this {
     if (name in this || this.decorations.has(name)) throw new RococoError('ROCOCO_PLUGIN', `app.decorate('${name}'): the app already has '${name}'`);
     this.decorations.add(name);
     Object.defineProperty(this, name, { value, enumerable: true });
