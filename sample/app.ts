@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
-import { Application, createApp, csrf, intConverter, openapi, schemas, sessions, staticFiles, templates, websockets } from '../src';
+import { Application, createApp, csrf, intConverter, openapi, schemas, sessions, staticFiles, templates, websockets, hub } from '../src';
 import { AuthController } from './auth/auth.controller';
 import { currentUserContext } from './auth/current-user';
 import { errorPages, serverTiming } from './middlewares';
@@ -36,9 +36,9 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
       staticFiles([{ prefix: '/static', dir: join(SAMPLE_DIR, 'static') }]),
       schemas(),
       websockets(),
+      // Through Redis when settings.REDIS_URL is set (project pages in every worker).
+      hub({ prefix: `${settings.REDIS_PREFIX}hub:` }),
       openapi({ title: 'Rococo Tracker API', version: '1.0.0', description: 'Projects of the rococo sample, as JSON.', prefix: '/api' }),
     ],
-    // The hub goes through Redis when settings.REDIS_URL is set (project pages in every worker).
-    hub: { prefix: `${settings.REDIS_PREFIX}hub:` },
   });
 }

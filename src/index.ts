@@ -56,6 +56,7 @@ export type { CloseInfo } from './websocket/connection';
 export { websockets } from './websocket/plugin';
 export type { WebSocketHandler } from './websocket/server';
 export type { WebSocketOptions } from './decorators/websocket';
+export { hub } from './websocket/hub-plugin';
 export { Hub } from './websocket/hub';
 export type { HubOptions, HubListener, HubSubscription } from './websocket/hub';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createApp, Controller, Hub, RococoError, WebSocket, type Application, type Request, type WebSocketConnection, websockets } from '../src';
+import { createApp, Controller, Hub, RococoError, WebSocket, type Application, type Request, type WebSocketConnection, websockets, hub } from '../src';
 import { testClient, type TestClient, type TestWebSocket } from '../src/testing';
 import { memoryLogger, type LogRecord } from './helpers/memory-logger';
 import { freePort, RedisServer, redisServerBinary } from './helpers/redis-server';
@@ -40,7 +40,7 @@ class ChatController {
     const name = req.query.get('name') ?? 'anonymous';
     const off = this.hub.subscribe(topic, (msg) => ws.sendJson(msg));
     try {
-      await ws.sendJson({ joined: topic, injected: this.hub === req.app.hub, distributed: this.hub.distributed });
+      await ws.sendJson({ joined: topic, injected: this.hub === req.app.hub!, distributed: this.hub.distributed });
       for await (const m of ws) {
         try {
           await this.hub.publish(topic, { from: name, text: m.text });
@@ -69,12 +69,12 @@ describe('Hub in one process', () => {
   beforeAll(() => {
     const log = memoryLogger('warn');
     records = log.records;
-    app = createApp({ logger: log.logger });
+    app = createApp({ logger: log.logger, plugins: [hub()] });
   });
   afterAll(() => app.close());
 
   test('publish reaches every subscriber of the topic, and only of that topic', async () => {
-    const hub = app.hub;
+    const hub = app.hub!;
     expect(hub.distributed).toBe(false);
     const a: unknown[] = [];
     const b: unknown[] = [];
@@ -95,7 +95,7 @@ describe('Hub in one process', () => {
   });
 
   test('unsubscribe stops delivery to that listener only; twice is harmless', async () => {
-    const hub = app.hub;
+    const hub = app.hub!;
     const a: unknown[] = [];
     const b: unknown[] = [];
     const offA = hub.subscribe('t', (m) => void a.push(m));
@@ -114,7 +114,7 @@ describe('Hub in one process', () => {
   });
 
   test('a subscriber that throws or rejects does not stop the others; both failures are logged', async () => {
-    const hub = app.hub;
+    const hub = app.hub!;
     const got: unknown[] = [];
     const offs = [
       hub.subscribe('fragile', () => {
@@ -137,7 +137,7 @@ describe('Hub in one process', () => {
   });
 
   test('during a delivery, a listener unsubscribed is not called, and one subscribed waits for the next message', async () => {
-    const hub = app.hub;
+    const hub = app.hub!;
     const got: string[] = [];
     let offSecond = () => {};
     let added = false;
@@ -173,19 +173,19 @@ describe('Hub in one process', () => {
 
   test('ready is resolved at once: there is nothing to confirm', async () => {
     const got: unknown[] = [];
-    const off = app.hub.subscribe('at-once', (m) => void got.push(m));
+    const off = app.hub!.subscribe('at-once', (m) => void got.push(m));
     let settled = false;
     void off.ready.then(() => (settled = true));
     await Promise.resolve();
     expect(settled).toBe(true);
-    await app.hub.publish('at-once', 1);
+    await app.hub!.publish('at-once', 1);
     expect(got).toEqual([1]);
     off();
   });
 
   test('a value that is not JSON is refused', async () => {
-    await expect(app.hub.publish('t', undefined)).rejects.toThrow(TypeError);
-    await expect(app.hub.publish('t', () => 1)).rejects.toThrow(/not a JSON value/);
+    await expect(app.hub!.publish('t', undefined)).rejects.toThrow(TypeError);
+    await expect(app.hub!.publish('t', () => 1)).rejects.toThrow(/not a JSON value/);
   });
 });
 
@@ -194,7 +194,7 @@ describe('Hub injected into a controller: a chat room over WebSockets', () => {
   let client: TestClient;
 
   beforeAll(async () => {
-    app = createApp({ plugins: [websockets()], controllers: [ChatController] });
+    app = createApp({ plugins: [websockets(), hub()], controllers: [ChatController] });
     client = await testClient(app);
   });
   afterAll(async () => {
@@ -211,13 +211,13 @@ describe('Hub injected into a controller: a chat room over WebSockets', () => {
       for (const text of texts) expect(await ws.nextJson()).toEqual({ from: 'ann', text });
     }
     for (const ws of sockets) await ws.close();
-    await until('everyone to leave', () => app.hub.subscribers('room:unicode') === 0);
+    await until('everyone to leave', () => app.hub!.subscribers('room:unicode') === 0);
   });
 
   test('three sockets in a room each get every message once; another room gets none', async () => {
     const [ann, bob, cat] = [await join(client, 'lobby', 'ann'), await join(client, 'lobby', 'bob'), await join(client, 'lobby', 'cat')];
     const elsewhere = await join(client, 'attic', 'dan');
-    expect(app.hub.subscribers('room:lobby')).toBe(3);
+    expect(app.hub!.subscribers('room:lobby')).toBe(3);
     expect(app.url('rooms.room', { room: 'lobby' })).toBe('/rooms/lobby');
 
     await ann.send('hi all');
@@ -233,12 +233,12 @@ describe('Hub injected into a controller: a chat room over WebSockets', () => {
     for (const ws of [ann, bob, cat]) await silent(ws, 50); // nothing twice
 
     await cat.close();
-    await until('cat to leave', () => app.hub.subscribers('room:lobby') === 2);
+    await until('cat to leave', () => app.hub!.subscribers('room:lobby') === 2);
     await ann.send('cat left');
     expect(await bob.nextJson()).toEqual({ from: 'ann', text: 'cat left' });
     expect(await ann.nextJson()).toEqual({ from: 'ann', text: 'cat left' });
     for (const ws of [ann, bob, elsewhere]) await ws.close();
-    await until('everyone to leave', () => app.hub.subscribers('room:lobby') === 0 && app.hub.subscribers('room:attic') === 0);
+    await until('everyone to leave', () => app.hub!.subscribers('room:lobby') === 0 && app.hub!.subscribers('room:attic') === 0);
   });
 });
 
@@ -278,7 +278,7 @@ describeRedis('Hub across two apps through Redis', () => {
   });
 
   async function start(p = prefix): Promise<{ app: Application; client: TestClient }> {
-    const app = createApp({ plugins: [websockets()], controllers: [ChatController], hub: { redis: url, prefix: p } });
+    const app = createApp({ plugins: [websockets(), hub({ redis: url, prefix: p })], controllers: [ChatController] });
     const client = await testClient(app);
     apps.push(app);
     clients.push(client);
@@ -290,10 +290,10 @@ describeRedis('Hub across two apps through Redis', () => {
     const b = await start();
     const got: unknown[] = [];
     const topic = `burst:${randomBytes(4).toString('hex')}`;
-    b.app.hub.subscribe(topic, (m) => void got.push(m));
+    b.app.hub!.subscribe(topic, (m) => void got.push(m));
     await until('the subscription to reach Redis', async () => (await numsub(admin, prefix + topic)) === 1, 5000, 25);
     // A's publishing connection is opened by the first publish; the others must wait for it, not fail.
-    const results = await Promise.allSettled([1, 2, 3, 4, 5].map((n) => a.app.hub.publish(topic, n)));
+    const results = await Promise.allSettled([1, 2, 3, 4, 5].map((n) => a.app.hub!.publish(topic, n)));
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     await until('five messages', () => got.length === 5, 3000);
     expect(got).toEqual([1, 2, 3, 4, 5]);
@@ -304,8 +304,8 @@ describeRedis('Hub across two apps through Redis', () => {
     const b = await start();
     const strangerPrefix = `rococo:test:hub:${randomBytes(6).toString('hex')}:`;
     const stranger = await start(strangerPrefix);
-    expect(a.app.hub.distributed).toBe(true);
-    expect(a.app.hub).not.toBe(b.app.hub);
+    expect(a.app.hub!.distributed).toBe(true);
+    expect(a.app.hub!).not.toBe(b.app.hub!);
 
     const room = `r${randomBytes(4).toString('hex')}`;
     const onA = await join(a.client, room, 'ann');
@@ -316,7 +316,7 @@ describeRedis('Hub across two apps through Redis', () => {
     await until('the subscriptions to reach Redis', async () => (await numsub(admin, `${prefix}room:${room}`)) === 2, 5000, 25);
     await until('the stranger’s subscription', async () => (await numsub(admin, `${strangerPrefix}room:${room}`)) === 1, 5000, 25);
     // two connections (one per app) for three sockets: each app subscribes once per topic
-    expect(b.app.hub.subscribers(`room:${room}`)).toBe(2);
+    expect(b.app.hub!.subscribers(`room:${room}`)).toBe(2);
 
     await onA.send('from app A');
     for (const ws of [onB1, onB2, onA]) expect(await ws.nextJson(3000)).toEqual({ from: 'ann', text: 'from app A' });
@@ -432,7 +432,7 @@ describeRestart('Hub when its Redis restarts', () => {
 
   test('app.close() while its Redis is down finishes promptly', async () => {
     const prefix = 'rococo:test:down:';
-    const app = createApp({ plugins: [websockets()], controllers: [ChatController], hub: { redis: server.url, prefix }, logger: memoryLogger('warn').logger });
+    const app = createApp({ plugins: [websockets(), hub({ redis: server.url, prefix })], controllers: [ChatController], logger: memoryLogger('warn').logger });
     const client = await testClient(app);
     const ws = await join(client, 'ops', 'ann');
     const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
@@ -460,8 +460,8 @@ describeRestart('Hub when its Redis restarts', () => {
   test('the subscriber subscribes again, and a message published after the restart arrives', async () => {
     const log = memoryLogger('warn');
     const prefix = 'rococo:test:restart:';
-    const appA = createApp({ plugins: [websockets()], controllers: [ChatController], hub: { redis: server.url, prefix }, logger: log.logger });
-    const appB = createApp({ plugins: [websockets()], controllers: [ChatController], hub: { redis: server.url, prefix }, logger: log.logger });
+    const appA = createApp({ plugins: [websockets(), hub({ redis: server.url, prefix })], controllers: [ChatController], logger: log.logger });
+    const appB = createApp({ plugins: [websockets(), hub({ redis: server.url, prefix })], controllers: [ChatController], logger: log.logger });
     const a = await testClient(appA);
     const b = await testClient(appB);
     clients.push(a, b);
@@ -485,7 +485,7 @@ describeRestart('Hub when its Redis restarts', () => {
       await speaker.send('while down');
       expect(await speaker.nextJson(3000)).toEqual({ error: 'ROCOCO_HUB' });
       expect(Date.now() - downAt).toBeLessThan(3000);
-      await expect(appA.hub.publish('room:ops', 'x')).rejects.toMatchObject({ code: 'ROCOCO_HUB' });
+      await expect(appA.hub!.publish('room:ops', 'x')).rejects.toMatchObject({ code: 'ROCOCO_HUB' });
 
       await server.start(); // same port, empty: no subscriptions until the clients make them again
       await until('Redis to answer again', async () => (await runId().catch(() => undefined)) !== undefined, 10_000, 100);

@@ -1,7 +1,7 @@
 // rococo, as a user writes it: controllers, @Template, Database with the sql tag, @Schema,
 // @WebSocket and the Hub. rococo.ts serves it with app.listen(); the -w 2 scenarios with
 // `rococo serve dist/rococo-app.js -w 2`.
-import { Controller, createApp, Database, Get, Post, Put, Delete, Hub, Request, Schema, sql, Template, WebSocket, WebSocketConnection, immutableSettings, schemas, templates, websockets } from '../../dist/src';
+import { Controller, createApp, Database, Get, Post, Put, Delete, Hub, Request, Schema, sql, Template, WebSocket, WebSocketConnection, immutableSettings, schemas, templates, websockets, hub } from '../../dist/src';
 import { ItemInput } from './dto';
 const c = require('../servers/common');
 
@@ -100,5 +100,5 @@ export default createApp({
   // The peers log nothing per request; an access-log line is measured on its own (see README).
   settings: immutableSettings({ DATABASE_URL: c.DATABASE_URL, ACCESS_LOG: process.env.ACCESS_LOG === '1' }),
   database: { max: c.POOL_SIZE },
-  plugins: [templates({ dir: c.TEMPLATES }), schemas(), websockets()],
+  plugins: [templates({ dir: c.TEMPLATES }), schemas(), websockets(), hub()],
 });

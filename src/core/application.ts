@@ -24,7 +24,6 @@ import { compileTrust, type TrustProxy } from './proxy';
 import { scanControllers, type ScannedRoute } from './scanner';
 import { getControllerMeta, type ExpectHandler, type HandlerMeta } from './metadata';
 import type { Duplex } from 'node:stream';
-import { Hub, HUB_OPTION_KEYS, type HubOptions } from '../websocket/hub';
 
 /**
  * The settings an application reads. Extend it for your own keys, and `req.settings` is typed:
@@ -42,7 +41,7 @@ export interface Settings {
   readonly LOG_LEVEL?: string;
   /** PostgreSQL URL; when set, the app has a {@link Database}. */
   readonly DATABASE_URL?: string;
-  /** Redis URL; when set, the app's {@link Hub} spans processes through it. */
+  /** Redis URL, for the plugins that use Redis (the hub). */
   readonly REDIS_URL?: string;
   /**
    * Proxies whose `X-Forwarded-For`, `-Proto` and `-Host` are believed (`req.ip`, `req.protocol`,
@@ -88,15 +87,13 @@ export interface AppOptions {
   logger?: Logger;
   /** The database engine: a pg pool checked at startup and closed at cleanup. */
   database?: DatabaseOptions;
-  /** The app's {@link Hub}: through Redis when `redis` (or the `REDIS_URL` setting) is set. */
-  hub?: HubOptions;
   /** Route parameter converters of the app's own, besides `int`, `float`, `uuid`, `slug` and `path`: `<id:name>`. */
   converters?: Readonly<Record<string, Converter>>;
   /** Features plugged into the app; each is set up after the plugins it depends on. */
   plugins?: readonly Plugin[];
 }
 
-const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'hub', 'converters', 'plugins'];
+const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'converters', 'plugins'];
 
 /**
  * What the route table tells about a route, for plugins that read it (an OpenAPI document):
@@ -152,8 +149,6 @@ export class Application {
   readonly database: Database | null;
   /** What plugins and middlewares put in every view: globals and context processors. */
   readonly view = new ViewContext();
-  /** Publish/subscribe across the app's WebSockets, workers and hosts. */
-  readonly hub: Hub;
 
   private readonly hooks: Record<'startup' | 'shutdown' | 'cleanup', Hook[]>;
   /** Hooks plugins added: they start before the app's own and clean up after them. */
@@ -214,10 +209,7 @@ export class Application {
 
     this.database = this.createDatabase(options.database);
 
-    const hubOptions = checkOptions('createApp: hub', options.hub ?? {}, HUB_OPTION_KEYS);
-    this.hub = new Hub(this.log, { ...hubOptions, redis: hubOptions.redis ?? readSetting(this.settings, 'REDIS_URL', 'string', '') });
-    this.hooks.cleanup.push(() => this.hub.close());
-    const values: [InjectionToken<unknown>, unknown][] = [[SETTINGS, this.settings], [Application, this], [Hub, this.hub]];
+    const values: [InjectionToken<unknown>, unknown][] = [[SETTINGS, this.settings], [Application, this]];
     if (this.database !== null) values.push([Database, this.database]);
     this.container = createAppContainer(values);
     const appMws = (this.appMiddlewares = [...(options.middlewares ?? [])]);
