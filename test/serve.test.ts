@@ -158,7 +158,7 @@ interface Reply {
   reused?: boolean;
 }
 
-function request(url: string, agent?: Agent): Promise<Reply> {
+function request(url: string, agent?: Agent, timeoutMs = 10_000): Promise<Reply> {
   return new Promise((resolve) => {
     const req = httpGet(url, { agent: agent ?? false }, (res) => {
       let text = '';
@@ -176,22 +176,23 @@ function request(url: string, agent?: Agent): Promise<Reply> {
       res.on('error', (error) => resolve({ error, reused: req.reusedSocket }));
     });
     req.on('error', (error) => resolve({ error, reused: req.reusedSocket }));
-    req.setTimeout(10_000, () => req.destroy(new Error('client timeout')));
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('client timeout')));
   });
 }
 
 /**
- * Clients each sending keep-alive requests one after another. `refusedAfter()` says from when
- * a refused connection is the server being gone (the client then stops); anything else that
- * is not a 200 is a failed request.
+ * Clients each sending keep-alive requests one after another (or each on a new connection:
+ * `keepAlive: false`), each given up after `timeoutMs`. `refusedAfter()` says from when a
+ * refused connection is the server being gone (the client then stops); anything else that is
+ * not a 200 is a failed request.
  */
-function load(url: string, clients = 4, refusedAfter: () => boolean = () => false) {
-  const agent = new Agent({ keepAlive: true, maxSockets: clients });
+function load(url: string, clients = 4, refusedAfter: () => boolean = () => false, { keepAlive = true, timeoutMs = 10_000, maxFailed = 20 } = {}) {
+  const agent = keepAlive ? new Agent({ keepAlive: true, maxSockets: clients }) : undefined;
   const stats = { ok: 0, refused: 0, failed: [] as string[], pids: [] as number[] };
   let running = true;
   const loop = async () => {
     while (running) {
-      const r = await request(`${url}/`, agent);
+      const r = await request(`${url}/`, agent, timeoutMs);
       if (r.status === 200 && r.body !== undefined) {
         stats.ok++;
         stats.pids.push(r.body.pid);
@@ -200,7 +201,7 @@ function load(url: string, clients = 4, refusedAfter: () => boolean = () => fals
         return;
       } else {
         stats.failed.push(r.error ? `${r.error.code ?? r.error.message} (reused connection: ${r.reused})` : `status ${r.status}`);
-        if (stats.failed.length > 20) return;
+        if (stats.failed.length > maxFailed) return;
       }
     }
   };
@@ -210,7 +211,7 @@ function load(url: string, clients = 4, refusedAfter: () => boolean = () => fals
     async stop() {
       running = false;
       await Promise.all(loops);
-      agent.destroy();
+      agent?.destroy();
       return stats;
     },
   };
@@ -281,6 +282,39 @@ describe('rococo serve', () => {
     expect(await s.exited).toEqual({ code: 0, signal: null });
   }, 20_000);
 
+  test('a worker killed with SIGKILL under load: its requests fail at once, none waits for the client to give up', async () => {
+    // Ten keep-alive clients (the report's case) and ten on a new connection a request: a reset
+    // client connects again at once, before the master has heard of the death. When the master
+    // handed each connection to a worker in turn, nearly every kill left one with the dead
+    // worker: open in the master, unanswered until the client gave up.
+    const s = new Served([fixture('factory.js'), '-w', '2', '-b', '127.0.0.1:0']);
+    const url = await s.ready(2);
+    const options = { timeoutMs: 5000, maxFailed: 100 };
+    const clients = [load(url, 10, undefined, options), load(url, 10, undefined, { ...options, keepAlive: false })];
+    for (const victim of s.workerPids()) {
+      await sleep(200);
+      process.kill(victim, 'SIGKILL');
+      await s.until(() => s.master('worker died').some((l) => l.workerPid === victim), 'the death logged');
+      await s.until(() => s.workerPids().length === 2, 'a replacement');
+    }
+    const served = clients.map((c) => c.stats.pids.length);
+    await sleep(300);
+    const [keepAlive, fresh] = await Promise.all(clients.map((c) => c.stop()));
+    const failed = [...keepAlive.failed, ...fresh.failed];
+    // A request the dead worker had taken is reset (each client has one at a time): an answer.
+    expect(failed.filter((f) => !/^(ECONNRESET|EPIPE) /.test(f))).toEqual([]);
+    expect(failed.length).toBeLessThanOrEqual(2 * 20);
+    // The workers serving now served what came after.
+    const now = s.workerPids();
+    for (const [i, stats] of [keepAlive, fresh].entries()) {
+      const lately = new Set(stats.pids.slice(served[i]));
+      expect(lately.size).toBeGreaterThan(0);
+      for (const p of lately) expect(now).toContain(p);
+    }
+    s.signal('SIGTERM');
+    expect(await s.exited).toEqual({ code: 0, signal: null });
+  }, 20_000);
+
   test('SIGTERM under load: no request fails, in-flight ones finish, the shutdown hooks run, exit 0', async () => {
     const marker = join(out, 'marker-sigterm');
     const s = new Served([fixture('factory.js'), '-w', '2', '-b', '127.0.0.1:0'], { SERVE_MARKER: marker });
@@ -335,6 +369,29 @@ describe('rococo serve', () => {
     expect((await stuck).error).toBeDefined(); // its connection died with it
     const next = await s.until(() => s.workerPids().find((p) => p !== blocked), 'a new worker');
     expect((await request(`${url}/`)).body?.pid).toBe(next);
+    s.signal('SIGTERM');
+    expect(await s.exited).toEqual({ code: 0, signal: null });
+  }, 20_000);
+
+  test('-w 2 --timeout: the other worker answers the connections that come while one is blocked, and none is lost when it is killed', async () => {
+    // 3 s: a worker still loading the app on a busy machine is not taken for a blocked one.
+    const s = new Served([fixture('factory.js'), '-w', '2', '--timeout', '3', '-b', '127.0.0.1:0']);
+    const url = await s.ready(2);
+    const workers = s.workerPids();
+    const stuck = request(`${url}/block?ms=15000`);
+    await sleep(1000); // its worker is blocked by now, even on a busy machine
+    // A worker blocked takes no connection; handed one in turn by the master, it held it until
+    // killed, and its client waited until it gave up.
+    const replies = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        await sleep(i * 50);
+        return request(`${url}/`, undefined, 5000);
+      }),
+    );
+    const killed = (await s.until(() => s.master(/^worker timed out/).find((l) => workers.includes(l.workerPid as number)), 'the blocked worker killed')).workerPid;
+    expect((await stuck).error).toBeDefined();
+    const other = workers.find((p) => p !== killed);
+    expect(replies.map((r) => r.error?.message ?? r.body?.pid)).toEqual(replies.map(() => other));
     s.signal('SIGTERM');
     expect(await s.exited).toEqual({ code: 0, signal: null });
   }, 20_000);

@@ -149,6 +149,13 @@ class Master {
 
   run(): Promise<number> {
     const done = new Promise<number>((resolve) => (this.resolve = resolve));
+    // The workers accept on the shared listening sockets, as gunicorn's do, rather than the
+    // master accepting and handing each connection over (node's default on Linux): a connection
+    // handed to a worker that dies before it acknowledges stays open in the master, unread and
+    // never closed, and its client waits until it gives up. The kernel's queue has no such
+    // hole: what a dead worker did not accept, another does. NODE_CLUSTER_SCHED_POLICY=rr, node's
+    // own variable, still brings round robin back.
+    if (process.env.NODE_CLUSTER_SCHED_POLICY !== 'rr') cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: WORKER_ENTRY, args: [] });
     const { workers, timeout, gracefulTimeout, maxRequests, reload } = this.options;
     this.log.info({ module: this.options.module, workers, binds: this.binds.map(urlOf), timeout, gracefulTimeout, maxRequests, reload }, 'rococo serve: starting');
