@@ -1,5 +1,8 @@
 import { handlerMeta } from '../core/metadata';
-import { CSRF_EXEMPT } from '../sessions/csrf';
+import { metaKey } from '../core/plugin';
+
+/** Where `@CsrfExempt` records, for the `csrf()` middleware; without it, it changes nothing. */
+export const CSRF_EXEMPT = metaKey('@CsrfExempt', 'csrf', { required: false });
 
 /**
  * Lets unsafe requests to this route through `csrf()` without a token: for endpoints that

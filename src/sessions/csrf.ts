@@ -1,13 +1,12 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { HTTPForbidden, RococoError } from '../core/errors';
 import type { Middleware } from '../core/middleware';
+import { CSRF_EXEMPT } from '../decorators/csrf-exempt';
 import type { OperationDoc } from '../openapi/document';
 import type { Request } from '../core/request';
 import { getSession, isSessionsMiddleware, sessionSlot } from './middleware';
 import type { Session } from './session';
 
-/** The key of `@CsrfExempt` in a handler's metadata. */
-export const CSRF_EXEMPT = Symbol('rococo.csrfExempt');
 
 /** Options of {@link csrf}. */
 export interface CsrfOptions {
