@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RococoError } from '../core/errors';
+import { OutageLog } from '../core/outage-log';
 import { DONE } from './connection';
 
 /** Options of the app's {@link Hub}: `createApp({ hub })`. */
@@ -35,10 +36,12 @@ export class Hub {
   private readonly pub: Redis | null = null;
   private readonly sub: Redis | null = null;
   private connecting: Promise<void> | null = null;
+  private readonly outages: OutageLog;
 
   /** @internal The app makes its hub. */
   constructor(log: Logger, options: HubOptions = {}) {
     this.log = log;
+    this.outages = new OutageLog(log, 'hub: Redis');
     this.prefix = options.prefix ?? 'rococo:hub:';
     if (options.redis === undefined || options.redis === '') return;
     const { Redis: Client } = require('ioredis') as typeof import('ioredis');
@@ -47,7 +50,8 @@ export class Hub {
     // Both connect on first use, so an app that never uses its hub opens no connection. The
     // subscriber keeps its subscriptions across reconnects (ioredis' autoResubscribe).
     this.sub = new Client(options.redis, common);
-    for (const c of [this.pub, this.sub]) c.on('error', (err) => log.debug({ err }, 'hub: Redis connection error'));
+    // A reconnecting client fails every attempt while Redis is down: one outage, logged as such.
+    for (const c of [this.pub, this.sub]) c.on('error', (err) => this.outages.failed(err, 'hub: Redis connection error')).on('ready', () => this.outages.ok());
     this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.deliver(channel.toString().slice(this.prefix.length), message.toString()));
   }
 
@@ -79,7 +83,7 @@ export class Hub {
     let set = this.topics.get(topic);
     if (set === undefined) {
       this.topics.set(topic, (set = new Set()));
-      this.sub?.subscribe(this.prefix + topic).catch((err) => this.log.warn({ err, topic }, 'hub: subscribe failed'));
+      this.sub?.subscribe(this.prefix + topic).catch((err) => this.outages.failed(err, 'hub: subscribe failed', { topic }));
     }
     set.add(listener);
     return () => {
