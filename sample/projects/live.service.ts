@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { Application, Hub, inject, Injectable, SETTINGS } from '../../src';
+import { Application, Hub, inject, Injectable, OutageLog, SETTINGS } from '../../src';
 import type { AppSettings } from '../settings';
 import type { CommentView } from './comments.service';
 import type { Project } from './projects.service';
@@ -79,6 +79,8 @@ export class LiveService {
   private readonly rooms = new Map<number, Room>();
   private readonly counts: ViewerCounts;
   private readonly log: Logger;
+  /** Redis failing fails every join, leave and event: logged once an outage, then counted. */
+  private readonly outages: OutageLog;
   private readonly processId = randomUUID();
   private viewerSeq = 0;
   private readonly timer: NodeJS.Timeout | null = null;
@@ -89,6 +91,7 @@ export class LiveService {
     @inject(SETTINGS) settings: AppSettings,
   ) {
     this.log = app.log;
+    this.outages = new OutageLog(app.log, 'live: Redis');
     if (settings.REDIS_URL !== '') {
       this.counts = new RedisCounts(settings.REDIS_URL, `${settings.REDIS_PREFIX}viewers:`, this.log);
       this.timer = setInterval(() => void this.refresh(), REFRESH_MS);
@@ -99,6 +102,7 @@ export class LiveService {
     // Sockets are closed (and their viewers gone) before the cleanup hooks run.
     app.on('cleanup', async () => {
       if (this.timer !== null) clearInterval(this.timer);
+      this.outages.close();
       await this.counts.close();
     });
   }
@@ -110,8 +114,9 @@ export class LiveService {
   async publish(projectId: number, event: LiveEvent): Promise<void> {
     try {
       await this.hub.publish(liveTopic(projectId), event);
+      this.outages.ok();
     } catch (err) {
-      this.log.warn({ err, projectId, type: event.type }, 'live: an event could not be published');
+      this.outages.failed(err, 'live: an event could not be published', { projectId, type: event.type });
     }
   }
 
@@ -171,7 +176,7 @@ export class LiveService {
       const send = () => this.hub.publish(room.topic, { type: 'hello', nonce }).catch(() => undefined);
       const retry = setInterval(send, HELLO_RETRY_MS);
       const giveUp = setTimeout(() => {
-        this.log.warn({ projectId: room.id }, 'live: the hub did not deliver within 3 s; going on');
+        this.outages.failed(new Error('no hello back in 3 s'), 'live: the hub did not deliver within 3 s; going on', { projectId: room.id });
         done();
       }, HELLO_TIMEOUT_MS);
       const done = () => {
@@ -210,7 +215,7 @@ export class LiveService {
     room.recount = room.recount.then(
       () => this.counts.count(room.id).then((n) => this.show(room, n)),
       () => undefined,
-    ).catch((err) => this.log.warn({ err, projectId: room.id }, 'live: the viewer count could not be read'));
+    ).catch((err) => this.outages.failed(err, 'live: the viewer count could not be read', { projectId: room.id }));
   }
 
   private show(room: Room, count: number): void {
@@ -225,8 +230,9 @@ export class LiveService {
     try {
       const count = await change();
       await this.hub.publish(room.topic, { type: 'viewers', count });
+      this.outages.ok();
     } catch (err) {
-      this.log.warn({ err, projectId: room.id }, 'live: the viewer count could not be updated');
+      this.outages.failed(err, 'live: the viewer count could not be updated', { projectId: room.id });
     }
   }
 
@@ -236,8 +242,9 @@ export class LiveService {
     const members = new Map([...this.rooms].map(([id, room]) => [id, [...room.viewers].map((v) => v.member)]));
     try {
       await this.counts.refresh(members);
+      this.outages.ok();
     } catch (err) {
-      this.log.warn({ err }, 'live: the viewers could not be refreshed');
+      this.outages.failed(err, 'live: the viewers could not be refreshed');
       return;
     }
     for (const room of this.rooms.values()) this.recount(room);
