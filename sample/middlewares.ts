@@ -40,8 +40,9 @@ export const errorPages: Middleware = async (req, next) => {
       res = await render(req, 'error.html', { error }, { status: error.status });
     } catch (renderError) {
       // The page needs the session and the database (the header's user): when they are what
-      // failed (a 503), the error goes out as problem+json instead.
-      req.app.log.warn({ err: renderError, status: error.status }, 'the error page could not be rendered');
+      // failed (a 503), the error goes out as problem+json instead. That failure is theirs to
+      // log (once an outage, not once a request); only a broken page is logged here.
+      if (!(renderError instanceof HTTPError)) req.app.log.warn({ err: renderError, status: error.status }, 'the error page could not be rendered');
       throw error;
     }
     for (const [k, v] of Object.entries(error.headers)) res.setHeader(k, v);

@@ -25,6 +25,8 @@ export type { DeepReadonly, SettingsFromEnvOptions } from './core/settings';
 export * from './core/errors';
 export { Database, NoRowsError, TooManyRowsError } from './core/database';
 export type { DatabaseOptions } from './core/database';
+export { OutageLog } from './core/outage-log';
+export type { OutageLogOptions } from './core/outage-log';
 export { sql, SqlQuery } from './core/sql';
 export { migrate } from './core/migrations';
 export { ViewContext } from './core/view-context';

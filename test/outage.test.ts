@@ -68,6 +68,7 @@ afterAll(async () => {
 });
 
 const idleErrors = (records: LogRecord[]) => records.filter((r) => r.level === WARN && /idle/i.test(r.msg ?? ''));
+const backLines = (records: LogRecord[]) => records.filter((r) => /^database is back after/.test(r.msg ?? ''));
 
 async function expect503(res: globalThis.Response) {
   expect(res.status).toBe(503);
@@ -87,9 +88,9 @@ describe('backends terminated with pg_terminate_backend', () => {
   let records: LogRecord[];
 
   beforeEach(async () => {
-    const log = memoryLogger('warn');
+    const log = memoryLogger('info');
     records = log.records;
-    app = createApp({ controllers: [OutageController], database: { url: tdb.url }, logger: log.logger });
+    app = createApp({ controllers: [OutageController], database: { url: tdb.url, outageLogInterval: 1000 }, logger: log.logger });
     client = await testClient(app);
     await adminQuery('TRUNCATE t', [], tdb.url);
     gate = { reached: deferred<number>(), release: deferred<void>() };
@@ -100,7 +101,7 @@ describe('backends terminated with pg_terminate_backend', () => {
     await client.close();
   });
 
-  test('idle pool connections killed: no crash, logged at warn, the next request succeeds', async () => {
+  test('idle pool connections killed: no crash, logged at warn (once), the next request succeeds and says it is back', async () => {
     const pool = (app.database as Database).pool;
     // Three requests at once leave three idle connections in the pool.
     const warmed = await Promise.all([1, 2, 3].map(() => client.get('/sleep')));
@@ -112,17 +113,24 @@ describe('backends terminated with pg_terminate_backend', () => {
     const killed = await terminateBackendsOf(name);
     expect(killed).toHaveLength(3);
     await waitFor(() => pool.totalCount === 0, 5000, 'the pool to drop the dead connections');
-    await waitFor(() => idleErrors(records).length === 3, 2000, 'three warnings');
-    for (const r of idleErrors(records)) expect(r.err?.code).toBe('57P01'); // admin_shutdown
+    // One outage: the first failure with its stack, the two others counted.
+    await waitFor(() => idleErrors(records).length === 1, 2000, 'the warning');
+    expect(idleErrors(records)[0].err?.code).toBe('57P01'); // admin_shutdown
     expect(records.filter((r) => r.level > WARN)).toEqual([]);
 
     await expectPing(client);
     expect(pool.totalCount).toBe(1);
-    // And again, with the replacement connection killed too.
+    await waitFor(() => backLines(records).length === 1, 3000, '"database is back"');
+    expect(backLines(records)[0]).toMatchObject({ level: 30, failures: 3 });
+    expect(records.filter((r) => r.err !== undefined)).toHaveLength(1);
+    // And again, with the replacement connection killed too: a line for it (counted in the same
+    // outage, or a new one), and back again.
+    const before = idleErrors(records).length;
     expect(await terminateBackendsOf(name)).toHaveLength(1);
     await waitFor(() => pool.totalCount === 0, 5000, 'the pool to drop the dead connection');
     await expectPing(client);
-    expect(idleErrors(records)).toHaveLength(4);
+    await waitFor(() => idleErrors(records).length > before && backLines(records).length === 2, 5000, 'a second warning, and back');
+    expect(idleErrors(records).slice(before).map((r) => r.err?.code ?? r.kind)).toEqual(['57P01']);
   });
 
   test('a backend killed in the middle of a transaction: 503, rolled back, the process serves on', async () => {
@@ -204,8 +212,9 @@ describe('the server goes away and comes back (TCP proxy)', () => {
       // 1. The server is gone: listener closed, connections cut.
       await proxy.stop();
       await waitFor(() => pool.totalCount === 0, 5000, 'the pool to drop the cut connections');
-      await waitFor(() => idleErrors(log.records).length === 2, 2000, 'two idle warnings');
-      for (const r of idleErrors(log.records)) expect(r.err?.message).toMatch(/Connection terminated/);
+      // Both connections died at once: one warning with the stack; the second is counted.
+      await waitFor(() => idleErrors(log.records).length === 1, 2000, 'the idle warning');
+      expect(idleErrors(log.records)[0].err?.message).toMatch(/Connection terminated/);
 
       let t0 = Date.now();
       const refused = await Promise.all([1, 2, 3, 4, 5].map(() => client.get('/ping')));
@@ -234,6 +243,8 @@ describe('the server goes away and comes back (TCP proxy)', () => {
       const count = await client.get('/count');
       expect(count.status).toBe(200);
       expect(log.records.filter((r) => r.level > WARN)).toEqual([]);
+      // The whole outage, refused then hung, is one stack: the 503s are counted, not logged.
+      expect(log.records.filter((r) => r.err !== undefined)).toHaveLength(1);
     } finally {
       await client.close();
       await proxy.stop();
@@ -287,7 +298,9 @@ describe('a full pool', () => {
       await expect503(transaction);
       expect(waited).toBeGreaterThanOrEqual(490);
       expect(waited).toBeLessThan(2500);
-      expect(log.records.filter((r) => /unavailable/.test(r.msg ?? ''))).toHaveLength(2);
+      // The first with its stack; the second is counted, for a line at the end of the interval.
+      expect(log.records.filter((r) => /unavailable/.test(r.msg ?? ''))).toHaveLength(1);
+      expect(log.records[0].err?.message).toMatch(/timeout exceeded when trying to connect/);
 
       gate.release.resolve();
       expect((await holding).status).toBe(200);

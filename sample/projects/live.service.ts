@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { Application, Hub, inject, Injectable, SETTINGS, type HubSubscription } from '../../src';
+import { Application, Hub, inject, Injectable, OutageLog, SETTINGS, type HubSubscription } from '../../src';
 import type { AppSettings } from '../settings';
 import type { CommentView } from './comments.service';
 import type { Project } from './projects.service';
@@ -75,6 +75,8 @@ export class LiveService {
   private readonly rooms = new Map<number, Room>();
   private readonly counts: ViewerCounts;
   private readonly log: Logger;
+  /** Redis failing fails every join, leave and event: logged once an outage, then counted. */
+  private readonly outages: OutageLog;
   private readonly processId = randomUUID();
   private viewerSeq = 0;
   private readonly timer: NodeJS.Timeout | null = null;
@@ -85,6 +87,7 @@ export class LiveService {
     @inject(SETTINGS) settings: AppSettings,
   ) {
     this.log = app.log;
+    this.outages = new OutageLog(app.log, 'live: Redis');
     if (settings.REDIS_URL !== '') {
       this.counts = new RedisCounts(settings.REDIS_URL, `${settings.REDIS_PREFIX}viewers:`, this.log);
       this.timer = setInterval(() => void this.refresh(), REFRESH_MS);
@@ -95,6 +98,7 @@ export class LiveService {
     // Sockets are closed (and their viewers gone) before the cleanup hooks run.
     app.on('cleanup', async () => {
       if (this.timer !== null) clearInterval(this.timer);
+      this.outages.close();
       await this.counts.close();
     });
   }
@@ -106,8 +110,9 @@ export class LiveService {
   async publish(projectId: number, event: LiveEvent): Promise<void> {
     try {
       await this.hub.publish(liveTopic(projectId), event);
+      this.outages.ok();
     } catch (err) {
-      this.log.warn({ err, projectId, type: event.type }, 'live: an event could not be published');
+      this.outages.failed(err, 'live: an event could not be published', { projectId, type: event.type });
     }
   }
 
@@ -147,7 +152,7 @@ export class LiveService {
     const topic = liveTopic(id);
     // The listener runs on a message, never before `room` exists.
     const off = this.hub.subscribe(topic, (msg) => this.dispatch(room, msg));
-    const ready = off.ready.catch((err) => this.log.warn({ err, projectId: id }, 'live: the hub did not confirm the subscription; going on'));
+    const ready = off.ready.catch((err) => this.outages.failed(err, 'live: the hub did not confirm the subscription; going on', { projectId: id }));
     const room: Room = { id, topic, viewers: new Set(), off, ready, recount: Promise.resolve() };
     this.rooms.set(id, room);
     return room;
@@ -172,7 +177,7 @@ export class LiveService {
     room.recount = room.recount.then(
       () => this.counts.count(room.id).then((n) => this.show(room, n)),
       () => undefined,
-    ).catch((err) => this.log.warn({ err, projectId: room.id }, 'live: the viewer count could not be read'));
+    ).catch((err) => this.outages.failed(err, 'live: the viewer count could not be read', { projectId: room.id }));
   }
 
   private show(room: Room, count: number): void {
@@ -187,8 +192,9 @@ export class LiveService {
     try {
       const count = await change();
       await this.hub.publish(room.topic, { type: 'viewers', count });
+      this.outages.ok();
     } catch (err) {
-      this.log.warn({ err, projectId: room.id }, 'live: the viewer count could not be updated');
+      this.outages.failed(err, 'live: the viewer count could not be updated', { projectId: room.id });
     }
   }
 
@@ -198,8 +204,9 @@ export class LiveService {
     const members = new Map([...this.rooms].map(([id, room]) => [id, [...room.viewers].map((v) => v.member)]));
     try {
       await this.counts.refresh(members);
+      this.outages.ok();
     } catch (err) {
-      this.log.warn({ err }, 'live: the viewers could not be refreshed');
+      this.outages.failed(err, 'live: the viewers could not be refreshed');
       return;
     }
     for (const room of this.rooms.values()) this.recount(room);

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { Logger } from 'pino';
 import { HTTPNotFound, HTTPServiceUnavailable, RococoError } from './errors';
+import { OutageLog } from './outage-log';
 import { SqlQuery } from './sql';
 
 /** Options of the database engine: `createApp({ database })`. Unknown keys are refused. */
@@ -24,10 +25,15 @@ export interface DatabaseOptions {
   migrations?: string;
   /** Apply `migrations` at startup (false). */
   migrate?: boolean;
+  /**
+   * While the server is unreachable, at most one log line per kind of failure in this many ms
+   * (10000): the first failure is logged with its stack, the rest counted; see {@link OutageLog}.
+   */
+  outageLogInterval?: number;
 }
 
 /** The keys {@link DatabaseOptions} accepts. */
-export const DATABASE_OPTION_KEYS = ['url', 'max', 'connectionTimeoutMillis', 'statementTimeout', 'queryTimeout', 'migrations', 'migrate'];
+export const DATABASE_OPTION_KEYS = ['url', 'max', 'connectionTimeoutMillis', 'statementTimeout', 'queryTimeout', 'migrations', 'migrate', 'outageLogInterval'];
 
 /** `one()` or `many()` found no row: a 404 when it reaches the client. */
 export class NoRowsError extends HTTPNotFound {}
@@ -156,14 +162,17 @@ export class Database {
   private readonly frame: Frame | null;
   private readonly log: Logger | null;
   private readonly dog: Watchdog | null;
+  /** The engine's, shared by its transactions: one outage is logged once, not per request. */
+  private readonly outages: OutageLog;
   private readonly fail: (err: unknown) => never;
 
   /** @internal The application builds it from its options. */
-  constructor(pool: Pool, log: Logger | null, frame: Frame | null = null, dog: Watchdog | null = null) {
+  constructor(pool: Pool, log: Logger | null, frame: Frame | null = null, dog: Watchdog | null = null, outages = new OutageLog(log, 'database')) {
     this.pool = pool;
     this.log = log;
     this.frame = frame;
     this.dog = dog;
+    this.outages = outages;
     this.fail = (err) => {
       throw this.unavailable(err);
     };
@@ -181,14 +190,16 @@ export class Database {
       keepAlive: true,
       ...(options.statementTimeout === undefined ? {} : { statement_timeout: options.statementTimeout }),
     });
+    const outages = new OutageLog(log, 'database', { interval: options.outageLogInterval });
     // An idle client's connection dies when the server restarts: pg emits it here, and an
-    // 'error' event without a listener would end the process.
-    pool.on('error', (err) => log?.warn({ err }, 'an idle database connection failed; the pool replaces it'));
+    // 'error' event without a listener would end the process. Every idle connection dies at
+    // once then: one outage, logged as such.
+    pool.on('error', (err) => outages.failed(err, 'an idle database connection failed; the pool replaces it'));
     // pg-pool listens for errors only while a connection is idle: one that dies while checked
     // out emits 'error' too, after failing its query. The query's failure is what counts.
     pool.on('connect', (client) => client.on('error', ignore));
     const limit = options.queryTimeout ?? 30_000;
-    return new Database(pool, log, null, limit > 0 ? new Watchdog(limit) : null);
+    return new Database(pool, log, null, limit > 0 ? new Watchdog(limit) : null, outages);
   }
 
   /** Rows of a query (none is fine). */
@@ -234,6 +245,7 @@ export class Database {
             return reject(this.unavailable(error));
           }
           release();
+          if (this.outages.failing) this.outages.ok();
           try {
             resolve(shape(result.rows));
           } catch (e) {
@@ -265,10 +277,11 @@ export class Database {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
+      if (this.outages.failing) this.outages.ok();
       // No frames.run() here: the context is needed only inside savepoints, and entering an
       // AsyncLocalStorage turns on node's promise hooks for the whole process.
       const frame: Frame = { client, depth: 1, queue: Promise.resolve(), parent: frames.getStore() };
-      const result = await fn(new Database(this.pool, this.log, frame, this.dog));
+      const result = await fn(new Database(this.pool, this.log, frame, this.dog, this.outages));
       await exec(this.dog, client, 'COMMIT');
       return result;
     } catch (err) {
@@ -300,7 +313,7 @@ export class Database {
     await exec(this.dog, client, `SAVEPOINT ${name}`);
     try {
       const frame: Frame = { client, depth: level.depth + 1, queue: Promise.resolve(), parent: level };
-      const result = await frames.run(frame, () => fn(new Database(this.pool, this.log, frame, this.dog)));
+      const result = await frames.run(frame, () => fn(new Database(this.pool, this.log, frame, this.dog, this.outages)));
       await exec(this.dog, client, `RELEASE SAVEPOINT ${name}`);
       return result;
     } catch (err) {
@@ -324,12 +337,14 @@ export class Database {
 
   /** Closes every connection; the app's cleanup calls it. */
   async close(): Promise<void> {
+    this.outages.close();
     await this.pool.end();
   }
 
+  /** A 503 for a server that is not there (logged once an outage, then counted); other errors as they are. */
   private unavailable(err: unknown): unknown {
     if (!isUnavailable(err)) return err;
-    this.log?.warn({ err }, 'database unavailable');
+    this.outages.failed(err, 'database unavailable');
     return new HTTPServiceUnavailable('The database is unavailable; try again shortly', { headers: { 'retry-after': '5' } });
   }
 }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
 import type { Application } from '../core/application';
 import { HTTPServiceUnavailable, RococoError } from '../core/errors';
+import { OutageLog } from '../core/outage-log';
 import type { Request } from '../core/request';
 import { Session } from './session';
 import { SessionStorage, type SessionCookieOptions } from './storage';
@@ -13,6 +13,11 @@ export interface RedisStorageOptions extends SessionCookieOptions {
   prefix?: string;
   /** How long a Redis command may take before the request gets a 503, in ms; 2000 by default. */
   timeout?: number;
+  /**
+   * While Redis fails, at most one log line per kind of failure in this many ms (10000): the
+   * first failure is logged with its stack, the rest counted; see {@link OutageLog}.
+   */
+  outageLogInterval?: number;
 }
 
 const ID = /^[A-Za-z0-9_-]{32}$/;
@@ -38,14 +43,18 @@ export class RedisStorage extends SessionStorage {
   private readonly prefix: string;
   private readonly timeout: number;
   private readonly owned: boolean;
-  private log: Logger | null = null;
+  private readonly outageLogInterval: number | undefined;
+  /** Made again with the app's logger by `setup`. */
+  private outages: OutageLog;
 
   constructor(client: Redis | string, options: RedisStorageOptions = {}) {
-    const { prefix, timeout, ...cookie } = options;
+    const { prefix, timeout, outageLogInterval, ...cookie } = options;
     super(cookie, 'RedisStorage', []);
     this.prefix = prefix ?? 'rococo:session:';
     this.timeout = timeout ?? 2000;
     if (!(this.timeout > 0)) throw new RococoError('ROCOCO_OPTIONS', `RedisStorage: timeout must be a positive number of ms, got ${timeout}`);
+    this.outageLogInterval = outageLogInterval;
+    this.outages = new OutageLog(null, 'sessions: Redis', { interval: outageLogInterval });
     this.owned = typeof client === 'string';
     if (typeof client === 'string') {
       if (client === '') throw new RococoError('ROCOCO_OPTIONS', 'RedisStorage: the Redis URL is empty (set REDIS_URL)');
@@ -67,8 +76,9 @@ export class RedisStorage extends SessionStorage {
 
   /** A client made from a URL is closed with the app. */
   override setup(app: Application): void {
-    this.log = app.log;
+    this.outages = new OutageLog(app.log, 'sessions: Redis', { interval: this.outageLogInterval });
     app.on('startup', () => this.ready());
+    app.on('cleanup', () => this.outages.close());
     if (this.owned) app.on('cleanup', () => this.client.quit().then(() => undefined, () => this.client.disconnect()));
   }
 
@@ -137,16 +147,21 @@ export class RedisStorage extends SessionStorage {
     if (session.id !== null) await this.run(() => this.client.del(this.prefix + session.id));
   }
 
-  /** A command bounded by `timeout`; any failure is a 503 that says sessions are unavailable. */
+  /**
+   * A command bounded by `timeout`; any failure is a 503 that says sessions are unavailable (and
+   * is logged once an outage, then counted).
+   */
   private async run<T>(command: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer from Redis in ${this.timeout} ms`)), this.timeout);
     });
     try {
-      return await Promise.race([command(), timedOut]);
+      const answer = await Promise.race([command(), timedOut]);
+      if (this.outages.failing) this.outages.ok();
+      return answer;
     } catch (err) {
-      this.log?.warn({ err }, 'sessions: Redis failed');
+      this.outages.failed(err, 'sessions: Redis failed');
       throw new HTTPServiceUnavailable('Sessions are unavailable for a moment; try again', { headers: { 'retry-after': '5' } });
     } finally {
       clearTimeout(timer);

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RococoError } from '../core/errors';
+import { OutageLog } from '../core/outage-log';
 import { DONE } from './connection';
 
 /** Options of the app's {@link Hub}: `createApp({ hub })`. */
@@ -68,10 +69,12 @@ export class Hub {
   private readonly pub: Redis | null = null;
   private readonly sub: Redis | null = null;
   private connecting: Promise<void> | null = null;
+  private readonly outages: OutageLog;
 
   /** @internal The app makes its hub. */
   constructor(log: Logger, options: HubOptions = {}) {
     this.log = log;
+    this.outages = new OutageLog(log, 'hub: Redis');
     this.prefix = options.prefix ?? 'rococo:hub:';
     if (options.redis === undefined || options.redis === '') return;
     const { Redis: Client } = require('ioredis') as typeof import('ioredis');
@@ -82,7 +85,8 @@ export class Hub {
     // rather than by ioredis, which forgets a SUBSCRIBE that failed, could resend one for a
     // topic left meanwhile, and does not say when its resubscription is confirmed.
     this.sub = new Client(options.redis, { ...common, enableOfflineQueue: false, autoResubscribe: false, autoResendUnfulfilledCommands: false });
-    for (const c of [this.pub, this.sub]) c.on('error', (err) => log.debug({ err }, 'hub: Redis connection error'));
+    // A reconnecting client fails every attempt while Redis is down: one outage, logged as such.
+    for (const c of [this.pub, this.sub]) c.on('error', (err) => this.outages.failed(err, 'hub: Redis connection error')).on('ready', () => this.outages.ok());
     this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.deliver(channel.toString().slice(this.prefix.length), message.toString()));
     this.sub.on('ready', () => this.resubscribe());
     // A new connection starts with no subscriptions: whoever joins until they are made again waits.
@@ -152,6 +156,7 @@ export class Hub {
 
   /** @internal Closes the Redis connections (the app's cleanup). */
   async close(): Promise<void> {
+    this.outages.close();
     for (const [name, t] of this.topics) if (t.waiting !== null) this.settle(name, t, new RococoError('ROCOCO_HUB', `hub.subscribe('${name}'): the hub was closed`));
     this.topics.clear();
     await Promise.all(
@@ -215,7 +220,7 @@ export class Hub {
       return;
     }
     if (err instanceof RococoError) return waiting.reject(err);
-    this.log.warn({ err, topic: name }, 'hub: subscribe failed');
+    this.outages.failed(err, 'hub: subscribe failed', { topic: name });
     waiting.reject(new RococoError('ROCOCO_HUB', `hub.subscribe('${name}'): Redis did not confirm the subscription (${err.message}); it is made once Redis is back`));
   }
 
