@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
-import { Application, createApp, csrf, intConverter, openapi, schemas, sessions, staticFiles, templates, websockets, hub } from '../src';
+import { Application, createApp, csrf, database, intConverter, openapi, schemas, sessions, staticFiles, templates, websockets, hub } from '../src';
 import { AuthController } from './auth/auth.controller';
 import { currentUserContext } from './auth/current-user';
 import { errorPages, serverTiming } from './middlewares';
@@ -30,8 +30,8 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
     // number in a path is a 404 at the router, never a query that PostgreSQL refuses.
     converters: { id: intConverter({ min: 1, max: 2 ** 31 - 1 }) },
     middlewares: [serverTiming, sessions(sessionStorage(settings)), errorPages, csrf()],
-    database: { migrations: join(SAMPLE_DIR, 'migrations'), migrate: true },
     plugins: [
+      database({ migrations: join(SAMPLE_DIR, 'migrations'), migrate: true }),
       templates({ dir: join(SAMPLE_DIR, 'templates'), contextProcessors: [currentUserContext] }),
       staticFiles([{ prefix: '/static', dir: join(SAMPLE_DIR, 'static') }]),
       schemas(),

@@ -1,4 +1,4 @@
-import { createApp, Controller, Get, Database, sql, Request } from '../src';
+import { createApp, Controller, Get, Database, sql, Request, database } from '../src';
 import { testClient } from '../src/testing';
 import { createTestDatabase } from './helpers/database';
 
@@ -10,7 +10,7 @@ class C {
 
 test('db smoke', async () => {
   const tdb = await createTestDatabase();
-  const app = createApp({ controllers: [C], database: { url: tdb.url } });
+  const app = createApp({ controllers: [C], plugins: [database({ url: tdb.url })] });
   const client = await testClient(app);
   const res = await client.get('/n/41');
   expect(await res.json()).toEqual({ v: 42 });

@@ -14,8 +14,7 @@ import {
   RococoError,
   sql,
   SqlQuery,
-  TooManyRowsError,
-} from '../src';
+  TooManyRowsError, database } from '../src';
 import { testClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { adminQuery, backendsOf, databaseName, waitFor } from './helpers/pg-admin';
@@ -26,7 +25,7 @@ let db: Database;
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
-  app = createApp({ database: { url: tdb.url } });
+  app = createApp({ plugins: [database({ url: tdb.url })] });
   await app.startup();
   db = app.database as Database;
   await db.query(sql`CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)`);
@@ -416,7 +415,7 @@ describe('transactions', () => {
     // A closure over the outer `tx` rather than the inner one: still a nested call on the same
     // connection, which must complete (as a deeper savepoint), never hang.
     // An app of its own: a stuck transaction would keep the suite's pool from closing.
-    const own = createApp({ database: { url: tdb.url } });
+    const own = createApp({ plugins: [database({ url: tdb.url })] });
     await own.startup();
     let pid = 0;
     const run = (own.database as Database).transaction(async (tx) => {
@@ -510,17 +509,17 @@ describe('through HTTP', () => {
     }
   };
 
-  test('a controller injecting Database, with createApp({ database: { url } })', async () => {
-    const a = createApp({ controllers: [ItemsController], database: { url: tdb.url } });
+  test('a controller injecting Database, with the database({ url }) plugin', async () => {
+    const a = createApp({ controllers: [ItemsController], plugins: [database({ url: tdb.url })] });
     await exercise(a);
   });
 
-  test('a controller injecting Database, with settings.DATABASE_URL', async () => {
-    const a = createApp({ controllers: [ItemsController], settings: immutableSettings({ DATABASE_URL: tdb.url }) });
+  test('a controller injecting Database, with database() reading settings.DATABASE_URL', async () => {
+    const a = createApp({ controllers: [ItemsController], settings: immutableSettings({ DATABASE_URL: tdb.url }), plugins: [database()] });
     await exercise(a);
   });
 
-  test('a controller injecting Database with no database configured fails at createApp', () => {
+  test('a controller injecting Database without the database plugin fails at createApp, naming it', () => {
     let err: unknown;
     try {
       createApp({ controllers: [ItemsController] });
@@ -528,23 +527,21 @@ describe('through HTTP', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(RococoError);
-    expect((err as Error).message).toContain('ItemsController');
-    expect((err as Error).message).toContain('Database is not configured');
-    expect((err as Error).message).toContain('DATABASE_URL');
-    // An app without a database has none and needs none.
-    expect(createApp({}).database).toBeNull();
+    expect((err as Error).message).toBe("ROCOCO_PLUGIN: ItemsController -> Database: Database comes from the 'database' plugin: add it to createApp({ plugins })");
+    // An app without a database has none and needs none, even with DATABASE_URL set.
+    expect(createApp({ settings: immutableSettings({ DATABASE_URL: tdb.url }) }).database).toBeUndefined();
   });
 
-  test('createApp({ database }) without any url is refused; unknown database options too', () => {
-    expect(() => createApp({ database: {} })).toThrow(RococoError);
-    expect(() => createApp({ database: { url: tdb.url, size: 3 } as never })).toThrow(/size/);
+  test('database() without any url is refused; unknown database options too', () => {
+    expect(() => createApp({ plugins: [database({})] })).toThrow(RococoError);
+    expect(() => createApp({ plugins: [database({ url: tdb.url, size: 3 } as never)] })).toThrow(/size/);
   });
 
   describe('startup fails fast when the server cannot be reached', () => {
     const url = 'postgres://rococo_user:s3cret@127.0.0.1:1/tracker_db';
 
     const check = async (start: (a: Application) => Promise<unknown>) => {
-      const a = createApp({ controllers: [ItemsController], database: { url } });
+      const a = createApp({ controllers: [ItemsController], plugins: [database({ url })] });
       const t0 = Date.now();
       const err = await start(a).then(
         () => new Error('startup resolved'),
@@ -574,7 +571,7 @@ describe('through HTTP', () => {
   });
 
   test('the pool is closed on app.close()', async () => {
-    const a = createApp({ controllers: [ItemsController], database: { url: tdb.url } });
+    const a = createApp({ controllers: [ItemsController], plugins: [database({ url: tdb.url })] });
     const client = await testClient(a);
     const pool = (a.database as Database).pool;
     // Open several connections at once.

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Application, Controller, createApp, Database, Get, migrate, RococoError, sql } from '../src';
+import { Application, Controller, createApp, Database, Get, migrate, RococoError, sql, database } from '../src';
 import { testClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 
@@ -18,7 +18,7 @@ let db: Database;
 
 beforeEach(async () => {
   tdb = await createTestDatabase();
-  app = createApp({ database: { url: tdb.url } });
+  app = createApp({ plugins: [database({ url: tdb.url })] });
   await app.startup();
   db = app.database as Database;
 });
@@ -182,7 +182,7 @@ test('two processes migrating the same fresh database at once apply each file ex
 }, 60000);
 
 // --------------------------------------------------------------------------------------------
-describe('createApp({ database: { migrations, migrate: true } })', () => {
+describe('database({ migrations, migrate: true })', () => {
   @Controller()
   class UsersController {
     constructor(private db: Database) {}
@@ -193,7 +193,7 @@ describe('createApp({ database: { migrations, migrate: true } })', () => {
   }
 
   test('migrates at startup, before the first request', async () => {
-    const a = createApp({ controllers: [UsersController], database: { url: tdb.url, migrations: BASIC, migrate: true } });
+    const a = createApp({ controllers: [UsersController], plugins: [database({ url: tdb.url, migrations: BASIC, migrate: true })] });
     // Nothing happens at createApp.
     expect(await tableExists('rococo_migrations')).toBe(false);
     const client = await testClient(a);
@@ -206,21 +206,21 @@ describe('createApp({ database: { migrations, migrate: true } })', () => {
       await client.close();
     }
     // A second app on the same database starts without applying anything again.
-    const b = createApp({ database: { url: tdb.url, migrations: BASIC, migrate: true } });
+    const b = createApp({ plugins: [database({ url: tdb.url, migrations: BASIC, migrate: true })] });
     await b.startup();
     await b.close();
     expect(await db.query(sql`SELECT count(*)::int AS n FROM migration_log`)).toEqual([{ n: 1 }]);
   });
 
   test('migrations without migrate: true are not applied', async () => {
-    const a = createApp({ database: { url: tdb.url, migrations: BASIC } });
+    const a = createApp({ plugins: [database({ url: tdb.url, migrations: BASIC })] });
     await a.startup();
     await a.close();
     expect(await tableExists('users')).toBe(false);
   });
 
   test('a failing migration fails startup', async () => {
-    const a = createApp({ database: { url: tdb.url, migrations: FAILING, migrate: true } });
+    const a = createApp({ plugins: [database({ url: tdb.url, migrations: FAILING, migrate: true })] });
     try {
       const err = await errorOf(a.listen(0));
       expect((err as RococoError).code).toBe('ROCOCO_MIGRATION');
@@ -232,6 +232,6 @@ describe('createApp({ database: { migrations, migrate: true } })', () => {
   });
 
   test('migrate: true without a folder is refused at createApp', () => {
-    expect(() => createApp({ database: { url: tdb.url, migrate: true } })).toThrow(RococoError);
+    expect(() => createApp({ plugins: [database({ url: tdb.url, migrate: true })] })).toThrow(RococoError);
   });
 });

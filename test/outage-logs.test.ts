@@ -1,4 +1,4 @@
-import { Controller, createApp, Database, Get, getSession, hub, OutageLog, RedisStorage, Request, RococoError, sessions, sql, type Application } from '../src';
+import { Controller, createApp, Database, Get, getSession, hub, OutageLog, RedisStorage, Request, RococoError, sessions, sql, type Application, database } from '../src';
 import { testClient, type TestClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { memoryLogger, WARN, type LogRecord } from './helpers/memory-logger';
@@ -139,7 +139,7 @@ describe('OutageLog', () => {
   test('an interval that is not a positive number is refused when the app is made', () => {
     for (const bad of [0, -1, Number.NaN, '5' as unknown as number]) {
       expect(() => new OutageLog(null, 'x', { interval: bad })).toThrow(RococoError);
-      expect(() => createApp({ database: { url: 'postgres://127.0.0.1:1/x', outageLogInterval: bad } })).toThrow(/outage log interval must be a positive number/);
+      expect(() => createApp({ plugins: [database({ url: 'postgres://127.0.0.1:1/x', outageLogInterval: bad })] })).toThrow(/outage log interval must be a positive number/);
       expect(() => new RedisStorage('redis://127.0.0.1:1', { outageLogInterval: bad })).toThrow(/outage log interval must be a positive number/);
     }
   });
@@ -178,7 +178,7 @@ describe('PostgreSQL cut under load (TCP proxy)', () => {
     url.hostname = '127.0.0.1';
     url.port = String(await proxy.start());
     const log = memoryLogger('info');
-    const app = createApp({ controllers: [DbController], database: { url: url.toString(), outageLogInterval: 1000 }, logger: log.logger });
+    const app = createApp({ controllers: [DbController], plugins: [database({ url: url.toString(), outageLogInterval: 1000 })], logger: log.logger });
     const client = await testClient(app);
     try {
       expect(new Set(await load(client, '/db', forMs(300)))).toEqual(new Set([200]));

@@ -1,4 +1,4 @@
-import { Application, Controller, createApp, Database, Get, Post, sql } from '../src';
+import { Application, Controller, createApp, Database, Get, Post, sql, database } from '../src';
 import { testClient, type TestClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { memoryLogger, WARN, type LogRecord } from './helpers/memory-logger';
@@ -90,7 +90,7 @@ describe('backends terminated with pg_terminate_backend', () => {
   beforeEach(async () => {
     const log = memoryLogger('info');
     records = log.records;
-    app = createApp({ controllers: [OutageController], database: { url: tdb.url, outageLogInterval: 1000 }, logger: log.logger });
+    app = createApp({ controllers: [OutageController], plugins: [database({ url: tdb.url, outageLogInterval: 1000 })], logger: log.logger });
     client = await testClient(app);
     await adminQuery('TRUNCATE t', [], tdb.url);
     gate = { reached: deferred<number>(), release: deferred<void>() };
@@ -200,7 +200,7 @@ describe('the server goes away and comes back (TCP proxy)', () => {
     url.port = String(port);
     const log = memoryLogger('warn');
     // The default connectionTimeoutMillis (5000): a hanging server must still give a 503 in < 6 s.
-    const app = createApp({ controllers: [OutageController], database: { url: url.toString() }, logger: log.logger });
+    const app = createApp({ controllers: [OutageController], plugins: [database({ url: url.toString() })], logger: log.logger });
     const client = await testClient(app);
     const pool = (app.database as Database).pool;
     try {
@@ -261,7 +261,7 @@ describe('the network freezes under an established connection', () => {
     url.hostname = '127.0.0.1';
     url.port = String(port);
     const log = memoryLogger('warn');
-    const app = createApp({ controllers: [OutageController], database: { url: url.toString(), max: 1, queryTimeout: 1000 }, logger: log.logger });
+    const app = createApp({ controllers: [OutageController], plugins: [database({ url: url.toString(), max: 1, queryTimeout: 1000 })], logger: log.logger });
     const client = await testClient(app);
     try {
       await expectPing(client);
@@ -283,7 +283,7 @@ describe('the network freezes under an established connection', () => {
 describe('a full pool', () => {
   test('a query or a transaction that waits longer than connectionTimeoutMillis is a 503; the pool serves on', async () => {
     const log = memoryLogger('warn');
-    const app = createApp({ controllers: [OutageController], database: { url: tdb.url, max: 1, connectionTimeoutMillis: 500 }, logger: log.logger });
+    const app = createApp({ controllers: [OutageController], plugins: [database({ url: tdb.url, max: 1, connectionTimeoutMillis: 500 })], logger: log.logger });
     const client = await testClient(app);
     const pool = (app.database as Database).pool;
     gate = { reached: deferred<number>(), release: deferred<void>() };

@@ -9,8 +9,6 @@ import { accessLogger, createLogger, logAccess, RequestIds } from './logging';
 import { debugPage, routeTable } from './debug';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import { createAppContainer, registerClass, registerProviders, SETTINGS, type Constructor, type Provider } from './container';
-import { Database, DATABASE_OPTION_KEYS, type DatabaseOptions } from './database';
-import { migrate } from './migrations';
 import { ViewContext } from './view-context';
 import { HTTPBadRequest, HTTPError, HTTPMethodNotAllowed, HTTPNotFound, HTTPRequestEntityTooLarge, HTTPUpgradeRequired, RococoError } from './errors';
 import { compose, type Endpoint, type Middleware } from './middleware';
@@ -39,7 +37,7 @@ export interface Settings {
   readonly MAX_BODY_SIZE?: number;
   /** pino level of the default logger (`info`; the `LOG_LEVEL` environment variable otherwise). */
   readonly LOG_LEVEL?: string;
-  /** PostgreSQL URL; when set, the app has a {@link Database}. */
+  /** PostgreSQL URL, for the database plugin (`database()`). */
   readonly DATABASE_URL?: string;
   /** Redis URL, for the plugins that use Redis (the hub). */
   readonly REDIS_URL?: string;
@@ -85,15 +83,13 @@ export interface AppOptions {
   onCleanup?: readonly Hook[];
   /** A pino logger; by default one at `settings.LOG_LEVEL`. */
   logger?: Logger;
-  /** The database engine: a pg pool checked at startup and closed at cleanup. */
-  database?: DatabaseOptions;
   /** Route parameter converters of the app's own, besides `int`, `float`, `uuid`, `slug` and `path`: `<id:name>`. */
   converters?: Readonly<Record<string, Converter>>;
   /** Features plugged into the app; each is set up after the plugins it depends on. */
   plugins?: readonly Plugin[];
 }
 
-const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'database', 'converters', 'plugins'];
+const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'converters', 'plugins'];
 
 /**
  * What the route table tells about a route, for plugins that read it (an OpenAPI document):
@@ -145,8 +141,6 @@ export class Application {
   readonly trustProxy: TrustProxy | null;
   /** The node server once `listen()` has run. */
   server: Server | null = null;
-  /** The database engine, when `DATABASE_URL` or the `database` option is set. */
-  readonly database: Database | null;
   /** What plugins and middlewares put in every view: globals and context processors. */
   readonly view = new ViewContext();
 
@@ -207,10 +201,8 @@ export class Application {
       cleanup: [...(options.onCleanup ?? [])],
     };
 
-    this.database = this.createDatabase(options.database);
 
     const values: [InjectionToken<unknown>, unknown][] = [[SETTINGS, this.settings], [Application, this]];
-    if (this.database !== null) values.push([Database, this.database]);
     this.container = createAppContainer(values);
     const appMws = (this.appMiddlewares = [...(options.middlewares ?? [])]);
     for (const mw of appMws) {
@@ -222,13 +214,6 @@ export class Application {
     for (const plugin of this.plugins) plugin.setup?.(this);
     this.installing = false;
     registerProviders(this.container, options.providers ?? []);
-    if (this.database === null) {
-      this.container.register(Database, {
-        useFactory: () => {
-          throw new RococoError('ROCOCO_DATABASE', 'Database is not configured: set settings.DATABASE_URL or pass createApp({ database: { url } })');
-        },
-      });
-    }
     const scanned = scanControllers(options.controllers ?? []);
     const setUp = new Set<Middleware>();
     const setup = (chain: readonly Middleware[]) => {
@@ -609,28 +594,6 @@ export class Application {
     }
     upgrade(new Request(raw, this, path, qs, match.params, match.route, this.ids.next(raw.headers['x-request-id'])), socket, head);
   };
-
-  private createDatabase(options: DatabaseOptions | undefined): Database | null {
-    if (options !== undefined) checkOptions('createApp: database', options, DATABASE_OPTION_KEYS);
-    const url = options?.url ?? readSetting(this.settings, 'DATABASE_URL', 'string', '');
-    if (url === '') {
-      if (options !== undefined) throw new RococoError('ROCOCO_DATABASE', 'createApp({ database }): no url, and settings.DATABASE_URL is not set');
-      return null;
-    }
-    const db = Database.create({ ...options, url }, this.log);
-    const migrations = options?.migrate ? options.migrations : undefined;
-    if (options?.migrate && migrations === undefined) throw new RococoError('ROCOCO_DATABASE', 'createApp({ database }): migrate is true but migrations (a folder) is not set');
-    // The database is ready before the user's startup hooks, and closed after their cleanup.
-    this.hooks.startup.unshift(async () => {
-      await db.check();
-      if (migrations !== undefined) {
-        const applied = await migrate(db, migrations);
-        if (applied.length > 0) this.log.info({ applied }, 'migrations applied');
-      }
-    });
-    this.hooks.cleanup.push(() => db.close());
-    return db;
-  }
 
   /**
    * Plugins' startup hooks run before the app's own, so that what they provide (a database)

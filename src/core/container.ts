@@ -1,5 +1,6 @@
 import { container as rootContainer, instanceCachingFactory, Lifecycle, type DependencyContainer, type InjectionToken } from 'tsyringe';
 import { RococoError } from './errors';
+import { pluginOf } from './provided';
 
 /** The token of the application's settings: `@inject(SETTINGS) settings: AppSettings`. */
 export const SETTINGS: InjectionToken<unknown> = Symbol('rococo.settings');
@@ -69,6 +70,8 @@ export function registerClass(c: DependencyContainer, cls: Constructor, chain: s
   if (seen.has(cls)) return;
   seen.add(cls);
   if (c.isRegistered(cls, false) && !injectables.has(cls)) return; // provided some other way
+  const plugin = pluginOf(cls);
+  if (plugin !== undefined) throw new RococoError('ROCOCO_PLUGIN', `${chain}: ${cls.name} comes from the '${plugin}' plugin: add it to createApp({ plugins })`);
   if (!c.isRegistered(cls, false)) c.registerSingleton(cls);
   registerDeps(c, cls, chain, seen);
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { providedByPlugin } from '../core/provided';
 import { RococoError } from '../core/errors';
 import { OutageLog } from '../core/outage-log';
 import { DONE } from './connection';
@@ -274,3 +275,5 @@ export class Hub {
     }
   }
 }
+
+providedByPlugin(Hub, 'hub');

@@ -4,8 +4,8 @@
 'use strict';
 const path = require('node:path');
 require('ts-node').register({ transpileOnly: true, project: path.join(__dirname, '..', '..', 'tsconfig.json') });
-const { Database } = require('../../src/core/database');
-const { migrate } = require('../../src/core/migrations');
+const { Database } = require('../../src/database/database');
+const { migrate } = require('../../src/database/migrations');
 
 async function main() {
   const [url, dir] = process.argv.slice(2);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Database } from './database';
-import { RococoError } from './errors';
+import { RococoError } from '../core/errors';
 
 // One fixed advisory lock key for every rococo migration run: workers and hosts starting at
 // once queue here, and each file is applied by exactly one of them.

@@ -1,8 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { Logger } from 'pino';
-import { HTTPNotFound, HTTPServiceUnavailable, RococoError } from './errors';
-import { OutageLog } from './outage-log';
+import { HTTPNotFound, HTTPServiceUnavailable, RococoError } from '../core/errors';
+import { providedByPlugin } from '../core/provided';
+import { OutageLog } from '../core/outage-log';
 import { SqlQuery } from './sql';
 
 /** Options of the database engine: `createApp({ database })`. Unknown keys are refused. */
@@ -358,3 +359,5 @@ export function describeUrl(url: string): string {
     return '(an invalid DATABASE_URL)';
   }
 }
+
+providedByPlugin(Database, 'database');
