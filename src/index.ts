@@ -5,7 +5,10 @@
 import 'reflect-metadata';
 
 export { createApp, Application } from './core/application';
-export type { AppOptions, Hook, Settings } from './core/application';
+export type { AppOptions, Hook, Settings, RouteInfo } from './core/application';
+export type { Router, Route as RouteEntry, RouteMatch } from './core/router';
+export type { TrustProxy } from './core/proxy';
+export type { HandlerMeta, RouteMeta } from './core/metadata';
 export { Request } from './core/request';
 export type { MatchedRoute } from './core/request';
 export { Response, json, text, html, redirect, writeRawResponse } from './core/response';
@@ -37,6 +40,7 @@ export { checkOptions, readSetting } from './core/options';
 export { templates } from './templates/plugin';
 export { Templates, render } from './templates/templates';
 export type { TemplatesOptions } from './templates/templates';
+export type { TemplateMeta } from './decorators/template';
 export { staticFiles } from './static/plugin';
 export { FileResponse, StaticFiles } from './static/files';
 export type { StaticOptions } from './static/files';
