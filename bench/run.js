@@ -13,12 +13,13 @@
 // The WebSocket scenarios (ws-echo, ws-fanout) load raw `ws`, rococo and NestJS gateways with
 // ws-load.js (wrk speaks no WebSocket), on CPU 1 too: see that file.
 const { spawn, execFileSync } = require('node:child_process');
-const { createServer } = require('node:net');
 const { readFileSync, readdirSync, writeFileSync, mkdirSync } = require('node:fs');
-const { tmpdir, cpus } = require('node:os');
+const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { isDeepStrictEqual } = require('node:util');
 const WS = require('./ws-load');
+const { prepareDatabase } = require('./database');
+const { ensureTool, freePort, machineBusy, describeMachine } = require('./machine');
 
 const BENCH = __dirname;
 const args = process.argv.slice(2);
@@ -34,25 +35,7 @@ const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString());
 
 // wrk is the load generator; a fresh machine has none: install Debian's when we may.
-function ensureWrk() {
-  try {
-    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
-    return;
-  } catch (e) {
-    // wrk --version exits 1 after printing its version: only a missing binary is ENOENT.
-    if (e.code !== 'ENOENT') return;
-  }
-  if (process.getuid?.() !== 0) throw new Error('bench needs wrk: install it (apt-get install wrk)');
-  console.log('installing wrk (apt-get install wrk)...');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  try {
-    execFileSync('apt-get', ['install', '-y', 'wrk'], { stdio: 'ignore', env });
-  } catch {
-    execFileSync('apt-get', ['update'], { stdio: 'ignore', env });
-    execFileSync('apt-get', ['install', '-y', 'wrk'], { stdio: 'ignore', env });
-  }
-}
-ensureWrk();
+ensureTool('wrk', ['--version']);
 
 const CLUSTER_SCENARIOS = ['json-w2', 'page-w2'];
 const SERVERS = [
@@ -139,16 +122,6 @@ function stop(s) {
     setTimeout(() => s.child.kill('SIGKILL'), 2000).unref();
   });
 }
-
-// A port nobody listens on: the machine may run other servers.
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const srv = createServer().once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 
 const startAll = async (servers) => {
   const ports = [];
@@ -389,33 +362,6 @@ function table(sc, rows) {
   return [`### ${sc.title}`, '', line(head), sep, ...body.map(line), ''].join('\n');
 }
 
-async function prepareDatabase() {
-  const { Client } = require('pg');
-  const client = new Client({ connectionString: DATABASE_URL });
-  try {
-    await client.connect();
-  } catch (e) {
-    throw new Error(`cannot reach PostgreSQL at ${DATABASE_URL.replace(/\/\/[^@]*@/, '//')} (set DATABASE_URL): ${e.message}`);
-  }
-  await client.query('CREATE TABLE IF NOT EXISTS bench_items (id integer PRIMARY KEY, name text NOT NULL)');
-  const { rows } = await client.query('SELECT count(*)::int AS n FROM bench_items');
-  if (rows[0].n !== 1000) {
-    await client.query('TRUNCATE bench_items');
-    await client.query("INSERT INTO bench_items SELECT i, 'item ' || i FROM generate_series(1, 1000) AS i");
-  }
-  await client.end();
-}
-
-// Share of the machine's CPU busy over `ms`: other work on it makes every figure noisy.
-async function machineBusy(ms) {
-  const read = () => readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const a = read();
-  await sleep(ms);
-  const d = read().map((v, i) => v - a[i]);
-  const total = d.reduce((x, y) => x + y, 0);
-  return total === 0 ? 0 : 1 - (d[3] + d[4]) / total; // idle + iowait
-}
-
 const PEERS = ['fastify', 'express', 'koa', '@koa/router', 'hono', '@hono/node-server', '@nestjs/core', 'routing-controllers', 'nunjucks', 'pg', 'class-validator', 'ws', '@nestjs/websockets', '@nestjs/platform-ws'];
 const version = (dir) => require(join(dir, 'package.json')).version;
 const versions = () => {
@@ -435,12 +381,11 @@ async function main() {
     http.reduce((t, sc) => t + serversFor(sc).length * (MODE.warmup + (roundsOf(sc) + MODE.latency) * MODE.duration), 0) +
     ws * (WS_MODE.warmup + WS_MODE.rounds * WS_MODE.duration + 2) +
     SCENARIOS.length * 5;
-  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
-  const machine = `${cpu}, ${cpus().length} cores`;
+  const machine = describeMachine();
   console.log(`rococo bench, ${MODE.name}: ${SERVERS.length} servers, ${SCENARIOS.length} scenarios, ${MODE.rounds} rounds${http.filter((sc) => roundsOf(sc) !== MODE.rounds).map((sc) => ` (${sc.id} ${roundsOf(sc)})`).join('')}: about ${Math.ceil(estimate / 60)} min`);
   const busy = await machineBusy(1000);
   if (busy > 0.1) console.warn(`warning: the machine is already ${(busy * 100).toFixed(0)}% busy with other work: figures will be noisy`);
-  if (SCENARIOS.some((s) => s.id === 'db')) await prepareDatabase();
+  if (SCENARIOS.some((s) => s.id === 'db')) await prepareDatabase(DATABASE_URL);
 
   const all = await startAll(SERVERS);
   try {
