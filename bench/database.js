@@ -10,7 +10,7 @@ async function prepareDatabase(url = DATABASE_URL) {
   try {
     await client.connect();
   } catch (e) {
-    throw new Error(`cannot reach PostgreSQL at ${url.replace(/\/\/[^@]*@/, '//')} (set DATABASE_URL): ${e.message}`);
+    throw new Error(`cannot reach PostgreSQL at ${url.replace(/\/\/[^@]*@/, '//')} (set DATABASE_URL): ${e.message}`, { cause: e });
   }
   await client.query('CREATE TABLE IF NOT EXISTS bench_items (id integer PRIMARY KEY, name text NOT NULL)');
   const { rows } = await client.query('SELECT count(*)::int AS n FROM bench_items');

@@ -108,7 +108,9 @@ async function start(server, port) {
     if (exited) throw new Error(`${server.name} exited during startup`);
     try {
       if ((await fetch(`http://127.0.0.1:${port}/`)).ok) return { ...server, port, child, pid: child.pid };
-    } catch {}
+    } catch {
+      // not listening yet
+    }
     await sleep(100);
   }
   throw new Error(`${server.name} did not answer on port ${port} within 20 s`);
@@ -143,7 +145,9 @@ async function call(s, method, path, body) {
   let json;
   try {
     json = JSON.parse(text);
-  } catch {}
+  } catch {
+    // not JSON: the text is the body
+  }
   return { status: res.status, type: res.headers.get('content-type') ?? '', text, json };
 }
 
@@ -152,7 +156,7 @@ async function verify(sc, s) {
     try {
       return await WS.check(s.port, sc.id);
     } catch (e) {
-      throw new Error(`${s.name} fails ${sc.id}: ${e.message}`);
+      throw new Error(`${s.name} fails ${sc.id}: ${e.message}`, { cause: e });
     }
   }
   const r = await call(s, sc.method ?? 'GET', sc.path, sc.body);
@@ -214,7 +218,9 @@ function processes(pid) {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) pids.push(Number(entry));
-    } catch {} // gone meanwhile
+    } catch {
+      // gone meanwhile
+    }
   }
   return pids;
 }
@@ -370,7 +376,9 @@ const versions = () => {
   v.push(`rococo's ws ${version(join(BENCH, '..', 'node_modules', 'ws'))}`);
   try {
     v.push(`@nestjs/platform-ws's ws ${version(join(BENCH, 'node_modules', '@nestjs', 'platform-ws', 'node_modules', 'ws'))}`);
-  } catch {}
+  } catch {
+    // it uses the same ws
+  }
   return v.join(', ');
 };
 

@@ -25,7 +25,7 @@ class DebugController {
 
   @Get('/string')
   thrownString() {
-    throw 'a bare string <i>'; // eslint-disable-line no-throw-literal
+    throw 'a bare string <i>';
   }
 
   @Get('/forbidden')

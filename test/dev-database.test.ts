@@ -102,7 +102,7 @@ test('initdb failing (a folder of other files): what initdb said, and to remove 
   writeFileSync(join(dir, 'notes.txt'), 'not a database\n');
   const message = await failure(await freePort(), dir);
   expect(message).toMatch(/^The embedded PostgreSQL could not create its data folder \(initdb failed\)\./);
-  expect(message).toMatch(/  > initdb: error: directory ".*" exists but is not empty/);
+  expect(message).toMatch(/ {2}> initdb: error: directory ".*" exists but is not empty/);
   expect(message).toContain(`rm -rf ${dir}`);
 }, 30_000);
 
@@ -112,7 +112,7 @@ test('a data folder the server cannot write: what initdb said, and to make it wr
   const dir = join(parent, 'pg');
   const message = await failure(await freePort(), dir);
   expect(message).toMatch(/^The embedded PostgreSQL could not create its data folder \(initdb failed\)\./);
-  expect(message).toMatch(/  > .*(Permission denied|EACCES)/);
+  expect(message).toMatch(/ {2}> .*(Permission denied|EACCES)/);
   expect(message).toContain('(or make it, or its parent, writable)');
 }, 30_000);
 

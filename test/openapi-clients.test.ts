@@ -33,7 +33,7 @@ import { logIn, sampleClient } from './helpers/sample';
 
 jest.setTimeout(30_000);
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+ 
 type Doc = Record<string, any>;
 
 const ROOT = resolve(__dirname, '..');

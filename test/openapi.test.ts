@@ -130,7 +130,7 @@ class MiscController {
   }
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+ 
 type Doc = Record<string, any>;
 
 function shopApp(options: OpenAPIOptions, extra: Partial<AppOptions> = {}) {

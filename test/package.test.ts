@@ -273,8 +273,7 @@ describe('the npm package', () => {
           problems.push(`rococo needs ${name}@${range}; the root package-lock.json has ${lock[key].version}`);
         }
         if (packages[key] !== undefined) continue;
-        const { dev, devOptional, peer, ...entry } = lock[key];
-        void dev, void devOptional, void peer;
+        const { dev: _dev, devOptional: _devOptional, peer: _peer, ...entry } = lock[key];
         // The root lock file may omit registry URLs (omit-lockfile-registry-resolved); with the URL
         // and the integrity, npm takes the tarball from its cache without the package's document.
         if (entry.resolved === undefined && entry.integrity !== undefined && !entry.link) {
@@ -295,7 +294,7 @@ describe('the npm package', () => {
       const message = (e as Error).message;
       const uncached = [...new Set([...message.matchAll(/request to (\S+) failed: cache mode is 'only-if-cached'/g)].map((m) => m[1]))];
       if (uncached.length > 0) {
-        throw new Error(`npm's cache lacks ${uncached.join(', ')}: run \`npm ci\` at the root first (this test never goes online)\n${message}`);
+        throw new Error(`npm's cache lacks ${uncached.join(', ')}: run \`npm ci\` at the root first (this test never goes online)\n${message}`, { cause: e });
       }
       throw e;
     }

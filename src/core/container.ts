@@ -1,4 +1,4 @@
-import { container as rootContainer, instanceCachingFactory, Lifecycle, type DependencyContainer, type InjectionToken } from 'tsyringe';
+import { container as rootContainer, Lifecycle, type DependencyContainer, type InjectionToken } from 'tsyringe';
 import { RococoError } from './errors';
 import { pluginOf } from './provided';
 
@@ -6,6 +6,7 @@ import { pluginOf } from './provided';
 export const SETTINGS: InjectionToken<unknown> = Symbol('rococo.settings');
 
 /** A class that can be constructed by the container. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any class, whatever its constructor takes
 export type Constructor<T = unknown> = new (...args: any[]) => T;
 
 /**

@@ -45,7 +45,7 @@ export function createLogger(level: string, debug: boolean): Logger {
 }
 
 // Ids a client may choose: short, and nothing a log line or a header could be abused with.
-const GIVEN_ID = /^[\w.:@\/+=-]{1,128}$/;
+const GIVEN_ID = /^[\w.:@/+=-]{1,128}$/;
 
 /**
  * Request ids: the client's `X-Request-Id` when it is well-formed (a proxy's, to follow a request

@@ -60,6 +60,7 @@ export interface RouteBuild {
   /** The controller instance the handler is bound to. */
   readonly instance: object;
   /** The controller's method, bound to the instance, with whatever arguments a plugin gives it (a WebSocket handler's `(ws, req)`). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a controller method takes what its plugin gives it
   readonly action: (...args: any[]) => unknown;
   /** App, controller and method middlewares, outermost first. */
   readonly middlewares: readonly Middleware[];

@@ -91,7 +91,7 @@ function coerce(raw: string, def: unknown): unknown {
         }
         return parsed;
       } catch (e) {
-        throw new TypeError(`'${raw}' is not ${Array.isArray(def) ? 'a JSON array' : 'a JSON object'} (${(e as Error).message})`);
+        throw new TypeError(`'${raw}' is not ${Array.isArray(def) ? 'a JSON array' : 'a JSON object'} (${(e as Error).message})`, { cause: e });
       }
     default:
       return raw;

@@ -77,7 +77,10 @@ sql.join = (items: readonly unknown[], separator: SqlQuery = sql`, `): SqlQuery 
   const strings: string[] = [''];
   const values: unknown[] = [];
   items.forEach((item, i) => {
-    if (i > 0) values.push(separator), strings.push('');
+    if (i > 0) {
+      values.push(separator);
+      strings.push('');
+    }
     values.push(item);
     strings.push('');
   });

@@ -211,6 +211,7 @@ function hasValidators(cls: Constructor): boolean {
  * @example
  * return json(serialize(ProjectOut, project), { status: 201, headers: { location } });
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any class, whatever its constructor takes
 export function serialize<T>(cls: new (...args: any[]) => T, value: unknown): Record<string, unknown> {
   const { instanceToPlain, plainToInstance } = transformer();
   return instanceToPlain(plainToInstance(cls, value, { excludeExtraneousValues: true })) as Record<string, unknown>;

@@ -14,6 +14,7 @@ export interface TemplatesOptions {
   /** Functions of the request merged into every context, in order. */
   contextProcessors?: readonly ContextProcessor[];
   /** More nunjucks filters. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- nunjucks filters take what the template passes
   filters?: Record<string, (...args: any[]) => unknown>;
   /** More globals, next to `url`, `request`, `settings` and what plugins add (`static`). */
   globals?: Record<string, unknown>;

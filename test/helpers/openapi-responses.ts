@@ -8,7 +8,7 @@ import { validateOutput } from '@stoplight/prism-http/dist/validator';
  * are judged by Prism (the proxy, or, for a request the proxy answers itself, its validator).
  */
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+ 
 type Doc = Record<string, any>;
 
 /** A response as the client got it. */

@@ -13,7 +13,7 @@ export function generateTypes(document: unknown): string {
     return execFileSync(process.execPath, [join(__dirname, 'openapi-typescript.mjs')], { input: JSON.stringify(document), stdio: 'pipe', timeout: 30_000 }).toString('utf8');
   } catch (e) {
     const stderr = (e as { stderr?: Buffer }).stderr?.toString('utf8') ?? '';
-    throw new Error(`openapi-typescript failed on the document: ${(e as Error).message}\n${stderr}`);
+    throw new Error(`openapi-typescript failed on the document: ${(e as Error).message}\n${stderr}`, { cause: e });
   }
 }
 
