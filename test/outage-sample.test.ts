@@ -1,14 +1,14 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
-import { join, relative } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import WebSocket from 'ws';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { waitFor } from './helpers/pg-admin';
 import { freePort, RedisServer, redisServerBinary } from './helpers/redis-server';
 import { BROWSER, DEMO, TEST_SESSION_KEY } from './helpers/sample';
 import { TcpProxy } from './helpers/tcp-proxy';
+import { compileProject } from './helpers/compile';
 
 /**
  * Issue 15 as it was found: the sample under `rococo serve -w 2` and steady load (pages of a
@@ -19,7 +19,6 @@ import { TcpProxy } from './helpers/tcp-proxy';
  * per dependency. The sample and the CLI are compiled by tsc into a folder of this run.
  */
 
-const ROOT = join(__dirname, '..');
 const OUTAGE_MS = 3000;
 
 interface Line {
@@ -40,19 +39,7 @@ const describeRedis = redisServerBinary() === null ? describe.skip : describe;
 
 describeRedis('the sample under rococo serve -w 2: PostgreSQL cut, then Redis killed, under load', () => {
   beforeAll(async () => {
-    mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
-    out = mkdtempSync(join(ROOT, 'node_modules', '.cache', 'rococo-outage-test-'));
-    const rel = (p: string) => relative(out, join(ROOT, p));
-    writeFileSync(
-      join(out, 'tsconfig.json'),
-      JSON.stringify({
-        extends: rel('tsconfig.json'),
-        compilerOptions: { outDir: '.', rootDir: rel('.'), types: ['node'], declaration: false, sourceMap: false },
-        include: [rel('src'), rel('sample')],
-      }),
-    );
-    // --noCheck: emit only (decorator metadata included); `tsc --noEmit -p .` is the type check.
-    await promisify(execFile)(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(out, 'tsconfig.json'), '--noCheck']);
+    out = await compileProject(['src', 'sample'], 'rococo-outage-test-');
     tdb = await createTestDatabase();
     redis = await RedisServer.start();
   }, 120_000);

@@ -1,8 +1,9 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, get as httpGet } from 'node:http';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
+import { compileProject } from './helpers/compile';
 
 /**
  * `rococo serve` as users run it: the CLI and the fixture apps compiled by tsc (decorator
@@ -18,21 +19,7 @@ const running = new Set<Served>();
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
-  // Under the project, so that the compiled code finds node_modules; a folder per run, so that
-  // suites running at the same time do not race.
-  mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
-  out = mkdtempSync(join(ROOT, 'node_modules', '.cache', 'rococo-serve-test-'));
-  const rel = (p: string) => relative(out, join(ROOT, p));
-  writeFileSync(
-    join(out, 'tsconfig.json'),
-    JSON.stringify({
-      extends: rel('tsconfig.json'),
-      compilerOptions: { outDir: '.', rootDir: rel('.'), types: ['node'], declaration: false, sourceMap: false },
-      include: [rel('src'), rel(FIXTURES)],
-    }),
-  );
-  // --noCheck: emit only (decorator metadata included); `tsc --noEmit -p .` is the type check.
-  await promisify(execFile)(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(out, 'tsconfig.json'), '--noCheck']);
+  out = await compileProject(['src', FIXTURES], 'rococo-serve-test-');
   copyFileSync(join(ROOT, FIXTURES, 'esm.mjs'), join(out, FIXTURES, 'esm.mjs'));
 }, 90_000);
 
