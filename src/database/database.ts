@@ -6,7 +6,7 @@ import { providedByPlugin } from '../core/provided';
 import { OutageLog } from '../core/outage-log';
 import { SqlQuery } from './sql';
 
-/** Options of the database engine: `createApp({ database })`. Unknown keys are refused. */
+/** Options of the database engine: the `database()` plugin's. Unknown keys are refused. */
 export interface DatabaseOptions {
   /** `postgres://user:password@host:port/database`; defaults to `settings.DATABASE_URL`. */
   url?: string;

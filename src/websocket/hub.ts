@@ -5,7 +5,7 @@ import { RococoError } from '../core/errors';
 import { OutageLog } from '../core/outage-log';
 import { DONE } from './connection';
 
-/** Options of the app's {@link Hub}: `createApp({ hub })`. */
+/** Options of the app's {@link Hub}: the `hub()` plugin's. */
 export interface HubOptions {
   /** A Redis URL: messages reach subscribers in every process and host that uses it. */
   redis?: string;
@@ -53,7 +53,7 @@ interface Topic {
 
 /**
  * Publish/subscribe by topic, injectable in any controller or service. In one process by
- * default; with a Redis URL (`createApp({ hub: { redis } })` or the `REDIS_URL` setting) a
+ * default; with a Redis URL (`hub({ redis })` or the `REDIS_URL` setting) a
  * message published in one worker or host reaches subscribers in all of them (Redis pub/sub,
  * on a connection of its own that subscribes again after Redis restarts). Messages are JSON.
  *
