@@ -21,11 +21,15 @@ module.exports = {
       comment: 'src/core is the kernel: it knows no feature (ARCHITECTURE.md)',
       severity: 'error',
       from: { path: '^src/core/' },
-      to: { path: `^src/(${[...FEATURES, 'decorators', 'cli'].join('|')})/`, dependencyTypesNot: ['type-only'] },
+      to: {
+        path: `^src/(${[...FEATURES, 'decorators', 'cli'].join('|')})/`,
+        dependencyTypesNot: ['type-only'],
+      },
     },
     {
       name: 'decorators-only-record',
-      comment: 'a decorator records into the metadata store (src/core/metadata, plugin keys, options) and does nothing else',
+      comment:
+        'a decorator records into the metadata store (src/core/metadata, plugin keys, options) and does nothing else',
       severity: 'error',
       from: { path: '^src/decorators/' },
       to: { path: `^src/(${[...FEATURES, 'cli'].join('|')})/`, dependencyTypesNot: ['type-only'] },

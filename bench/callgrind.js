@@ -35,7 +35,15 @@
 // --trace-gc --trace-opt --trace-deopt with a line at each dump: what happened in a batch).
 const { spawn, execFileSync } = require('node:child_process');
 const http = require('node:http');
-const { readFileSync, appendFileSync, mkdtempSync, rmSync, existsSync, openSync, closeSync } = require('node:fs');
+const {
+  readFileSync,
+  appendFileSync,
+  mkdtempSync,
+  rmSync,
+  existsSync,
+  openSync,
+  closeSync,
+} = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { ensureTool, freePort, machineBusy, describeMachine } = require('./machine');
@@ -55,14 +63,31 @@ const SERVERS = {
 };
 // The young generation of node 20 on 64 bits under load: two semi-spaces of 16 MB, its maximum
 // (rococo reaches it within the warm-up; raw node:http's stays at 8 MB longer).
-const NODE_FLAGS = ['--single-threaded', '--no-memory-reducer', '--min-semi-space-size=16', '--max-semi-space-size=16'];
+const NODE_FLAGS = [
+  '--single-threaded',
+  '--no-memory-reducer',
+  '--min-semi-space-size=16',
+  '--max-semi-space-size=16',
+];
 const TRACE_FLAGS = ['--trace-gc', '--trace-opt', '--trace-deopt'];
 // Batches of one run further apart than this: something besides requests ran in one of them
 // (3,000 requests hold one or two young-generation collections: 0.1-0.7% apart).
 const BATCH_SPREAD = 0.01;
 
 function options(argv) {
-  const o = { server: 'rococo', path: '/', warmup: 20_000, requests: 3_000, batches: 5, runs: 1, settle: 12, out: null, build: true, keep: false, trace: false };
+  const o = {
+    server: 'rococo',
+    path: '/',
+    warmup: 20_000,
+    requests: 3_000,
+    batches: 5,
+    runs: 1,
+    settle: 12,
+    out: null,
+    build: true,
+    keep: false,
+    trace: false,
+  };
   const switches = { 'no-build': ['build', false], keep: ['keep', true], trace: ['trace', true] };
   for (let i = 0; i < argv.length; i++) {
     let [name, value] = argv[i].replace(/^--/, '').split(/=(.*)/s);
@@ -70,17 +95,20 @@ function options(argv) {
       o[switches[name][0]] = switches[name][1];
       continue;
     }
-    if (!(name in o) || typeof o[name] === 'boolean') throw new Error(`unknown option ${argv[i]} (see the top of bench/callgrind.js)`);
+    if (!(name in o) || typeof o[name] === 'boolean')
+      throw new Error(`unknown option ${argv[i]} (see the top of bench/callgrind.js)`);
     if (value === undefined) value = argv[++i];
     if (value === undefined) throw new Error(`--${name} needs a value`);
     if (name === 'out' || typeof o[name] === 'string') o[name] = value;
     else {
       const n = Number(value.replace(/_/g, ''));
-      if (!Number.isInteger(n) || n < (name === 'warmup' || name === 'settle' ? 0 : 1)) throw new Error(`--${name} must be a whole number, got ${value}`);
+      if (!Number.isInteger(n) || n < (name === 'warmup' || name === 'settle' ? 0 : 1))
+        throw new Error(`--${name} must be a whole number, got ${value}`);
       o[name] = n;
     }
   }
-  if (!(o.server in SERVERS)) throw new Error(`unknown server ${o.server} (known: ${Object.keys(SERVERS).join(', ')})`);
+  if (!(o.server in SERVERS))
+    throw new Error(`unknown server ${o.server} (known: ${Object.keys(SERVERS).join(', ')})`);
   if (!o.path.startsWith('/')) throw new Error(`--path must start with /, got ${o.path}`);
   if (o.trace) o.keep = true;
   return o;
@@ -88,7 +116,8 @@ function options(argv) {
 
 // What `npm run bench` builds: bench/'s dependencies, rococo's dist/, bench's own TypeScript.
 function build() {
-  const npm = (cwd, ...args) => execFileSync('npm', args, { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+  const npm = (cwd, ...args) =>
+    execFileSync('npm', args, { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
   if (!existsSync(join(BENCH, 'node_modules'))) npm(BENCH, 'ci');
   npm(ROOT, 'run', 'build');
   npm(BENCH, 'run', 'build');
@@ -97,7 +126,12 @@ function build() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const children = new Set();
 process.on('exit', () => children.forEach((p) => p.kill('SIGKILL')));
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) process.on(signal, () => process.exit(code));
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+  ['SIGHUP', 129],
+])
+  process.on(signal, () => process.exit(code));
 const track = (child) => {
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -122,8 +156,18 @@ async function startServer(o, port, dir) {
   const log = o.trace ? join(dir, 'server.log') : null;
   // O_APPEND: the dump markers of traceMark() land between the server's lines.
   const out = log ? openSync(log, 'a') : 'ignore';
-  const valgrind = ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${file}`];
-  const node = [process.execPath, ...NODE_FLAGS, ...(o.trace ? TRACE_FLAGS : []), join(BENCH, SERVERS[o.server])];
+  const valgrind = [
+    'valgrind',
+    '--tool=callgrind',
+    '--instr-atstart=no',
+    `--callgrind-out-file=${file}`,
+  ];
+  const node = [
+    process.execPath,
+    ...NODE_FLAGS,
+    ...(o.trace ? TRACE_FLAGS : []),
+    join(BENCH, SERVERS[o.server]),
+  ];
   const child = track(
     spawn('taskset', ['-c', '0', ...valgrind, ...node], {
       cwd: BENCH,
@@ -138,17 +182,21 @@ async function startServer(o, port, dir) {
   const server = { child, pid: child.pid, file, log, parts: 0 };
   const deadline = Date.now() + 180_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${o.server} exited during startup:\n${stderr.slice(-2000)}`);
+    if (child.exitCode !== null)
+      throw new Error(`${o.server} exited during startup:\n${stderr.slice(-2000)}`);
     const status = await probe(port, o.path).catch(() => null);
     if (status === 200) return server;
-    if (status !== null) throw new Error(`${o.server} answers GET ${o.path} with ${status}, not 200`);
+    if (status !== null)
+      throw new Error(`${o.server} answers GET ${o.path} with ${status}, not 200`);
     await sleep(250);
   }
   throw new Error(`${o.server} did not answer under valgrind within 180 s`);
 }
 
-const control = (server, ...args) => execFileSync('callgrind_control', [...args, String(server.pid)], { stdio: 'ignore' });
-const traceMark = (server, text) => server.log && appendFileSync(server.log, `### ${new Date().toISOString()} ${text}\n`);
+const control = (server, ...args) =>
+  execFileSync('callgrind_control', [...args, String(server.pid)], { stdio: 'ignore' });
+const traceMark = (server, text) =>
+  server.log && appendFileSync(server.log, `### ${new Date().toISOString()} ${text}\n`);
 
 // The instructions since the last dump, or since counting started.
 function dump(server, label) {
@@ -169,7 +217,11 @@ function stopServer(server) {
 }
 
 function client() {
-  const child = track(spawn('taskset', ['-c', '1', process.execPath, join(BENCH, 'keepalive-client.js')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const child = track(
+    spawn('taskset', ['-c', '1', process.execPath, join(BENCH, 'keepalive-client.js')], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
   const send = (m) =>
     new Promise((resolve, reject) => {
       const onExit = (code) => reject(new Error(`keepalive-client.js exited (${code})`));
@@ -202,7 +254,10 @@ async function measure(o) {
     const send = async (requests) => {
       const statuses = await load.send({ port, method: 'GET', path: o.path, requests });
       const bad = Object.entries(statuses).filter(([s]) => s !== '200');
-      if (bad.length) throw new Error(`${o.server}: ${bad.map(([s, n]) => `${n} x ${s}`).join(', ')} on GET ${o.path}`);
+      if (bad.length)
+        throw new Error(
+          `${o.server}: ${bad.map(([s, n]) => `${n} x ${s}`).join(', ')} on GET ${o.path}`,
+        );
     };
     await sleep(o.settle * 1000);
     seconds();
@@ -254,7 +309,9 @@ async function main() {
   if (o.path === '/db') await require('./database').prepareDatabase();
   const busy = await machineBusy(1000);
   const plan = `${o.warmup} warm-up + ${o.batches} x ${o.requests}`;
-  console.log(`${o.server}, GET ${o.path}: ${o.runs} run(s) of ${plan} requests; Node ${process.version}, ${describeMachine()}, ${pct(busy)} busy with other work`);
+  console.log(
+    `${o.server}, GET ${o.path}: ${o.runs} run(s) of ${plan} requests; Node ${process.version}, ${describeMachine()}, ${pct(busy)} busy with other work`,
+  );
   const runs = [];
   for (let r = 1; r <= o.runs; r++) {
     const m = await measure(o);
@@ -266,16 +323,41 @@ async function main() {
         `start-up ${m.startup.toFixed(0)} s, warm-up ${m.warmup.toFixed(0)} s, ${m.settling} requests in ${m.settled.toFixed(0)} s not counted${o.keep ? `; kept ${m.dir}` : ''}`,
     );
     const s = spread(m.batches.map((b) => b.perRequest));
-    if (s > BATCH_SPREAD) console.log(`  the batches of run ${r} differ by ${pct(s)}: something besides requests ran in one (a collection, a deoptimization; --trace shows it)`);
+    if (s > BATCH_SPREAD)
+      console.log(
+        `  the batches of run ${r} differ by ${pct(s)}: something besides requests ran in one (a collection, a deoptimization; --trace shows it)`,
+      );
   }
   if (o.runs > 1) console.log(`runs: ${runs.map(k).join(', ')}: spread ${pct(spread(runs))}`);
   const after = await machineBusy(1000);
   console.log(`machine busy with other work: ${pct(busy)} before, ${pct(after)} after`);
   if (o.out) {
     const git = (...args) => execFileSync('git', args, { cwd: ROOT }).toString().trim();
-    const commit = git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no') ? '+changes' : '');
-    const fields = [new Date().toISOString().slice(0, 16), commit, o.server, `GET ${o.path}`, plan, runs.map((x) => x.toFixed(0)).join(','), `${pct(busy)}/${pct(after)}`];
-    if (!existsSync(o.out)) appendFileSync(o.out, ['utc', 'commit', 'server', 'request', 'requests', 'instructions/request (each run)', 'machine busy before/after'].join('\t') + '\n');
+    const commit =
+      git('rev-parse', '--short', 'HEAD') +
+      (git('status', '--porcelain', '--untracked-files=no') ? '+changes' : '');
+    const fields = [
+      new Date().toISOString().slice(0, 16),
+      commit,
+      o.server,
+      `GET ${o.path}`,
+      plan,
+      runs.map((x) => x.toFixed(0)).join(','),
+      `${pct(busy)}/${pct(after)}`,
+    ];
+    if (!existsSync(o.out))
+      appendFileSync(
+        o.out,
+        [
+          'utc',
+          'commit',
+          'server',
+          'request',
+          'requests',
+          'instructions/request (each run)',
+          'machine busy before/after',
+        ].join('\t') + '\n',
+      );
     appendFileSync(o.out, fields.join('\t') + '\n');
     console.log(`appended to ${o.out}`);
   }

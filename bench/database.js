@@ -10,13 +10,21 @@ async function prepareDatabase(url = DATABASE_URL) {
   try {
     await client.connect();
   } catch (e) {
-    throw new Error(`cannot reach PostgreSQL at ${url.replace(/\/\/[^@]*@/, '//')} (set DATABASE_URL): ${e.message}`, { cause: e });
+    throw new Error(
+      `cannot reach PostgreSQL at ${url.replace(/\/\/[^@]*@/, '//')} (set DATABASE_URL): ${e.message}`,
+      { cause: e },
+    );
   }
-  await client.query('CREATE TABLE IF NOT EXISTS bench_items (id integer PRIMARY KEY, name text NOT NULL)');
+  await client.query(
+    'CREATE TABLE IF NOT EXISTS bench_items (id integer PRIMARY KEY, name text NOT NULL)',
+  );
   const { rows } = await client.query('SELECT count(*)::int AS n FROM bench_items');
   if (rows[0].n !== DB_ROWS) {
     await client.query('TRUNCATE bench_items');
-    await client.query("INSERT INTO bench_items SELECT i, 'item ' || i FROM generate_series(1, $1::int) AS i", [DB_ROWS]);
+    await client.query(
+      "INSERT INTO bench_items SELECT i, 'item ' || i FROM generate_series(1, $1::int) AS i",
+      [DB_ROWS],
+    );
   }
   await client.end();
 }

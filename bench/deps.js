@@ -15,7 +15,9 @@ const read = (file) => {
 };
 const wanted = read('package-lock.json');
 const installed = read('node_modules/.package-lock.json'); // what npm last installed
-const stale = installed === null || Object.entries(wanted).some(([path, p]) => path !== '' && installed[path]?.version !== p.version);
+const stale =
+  installed === null ||
+  Object.entries(wanted).some(([path, p]) => path !== '' && installed[path]?.version !== p.version);
 if (stale) {
   console.log('bench/node_modules does not match bench/package-lock.json: npm ci');
   execFileSync('npm', ['ci'], { cwd: __dirname, stdio: 'inherit' });

@@ -18,7 +18,8 @@ function ensureTool(command, args, pkg = command) {
     // wrk --version exits 1 after printing its version: only a missing binary is ENOENT.
     if (e.code !== 'ENOENT') return;
   }
-  if (process.getuid?.() !== 0) throw new Error(`${command} is missing: install it (apt-get install ${pkg})`);
+  if (process.getuid?.() !== 0)
+    throw new Error(`${command} is missing: install it (apt-get install ${pkg})`);
   console.log(`installing ${pkg} (apt-get install ${pkg})...`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   try {
@@ -41,7 +42,8 @@ const freePort = () =>
 
 /** Share of the machine's CPU busy over `ms`: other work on it makes every figure noisy. */
 async function machineBusy(ms) {
-  const read = () => readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const read = () =>
+    readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const a = read();
   await new Promise((r) => setTimeout(r, ms));
   const d = read().map((v, i) => v - a[i]);
@@ -50,6 +52,7 @@ async function machineBusy(ms) {
 }
 
 /** The CPU's model and how many cores, for the record of a run. */
-const describeMachine = () => `${/model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU'}, ${cpus().length} cores`;
+const describeMachine = () =>
+  `${/model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU'}, ${cpus().length} cores`;
 
 module.exports = { ensureTool, freePort, machineBusy, describeMachine };

@@ -23,14 +23,22 @@ const { ensureTool, freePort, machineBusy, describeMachine } = require('./machin
 
 const BENCH = __dirname;
 const args = process.argv.slice(2);
-const flag = (name) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]?.split(',');
+const flag = (name) =>
+  args
+    .find((a) => a.startsWith(`--${name}=`))
+    ?.split('=')[1]
+    ?.split(',');
 const QUICK = args.includes('--quick');
 // Seconds of warm-up per server, then `rounds` alternating rounds of `duration` with pipelining,
 // the first `latency` of them followed by one without (for p99).
-const MODE = QUICK ? { name: 'quick', warmup: 2, rounds: 2, latency: 1, duration: 1 } : { name: 'full', warmup: 2, rounds: 3, latency: 2, duration: 1 };
+const MODE = QUICK
+  ? { name: 'quick', warmup: 2, rounds: 2, latency: 1, duration: 1 }
+  : { name: 'full', warmup: 2, rounds: 3, latency: 2, duration: 1 };
 // The WebSocket scenarios: seconds of warm-up per server, then `rounds` alternating rounds of
 // `duration` (p99 comes from the same rounds).
-const WS_MODE = QUICK ? { warmup: 1, rounds: 2, duration: 1 } : { warmup: 2, rounds: 5, duration: 1 };
+const WS_MODE = QUICK
+  ? { warmup: 1, rounds: 2, duration: 1 }
+  : { warmup: 2, rounds: 5, duration: 1 };
 const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString());
 
@@ -39,44 +47,150 @@ ensureTool('wrk', ['--version']);
 
 const CLUSTER_SCENARIOS = ['json-w2', 'page-w2'];
 const SERVERS = [
-  { id: 'raw', name: 'node:http (raw)', wsName: 'ws (raw)', file: 'servers/raw.js', validate: true, ws: true, floor: true },
+  {
+    id: 'raw',
+    name: 'node:http (raw)',
+    wsName: 'ws (raw)',
+    file: 'servers/raw.js',
+    validate: true,
+    ws: true,
+    floor: true,
+  },
   { id: 'rococo', name: 'rococo', file: 'dist/rococo.js', validate: true, ws: true },
   // The same server with its access log on (one JSON line a request, to /dev/null): what logging costs.
-  { id: 'rococo-log', name: 'rococo + access log', file: 'dist/rococo.js', env: { ACCESS_LOG: '1' }, stdout: 'ignore', scenarios: ['json'] },
+  {
+    id: 'rococo-log',
+    name: 'rococo + access log',
+    file: 'dist/rococo.js',
+    env: { ACCESS_LOG: '1' },
+    stdout: 'ignore',
+    scenarios: ['json'],
+  },
   { id: 'fastify', name: 'Fastify', file: 'servers/fastify.js' },
   { id: 'express', name: 'Express', file: 'servers/express.js' },
   { id: 'koa', name: 'Koa', file: 'servers/koa.js' },
   { id: 'hono', name: 'Hono', file: 'servers/hono.js' },
   { id: 'nest-express', name: 'NestJS (Express)', file: 'dist/nest-express.js', validate: true },
-  { id: 'nest-fastify', name: 'NestJS (Fastify)', wsName: 'NestJS gateways (WsAdapter)', file: 'dist/nest-fastify.js', validate: true, ws: true },
-  { id: 'routing-controllers', name: 'routing-controllers', file: 'dist/routing-controllers.js', validate: true },
+  {
+    id: 'nest-fastify',
+    name: 'NestJS (Fastify)',
+    wsName: 'NestJS gateways (WsAdapter)',
+    file: 'dist/nest-fastify.js',
+    validate: true,
+    ws: true,
+  },
+  {
+    id: 'routing-controllers',
+    name: 'routing-controllers',
+    file: 'dist/routing-controllers.js',
+    validate: true,
+  },
   // Two workers each, on both cores (shared with wrk): the -w 2 scenarios only.
-  { id: 'raw-cluster', name: 'node:cluster + node:http (raw), 2 workers', file: 'servers/raw-cluster.js', cluster: true, floor: true, scenarios: CLUSTER_SCENARIOS },
-  { id: 'rococo-serve', name: 'rococo serve -w 2', file: '../dist/src/cli/main.js', stdout: 'ignore', args: ['serve', 'dist/rococo-app.js', '-w', '2', '-b', '127.0.0.1:{port}'], cluster: true, scenarios: CLUSTER_SCENARIOS },
+  {
+    id: 'raw-cluster',
+    name: 'node:cluster + node:http (raw), 2 workers',
+    file: 'servers/raw-cluster.js',
+    cluster: true,
+    floor: true,
+    scenarios: CLUSTER_SCENARIOS,
+  },
+  {
+    id: 'rococo-serve',
+    name: 'rococo serve -w 2',
+    file: '../dist/src/cli/main.js',
+    stdout: 'ignore',
+    args: ['serve', 'dist/rococo-app.js', '-w', '2', '-b', '127.0.0.1:{port}'],
+    cluster: true,
+    scenarios: CLUSTER_SCENARIOS,
+  },
 ].filter((s) => !flag('servers') || flag('servers').includes(s.id));
 
 const ECHO = '{"name":"rococo","tags":["a","b"],"count":3,"nested":{"ok":true}}';
 const VALID = { name: 'widget', quantity: 3, email: 'dev@example.com', tags: ['a', 'b'] };
 const isJson = (r) => r.type.startsWith('application/json');
 const SCENARIOS = [
-  { id: 'json', title: 'GET / (JSON hello)', path: '/', check: (r) => isJson(r) && isDeepStrictEqual(r.json, { hello: 'world' }) },
-  { id: 'param', title: 'GET /projects/<id:\\d+> (regex parameter)', path: '/projects/42', check: (r) => isJson(r) && isDeepStrictEqual(r.json, { id: 42 }), reject: '/projects/4x2' },
-  { id: 'routes200', title: 'GET /api/v1/resource39s/123 (200-route app, late route)', path: '/api/v1/resource39s/123', check: (r) => isJson(r) && isDeepStrictEqual(r.json, { resource: 'resource39s', id: 123 }) },
-  { id: 'echo', title: 'POST /echo (small JSON body echoed)', method: 'POST', path: '/echo', body: ECHO, check: (r) => isJson(r) && isDeepStrictEqual(r.json, JSON.parse(ECHO)) },
-  { id: 'page', title: 'GET /page (nunjucks, 20 rows, autoescaped)', path: '/page', check: (r) => r.type.startsWith('text/html') && r.text.split('<tr class=').length === 21 && r.text.includes('Item &lt;20&gt; &amp; &quot;co&quot;') },
+  {
+    id: 'json',
+    title: 'GET / (JSON hello)',
+    path: '/',
+    check: (r) => isJson(r) && isDeepStrictEqual(r.json, { hello: 'world' }),
+  },
+  {
+    id: 'param',
+    title: 'GET /projects/<id:\\d+> (regex parameter)',
+    path: '/projects/42',
+    check: (r) => isJson(r) && isDeepStrictEqual(r.json, { id: 42 }),
+    reject: '/projects/4x2',
+  },
+  {
+    id: 'routes200',
+    title: 'GET /api/v1/resource39s/123 (200-route app, late route)',
+    path: '/api/v1/resource39s/123',
+    check: (r) => isJson(r) && isDeepStrictEqual(r.json, { resource: 'resource39s', id: 123 }),
+  },
+  {
+    id: 'echo',
+    title: 'POST /echo (small JSON body echoed)',
+    method: 'POST',
+    path: '/echo',
+    body: ECHO,
+    check: (r) => isJson(r) && isDeepStrictEqual(r.json, JSON.parse(ECHO)),
+  },
+  {
+    id: 'page',
+    title: 'GET /page (nunjucks, 20 rows, autoescaped)',
+    path: '/page',
+    check: (r) =>
+      r.type.startsWith('text/html') &&
+      r.text.split('<tr class=').length === 21 &&
+      r.text.includes('Item &lt;20&gt; &amp; &quot;co&quot;'),
+  },
   // PostgreSQL shares both cores with the server and wrk: its rounds swing the most, so more of them.
-  { id: 'db', title: 'GET /db (one PostgreSQL query, pool of 10)', path: '/db', rounds: 7, check: (r) => isJson(r) && Number.isInteger(r.json.id) && r.json.name === `item ${r.json.id}` },
-  { id: 'validate', title: 'POST /validate (class-validator: @Schema, ValidationPipe...)', method: 'POST', path: '/validate', only: 'validate',
-    body: JSON.stringify({ ...VALID, extra: 'dropped' }), check: (r) => isJson(r) && isDeepStrictEqual(r.json, VALID),
-    invalid: JSON.stringify({ name: '', quantity: 300, email: 'nope' }) },
-  { id: 'json-w2', title: 'GET / (JSON hello), 2 workers on 2 cores shared with wrk', path: '/', check: (r) => isJson(r) && isDeepStrictEqual(r.json, { hello: 'world' }), only: 'cluster' },
-  { id: 'page-w2', title: 'GET /page (nunjucks), 2 workers on 2 cores shared with wrk', path: '/page', check: (r) => r.type.startsWith('text/html') && r.text.split('<tr class=').length === 21, only: 'cluster' },
-  ...Object.entries(WS.SCENARIOS).map(([id, { title, unit, per }]) => ({ id, title, unit, per, only: 'ws', websocket: true })),
+  {
+    id: 'db',
+    title: 'GET /db (one PostgreSQL query, pool of 10)',
+    path: '/db',
+    rounds: 7,
+    check: (r) => isJson(r) && Number.isInteger(r.json.id) && r.json.name === `item ${r.json.id}`,
+  },
+  {
+    id: 'validate',
+    title: 'POST /validate (class-validator: @Schema, ValidationPipe...)',
+    method: 'POST',
+    path: '/validate',
+    only: 'validate',
+    body: JSON.stringify({ ...VALID, extra: 'dropped' }),
+    check: (r) => isJson(r) && isDeepStrictEqual(r.json, VALID),
+    invalid: JSON.stringify({ name: '', quantity: 300, email: 'nope' }),
+  },
+  {
+    id: 'json-w2',
+    title: 'GET / (JSON hello), 2 workers on 2 cores shared with wrk',
+    path: '/',
+    check: (r) => isJson(r) && isDeepStrictEqual(r.json, { hello: 'world' }),
+    only: 'cluster',
+  },
+  {
+    id: 'page-w2',
+    title: 'GET /page (nunjucks), 2 workers on 2 cores shared with wrk',
+    path: '/page',
+    check: (r) => r.type.startsWith('text/html') && r.text.split('<tr class=').length === 21,
+    only: 'cluster',
+  },
+  ...Object.entries(WS.SCENARIOS).map(([id, { title, unit, per }]) => ({
+    id,
+    title,
+    unit,
+    per,
+    only: 'ws',
+    websocket: true,
+  })),
 ].filter((s) => !flag('scenarios') || flag('scenarios').includes(s.id));
 
 // The rounds of a scenario: its own count in a full run (see db), else the mode's.
-const roundsOf = (sc) => (QUICK ? MODE.rounds : sc.rounds ?? MODE.rounds);
-const serversFor = (sc) => SERVERS.filter((s) => (!sc.only || s[sc.only]) && (!s.scenarios || s.scenarios.includes(sc.id)));
+const roundsOf = (sc) => (QUICK ? MODE.rounds : (sc.rounds ?? MODE.rounds));
+const serversFor = (sc) =>
+  SERVERS.filter((s) => (!sc.only || s[sc.only]) && (!s.scenarios || s.scenarios.includes(sc.id)));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -87,16 +201,31 @@ const median = (xs) => {
 const running = new Set();
 // Interrupted (Ctrl-C, a timeout's SIGTERM) or not, no server outlives the run.
 process.on('exit', () => running.forEach((p) => p.kill('SIGKILL')));
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) process.on(signal, () => process.exit(code));
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+  ['SIGHUP', 129],
+])
+  process.on(signal, () => process.exit(code));
 
 async function start(server, port) {
   const args = (server.args ?? []).map((a) => a.replace('{port}', String(port)));
   // A cluster runs on both cores; every other server on CPU 0, wrk on CPU 1.
-  const child = spawn('taskset', ['-c', server.cluster ? '0,1' : '0', process.execPath, join(BENCH, server.file), ...args], {
-    cwd: BENCH,
-    env: { ...process.env, PORT: String(port), DATABASE_URL, NODE_ENV: 'production', ...server.env },
-    stdio: ['ignore', server.stdout ?? 'inherit', 'inherit'],
-  });
+  const child = spawn(
+    'taskset',
+    ['-c', server.cluster ? '0,1' : '0', process.execPath, join(BENCH, server.file), ...args],
+    {
+      cwd: BENCH,
+      env: {
+        ...process.env,
+        PORT: String(port),
+        DATABASE_URL,
+        NODE_ENV: 'production',
+        ...server.env,
+      },
+      stdio: ['ignore', server.stdout ?? 'inherit', 'inherit'],
+    },
+  );
   running.add(child);
   let exited = false;
   child.once('exit', () => {
@@ -107,7 +236,8 @@ async function start(server, port) {
   while (Date.now() < deadline) {
     if (exited) throw new Error(`${server.name} exited during startup`);
     try {
-      if ((await fetch(`http://127.0.0.1:${port}/`)).ok) return { ...server, port, child, pid: child.pid };
+      if ((await fetch(`http://127.0.0.1:${port}/`)).ok)
+        return { ...server, port, child, pid: child.pid };
     } catch {
       // not listening yet
     }
@@ -163,19 +293,23 @@ async function verify(sc, s) {
   const problems = [];
   if (r.status !== 200) problems.push(`status ${r.status}`);
   else if (!sc.check(r)) problems.push(`unexpected answer (${r.type}): ${r.text.slice(0, 200)}`);
-  if (sc.reject && (await call(s, 'GET', sc.reject)).status !== 404) problems.push(`${sc.reject} is not a 404`);
+  if (sc.reject && (await call(s, 'GET', sc.reject)).status !== 404)
+    problems.push(`${sc.reject} is not a 404`);
   if (sc.invalid) {
     const bad = await call(s, 'POST', sc.path, sc.invalid);
-    if (bad.status !== 400 && bad.status !== 422) problems.push(`an invalid body got ${bad.status}, not 400/422`);
+    if (bad.status !== 400 && bad.status !== 422)
+      problems.push(`an invalid body got ${bad.status}, not 400/422`);
   }
-  if (problems.length) throw new Error(`${s.name} fails ${sc.method ?? 'GET'} ${sc.path}: ${problems.join('; ')}`);
+  if (problems.length)
+    throw new Error(`${s.name} fails ${sc.method ?? 'GET'} ${sc.path}: ${problems.join('; ')}`);
 }
 
 // --- measuring ---------------------------------------------------------------------------------
 function luaScript(sc, depth) {
   // Pipelining `depth`: each write is that many requests; done() prints what we read back.
   const lines = [`wrk.method = "${sc.method ?? 'GET'}"`];
-  if (sc.body) lines.push(`wrk.body = [==[${sc.body}]==]`, `wrk.headers["Content-Type"] = "application/json"`);
+  if (sc.body)
+    lines.push(`wrk.body = [==[${sc.body}]==]`, `wrk.headers["Content-Type"] = "application/json"`);
   lines.push(
     'init = function(args)',
     '  local r = {}',
@@ -196,7 +330,18 @@ function luaScript(sc, depth) {
 function wrk(s, sc, script, seconds) {
   return new Promise((resolve, reject) => {
     const url = `http://127.0.0.1:${s.port}${sc.path}`;
-    const p = spawn('taskset', ['-c', sc.only === 'cluster' ? '0,1' : '1', 'wrk', '-t1', '-c100', `-d${seconds}s`, '--latency', '-s', script, url]);
+    const p = spawn('taskset', [
+      '-c',
+      sc.only === 'cluster' ? '0,1' : '1',
+      'wrk',
+      '-t1',
+      '-c100',
+      `-d${seconds}s`,
+      '--latency',
+      '-s',
+      script,
+      url,
+    ]);
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (out += d));
@@ -217,7 +362,8 @@ function processes(pid) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) pids.push(Number(entry));
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid)
+        pids.push(Number(entry));
     } catch {
       // gone meanwhile
     }
@@ -235,7 +381,12 @@ function cpuTicks(pids) {
   return ticks;
 }
 
-const rssMB = (pids) => pids.reduce((mb, pid) => mb + Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024, 0);
+const rssMB = (pids) =>
+  pids.reduce(
+    (mb, pid) =>
+      mb + Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024,
+    0,
+  );
 
 async function measure(sc) {
   const servers = await startAll(serversFor(sc));
@@ -253,9 +404,15 @@ async function measure(sc) {
         const before = cpuTicks(s.pids);
         const r = await wrk(s, sc, script, MODE.duration);
         const cpuUs = ((cpuTicks(s.pids) - before) * 1e6) / CLK_TCK;
-        if (r.statusErrors > 0) throw new Error(`${s.name}: ${r.statusErrors} non-2xx/3xx answers on ${sc.path}`);
-        samples.get(s).push({ rps: r.requests / (r.durationUs / 1e6), cpu: cpuUs / r.requests, errors: r.socketErrors });
-        if (round < MODE.latency) p99.get(s).push((await wrk(s, sc, single, MODE.duration)).p99Us / 1000);
+        if (r.statusErrors > 0)
+          throw new Error(`${s.name}: ${r.statusErrors} non-2xx/3xx answers on ${sc.path}`);
+        samples.get(s).push({
+          rps: r.requests / (r.durationUs / 1e6),
+          cpu: cpuUs / r.requests,
+          errors: r.socketErrors,
+        });
+        if (round < MODE.latency)
+          p99.get(s).push((await wrk(s, sc, single, MODE.duration)).p99Us / 1000);
       }
     }
     return servers.map((s) => {
@@ -281,7 +438,10 @@ async function measure(sc) {
 
 // WebSockets: one ws-load.js process on CPU 1 holds every server's sockets, from round to round.
 function wsClient() {
-  const child = spawn('taskset', ['-c', '1', process.execPath, join(BENCH, 'ws-load.js')], { cwd: BENCH, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn('taskset', ['-c', '1', process.execPath, join(BENCH, 'ws-load.js')], {
+    cwd: BENCH,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   running.add(child);
   let gone = null;
   child.once('exit', (code) => {
@@ -307,7 +467,12 @@ async function measureWs(sc) {
   const servers = await startAll(serversFor(sc));
   const client = wsClient();
   try {
-    await client.ask({ cmd: 'setup', scenario: sc.id, ports: servers.map((s) => s.port), clk: CLK_TCK });
+    await client.ask({
+      cmd: 'setup',
+      scenario: sc.id,
+      ports: servers.map((s) => s.port),
+      clk: CLK_TCK,
+    });
     const run = (i, seconds) => client.ask({ cmd: 'run', target: i, pid: servers[i].pid, seconds });
     for (let i = 0; i < servers.length; i++) await run(i, WS_MODE.warmup);
     const samples = new Map(servers.map((s) => [s, []]));
@@ -315,7 +480,13 @@ async function measureWs(sc) {
       for (let j = 0; j < servers.length; j++) {
         const i = (j + round) % servers.length;
         const r = await run(i, WS_MODE.duration);
-        samples.get(servers[i]).push({ rps: r.count / r.seconds, cpu: r.serverCpuUs / r.count, p99: r.p99, server: r.serverCpuUs / 1e6 / r.seconds, client: r.clientBusy });
+        samples.get(servers[i]).push({
+          rps: r.count / r.seconds,
+          cpu: r.serverCpuUs / r.count,
+          p99: r.p99,
+          server: r.serverCpuUs / 1e6 / r.seconds,
+          client: r.clientBusy,
+        });
       }
     }
     // RSS with the scenario's sockets still open.
@@ -349,7 +520,14 @@ const k = (n) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0));
 
 function table(sc, rows) {
   const raw = rows.find((r) => r.floor);
-  const head = ['server', `${sc.unit ?? 'req'}/s median (min-max)`, 'p99 ms', `CPU µs/${sc.per ?? 'req'}`, 'RSS MB', 'x raw'];
+  const head = [
+    'server',
+    `${sc.unit ?? 'req'}/s median (min-max)`,
+    'p99 ms',
+    `CPU µs/${sc.per ?? 'req'}`,
+    'RSS MB',
+    'x raw',
+  ];
   if (sc.websocket) head.push('busy server/client');
   const body = rows.map((r) => [
     r.name + (r.errors ? ` (${r.errors} socket errors)` : ''),
@@ -361,21 +539,42 @@ function table(sc, rows) {
     ...(sc.websocket ? [r.busy] : []),
   ]);
   // The WebSocket scenarios only run on the servers that have them (see the notes).
-  if (!sc.websocket && sc.only !== 'cluster') for (const s of SERVERS) if (!s.scenarios && !rows.some((r) => r.id === s.id)) body.push([s.name, 'n/a', '', '', '', '']);
+  if (!sc.websocket && sc.only !== 'cluster')
+    for (const s of SERVERS)
+      if (!s.scenarios && !rows.some((r) => r.id === s.id))
+        body.push([s.name, 'n/a', '', '', '', '']);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  const line = (cells) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
   const sep = `| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : '-'.repeat(w - 1) + ':')).join(' | ')} |`;
   return [`### ${sc.title}`, '', line(head), sep, ...body.map(line), ''].join('\n');
 }
 
-const PEERS = ['fastify', 'express', 'koa', '@koa/router', 'hono', '@hono/node-server', '@nestjs/core', 'routing-controllers', 'nunjucks', 'pg', 'class-validator', 'ws', '@nestjs/websockets', '@nestjs/platform-ws'];
+const PEERS = [
+  'fastify',
+  'express',
+  'koa',
+  '@koa/router',
+  'hono',
+  '@hono/node-server',
+  '@nestjs/core',
+  'routing-controllers',
+  'nunjucks',
+  'pg',
+  'class-validator',
+  'ws',
+  '@nestjs/websockets',
+  '@nestjs/platform-ws',
+];
 const version = (dir) => require(join(dir, 'package.json')).version;
 const versions = () => {
   const v = PEERS.map((p) => `${p} ${version(join(BENCH, 'node_modules', p))}`);
   // rococo's ws is the root's; @nestjs/platform-ws pins its own.
   v.push(`rococo's ws ${version(join(BENCH, '..', 'node_modules', 'ws'))}`);
   try {
-    v.push(`@nestjs/platform-ws's ws ${version(join(BENCH, 'node_modules', '@nestjs', 'platform-ws', 'node_modules', 'ws'))}`);
+    v.push(
+      `@nestjs/platform-ws's ws ${version(join(BENCH, 'node_modules', '@nestjs', 'platform-ws', 'node_modules', 'ws'))}`,
+    );
   } catch {
     // it uses the same ws
   }
@@ -386,18 +585,31 @@ async function main() {
   const http = SCENARIOS.filter((sc) => !sc.websocket);
   const ws = SCENARIOS.filter((sc) => sc.websocket).reduce((n, sc) => n + serversFor(sc).length, 0);
   const estimate =
-    http.reduce((t, sc) => t + serversFor(sc).length * (MODE.warmup + (roundsOf(sc) + MODE.latency) * MODE.duration), 0) +
+    http.reduce(
+      (t, sc) =>
+        t + serversFor(sc).length * (MODE.warmup + (roundsOf(sc) + MODE.latency) * MODE.duration),
+      0,
+    ) +
     ws * (WS_MODE.warmup + WS_MODE.rounds * WS_MODE.duration + 2) +
     SCENARIOS.length * 5;
   const machine = describeMachine();
-  console.log(`rococo bench, ${MODE.name}: ${SERVERS.length} servers, ${SCENARIOS.length} scenarios, ${MODE.rounds} rounds${http.filter((sc) => roundsOf(sc) !== MODE.rounds).map((sc) => ` (${sc.id} ${roundsOf(sc)})`).join('')}: about ${Math.ceil(estimate / 60)} min`);
+  console.log(
+    `rococo bench, ${MODE.name}: ${SERVERS.length} servers, ${SCENARIOS.length} scenarios, ${MODE.rounds} rounds${http
+      .filter((sc) => roundsOf(sc) !== MODE.rounds)
+      .map((sc) => ` (${sc.id} ${roundsOf(sc)})`)
+      .join('')}: about ${Math.ceil(estimate / 60)} min`,
+  );
   const busy = await machineBusy(1000);
-  if (busy > 0.1) console.warn(`warning: the machine is already ${(busy * 100).toFixed(0)}% busy with other work: figures will be noisy`);
+  if (busy > 0.1)
+    console.warn(
+      `warning: the machine is already ${(busy * 100).toFixed(0)}% busy with other work: figures will be noisy`,
+    );
   if (SCENARIOS.some((s) => s.id === 'db')) await prepareDatabase(DATABASE_URL);
 
   const all = await startAll(SERVERS);
   try {
-    for (const sc of SCENARIOS) for (const s of all) if (!sc.only || s[sc.only]) await verify(sc, s);
+    for (const sc of SCENARIOS)
+      for (const s of all) if (!sc.only || s[sc.only]) await verify(sc, s);
   } finally {
     await Promise.all(all.map(stop));
   }
@@ -419,7 +631,7 @@ async function main() {
       ` Machine busy with other work just before the run: ${(busy * 100).toFixed(0)}%.`,
     '',
     '- Each server runs in its own process pinned to CPU 0; `wrk -t1 -c100` runs on CPU 1, pipelining 10.',
-    '- req/s: median of the rounds (min-max). x raw: that median over raw node:http\'s, in the same run.',
+    "- req/s: median of the rounds (min-max). x raw: that median over raw node:http's, in the same run.",
     "- CPU µs/req: the server's own utime+stime over a round divided by the requests it answered",
     '  (median of the rounds): a figure that does not depend on the load generator.',
     '- p99: median of the latency rounds, 100 connections without pipelining (wrk corrects latency',
@@ -439,7 +651,7 @@ async function main() {
           '  the fan-out) and NestJS gateways on `WsAdapter` (the Fastify server; its Express twin serves the',
           '  same gateways through the same adapter). The load is `bench/ws-load.js`, one Node process on CPU 1',
           '  that writes prebuilt frames and only reads frame headers back (the `ws` package checks every',
-          '  answer first). Every server gets the same bytes and sends them back unchanged: Nest\'s {event, data}',
+          "  answer first). Every server gets the same bytes and sends them back unchanged: Nest's {event, data}",
           '  messages, which raw and rococo relay as text and Nest parses and serializes again.',
           `- echo: ${WS.ECHO.connections} connections, ${WS.ECHO.window} messages in flight each; messages/s echoed, p99 of the round trip`,
           `  with ${WS.ECHO.window} in flight. fan-out: ${WS.FANOUT.subscribers.toLocaleString('en')} subscribers, one publisher keeping ${WS.FANOUT.window} messages in flight`,

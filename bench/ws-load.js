@@ -22,8 +22,14 @@ const { performance } = require('node:perf_hooks');
 
 // Every server gets the same bytes and must send them back unchanged: Nest's WsAdapter speaks
 // {event, data}, and its answers, serialized again, come out byte for byte the same.
-const ECHO_MESSAGE = JSON.stringify({ event: 'echo', data: { name: 'rococo', tags: ['a', 'b'], count: 3, nested: { ok: true } } });
-const PUBLISH_MESSAGE = JSON.stringify({ event: 'publish', data: 'project 42: alice commented on the roadmap' });
+const ECHO_MESSAGE = JSON.stringify({
+  event: 'echo',
+  data: { name: 'rococo', tags: ['a', 'b'], count: 3, nested: { ok: true } },
+});
+const PUBLISH_MESSAGE = JSON.stringify({
+  event: 'publish',
+  data: 'project 42: alice commented on the roadmap',
+});
 
 const ECHO = { connections: 100, window: 10 };
 const FANOUT = { subscribers: 1000, window: 10 };
@@ -51,7 +57,9 @@ function open(port, path) {
     ws.on('message', (data, isBinary) => messages.push(isBinary ? '(binary)' : data.toString()));
     ws.once('open', () => resolve({ ws, messages }));
     ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`${path}: HTTP ${res.statusCode} instead of 101`)));
+    ws.once('unexpected-response', (_req, res) =>
+      reject(new Error(`${path}: HTTP ${res.statusCode} instead of 101`)),
+    );
   });
 }
 
@@ -78,7 +86,10 @@ async function check(port, id) {
       const want = [ECHO_MESSAGE, other, ECHO_MESSAGE];
       for (const m of want) c.ws.send(m);
       await settle(() => c.messages.length >= want.length);
-      if (!same(c.messages, want)) throw new Error(`/ws/echo sent back ${JSON.stringify(c.messages)} for ${JSON.stringify(want)}`);
+      if (!same(c.messages, want))
+        throw new Error(
+          `/ws/echo sent back ${JSON.stringify(c.messages)} for ${JSON.stringify(want)}`,
+        );
     } else {
       const subs = [];
       for (let i = 0; i < 3; i++) subs.push(await connect('/ws/sub'));
@@ -86,7 +97,11 @@ async function check(port, id) {
       const want = [PUBLISH_MESSAGE, PUBLISH_MESSAGE.replace('42', '43')];
       for (const m of want) pub.ws.send(m);
       await settle(() => subs.every((s) => s.messages.length >= want.length));
-      for (const s of subs) if (!same(s.messages, want)) throw new Error(`a /ws/sub connection got ${JSON.stringify(s.messages)} for ${JSON.stringify(want)}`);
+      for (const s of subs)
+        if (!same(s.messages, want))
+          throw new Error(
+            `a /ws/sub connection got ${JSON.stringify(s.messages)} for ${JSON.stringify(want)}`,
+          );
       if (pub.messages.length) throw new Error(`the publisher got ${JSON.stringify(pub.messages)}`);
     }
   } finally {
@@ -152,7 +167,8 @@ class Connection {
       if (len === 126) len = buf.readUInt16BE(i + 2);
       else if (len === 127) len = buf.readUInt32BE(i + 2) * 2 ** 32 + buf.readUInt32BE(i + 6);
       if (opcode >= 8) {
-        if (opcode === 9) this.socket.write(frames(Buffer.from(buf.subarray(i + header, i + header + len)), 1, 10));
+        if (opcode === 9)
+          this.socket.write(frames(Buffer.from(buf.subarray(i + header, i + header + len)), 1, 10));
         i += header + len;
         continue;
       }
@@ -176,7 +192,9 @@ class Connection {
 function connect(port, path) {
   return new Promise((resolve, reject) => {
     const key = randomBytes(16).toString('base64');
-    const accept = createHash('sha1').update(key + GUID).digest('base64');
+    const accept = createHash('sha1')
+      .update(key + GUID)
+      .digest('base64');
     let conn = null;
     let answer = ''; // the handshake's answer so far
     const fail = (message) => {
@@ -187,27 +205,43 @@ function connect(port, path) {
       if (conn !== null) return conn.data(buf, n);
       answer += buf.toString('latin1', 0, n);
       const end = answer.indexOf('\r\n\r\n');
-      if (end === -1) return answer.length > 16_384 ? fail('no end to the handshake answer') : undefined;
+      if (end === -1)
+        return answer.length > 16_384 ? fail('no end to the handshake answer') : undefined;
       const [status, ...headers] = answer.slice(0, end).split('\r\n');
       if (!/^HTTP\/1\.1 101 /.test(status)) return fail(`${status} instead of 101`);
-      const got = headers.find((h) => /^sec-websocket-accept:/i.test(h))?.slice(21).trim();
+      const got = headers
+        .find((h) => /^sec-websocket-accept:/i.test(h))
+        ?.slice(21)
+        .trim();
       if (got !== accept) return fail('wrong Sec-WebSocket-Accept');
       conn = new Connection(socket);
       const rest = Buffer.from(answer.slice(end + 4), 'latin1');
       if (rest.length > 0) conn.data(rest, rest.length);
       resolve(conn);
     };
-    const socket = net.connect({ host: '127.0.0.1', port, noDelay: true, onread: { buffer: READ_BUFFER, callback: onread } });
+    const socket = net.connect({
+      host: '127.0.0.1',
+      port,
+      noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: onread },
+    });
     socket.on('error', (e) => conn === null && fail(e.message));
     socket.on('close', () => conn === null && fail('closed during the handshake'));
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
   });
 }
 
 /** Opens `n` connections, 50 handshakes at a time (a burst of 1,000 SYNs overflows the backlog). */
 async function connectMany(port, path, n) {
   const out = [];
-  while (out.length < n) out.push(...(await Promise.all(Array.from({ length: Math.min(50, n - out.length) }, () => connect(port, path)))));
+  while (out.length < n)
+    out.push(
+      ...(await Promise.all(
+        Array.from({ length: Math.min(50, n - out.length) }, () => connect(port, path)),
+      )),
+    );
   return out;
 }
 
@@ -225,7 +259,8 @@ class Histogram {
   percentile(p) {
     const target = Math.ceil(this.n * p);
     let seen = 0;
-    for (let b = 0; b < this.counts.length; b++) if ((seen += this.counts[b]) >= target) return b / 100;
+    for (let b = 0; b < this.counts.length; b++)
+      if ((seen += this.counts[b]) >= target) return b / 100;
     return NaN;
   }
   reset() {
@@ -282,7 +317,9 @@ class EchoLoad {
   stop() {
     this.running = false;
     this.inflight = this.conns.reduce((a, c) => a + c.head - c.tail, 0);
-    return this.inflight === 0 ? Promise.resolve() : new Promise((resolve) => (this.drained = resolve));
+    return this.inflight === 0
+      ? Promise.resolve()
+      : new Promise((resolve) => (this.drained = resolve));
   }
 }
 
@@ -331,7 +368,8 @@ class FanoutLoad {
         } else if (this.completed === this.published) this.drained?.();
       }
     }
-    if (s.seen > this.published) throw new Error('a /ws/sub connection got more messages than were published');
+    if (s.seen > this.published)
+      throw new Error('a /ws/sub connection got more messages than were published');
   }
   start() {
     this.running = true;
@@ -341,7 +379,9 @@ class FanoutLoad {
   }
   stop() {
     this.running = false;
-    return this.completed === this.published ? Promise.resolve() : new Promise((resolve) => (this.drained = resolve));
+    return this.completed === this.published
+      ? Promise.resolve()
+      : new Promise((resolve) => (this.drained = resolve));
   }
 }
 
@@ -374,7 +414,10 @@ async function serve() {
       const p99 = load.hist.percentile(0.99);
       let timer;
       const stalled = new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer for ${STALL_MS / 1000} s: messages were lost`)), STALL_MS);
+        timer = setTimeout(
+          () => reject(new Error(`no answer for ${STALL_MS / 1000} s: messages were lost`)),
+          STALL_MS,
+        );
       });
       try {
         await Promise.race([load.stop(), stalled]);

@@ -1,6 +1,19 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
-import { Application, createApp, csrf, database, intConverter, openapi, schemas, sessions, staticFiles, templates, websockets, hub } from '../src';
+import {
+  Application,
+  createApp,
+  csrf,
+  database,
+  intConverter,
+  openapi,
+  schemas,
+  sessions,
+  staticFiles,
+  templates,
+  websockets,
+  hub,
+} from '../src';
 import { AuthController } from './auth/auth.controller';
 import { currentUserContext } from './auth/current-user';
 import { errorPages, serverTiming } from './middlewares';
@@ -24,7 +37,14 @@ import { UsersController } from './users/users.controller';
  */
 export function createSampleApp(settings: AppSettings = loadSettings()): Application {
   return createApp({
-    controllers: [PagesController, ProjectsController, LiveController, UsersController, AuthController, ApiController],
+    controllers: [
+      PagesController,
+      ProjectsController,
+      LiveController,
+      UsersController,
+      AuthController,
+      ApiController,
+    ],
     settings,
     // `<project_id:id>`: the ids of the tables' `serial` columns (PostgreSQL integer). Any other
     // number in a path is a 404 at the router, never a query that PostgreSQL refuses.
@@ -38,7 +58,12 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
       websockets(),
       // Through Redis when settings.REDIS_URL is set (project pages in every worker).
       hub({ prefix: `${settings.REDIS_PREFIX}hub:` }),
-      openapi({ title: 'Rococo Tracker API', version: '1.0.0', description: 'Projects of the rococo sample, as JSON.', prefix: '/api' }),
+      openapi({
+        title: 'Rococo Tracker API',
+        version: '1.0.0',
+        description: 'Projects of the rococo sample, as JSON.',
+        prefix: '/api',
+      }),
     ],
   });
 }

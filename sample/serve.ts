@@ -12,7 +12,10 @@ import { loadSettings } from './settings';
 export default function sampleApp(): Application {
   const settings = loadSettings(isDevelopment() ? { DEBUG: true } : {});
   if (settings.DATABASE_URL === '') {
-    throw new RococoError('ROCOCO_SETTINGS', 'DATABASE_URL is not set: set DATABASE_URL=postgres://..., or run npm start, which starts an embedded PostgreSQL');
+    throw new RococoError(
+      'ROCOCO_SETTINGS',
+      'DATABASE_URL is not set: set DATABASE_URL=postgres://..., or run npm start, which starts an embedded PostgreSQL',
+    );
   }
   return createSampleApp(settings);
 }

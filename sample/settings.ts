@@ -30,6 +30,9 @@ export const defaults = {
 export type AppSettings = Readonly<typeof defaults>;
 
 /** Settings from the environment (`DEBUG=1 PORT=9000 npm start`), with explicit overrides. */
-export function loadSettings(overrides: Partial<AppSettings> = {}, env: Record<string, string | undefined> = process.env): AppSettings {
+export function loadSettings(
+  overrides: Partial<AppSettings> = {},
+  env: Record<string, string | undefined> = process.env,
+): AppSettings {
   return immutableSettings(settingsFromEnv(defaults, env), overrides);
 }

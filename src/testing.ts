@@ -101,16 +101,31 @@ export async function testClient(app: Application): Promise<TestClient> {
       headers.set('cookie', [...cookies].map(([k, v]) => `${k}=${v}`).join('; '));
     }
     if (payload !== undefined) headers.set('content-length', String(payload.byteLength));
-    const res = await send({ agent, host: '127.0.0.1', port: Number(port), method, path, headers: Object.fromEntries(headers) }, payload);
+    const res = await send(
+      {
+        agent,
+        host: '127.0.0.1',
+        port: Number(port),
+        method,
+        path,
+        headers: Object.fromEntries(headers),
+      },
+      payload,
+    );
     for (const line of res.headers.getSetCookie()) {
       const c = parseSetCookie(line);
-      const expired = (c.maxAge !== undefined && c.maxAge <= 0) || (c.expires !== undefined && c.expires.getTime() <= Date.now());
+      const expired =
+        (c.maxAge !== undefined && c.maxAge <= 0) ||
+        (c.expires !== undefined && c.expires.getTime() <= Date.now());
       if (expired) cookies.delete(c.name);
       else cookies.set(c.name, c.value ?? '');
     }
     return res;
   };
-  const shortcut = (method: string): Shortcut => (path, init) => request(method, path, init);
+  const shortcut =
+    (method: string): Shortcut =>
+    (path, init) =>
+      request(method, path, init);
 
   return {
     url: (path) => base + path,
@@ -125,13 +140,15 @@ export async function testClient(app: Application): Promise<TestClient> {
     cookies,
     ws: (path, options = {}) => {
       const headers: Record<string, string> = { ...options.headers };
-      if (cookies.size > 0 && headers.cookie === undefined) headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+      if (cookies.size > 0 && headers.cookie === undefined)
+        headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
       return openWebSocket(`ws://127.0.0.1:${port}${path}`, options, headers);
     },
     close: async () => {
       // The client's idle connections go first: the server would give them a grace period,
       // in case a request were on its way. Requests still in flight finish.
-      for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
+      for (const sockets of Object.values(agent.freeSockets))
+        for (const socket of sockets ?? []) socket.destroy();
       await app.close();
       agent.destroy();
     },
@@ -145,7 +162,10 @@ async function encodeBody(init: TestRequestInit, headers: Headers): Promise<Buff
     body = JSON.stringify(init.json);
     if (!headers.has('content-type')) headers.set('content-type', 'application/json');
   } else if (init.form !== undefined) {
-    body = init.form instanceof FormData || init.form instanceof URLSearchParams ? init.form : new URLSearchParams(init.form);
+    body =
+      init.form instanceof FormData || init.form instanceof URLSearchParams
+        ? init.form
+        : new URLSearchParams(init.form);
   }
   if (body === undefined) return undefined;
   if (typeof body === 'string') return Buffer.from(body);
@@ -167,9 +187,11 @@ function send(options: RequestOptions, payload: Buffer | undefined): Promise<glo
       res.on('error', reject);
       res.on('end', () => {
         const headers = new Headers();
-        for (let i = 0; i < res.rawHeaders.length; i += 2) headers.append(res.rawHeaders[i], res.rawHeaders[i + 1]);
+        for (let i = 0; i < res.rawHeaders.length; i += 2)
+          headers.append(res.rawHeaders[i], res.rawHeaders[i + 1]);
         const status = res.statusCode as number;
-        const body = NO_BODY.has(status) || options.method === 'HEAD' ? null : Buffer.concat(chunks);
+        const body =
+          NO_BODY.has(status) || options.method === 'HEAD' ? null : Buffer.concat(chunks);
         resolve(new globalThis.Response(body, { status, statusText: res.statusMessage, headers }));
       });
     });
@@ -178,9 +200,17 @@ function send(options: RequestOptions, payload: Buffer | undefined): Promise<glo
   });
 }
 
-function openWebSocket(url: string, options: TestWebSocketOptions, headers: Record<string, string>): Promise<TestWebSocket> {
+function openWebSocket(
+  url: string,
+  options: TestWebSocketOptions,
+  headers: Record<string, string>,
+): Promise<TestWebSocket> {
   const { WebSocket } = require('ws') as typeof import('ws');
-  const ws = new WebSocket(url, options.protocols ?? [], { headers, autoPong: options.autoPong ?? true, perMessageDeflate: false });
+  const ws = new WebSocket(url, options.protocols ?? [], {
+    headers,
+    autoPong: options.autoPong ?? true,
+    perMessageDeflate: false,
+  });
   const inbox: (string | Buffer)[] = [];
   const waiters: { resolve: (m: string | Buffer) => void; reject: (e: Error) => void }[] = [];
   let closedInfo: { code: number; reason: string } | null = null;
@@ -193,7 +223,8 @@ function openWebSocket(url: string, options: TestWebSocketOptions, headers: Reco
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
     ws.on('close', (code: number, reason: Buffer) => {
       closedInfo = { code, reason: reason.toString('utf8') };
-      for (const w of waiters.splice(0)) w.reject(new Error(`the socket closed (${code} ${closedInfo.reason})`));
+      for (const w of waiters.splice(0))
+        w.reject(new Error(`the socket closed (${code} ${closedInfo.reason})`));
       resolve(closedInfo);
     });
   });
@@ -209,7 +240,8 @@ function openWebSocket(url: string, options: TestWebSocketOptions, headers: Reco
       const next = (timeoutMs = 2000) => {
         const m = inbox.shift();
         if (m !== undefined) return Promise.resolve(m);
-        if (closedInfo !== null) return Promise.reject(new Error(`the socket is closed (${closedInfo.code})`));
+        if (closedInfo !== null)
+          return Promise.reject(new Error(`the socket is closed (${closedInfo.code})`));
         return new Promise<string | Buffer>((res, rej) => {
           const waiter = {
             resolve: (v: string | Buffer) => {
@@ -228,7 +260,8 @@ function openWebSocket(url: string, options: TestWebSocketOptions, headers: Reco
           waiters.push(waiter);
         });
       };
-      const send = (data: string | Buffer) => new Promise<void>((res, rej) => ws.send(data, (err) => (err ? rej(err) : res())));
+      const send = (data: string | Buffer) =>
+        new Promise<void>((res, rej) => ws.send(data, (err) => (err ? rej(err) : res())));
       resolve({
         protocol: ws.protocol,
         closed,

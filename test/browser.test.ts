@@ -20,7 +20,9 @@ const LIVE_SCREENSHOT = join(ARTIFACTS, 'sample-live.png');
 const hasChromium = existsSync(CHROMIUM);
 
 if (!hasChromium && !process.env.CI) {
-  console.warn(`browser.test.ts: skipped, ${CHROMIUM} does not exist (apt-get install chromium to run it)`);
+  console.warn(
+    `browser.test.ts: skipped, ${CHROMIUM} does not exist (apt-get install chromium to run it)`,
+  );
 }
 const browserTest = hasChromium || process.env.CI ? test : test.skip;
 
@@ -41,14 +43,26 @@ afterAll(async () => {
  */
 async function start(): Promise<{ client: TestClient; browser: Browser }> {
   if (!hasChromium) {
-    throw new Error(`CI is set but ${CHROMIUM} does not exist: install Debian's chromium (.ci/run does) to run the browser test`);
+    throw new Error(
+      `CI is set but ${CHROMIUM} does not exist: install Debian's chromium (.ci/run does) to run the browser test`,
+    );
   }
   db ??= await createTestDatabase();
-  client ??= await sampleClient(db.url, { REDIS_PREFIX: `test-browser-${randomBytes(6).toString('hex')}:` });
+  client ??= await sampleClient(db.url, {
+    REDIS_PREFIX: `test-browser-${randomBytes(6).toString('hex')}:`,
+  });
   browser ??= await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   return { client, browser };
 }
@@ -76,11 +90,19 @@ browserTest(
     expect(await page.title()).toBe('Home · Rococo Tracker');
     expect(await page.locator('h1').textContent()).toBe('Keep track of your projects');
     // The stylesheet puts the paper colour on the root element (the canvas), the ink on the masthead.
-    expect(await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor)).toBe('rgb(251, 248, 243)');
-    expect(await page.evaluate(() => getComputedStyle(document.querySelector('.masthead')!).backgroundColor)).toBe('rgb(35, 49, 63)');
+    expect(
+      await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor),
+    ).toBe('rgb(251, 248, 243)');
+    expect(
+      await page.evaluate(
+        () => getComputedStyle(document.querySelector('.masthead')!).backgroundColor,
+      ),
+    ).toBe('rgb(35, 49, 63)');
 
     // A visitor: the header offers to log in.
-    expect(await page.locator('.account').getByRole('link', { name: 'Log in' }).isVisible()).toBe(true);
+    expect(await page.locator('.account').getByRole('link', { name: 'Log in' }).isVisible()).toBe(
+      true,
+    );
 
     // "New project" needs a login: the login page, which comes back to the form.
     await page.getByRole('link', { name: 'New project' }).click();
@@ -94,7 +116,9 @@ browserTest(
     expect(await page.locator('h1').textContent()).toBe('New project');
     expect(await page.getByRole('status').textContent()).toBe('Welcome back, Demo User.');
     expect(await page.locator('.account .whoami').textContent()).toBe('Demo User');
-    expect(await page.locator('.account').getByRole('button', { name: 'Log out' }).isVisible()).toBe(true);
+    expect(
+      await page.locator('.account').getByRole('button', { name: 'Log out' }).isVisible(),
+    ).toBe(true);
 
     // app.js suggests a slug from the name while the slug is empty.
     await page.locator('#name').pressSequentially('Rococo in Chromium!');
@@ -109,9 +133,13 @@ browserTest(
     await page.getByRole('button', { name: 'Add project' }).click();
     await page.waitForURL(/\/projects\/\d+$/);
     const id = Number(/\/projects\/(\d+)$/.exec(page.url())![1]);
-    expect(await page.getByRole('status').textContent()).toBe('Project “Made in Chromium” was added.');
+    expect(await page.getByRole('status').textContent()).toBe(
+      'Project “Made in Chromium” was added.',
+    );
     expect(await page.locator('h1').textContent()).toBe('Made in Chromium from-the-browser');
-    expect(await page.locator('p.lead').textContent()).toBe('Added through the form by the browser test.');
+    expect(await page.locator('p.lead').textContent()).toBe(
+      'Added through the form by the browser test.',
+    );
     expect(await page.locator('.facts dd').first().textContent()).toBe('Demo User');
     expect(await page.getByRole('link', { name: 'Edit' }).isVisible()).toBe(true);
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -123,7 +151,9 @@ browserTest(
     await page.waitForURL(client.url('/projects'));
     const titles = await page.locator('#projects .card-title').allTextContents();
     expect(titles).toEqual(['aiohttp.web', 'aiopg', 'rororo', 'Made in Chromium']);
-    expect(await page.locator('#projects .card-title').last().getAttribute('href')).toBe(`/projects/${id}`);
+    expect(await page.locator('#projects .card-title').last().getAttribute('href')).toBe(
+      `/projects/${id}`,
+    );
     // The message was shown once.
     expect(await page.getByRole('status').count()).toBe(0);
 
@@ -154,7 +184,10 @@ async function watchedPage(context: BrowserContext, problems: string[]): Promise
 
 /** Waits until the page says how many are viewing it. */
 async function viewing(page: Page, count: number): Promise<void> {
-  await page.locator('[data-viewers]').filter({ hasText: new RegExp(`^${count} viewing$`) }).waitFor({ timeout: 5000 });
+  await page
+    .locator('[data-viewers]')
+    .filter({ hasText: new RegExp(`^${count} viewing$`) })
+    .waitFor({ timeout: 5000 });
 }
 
 browserTest(
@@ -176,13 +209,17 @@ browserTest(
 
     await visitor.goto(client.url('/projects/2'));
     expect(await visitor.locator('h1').textContent()).toBe('aiopg aiopg');
-    expect(await visitor.getByRole('link', { name: 'Log in to comment' }).getAttribute('href')).toBe('/login?next=%2Fprojects%2F2');
+    expect(
+      await visitor.getByRole('link', { name: 'Log in to comment' }).getAttribute('href'),
+    ).toBe('/login?next=%2Fprojects%2F2');
     expect(await visitor.locator('[data-no-comments]').isVisible()).toBe(true);
     // Both pages are open: both say so.
     await viewing(visitor, 2);
     await viewing(demo, 2);
     // A mark that a reload would wipe out.
-    await visitor.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    await visitor.evaluate(
+      () => ((window as unknown as { notReloaded: boolean }).notReloaded = true),
+    );
 
     // The demo user comments; the visitor's page shows it, and nothing of it runs as HTML.
     const text = 'Looks good <img src=x onerror="window.pwned=1">\nsecond line';
@@ -195,10 +232,16 @@ browserTest(
     expect(await arrived.locator('.comment-body img').count()).toBe(0);
     expect(await arrived.locator('.comment-meta a').textContent()).toBe('Demo User');
     expect(await arrived.locator('.comment-meta a').getAttribute('href')).toBe('/users/3');
-    expect(await arrived.locator('.comment-meta time').textContent()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+    expect(await arrived.locator('.comment-meta time').textContent()).toMatch(
+      /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/,
+    );
     expect(await visitor.locator('[data-no-comments]').isVisible()).toBe(false);
-    expect(await visitor.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
-    expect(await visitor.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    expect(
+      await visitor.evaluate(() => (window as unknown as { pwned?: number }).pwned),
+    ).toBeUndefined();
+    expect(
+      await visitor.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded),
+    ).toBe(true);
     // The author's page shows it once (the answer of the post and the socket's event), the form emptied, still 2 viewing.
     await demo.locator('.comment-list .comment').first().waitFor();
     expect(await demo.locator('.comment-list .comment').count()).toBe(1);
@@ -209,7 +252,9 @@ browserTest(
     // An empty comment is refused on the page, without leaving it.
     await demo.getByRole('button', { name: 'Comment' }).click();
     await demo.locator('#comment-error').waitFor();
-    expect(await demo.locator('#comment-error').textContent()).toBe('Write something first: the comment is empty.');
+    expect(await demo.locator('#comment-error').textContent()).toBe(
+      'Write something first: the comment is empty.',
+    );
     expect(demo.url()).toBe(client.url('/projects/2'));
 
     // The owner edits the project: while on the form, the visitor's page counts one viewer; after saving, it shows the change.
@@ -222,17 +267,24 @@ browserTest(
     await demo.waitForURL(client.url('/projects/2'));
     await visitor.locator('h1').filter({ hasText: 'aiopg, live' }).waitFor({ timeout: 5000 });
     expect(await visitor.locator('h1').textContent()).toBe('aiopg, live aiopg');
-    expect(await visitor.locator('p.lead').textContent()).toBe('Edited in one browser, seen in the other.');
+    expect(await visitor.locator('p.lead').textContent()).toBe(
+      'Edited in one browser, seen in the other.',
+    );
     expect(await visitor.title()).toBe('aiopg, live · Rococo Tracker');
     await viewing(visitor, 2);
     await viewing(demo, 2);
-    expect(await visitor.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    expect(
+      await visitor.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded),
+    ).toBe(true);
 
     // The author's new page (after saving) has its own socket: its next comment arrives too.
     await demo.getByLabel('Add a comment').fill('One more, from the same browser.');
     await demo.getByRole('button', { name: 'Comment' }).click();
     await arrived.nth(1).waitFor({ timeout: 5000 });
-    expect(await arrived.locator('.comment-body').allTextContents()).toEqual([text, 'One more, from the same browser.']);
+    expect(await arrived.locator('.comment-body').allTextContents()).toEqual([
+      text,
+      'One more, from the same browser.',
+    ]);
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await visitor.screenshot({ path: LIVE_SCREENSHOT, fullPage: true });
@@ -263,25 +315,45 @@ browserTest(
       // Loaded, favicon included, before the network is cut.
       await page.goto(`http://127.0.0.1:${proxy.port}/projects/3`, { waitUntil: 'networkidle' });
       await viewing(page, 1);
-      await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+      await page.evaluate(
+        () => ((window as unknown as { notReloaded: boolean }).notReloaded = true),
+      );
       const token = await logIn(client);
 
       // The network goes: the page says it is reconnecting.
       await proxy.stop();
-      await page.locator('[data-viewers]').filter({ hasText: 'Reconnecting…' }).waitFor({ timeout: 5000 });
+      await page
+        .locator('[data-viewers]')
+        .filter({ hasText: 'Reconnecting…' })
+        .waitFor({ timeout: 5000 });
       expect(await page.locator('[data-viewers]').getAttribute('data-state')).toBe('offline');
       // Meanwhile someone comments: the page cannot hear of it.
-      const posted = await client.post('/projects/3/comments', { headers: BROWSER, form: { csrf_token: token, body: 'Said while you were away' } });
+      const posted = await client.post('/projects/3/comments', {
+        headers: BROWSER,
+        form: { csrf_token: token, body: 'Said while you were away' },
+      });
       expect(posted.status).toBe(302);
 
       // The network is back: the page reconnects within its backoff and gets the comment it missed.
       await proxy.start();
-      await page.locator('.comment-list .comment-body').filter({ hasText: 'Said while you were away' }).waitFor({ timeout: 10_000 });
+      await page
+        .locator('.comment-list .comment-body')
+        .filter({ hasText: 'Said while you were away' })
+        .waitFor({ timeout: 10_000 });
       await viewing(page, 1);
       expect(await page.locator('.comment-list .comment').count()).toBe(1);
-      expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+      expect(
+        await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded),
+      ).toBe(true);
       // Attempts to reconnect while the network was down may have failed (that is the point); nothing else did.
-      expect(problems.filter((p) => !/^net::ERR_CONNECTION_REFUSED ws:\/\/127\.0\.0\.1:\d+\/projects\/3\/live\?since=0$/.test(p))).toEqual([]);
+      expect(
+        problems.filter(
+          (p) =>
+            !/^net::ERR_CONNECTION_REFUSED ws:\/\/127\.0\.0\.1:\d+\/projects\/3\/live\?since=0$/.test(
+              p,
+            ),
+        ),
+      ).toEqual([]);
     } finally {
       await context.close();
       await proxy.stop();

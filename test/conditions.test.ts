@@ -62,14 +62,22 @@ beforeAll(async () => {
 afterAll(() => client.close());
 
 test('a header condition picks its route; without the header, the route without conditions', async () => {
-  expect(await (await client.get('/items', { headers: { 'accept-version': '2' } })).json()).toEqual({ version: 2 });
-  expect(await (await client.get('/items', { headers: { 'accept-version': '3.1' } })).json()).toEqual({ version: 3 });
-  expect(await (await client.get('/items', { headers: { 'accept-version': '9' } })).json()).toEqual({ version: 1 });
+  expect(await (await client.get('/items', { headers: { 'accept-version': '2' } })).json()).toEqual(
+    { version: 2 },
+  );
+  expect(
+    await (await client.get('/items', { headers: { 'accept-version': '3.1' } })).json(),
+  ).toEqual({ version: 3 });
+  expect(await (await client.get('/items', { headers: { 'accept-version': '9' } })).json()).toEqual(
+    { version: 1 },
+  );
   expect(await (await client.get('/items')).json()).toEqual({ version: 1 });
 });
 
 test('responses of a header-conditioned path carry Vary with those headers, whichever route answered', async () => {
-  expect((await client.get('/items', { headers: { 'accept-version': '2' } })).headers.get('vary')).toBe('accept-version');
+  expect(
+    (await client.get('/items', { headers: { 'accept-version': '2' } })).headers.get('vary'),
+  ).toBe('accept-version');
   expect((await client.get('/items')).headers.get('vary')).toBe('accept-version');
 });
 
@@ -80,21 +88,29 @@ test('a route without conditions pays nothing for them: no Vary', async () => {
 });
 
 test('a host condition (port and case ignored), with its own parameter names', async () => {
-  expect(await (await client.get('/items/7', { headers: { host: 'Admin.Example.com:8443' } })).json()).toEqual({ admin: true, id: '7' });
+  expect(
+    await (await client.get('/items/7', { headers: { host: 'Admin.Example.com:8443' } })).json(),
+  ).toEqual({ admin: true, id: '7' });
   expect(await (await client.get('/items/7')).json()).toEqual({ admin: false, id: '7' });
   expect((await client.get('/items/7')).headers.get('vary')).toBeNull(); // Host is already in every cache key
 });
 
 test('a host regex; no route without conditions: the others get a 404, other methods a 405', async () => {
-  expect((await client.post('/items/upload', { headers: { host: 'api.example.com' } })).status).toBe(200);
-  expect((await client.post('/items/upload', { headers: { host: 'evil.example.com' } })).status).toBe(404);
+  expect(
+    (await client.post('/items/upload', { headers: { host: 'api.example.com' } })).status,
+  ).toBe(200);
+  expect(
+    (await client.post('/items/upload', { headers: { host: 'evil.example.com' } })).status,
+  ).toBe(404);
   const wrong = await client.get('/items/upload', { headers: { host: 'api.example.com' } });
   expect(wrong.status).toBe(405);
   expect(wrong.headers.get('allow')).toBe('POST');
 });
 
 test('a custom condition: a function of the request', async () => {
-  expect((await client.get('/items/only-internal', { headers: { 'x-internal': 'yes' } })).status).toBe(200);
+  expect(
+    (await client.get('/items/only-internal', { headers: { 'x-internal': 'yes' } })).status,
+  ).toBe(200);
   expect((await client.get('/items/only-internal')).status).toBe(404);
 });
 
@@ -116,7 +132,9 @@ test('the same conditions twice on one method and path stop createApp; unknown o
       return {};
     }
   }
-  expect(() => createApp({ controllers: [Dup] })).toThrow(/ROCOCO_ROUTE_DUPLICATE: Dup\.b: GET \/dup is already declared by Dup\.a/);
+  expect(() => createApp({ controllers: [Dup] })).toThrow(
+    /ROCOCO_ROUTE_DUPLICATE: Dup\.b: GET \/dup is already declared by Dup\.a/,
+  );
 
   @Controller('/bad')
   class Bad {

@@ -1,15 +1,35 @@
-import { createApp, Controller, Get, Post, Injectable, inject, SETTINGS, Request, HTTPFound, immutableSettings } from '../src';
+import {
+  createApp,
+  Controller,
+  Get,
+  Post,
+  Injectable,
+  inject,
+  SETTINGS,
+  Request,
+  HTTPFound,
+  immutableSettings,
+} from '../src';
 import { testClient } from '../src/testing';
 
 @Injectable()
-class Greeter { greet(n: string) { return `hello ${n}`; } }
+class Greeter {
+  greet(n: string) {
+    return `hello ${n}`;
+  }
+}
 
 @Controller('/api', { name: 'api' })
 class ApiController {
-  constructor(private greeter: Greeter, @inject(SETTINGS) private settings: { LOCALE: string }) {}
+  constructor(
+    private greeter: Greeter,
+    @inject(SETTINGS) private settings: { LOCALE: string },
+  ) {}
 
   @Get('/projects/<id:\\d+>', { name: 'project' })
-  async project(req: Request) { return { id: Number(req.params.id), locale: this.settings.LOCALE, hi: this.greeter.greet('x') }; }
+  async project(req: Request) {
+    return { id: Number(req.params.id), locale: this.settings.LOCALE, hi: this.greeter.greet('x') };
+  }
 
   @Post('/projects', { name: 'add_project' })
   async add(req: Request) {
@@ -19,7 +39,11 @@ class ApiController {
 }
 
 test('smoke', async () => {
-  const app = createApp({ controllers: [ApiController], settings: immutableSettings({ LOCALE: 'uk_UA' }), middlewares: [async (req, next) => next()] });
+  const app = createApp({
+    controllers: [ApiController],
+    settings: immutableSettings({ LOCALE: 'uk_UA' }),
+    middlewares: [async (req, next) => next()],
+  });
   const client = await testClient(app);
   const res = await client.get('/api/projects/42');
   expect(res.status).toBe(200);

@@ -3,7 +3,15 @@
  * what they accept (anything else is a 404, however long or odd), an app's own converters,
  * `url()` formatting through them, and the mistakes createApp refuses.
  */
-import { Controller, createApp, Get, intConverter, type Application, type Converter, type Request } from '../src';
+import {
+  Controller,
+  createApp,
+  Get,
+  intConverter,
+  type Application,
+  type Converter,
+  type Request,
+} from '../src';
 import { testClient, type TestClient } from '../src/testing';
 
 const clients: TestClient[] = [];
@@ -20,18 +28,40 @@ const day: Converter<string> = {
 
 @Controller('', { name: 'c' })
 class Converted {
-  @Get('/int/<id:int>', { name: 'int' }) int(req: Request) { return { id: req.params.id }; }
-  @Get('/float/<x:float>', { name: 'float' }) float(req: Request) { return { x: req.params.x }; }
-  @Get('/uuid/<key:uuid>', { name: 'uuid' }) uuid(req: Request) { return { key: req.params.key }; }
-  @Get('/slug/<s:slug>', { name: 'slug' }) slug(req: Request) { return { s: req.params.s }; }
-  @Get('/files/<p:path>', { name: 'path' }) path(req: Request) { return { p: req.params.p }; }
-  @Get('/id/<id:id>', { name: 'id' }) id(req: Request) { return { id: req.params.id }; }
-  @Get('/signed/<n:signed>', { name: 'signed' }) signed(req: Request) { return { n: req.params.n }; }
-  @Get('/day/<d:day>', { name: 'day' }) day(req: Request) { return { d: req.params.d }; }
-  @Get('/pair/<a:int>-<b:int>', { name: 'pair' }) pair(req: Request) { return { a: req.params.a, b: req.params.b }; }
+  @Get('/int/<id:int>', { name: 'int' }) int(req: Request) {
+    return { id: req.params.id };
+  }
+  @Get('/float/<x:float>', { name: 'float' }) float(req: Request) {
+    return { x: req.params.x };
+  }
+  @Get('/uuid/<key:uuid>', { name: 'uuid' }) uuid(req: Request) {
+    return { key: req.params.key };
+  }
+  @Get('/slug/<s:slug>', { name: 'slug' }) slug(req: Request) {
+    return { s: req.params.s };
+  }
+  @Get('/files/<p:path>', { name: 'path' }) path(req: Request) {
+    return { p: req.params.p };
+  }
+  @Get('/id/<id:id>', { name: 'id' }) id(req: Request) {
+    return { id: req.params.id };
+  }
+  @Get('/signed/<n:signed>', { name: 'signed' }) signed(req: Request) {
+    return { n: req.params.n };
+  }
+  @Get('/day/<d:day>', { name: 'day' }) day(req: Request) {
+    return { d: req.params.d };
+  }
+  @Get('/pair/<a:int>-<b:int>', { name: 'pair' }) pair(req: Request) {
+    return { a: req.params.a, b: req.params.b };
+  }
   // Falls through: an id the converter refuses is tried against the next route.
-  @Get('/either/<id:id>', { name: 'either_id' }) eitherId() { return { which: 'id' }; }
-  @Get('/either/<name>', { name: 'either_name' }) eitherName() { return { which: 'name' }; }
+  @Get('/either/<id:id>', { name: 'either_id' }) eitherId() {
+    return { which: 'id' };
+  }
+  @Get('/either/<name>', { name: 'either_name' }) eitherName() {
+    return { which: 'name' };
+  }
 }
 
 let app: Application;
@@ -40,7 +70,11 @@ let client: TestClient;
 beforeEach(async () => {
   app = createApp({
     controllers: [Converted],
-    converters: { id: intConverter({ min: 1, max: 2 ** 31 - 1 }), signed: intConverter({ min: -5, max: 5 }), day },
+    converters: {
+      id: intConverter({ min: 1, max: 2 ** 31 - 1 }),
+      signed: intConverter({ min: -5, max: 5 }),
+      day,
+    },
   });
   client = await testClient(app);
   clients.push(client);
@@ -57,8 +91,24 @@ describe('built-in converters', () => {
     expect(await (await client.get('/int/42')).json()).toEqual({ id: '42' });
     expect(await status('/int/0')).toBe(200);
     expect(await status('/int/9007199254740991')).toBe(200);
-    for (const bad of ['9007199254740992', '123456789012345678901234567890123456789', '9'.repeat(5000), '-1', '1e3', '0x10', '1.5', '%2B1', '%201', '1%20', 'abc', '']) {
-      expect({ bad: bad.slice(0, 40), status: await status(`/int/${bad}`) }).toEqual({ bad: bad.slice(0, 40), status: 404 });
+    for (const bad of [
+      '9007199254740992',
+      '123456789012345678901234567890123456789',
+      '9'.repeat(5000),
+      '-1',
+      '1e3',
+      '0x10',
+      '1.5',
+      '%2B1',
+      '%201',
+      '1%20',
+      'abc',
+      '',
+    ]) {
+      expect({ bad: bad.slice(0, 40), status: await status(`/int/${bad}`) }).toEqual({
+        bad: bad.slice(0, 40),
+        status: 404,
+      });
     }
   });
 
@@ -109,7 +159,9 @@ describe('url() formats through the converter', () => {
   it('writes values and refuses those the route could not match', () => {
     expect(app.url('c.int', { id: 42 })).toBe('/int/42');
     expect(app.url('c.float', { x: 1.5 })).toBe('/float/1.5');
-    expect(app.url('c.uuid', { key: '0F8FAD5B-D9CB-469F-A165-70867728950E' })).toBe('/uuid/0f8fad5b-d9cb-469f-a165-70867728950e');
+    expect(app.url('c.uuid', { key: '0F8FAD5B-D9CB-469F-A165-70867728950E' })).toBe(
+      '/uuid/0f8fad5b-d9cb-469f-a165-70867728950e',
+    );
     expect(app.url('c.path', { p: 'a/b c' })).toBe('/files/a/b%20c');
     expect(app.url('c.pair', { a: 1, b: 2 })).toBe('/pair/1-2');
     expect(() => app.url('c.int', { id: -1 })).toThrow(/is not a value of <id:int>/);
@@ -124,20 +176,33 @@ describe('url() formats through the converter', () => {
 describe('mistakes stop createApp', () => {
   const build = (converters: Record<string, unknown>, path = '/x/<v:int>') => {
     @Controller()
-    class C { @Get(path) get() { return {}; } }
-    return () => createApp({ controllers: [C], converters: converters as Record<string, Converter> });
+    class C {
+      @Get(path) get() {
+        return {};
+      }
+    }
+    return () =>
+      createApp({ controllers: [C], converters: converters as Record<string, Converter> });
   };
 
   it('names an unknown converter, suggesting the regex form for a literal word', () => {
-    expect(build({}, '/x/<v:integer>')).toThrow(/'integer' of parameter 'v' is not a converter \(known: int, float, uuid, slug, path\); write a literal word as a regex, '\(\?:integer\)'/);
+    expect(build({}, '/x/<v:integer>')).toThrow(
+      /'integer' of parameter 'v' is not a converter \(known: int, float, uuid, slug, path\); write a literal word as a regex, '\(\?:integer\)'/,
+    );
   });
 
   it('refuses a bad converter', () => {
     expect(build({ int: intConverter() })).toThrow(/'int' is a built-in converter/);
     expect(build({ '1x': intConverter() })).toThrow(/'1x' is not a valid name/);
-    expect(build({ x: { regex: '[', parse: String, format: String } })).toThrow(/'\[' is not a valid regex/);
-    expect(build({ x: { regex: 'a', parse: String } })).toThrow(/parse and format must be functions/);
-    expect(build({ x: { regex: 'a', parse: String, format: String, schmea: {} } })).toThrow(/unknown key 'schmea'/);
+    expect(build({ x: { regex: '[', parse: String, format: String } })).toThrow(
+      /'\[' is not a valid regex/,
+    );
+    expect(build({ x: { regex: 'a', parse: String } })).toThrow(
+      /parse and format must be functions/,
+    );
+    expect(build({ x: { regex: 'a', parse: String, format: String, schmea: {} } })).toThrow(
+      /unknown key 'schmea'/,
+    );
     expect(() => intConverter({ min: 5, max: 1 })).toThrow(/min \(5\) is larger than max \(1\)/);
     expect(() => intConverter({ max: 2 ** 60 })).toThrow(/max must be a safe integer/);
   });

@@ -27,7 +27,8 @@ import { testClient, type TestClient } from '../src/testing';
 
 const KEY = randomBytes(32).toString('base64');
 const TOKEN = /^[A-Za-z0-9_-]{86}$/;
-const MISSING = "CSRF token missing: send it in the form field 'csrf_token' or the X-CSRF-Token header";
+const MISSING =
+  "CSRF token missing: send it in the form field 'csrf_token' or the X-CSRF-Token header";
 const INCORRECT = 'CSRF token incorrect: reload the page and try again';
 const CROSS_SITE = 'Cross-site request refused (CSRF)';
 
@@ -110,7 +111,10 @@ let templatesDir: string;
 
 beforeAll(() => {
   templatesDir = mkdtempSync(join(tmpdir(), 'rococo-csrf-tpl-'));
-  writeFileSync(join(templatesDir, 'form.html'), '<form method="post">{{ csrf_input() }}<input name="name"></form><p id="token">{{ csrf_token() }}</p>');
+  writeFileSync(
+    join(templatesDir, 'form.html'),
+    '<form method="post">{{ csrf_input() }}<input name="name"></form><p id="token">{{ csrf_token() }}</p>',
+  );
 });
 
 afterAll(() => rmSync(templatesDir, { recursive: true, force: true }));
@@ -157,22 +161,50 @@ describe('csrf(): forms and tokens', () => {
     expect(client.cookies.size).toBe(0);
   });
 
-  test.each(['POST', 'PUT', 'PATCH', 'DELETE'])('%s of a form without a token is a 403 that says what is missing', async (method) => {
-    await tokenOf(client); // the session has a secret: the token is missing, not the session
-    await problem(await client.request(method, '/c/thing', { form: { name: 'x' } }), 403, MISSING);
-  });
+  test.each(['POST', 'PUT', 'PATCH', 'DELETE'])(
+    '%s of a form without a token is a 403 that says what is missing',
+    async (method) => {
+      await tokenOf(client); // the session has a secret: the token is missing, not the session
+      await problem(
+        await client.request(method, '/c/thing', { form: { name: 'x' } }),
+        403,
+        MISSING,
+      );
+    },
+  );
 
   test('a request without a body type (a DELETE) is judged by its origin, as JSON is', async () => {
     expect((await client.delete('/c/thing')).status).toBe(200); // no browser headers: not a browser
-    expect((await client.delete('/c/thing', { headers: { 'sec-fetch-site': 'same-origin' } })).status).toBe(200);
-    await problem(await client.delete('/c/thing', { headers: { 'sec-fetch-site': 'cross-site' } }), 403, CROSS_SITE);
+    expect(
+      (await client.delete('/c/thing', { headers: { 'sec-fetch-site': 'same-origin' } })).status,
+    ).toBe(200);
+    await problem(
+      await client.delete('/c/thing', { headers: { 'sec-fetch-site': 'cross-site' } }),
+      403,
+      CROSS_SITE,
+    );
     // A cross-site no-cors POST of a Blob has no Content-Type, but the browser names its Origin.
-    await problem(await client.post('/c/thing', { body: 'x', headers: { origin: 'https://evil.example' } }), 403, CROSS_SITE);
+    await problem(
+      await client.post('/c/thing', { body: 'x', headers: { origin: 'https://evil.example' } }),
+      403,
+      CROSS_SITE,
+    );
   });
 
   test('unsafe requests with another body type need the token', async () => {
-    await problem(await client.post('/c/thing', { body: '{"a":1}', headers: { 'content-type': 'text/plain' } }), 403, MISSING);
-    await problem(await client.post('/c/thing', { body: 'x', headers: { 'content-type': 'application/octet-stream' } }), 403, MISSING);
+    await problem(
+      await client.post('/c/thing', { body: '{"a":1}', headers: { 'content-type': 'text/plain' } }),
+      403,
+      MISSING,
+    );
+    await problem(
+      await client.post('/c/thing', {
+        body: 'x',
+        headers: { 'content-type': 'application/octet-stream' },
+      }),
+      403,
+      MISSING,
+    );
   });
 
   test('an empty token field counts as missing', async () => {
@@ -201,7 +233,9 @@ describe('csrf(): forms and tokens', () => {
 
   test('a valid token in the form field passes, and the handler still reads the form', async () => {
     const token = await tokenOf(client);
-    const res = await client.post('/c/form-echo', { form: { csrf_token: token, name: 'Ann & Bob' } });
+    const res = await client.post('/c/form-echo', {
+      form: { csrf_token: token, name: 'Ann & Bob' },
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ name: 'Ann & Bob', upload: null });
   });
@@ -223,13 +257,39 @@ describe('csrf(): forms and tokens', () => {
       await other.close();
     }
     await problem(await client.post('/c/thing', { form: { csrf_token: theirs } }), 403, INCORRECT); // another session's
-    await problem(await client.post('/c/thing', { form: { csrf_token: forged() } }), 403, INCORRECT);
+    await problem(
+      await client.post('/c/thing', { form: { csrf_token: forged() } }),
+      403,
+      INCORRECT,
+    );
     await problem(await client.post('/c/thing', { form: { csrf_token: 'abc' } }), 403, INCORRECT);
-    await problem(await client.post('/c/thing', { form: { csrf_token: mine.slice(0, -1) } }), 403, INCORRECT);
+    await problem(
+      await client.post('/c/thing', { form: { csrf_token: mine.slice(0, -1) } }),
+      403,
+      INCORRECT,
+    );
     // One character changed (the first: the last one's low bits are base64 padding and decode to nothing).
-    await problem(await client.post('/c/thing', { form: { csrf_token: `${mine.startsWith('A') ? 'B' : 'A'}${mine.slice(1)}` } }), 403, INCORRECT);
-    await problem(await client.post('/c/thing', { form: { csrf_token: `${mine.slice(0, 50)}${mine[50] === 'A' ? 'B' : 'A'}${mine.slice(51)}` } }), 403, INCORRECT);
-    await problem(await client.post('/c/thing', { form: { csrf_token: `${mine}x` } }), 403, INCORRECT);
+    await problem(
+      await client.post('/c/thing', {
+        form: { csrf_token: `${mine.startsWith('A') ? 'B' : 'A'}${mine.slice(1)}` },
+      }),
+      403,
+      INCORRECT,
+    );
+    await problem(
+      await client.post('/c/thing', {
+        form: {
+          csrf_token: `${mine.slice(0, 50)}${mine[50] === 'A' ? 'B' : 'A'}${mine.slice(51)}`,
+        },
+      }),
+      403,
+      INCORRECT,
+    );
+    await problem(
+      await client.post('/c/thing', { form: { csrf_token: `${mine}x` } }),
+      403,
+      INCORRECT,
+    );
     // The control: the right one still passes.
     expect((await client.post('/c/thing', { form: { csrf_token: mine } })).status).toBe(200);
   });
@@ -243,11 +303,24 @@ describe('csrf(): forms and tokens', () => {
   test('the X-CSRF-Token header carries the token for any body, or none', async () => {
     const token = await tokenOf(client);
     const headers = { 'x-csrf-token': token };
-    expect((await client.post('/c/thing', { form: { name: 'no field' }, headers })).status).toBe(200);
-    expect((await client.post('/c/thing', { body: 'text', headers: { ...headers, 'content-type': 'text/plain' } })).status).toBe(200);
+    expect((await client.post('/c/thing', { form: { name: 'no field' }, headers })).status).toBe(
+      200,
+    );
+    expect(
+      (
+        await client.post('/c/thing', {
+          body: 'text',
+          headers: { ...headers, 'content-type': 'text/plain' },
+        })
+      ).status,
+    ).toBe(200);
     expect((await client.delete('/c/thing', { headers })).status).toBe(200);
     expect((await client.put('/c/thing', { headers: { 'X-CSRF-TOKEN': token } })).status).toBe(200); // any case
-    await problem(await client.delete('/c/thing', { headers: { 'x-csrf-token': forged() } }), 403, INCORRECT);
+    await problem(
+      await client.delete('/c/thing', { headers: { 'x-csrf-token': forged() } }),
+      403,
+      INCORRECT,
+    );
   });
 
   test('multipart forms: the token field is read, files and fields still reach the handler', async () => {
@@ -288,7 +361,10 @@ describe('csrf(): forms and tokens', () => {
     const res = await client.post('/c/hook', { form: { event: 'paid' } });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ hooked: true });
-    const json = await client.post('/c/hook', { json: { event: 'paid' }, headers: { origin: 'https://payments.example', 'sec-fetch-site': 'cross-site' } });
+    const json = await client.post('/c/hook', {
+      json: { event: 'paid' },
+      headers: { origin: 'https://payments.example', 'sec-fetch-site': 'cross-site' },
+    });
     expect(json.status).toBe(200);
     // The control: the same request to a route that is not exempt is refused.
     await problem(await client.post('/c/thing', { form: { event: 'paid' } }), 403, MISSING);
@@ -315,7 +391,10 @@ describe('csrf(): JSON requests', () => {
   beforeEach(() => client.cookies.clear());
 
   const post = (headers: Record<string, string> = {}, contentType = 'application/json') =>
-    client.post('/c/json-echo', { body: JSON.stringify({ a: 1 }), headers: { 'content-type': contentType, ...headers } });
+    client.post('/c/json-echo', {
+      body: JSON.stringify({ a: 1 }),
+      headers: { 'content-type': contentType, ...headers },
+    });
 
   test('with neither Origin nor Sec-Fetch-Site (not a browser) it passes, without a session', async () => {
     const res = await post();
@@ -331,7 +410,11 @@ describe('csrf(): JSON requests', () => {
     await problem(await post({ origin: 'null' }), 403, CROSS_SITE);
     await problem(await post({ origin: origin.replace('http:', 'https:') }), 403, CROSS_SITE);
     const port = Number(new URL(origin).port);
-    await problem(await post({ origin: `http://127.0.0.1:${port === 65535 ? port - 1 : port + 1}` }), 403, CROSS_SITE);
+    await problem(
+      await post({ origin: `http://127.0.0.1:${port === 65535 ? port - 1 : port + 1}` }),
+      403,
+      CROSS_SITE,
+    );
   });
 
   test('Sec-Fetch-Site: same-origin and none pass; same-site and cross-site are refused', async () => {
@@ -348,9 +431,19 @@ describe('csrf(): JSON requests', () => {
 
   test('JSON media types with parameters or a +json suffix are JSON too', async () => {
     expect((await post({ origin }, 'application/json; charset=utf-8')).status).toBe(200);
-    await problem(await post({ origin: 'http://evil.example' }, 'application/json; charset=utf-8'), 403, CROSS_SITE);
-    expect((await post({ 'sec-fetch-site': 'same-origin' }, 'application/vnd.api+json')).status).toBe(200);
-    await problem(await post({ 'sec-fetch-site': 'cross-site' }, 'application/vnd.api+json'), 403, CROSS_SITE);
+    await problem(
+      await post({ origin: 'http://evil.example' }, 'application/json; charset=utf-8'),
+      403,
+      CROSS_SITE,
+    );
+    expect(
+      (await post({ 'sec-fetch-site': 'same-origin' }, 'application/vnd.api+json')).status,
+    ).toBe(200);
+    await problem(
+      await post({ 'sec-fetch-site': 'cross-site' }, 'application/vnd.api+json'),
+      403,
+      CROSS_SITE,
+    );
   });
 
   test('a cross-site request that is not JSON needs a token, whatever its body looks like', async () => {
@@ -360,7 +453,15 @@ describe('csrf(): JSON requests', () => {
 
   test('JSON with the token header is judged by the token, not by its origin', async () => {
     const token = await tokenOf(client);
-    expect((await post({ 'x-csrf-token': token, origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' })).status).toBe(200);
+    expect(
+      (
+        await post({
+          'x-csrf-token': token,
+          origin: 'http://evil.example',
+          'sec-fetch-site': 'cross-site',
+        })
+      ).status,
+    ).toBe(200);
     await problem(await post({ 'x-csrf-token': forged(), origin }), 403, INCORRECT);
   });
 });
@@ -370,13 +471,23 @@ describe('csrf(): options', () => {
     const client = await testClient(csrfApp({ trustedOrigins: ['https://admin.example.com'] }));
     try {
       const send = (origin: string, site = 'cross-site') =>
-        client.post('/c/json-echo', { json: { a: 1 }, headers: { origin, 'sec-fetch-site': site } });
+        client.post('/c/json-echo', {
+          json: { a: 1 },
+          headers: { origin, 'sec-fetch-site': site },
+        });
       expect((await send('https://admin.example.com')).status).toBe(200);
       expect((await send('https://admin.example.com', 'same-site')).status).toBe(200);
       await problem(await send('https://other.example.com'), 403, CROSS_SITE);
       await problem(await send('http://admin.example.com'), 403, CROSS_SITE); // another scheme is another origin
       // Trust is for JSON: a form from that origin still needs its token.
-      await problem(await client.post('/c/thing', { form: { a: '1' }, headers: { origin: 'https://admin.example.com' } }), 403, MISSING);
+      await problem(
+        await client.post('/c/thing', {
+          form: { a: '1' },
+          headers: { origin: 'https://admin.example.com' },
+        }),
+        403,
+        MISSING,
+      );
     } finally {
       await client.close();
     }
@@ -386,12 +497,20 @@ describe('csrf(): options', () => {
     const client = await testClient(csrfApp({ field: 'authenticity_token', header: 'X-Token' }));
     try {
       const page = await (await client.get('/c/form')).text();
-      const token = /<input type="hidden" name="authenticity_token" value="([A-Za-z0-9_-]{86})">/.exec(page)?.[1] as string;
+      const token =
+        /<input type="hidden" name="authenticity_token" value="([A-Za-z0-9_-]{86})">/.exec(
+          page,
+        )?.[1] as string;
       expect(token).toMatch(TOKEN);
-      expect((await client.post('/c/thing', { form: { authenticity_token: token } })).status).toBe(200);
+      expect((await client.post('/c/thing', { form: { authenticity_token: token } })).status).toBe(
+        200,
+      );
       expect((await client.post('/c/thing', { headers: { 'x-token': token } })).status).toBe(200);
       await problem(
-        await client.post('/c/thing', { form: { csrf_token: token }, headers: { 'x-csrf-token': token } }),
+        await client.post('/c/thing', {
+          form: { csrf_token: token },
+          headers: { 'x-csrf-token': token },
+        }),
         403,
         "CSRF token missing: send it in the form field 'authenticity_token' or the X-Token header",
       );
@@ -425,18 +544,34 @@ describe('csrf() needs sessions before it', () => {
   }
 
   test('without sessions, createApp stops with ROCOCO_OPTIONS', () => {
-    const e = startupError(() => createApp({ controllers: [CsrfController], middlewares: [csrf()], plugins: [templates({ dir: templatesDir })] }));
+    const e = startupError(() =>
+      createApp({
+        controllers: [CsrfController],
+        middlewares: [csrf()],
+        plugins: [templates({ dir: templatesDir })],
+      }),
+    );
     expect(e.code).toBe('ROCOCO_OPTIONS');
     expect(e.message).toContain('put sessions(storage) before csrf()');
   });
 
   test('with sessions after it, createApp stops too', () => {
-    const e = startupError(() => createApp({ controllers: [CsrfController], middlewares: [csrf(), sessions(new EncryptedCookieStorage(KEY))] }));
+    const e = startupError(() =>
+      createApp({
+        controllers: [CsrfController],
+        middlewares: [csrf(), sessions(new EncryptedCookieStorage(KEY))],
+      }),
+    );
     expect(e.code).toBe('ROCOCO_OPTIONS');
   });
 
   test('a controller @Use(csrf()) under app sessions is accepted and guards that controller', async () => {
-    const client = await testClient(createApp({ controllers: [GuardedController], middlewares: [sessions(new EncryptedCookieStorage(KEY))] }));
+    const client = await testClient(
+      createApp({
+        controllers: [GuardedController],
+        middlewares: [sessions(new EncryptedCookieStorage(KEY))],
+      }),
+    );
     try {
       await problem(await client.post('/guarded/x', { form: { a: '1' } }), 403, MISSING);
     } finally {
@@ -472,7 +607,9 @@ describe('csrf_input() and csrf_token() in templates', () => {
     // csrf_token() in the same page is the same masking.
     expect(/<p id="token">([^<]*)<\/p>/.exec(page)?.[1]).toBe(token);
 
-    const posted = await client.post('/c/form-echo', { form: { csrf_token: token, name: 'from the page' } });
+    const posted = await client.post('/c/form-echo', {
+      form: { csrf_token: token, name: 'from the page' },
+    });
     expect(posted.status).toBe(200);
     expect(await posted.json()).toEqual({ name: 'from the page', upload: null });
   });
@@ -483,6 +620,9 @@ describe('csrf_input() and csrf_token() in templates', () => {
     const second = /value="([^"]*)"/.exec(await again.text())?.[1];
     expect(second).not.toBe(first);
     expect(again.headers.getSetCookie()).toEqual([]);
-    for (const t of [first, second]) expect((await client.post('/c/thing', { form: { csrf_token: t as string } })).status).toBe(200);
+    for (const t of [first, second])
+      expect((await client.post('/c/thing', { form: { csrf_token: t as string } })).status).toBe(
+        200,
+      );
   });
 });

@@ -5,7 +5,9 @@ import { createTestDatabase } from './helpers/database';
 @Controller()
 class C {
   constructor(private db: Database) {}
-  @Get('/n/<n:\\d+>') async n(req: Request) { return this.db.one(sql`SELECT ${Number(req.params.n)}::int + 1 AS v`); }
+  @Get('/n/<n:\\d+>') async n(req: Request) {
+    return this.db.one(sql`SELECT ${Number(req.params.n)}::int + 1 AS v`);
+  }
 }
 
 test('db smoke', async () => {

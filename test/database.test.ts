@@ -14,7 +14,9 @@ import {
   RococoError,
   sql,
   SqlQuery,
-  TooManyRowsError, database } from '../src';
+  TooManyRowsError,
+  database,
+} from '../src';
 import { testClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { adminQuery, backendsOf, databaseName, waitFor } from './helpers/pg-admin';
@@ -40,7 +42,8 @@ beforeEach(async () => {
   await db.query(sql`TRUNCATE items`);
 });
 
-const names = async () => (await db.query<{ name: string }>(sql`SELECT name FROM items ORDER BY id`)).map((r) => r.name);
+const names = async () =>
+  (await db.query<{ name: string }>(sql`SELECT name FROM items ORDER BY id`)).map((r) => r.name);
 
 // --------------------------------------------------------------------------------------------
 describe('sql tag', () => {
@@ -70,7 +73,9 @@ describe('sql tag', () => {
   test('fragments compose and their placeholders are renumbered', async () => {
     const where = sql`id >= ${2} AND name <> ${'c'}`;
     const q = sql`SELECT ${'v'}::text AS v, id FROM items WHERE ${where} AND id < ${9} ORDER BY id`;
-    expect(q.text).toBe('SELECT $1::text AS v, id FROM items WHERE id >= $2 AND name <> $3 AND id < $4 ORDER BY id');
+    expect(q.text).toBe(
+      'SELECT $1::text AS v, id FROM items WHERE id >= $2 AND name <> $3 AND id < $4 ORDER BY id',
+    );
     expect(q.values).toEqual(['v', 2, 'c', 9]);
     // The same fragment twice, a fragment first, two fragments side by side, nesting.
     const eq = sql`id = ${3}`;
@@ -78,16 +83,28 @@ describe('sql tag', () => {
     expect(twice.text).toBe('id = $1 OR id = $2');
     expect(twice.values).toEqual([3, 3]);
     const nested = sql`SELECT id FROM items WHERE (${twice}) OR ${sql`${sql`id = ${5}`}`}${sql` OR id = ${6}`} ORDER BY id`;
-    expect(nested.text).toBe('SELECT id FROM items WHERE (id = $1 OR id = $2) OR id = $3 OR id = $4 ORDER BY id');
+    expect(nested.text).toBe(
+      'SELECT id FROM items WHERE (id = $1 OR id = $2) OR id = $3 OR id = $4 ORDER BY id',
+    );
     expect(nested.values).toEqual([3, 3, 5, 6]);
     // The fragments were not changed by being used.
     expect(eq.text).toBe('id = $1');
     expect(where.values).toEqual([2, 'c']);
 
-    for (const [id, name] of [[1, 'a'], [2, 'b'], [3, 'c'], [5, 'e'], [6, 'f']] as const) {
+    for (const [id, name] of [
+      [1, 'a'],
+      [2, 'b'],
+      [3, 'c'],
+      [5, 'e'],
+      [6, 'f'],
+    ] as const) {
       await db.query(sql`INSERT INTO items (id, name) VALUES (${id}, ${name})`);
     }
-    expect(await db.query(q)).toEqual([{ v: 'v', id: 2 }, { v: 'v', id: 5 }, { v: 'v', id: 6 }]);
+    expect(await db.query(q)).toEqual([
+      { v: 'v', id: 2 },
+      { v: 'v', id: 5 },
+      { v: 'v', id: 6 },
+    ]);
     expect(await db.query(nested)).toEqual([{ id: 3 }, { id: 5 }, { id: 6 }]);
   });
 
@@ -103,8 +120,12 @@ describe('sql tag', () => {
     await db.query(sql`CREATE TABLE ${table} (${column} text)`);
     await db.query(sql`INSERT INTO ${table} (${column}) VALUES (${'ok'})`);
     expect(await db.query(sql`SELECT ${column} FROM ${table}`)).toEqual([{ 'Col"Name': 'ok' }]);
-    expect(await db.query(sql`SELECT count(*)::int AS n FROM ${sql.ident('public', 'items')}`)).toEqual([{ n: 0 }]);
-    const tables = await db.query<{ t: string }>(sql`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`);
+    expect(
+      await db.query(sql`SELECT count(*)::int AS n FROM ${sql.ident('public', 'items')}`),
+    ).toEqual([{ n: 0 }]);
+    const tables = await db.query<{ t: string }>(
+      sql`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`,
+    );
     expect(tables.map((r) => r.t)).toEqual(['items', 'we"ird; DROP TABLE items; --']);
     await db.query(sql`DROP TABLE ${table}`);
   });
@@ -125,10 +146,16 @@ describe('sql tag', () => {
     const insert = sql`INSERT INTO items (${cols}) VALUES (${sql.join([1, 'a'])}), (${sql.join([2, 'b'])})`;
     expect(insert.text).toBe('INSERT INTO items ("id", "name") VALUES ($1, $2), ($3, $4)');
     await db.query(insert);
-    expect(await db.query(sql`SELECT ${cols} FROM items WHERE ${conds}`)).toEqual([{ id: 1, name: 'a' }]);
-    expect(await db.query(sql`SELECT id FROM items WHERE id IN (${sql.join([2, 9])})`)).toEqual([{ id: 2 }]);
+    expect(await db.query(sql`SELECT ${cols} FROM items WHERE ${conds}`)).toEqual([
+      { id: 1, name: 'a' },
+    ]);
+    expect(await db.query(sql`SELECT id FROM items WHERE id IN (${sql.join([2, 9])})`)).toEqual([
+      { id: 2 },
+    ]);
     // An array value is one parameter.
-    expect(await db.query(sql`SELECT id FROM items WHERE id = ANY(${[1, 2]}::int[]) ORDER BY id`)).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(
+      await db.query(sql`SELECT id FROM items WHERE id = ANY(${[1, 2]}::int[]) ORDER BY id`),
+    ).toEqual([{ id: 1 }, { id: 2 }]);
     expect(() => sql.join([])).toThrow(TypeError);
   });
 
@@ -171,19 +198,26 @@ describe('queries', () => {
     const err = await db.query(sql`SELECT * FROM no_such_table`).catch((e: unknown) => e);
     expect(err).not.toBeInstanceOf(HTTPError);
     expect((err as { code?: string }).code).toBe('42P01');
-    const dup = await db.query(sql`INSERT INTO items (id, name) VALUES (${1}, ${'again'})`).catch((e: unknown) => e);
+    const dup = await db
+      .query(sql`INSERT INTO items (id, name) VALUES (${1}, ${'again'})`)
+      .catch((e: unknown) => e);
     expect((dup as { code?: string }).code).toBe('23505');
   });
 
   test('one: exactly one row; none is a NoRowsError (a 404), two a TooManyRowsError', async () => {
-    expect(await db.one(sql`SELECT id, name FROM items WHERE id = ${1}`)).toEqual({ id: 1, name: 'a' });
+    expect(await db.one(sql`SELECT id, name FROM items WHERE id = ${1}`)).toEqual({
+      id: 1,
+      name: 'a',
+    });
 
     const none = await db.one(sql`SELECT id FROM items WHERE id = ${42}`).catch((e: unknown) => e);
     expect(none).toBeInstanceOf(NoRowsError);
     expect(none).toBeInstanceOf(HTTPNotFound);
     expect((none as HTTPError).status).toBe(404);
 
-    const two = await db.one(sql`SELECT id FROM items WHERE name = ${'b'}`).catch((e: unknown) => e);
+    const two = await db
+      .one(sql`SELECT id FROM items WHERE name = ${'b'}`)
+      .catch((e: unknown) => e);
     expect(two).toBeInstanceOf(TooManyRowsError);
     expect(two).not.toBeInstanceOf(HTTPError);
     expect((two as Error).message).toMatch(/2/);
@@ -192,13 +226,20 @@ describe('queries', () => {
   test('maybeOne: a row, null, or TooManyRowsError', async () => {
     expect(await db.maybeOne(sql`SELECT name FROM items WHERE id = ${2}`)).toEqual({ name: 'b' });
     expect(await db.maybeOne(sql`SELECT name FROM items WHERE id = ${42}`)).toBeNull();
-    await expect(db.maybeOne(sql`SELECT name FROM items WHERE name = ${'b'}`)).rejects.toBeInstanceOf(TooManyRowsError);
+    await expect(
+      db.maybeOne(sql`SELECT name FROM items WHERE name = ${'b'}`),
+    ).rejects.toBeInstanceOf(TooManyRowsError);
   });
 
   test('many: one or more rows; none is a NoRowsError', async () => {
-    expect(await db.many(sql`SELECT id FROM items WHERE name = ${'b'} ORDER BY id`)).toEqual([{ id: 2 }, { id: 3 }]);
+    expect(await db.many(sql`SELECT id FROM items WHERE name = ${'b'} ORDER BY id`)).toEqual([
+      { id: 2 },
+      { id: 3 },
+    ]);
     expect(await db.many(sql`SELECT id FROM items WHERE id = ${1}`)).toEqual([{ id: 1 }]);
-    await expect(db.many(sql`SELECT id FROM items WHERE id > ${10}`)).rejects.toBeInstanceOf(NoRowsError);
+    await expect(db.many(sql`SELECT id FROM items WHERE id > ${10}`)).rejects.toBeInstanceOf(
+      NoRowsError,
+    );
   });
 
   test('rows are typed by the generic', async () => {
@@ -208,7 +249,9 @@ describe('queries', () => {
     }
     const rows: Item[] = await db.many<Item>(sql`SELECT id, name FROM items ORDER BY id`);
     const first: Item = await db.one<Item>(sql`SELECT id, name FROM items WHERE id = ${1}`);
-    const maybe: Item | null = await db.maybeOne<Item>(sql`SELECT id, name FROM items WHERE id = ${2}`);
+    const maybe: Item | null = await db.maybeOne<Item>(
+      sql`SELECT id, name FROM items WHERE id = ${2}`,
+    );
     const all: Item[] = await db.query<Item>(sql`SELECT id, name FROM items ORDER BY id`);
     // @ts-expect-error: Item has no such column (ts-jest type-checks this file)
     expect(first.nope).toBeUndefined();
@@ -260,7 +303,9 @@ describe('transactions', () => {
   });
 
   test('a failing COMMIT (deferred constraint) rejects and leaves nothing', async () => {
-    await db.query(sql`CREATE TABLE deferred (v int, CONSTRAINT deferred_v_key UNIQUE (v) DEFERRABLE INITIALLY DEFERRED)`);
+    await db.query(
+      sql`CREATE TABLE deferred (v int, CONSTRAINT deferred_v_key UNIQUE (v) DEFERRABLE INITIALLY DEFERRED)`,
+    );
     try {
       const err = await db
         .transaction(async (tx) => {
@@ -282,7 +327,10 @@ describe('transactions', () => {
       const err = await tx
         .transaction(async (tx2) => {
           await tx2.query(sql`INSERT INTO items (id, name) VALUES (${2}, ${'inner'})`);
-          expect(await tx2.query(sql`SELECT id FROM items ORDER BY id`)).toEqual([{ id: 1 }, { id: 2 }]);
+          expect(await tx2.query(sql`SELECT id FROM items ORDER BY id`)).toEqual([
+            { id: 1 },
+            { id: 2 },
+          ]);
           throw inner;
         })
         .catch((e: unknown) => e);
@@ -342,17 +390,16 @@ describe('transactions', () => {
       await tx.transaction(async (a) => {
         await a.query(sql`INSERT INTO items (id, name) VALUES (${1}, ${'first'})`);
       });
-      await tx
-        .transaction(async (b) => {
-          await b.query(sql`INSERT INTO items (id, name) VALUES (${2}, ${'second'})`);
-          await b
-            .transaction(async (c) => {
-              await c.query(sql`INSERT INTO items (id, name) VALUES (${3}, ${'third'})`);
-              throw new Error('third fails');
-            })
-            .catch(() => undefined);
-          await b.query(sql`INSERT INTO items (id, name) VALUES (${4}, ${'fourth'})`);
-        });
+      await tx.transaction(async (b) => {
+        await b.query(sql`INSERT INTO items (id, name) VALUES (${2}, ${'second'})`);
+        await b
+          .transaction(async (c) => {
+            await c.query(sql`INSERT INTO items (id, name) VALUES (${3}, ${'third'})`);
+            throw new Error('third fails');
+          })
+          .catch(() => undefined);
+        await b.query(sql`INSERT INTO items (id, name) VALUES (${4}, ${'fourth'})`);
+      });
       await tx
         .transaction(async (d) => {
           await d.query(sql`INSERT INTO items (id, name) VALUES (${5}, ${'fifth'})`);
@@ -366,7 +413,9 @@ describe('transactions', () => {
   test('the tx object can be used concurrently (Promise.all)', async () => {
     const ids = [1, 2, 3, 4, 5, 6, 7, 8];
     const rows = await db.transaction(async (tx) => {
-      await Promise.all(ids.map((id) => tx.query(sql`INSERT INTO items (id, name) VALUES (${id}, ${'n' + id})`)));
+      await Promise.all(
+        ids.map((id) => tx.query(sql`INSERT INTO items (id, name) VALUES (${id}, ${'n' + id})`)),
+      );
       const [count, one, many] = await Promise.all([
         tx.one<{ n: number }>(sql`SELECT count(*)::int AS n FROM items`),
         tx.one<{ name: string }>(sql`SELECT name FROM items WHERE id = ${3}`),
@@ -428,7 +477,10 @@ describe('transactions', () => {
       return 'done';
     });
     const outcome = await Promise.race([
-      run.then((v) => v, (e: unknown) => e),
+      run.then(
+        (v) => v,
+        (e: unknown) => e,
+      ),
       new Promise((resolve) => setTimeout(() => resolve('hung for 3 s'), 3000)),
     ]);
     if (outcome === 'hung for 3 s') {
@@ -465,7 +517,9 @@ describe('through HTTP', () => {
 
     @Get('/<id:\\d+>')
     async item(req: Request) {
-      return this.db.one<{ id: number; name: string }>(sql`SELECT id, name FROM items WHERE id = ${Number(req.params.id)}`);
+      return this.db.one<{ id: number; name: string }>(
+        sql`SELECT id, name FROM items WHERE id = ${Number(req.params.id)}`,
+      );
     }
 
     @Get('/by-name/<name>')
@@ -476,7 +530,9 @@ describe('through HTTP', () => {
     @Post('/')
     async add(req: Request) {
       const body = (await req.json()) as { id: number; name: string };
-      return this.db.one(sql`INSERT INTO items (id, name) VALUES (${body.id}, ${body.name}) RETURNING id, name`);
+      return this.db.one(
+        sql`INSERT INTO items (id, name) VALUES (${body.id}, ${body.name}) RETURNING id, name`,
+      );
     }
   }
 
@@ -496,7 +552,11 @@ describe('through HTTP', () => {
       const missing = await client.get('/items/999');
       expect(missing.status).toBe(404);
       expect(missing.headers.get('content-type')).toBe('application/problem+json');
-      expect(await missing.json()).toMatchObject({ type: 'about:blank', title: 'Not Found', status: 404 });
+      expect(await missing.json()).toMatchObject({
+        type: 'about:blank',
+        title: 'Not Found',
+        status: 404,
+      });
 
       await client.post('/items/', { json: { id: 11, name: 'twin' } });
       await client.post('/items/', { json: { id: 12, name: 'twin' } });
@@ -515,7 +575,11 @@ describe('through HTTP', () => {
   });
 
   test('a controller injecting Database, with database() reading settings.DATABASE_URL', async () => {
-    const a = createApp({ controllers: [ItemsController], settings: immutableSettings({ DATABASE_URL: tdb.url }), plugins: [database()] });
+    const a = createApp({
+      controllers: [ItemsController],
+      settings: immutableSettings({ DATABASE_URL: tdb.url }),
+      plugins: [database()],
+    });
     await exercise(a);
   });
 
@@ -527,14 +591,20 @@ describe('through HTTP', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(RococoError);
-    expect((err as Error).message).toBe("ROCOCO_PLUGIN: ItemsController -> Database: Database comes from the 'database' plugin: add it to createApp({ plugins })");
+    expect((err as Error).message).toBe(
+      "ROCOCO_PLUGIN: ItemsController -> Database: Database comes from the 'database' plugin: add it to createApp({ plugins })",
+    );
     // An app without a database has none and needs none, even with DATABASE_URL set.
-    expect(createApp({ settings: immutableSettings({ DATABASE_URL: tdb.url }) }).database).toBeUndefined();
+    expect(
+      createApp({ settings: immutableSettings({ DATABASE_URL: tdb.url }) }).database,
+    ).toBeUndefined();
   });
 
   test('database() without any url is refused; unknown database options too', () => {
     expect(() => createApp({ plugins: [database({})] })).toThrow(RococoError);
-    expect(() => createApp({ plugins: [database({ url: tdb.url, size: 3 } as never)] })).toThrow(/size/);
+    expect(() => createApp({ plugins: [database({ url: tdb.url, size: 3 } as never)] })).toThrow(
+      /size/,
+    );
   });
 
   describe('startup fails fast when the server cannot be reached', () => {
@@ -579,13 +649,21 @@ describe('through HTTP', () => {
     expect(pool.totalCount).toBe(3);
     expect((await client.get('/items/1')).status).toBe(404);
     const name = databaseName(tdb.url);
-    const others = (await db.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ${name}`))[0].n;
+    const others = (
+      await db.query<{ n: number }>(
+        sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ${name}`,
+      )
+    )[0].n;
     expect(others).toBeGreaterThanOrEqual(4); // the suite's own pool + this app's three
     await client.close();
     expect(pool.ended).toBe(true);
     expect(pool.totalCount).toBe(0);
     await expect(a.database!.query(sql`SELECT 1`)).rejects.toThrow();
     // The server agrees: only the suite's own connections remain.
-    await waitFor(async () => (await backendsOf(name)).length === db.pool.totalCount, 3000, 'the app connections to close');
+    await waitFor(
+      async () => (await backendsOf(name)).length === db.pool.totalCount,
+      3000,
+      'the app connections to close',
+    );
   });
 });

@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Controller, createApp, Get, HTTPForbidden, Post, type Application, type Middleware, type Request } from '../src';
+import {
+  Controller,
+  createApp,
+  Get,
+  HTTPForbidden,
+  Post,
+  type Application,
+  type Middleware,
+  type Request,
+} from '../src';
 import { testClient } from '../src/testing';
 import { memoryLogger, type LogRecord } from './helpers/memory-logger';
 
@@ -52,8 +61,21 @@ const SECRET_SETTINGS = {
   PAYMENTS: { secret_key: 'sk_live_abcdef', currency: 'EUR' },
   ADMIN_PASSWORD: 'correct-horse-77',
 };
-const SECRETS = ['tok-9f8e7d6c5b4a', SESSION_KEY, 'hunter2', 'brokerpw-42', 'ss-w0rd-5', 'azurepw-6', 'sk_live_abcdef', 'correct-horse-77'];
-const HEADER_SECRETS = { cookie: 'rococo_session=cookie-secret-31', authorization: 'Bearer auth-secret-32', 'x-api-key': 'apikey-secret-33' };
+const SECRETS = [
+  'tok-9f8e7d6c5b4a',
+  SESSION_KEY,
+  'hunter2',
+  'brokerpw-42',
+  'ss-w0rd-5',
+  'azurepw-6',
+  'sk_live_abcdef',
+  'correct-horse-77',
+];
+const HEADER_SECRETS = {
+  cookie: 'rococo_session=cookie-secret-31',
+  authorization: 'Bearer auth-secret-32',
+  'x-api-key': 'apikey-secret-33',
+};
 const BROWSER = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
 
 /**
@@ -86,12 +108,21 @@ describe.each([
   beforeAll(async () => {
     const log = memoryLogger('info');
     records = log.records;
-    server = await serve(createApp({ controllers: [DebugController], settings: { ...SECRET_SETTINGS, DEBUG: true }, logger: log.logger, middlewares }));
+    server = await serve(
+      createApp({
+        controllers: [DebugController],
+        settings: { ...SECRET_SETTINGS, DEBUG: true },
+        logger: log.logger,
+        middlewares,
+      }),
+    );
   });
   afterAll(() => server.close());
 
   test('an unhandled error in a browser request is an HTML page: message, stack, route, request, masked settings', async () => {
-    const res = await fetch(`${server.base}/debug/boom?q=1&x=%3Cy%3E`, { headers: { ...BROWSER, ...HEADER_SECRETS, 'x-visible': 'shown-header-value' } });
+    const res = await fetch(`${server.base}/debug/boom?q=1&x=%3Cy%3E`, {
+      headers: { ...BROWSER, ...HEADER_SECRETS, 'x-visible': 'shown-header-value' },
+    });
     expect(res.status).toBe(500);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     const page = await res.text();
@@ -99,7 +130,9 @@ describe.each([
     expect(page).toContain('<title>Error: kaboom &lt;b&gt;</title>');
     expect(page).toContain('<h1>Error: kaboom &lt;b&gt;</h1>');
     expect(page).not.toContain('kaboom <b>');
-    expect(page).toMatch(/<pre>Error: kaboom &lt;b&gt;\n[^<]*\bat DebugController\.boom \([^<]*<\/pre>/); // the stack
+    expect(page).toMatch(
+      /<pre>Error: kaboom &lt;b&gt;\n[^<]*\bat DebugController\.boom \([^<]*<\/pre>/,
+    ); // the stack
     expect(page).toContain('debug.test.ts');
     expect(page).toContain('DebugController.boom');
     expect(page).toContain('<p>DebugController.boom (GET, name &#39;debug.boom&#39;)</p>');
@@ -114,16 +147,28 @@ describe.each([
     expect(page).toMatch(/<th>DATABASE_URL<\/th><td>postgres:\/\/u:[^<]*@db\/x<\/td>/);
     expect(page).toContain('mq:5672/vhost');
     expect(page).toMatch(/<th>REPLICA_URL<\/th><td>postgres:\/\/u:[^<@]*@replica\/x<\/td>/);
-    expect(page).toMatch(/<th>AZURE_URL<\/th><td>postgres:\/\/admin@server:[^<@]*@server\.example\/db<\/td>/);
+    expect(page).toMatch(
+      /<th>AZURE_URL<\/th><td>postgres:\/\/admin@server:[^<@]*@server\.example\/db<\/td>/,
+    );
     expect(page).toContain('EUR');
     // Headers: shown, credentials masked.
     expect(page).toContain('shown-header-value');
     expect(page).toContain('<th>cookie</th>');
     expect(page).toContain('<th>authorization</th>');
-    for (const s of [...SECRETS, ...Object.values(HEADER_SECRETS), 'cookie-secret-31', 'auth-secret-32']) expect(page).not.toContain(s);
+    for (const s of [
+      ...SECRETS,
+      ...Object.values(HEADER_SECRETS),
+      'cookie-secret-31',
+      'auth-secret-32',
+    ])
+      expect(page).not.toContain(s);
 
     // The error is logged as with DEBUG off.
-    expect(records.some((r) => r.level === 50 && (r.err as { message?: string })?.message === 'kaboom <b>')).toBe(true);
+    expect(
+      records.some(
+        (r) => r.level === 50 && (r.err as { message?: string })?.message === 'kaboom <b>',
+      ),
+    ).toBe(true);
   });
 
   test('route parameters are on the page, escaped', async () => {
@@ -145,20 +190,31 @@ describe.each([
 
   test('an API request gets problem+json with the message and the stack, no page', async () => {
     for (const accept of ['application/json', undefined]) {
-      const res = await fetch(`${server.base}/debug/boom`, { headers: { ...(accept ? { accept } : {}), ...HEADER_SECRETS } });
+      const res = await fetch(`${server.base}/debug/boom`, {
+        headers: { ...(accept ? { accept } : {}), ...HEADER_SECRETS },
+      });
       expect(res.status).toBe(500);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       const text = await res.text();
       expect(text).not.toContain('<html');
       const problem = JSON.parse(text);
-      expect(problem).toMatchObject({ type: 'about:blank', title: 'Internal Server Error', status: 500, detail: 'kaboom <b>' });
+      expect(problem).toMatchObject({
+        type: 'about:blank',
+        title: 'Internal Server Error',
+        status: 500,
+        detail: 'kaboom <b>',
+      });
       expect(problem.stack).toMatch(/^Error: kaboom <b>\n[\s\S]*\bat DebugController\.boom \(/);
       for (const s of [...SECRETS, ...Object.values(HEADER_SECRETS)]) expect(text).not.toContain(s);
     }
   });
 
   test('HTTP errors are not debug pages', async () => {
-    for (const [path, status] of [['/nowhere', 404], ['/debug/forbidden', 403], ['/debug/things', 405]] as const) {
+    for (const [path, status] of [
+      ['/nowhere', 404],
+      ['/debug/forbidden', 403],
+      ['/debug/things', 405],
+    ] as const) {
       const res = await fetch(`${server.base}${path}`, { headers: BROWSER });
       expect(res.status).toBe(status);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
@@ -176,17 +232,33 @@ describe('DEBUG off', () => {
   beforeAll(async () => {
     const log = memoryLogger('info');
     records = log.records;
-    server = await serve(createApp({ controllers: [DebugController], settings: { ...SECRET_SETTINGS, DEBUG: false }, logger: log.logger }));
+    server = await serve(
+      createApp({
+        controllers: [DebugController],
+        settings: { ...SECRET_SETTINGS, DEBUG: false },
+        logger: log.logger,
+      }),
+    );
   });
   afterAll(() => server.close());
 
   test('a browser request gets a bare 500 problem+json: no message, no stack, no page', async () => {
-    for (const [path, message] of [['/debug/boom', 'kaboom'], ['/debug/items/42', 'item 42'], ['/debug/string', 'a bare string']]) {
-      const res = await fetch(`${server.base}${path}`, { headers: { ...BROWSER, ...HEADER_SECRETS } });
+    for (const [path, message] of [
+      ['/debug/boom', 'kaboom'],
+      ['/debug/items/42', 'item 42'],
+      ['/debug/string', 'a bare string'],
+    ]) {
+      const res = await fetch(`${server.base}${path}`, {
+        headers: { ...BROWSER, ...HEADER_SECRETS },
+      });
       expect(res.status).toBe(500);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       const text = await res.text();
-      expect(JSON.parse(text)).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+      expect(JSON.parse(text)).toEqual({
+        type: 'about:blank',
+        title: 'Internal Server Error',
+        status: 500,
+      });
       expect(text).not.toContain(message);
       expect(text).not.toContain('<html');
       expect(text).not.toContain('DebugController');
@@ -196,9 +268,15 @@ describe('DEBUG off', () => {
   });
 
   test('an API request gets the same bare 500', async () => {
-    const res = await fetch(`${server.base}/debug/boom`, { headers: { accept: 'application/json' } });
+    const res = await fetch(`${server.base}/debug/boom`, {
+      headers: { accept: 'application/json' },
+    });
     expect(res.status).toBe(500);
-    expect(await res.json()).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+    expect(await res.json()).toEqual({
+      type: 'about:blank',
+      title: 'Internal Server Error',
+      status: 500,
+    });
   });
 
   test('DEBUG unset is off', async () => {
@@ -207,7 +285,11 @@ describe('DEBUG off', () => {
     try {
       const res = await client.get('/debug/boom', { headers: BROWSER });
       expect(res.status).toBe(500);
-      expect(await res.json()).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+      expect(await res.json()).toEqual({
+        type: 'about:blank',
+        title: 'Internal Server Error',
+        status: 500,
+      });
     } finally {
       await client.close();
     }
@@ -215,7 +297,8 @@ describe('DEBUG off', () => {
 });
 
 describe('the route table at startup', () => {
-  const routesLine = (records: LogRecord[]) => records.filter((r) => typeof r.msg === 'string' && r.msg.startsWith('routes:'));
+  const routesLine = (records: LogRecord[]) =>
+    records.filter((r) => typeof r.msg === 'string' && r.msg.startsWith('routes:'));
 
   test('DEBUG on: logged once at info, with methods, patterns, names and origins', async () => {
     const { logger, records } = memoryLogger('info');
@@ -228,10 +311,26 @@ describe('the route table at startup', () => {
       expect(lines[0].level).toBe(30);
       const rows = (lines[0].msg as string).split('\n').slice(1);
       expect(rows).toHaveLength(5);
-      const row = (origin: string) => rows.find((r) => r.trimEnd().endsWith(origin))?.split(/\s{2,}/);
-      expect(row('DebugController.boom')).toEqual(['GET', '/debug/boom', 'debug.boom', 'DebugController.boom']);
-      expect(row('DebugController.item')).toEqual(['GET', '/debug/items/<item_id:\\d+>', 'debug.item', 'DebugController.item']);
-      expect(row('DebugController.add')).toEqual(['POST', '/debug/things', 'debug.add_thing', 'DebugController.add']);
+      const row = (origin: string) =>
+        rows.find((r) => r.trimEnd().endsWith(origin))?.split(/\s{2,}/);
+      expect(row('DebugController.boom')).toEqual([
+        'GET',
+        '/debug/boom',
+        'debug.boom',
+        'DebugController.boom',
+      ]);
+      expect(row('DebugController.item')).toEqual([
+        'GET',
+        '/debug/items/<item_id:\\d+>',
+        'debug.item',
+        'DebugController.item',
+      ]);
+      expect(row('DebugController.add')).toEqual([
+        'POST',
+        '/debug/things',
+        'debug.add_thing',
+        'DebugController.add',
+      ]);
       expect(row('DebugController.thrownString')?.slice(0, 2)).toEqual(['GET', '/debug/string']);
       // And the app serves as usual.
       expect((await client.post('/debug/things')).status).toBe(200);

@@ -27,17 +27,27 @@ describe('constructor injection', () => {
     }
     @Injectable()
     class Greeter {
-      constructor(private clock: Clock, @inject(SETTINGS) private settings: AppSettings) {}
+      constructor(
+        private clock: Clock,
+        @inject(SETTINGS) private settings: AppSettings,
+      ) {}
       greet(n: string) {
         return `hello ${n} at ${this.clock.now()} (${this.settings.LOCALE})`;
       }
     }
     @Controller('/api')
     class ApiController {
-      constructor(private greeter: Greeter, @inject(SETTINGS) private settings: AppSettings) {}
+      constructor(
+        private greeter: Greeter,
+        @inject(SETTINGS) private settings: AppSettings,
+      ) {}
       @Get('/hi/<name>')
       hi(req: Request) {
-        return { text: this.greeter.greet(req.params.name), names: this.settings.NAMES, same: (this.settings as object) === req.settings };
+        return {
+          text: this.greeter.greet(req.params.name),
+          names: this.settings.NAMES,
+          same: (this.settings as object) === req.settings,
+        };
       }
     }
     const settings = immutableSettings({ LOCALE: 'uk_UA', NAMES: ['a', 'b'] });
@@ -46,7 +56,11 @@ describe('constructor injection', () => {
     try {
       const res = await client.get('/api/hi/ann');
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ text: 'hello ann at noon (uk_UA)', names: ['a', 'b'], same: true });
+      expect(await res.json()).toEqual({
+        text: 'hello ann at noon (uk_UA)',
+        names: ['a', 'b'],
+        same: true,
+      });
       expect(app.settings).toBe(settings);
     } finally {
       await client.close();
@@ -71,12 +85,20 @@ describe('singletons per app', () => {
   @Controller('/a')
   class AController {
     readonly id: number;
-    constructor(private counter: Counter, @inject(SETTINGS) private settings: { LABEL: string }) {
+    constructor(
+      private counter: Counter,
+      @inject(SETTINGS) private settings: { LABEL: string },
+    ) {
       this.id = ++controllerBuilt;
     }
     @Get('/hit')
     hit() {
-      return { controller: this.id, service: this.counter.id, hits: ++this.counter.hits, label: this.settings.LABEL };
+      return {
+        controller: this.id,
+        service: this.counter.id,
+        hits: ++this.counter.hits,
+        label: this.settings.LABEL,
+      };
     }
   }
 
@@ -96,12 +118,25 @@ describe('singletons per app', () => {
   });
 
   test('controllers and services are built once, at createApp, and shared by every request and controller', async () => {
-    const app = createApp({ controllers: [AController, BController], settings: immutableSettings({ LABEL: 'one' }) });
+    const app = createApp({
+      controllers: [AController, BController],
+      settings: immutableSettings({ LABEL: 'one' }),
+    });
     expect([controllerBuilt, otherBuilt, serviceBuilt]).toEqual([1, 1, 1]);
     const client = await testClient(app);
     try {
-      expect(await (await client.get('/a/hit')).json()).toEqual({ controller: 1, service: 1, hits: 1, label: 'one' });
-      expect(await (await client.get('/a/hit')).json()).toEqual({ controller: 1, service: 1, hits: 2, label: 'one' });
+      expect(await (await client.get('/a/hit')).json()).toEqual({
+        controller: 1,
+        service: 1,
+        hits: 1,
+        label: 'one',
+      });
+      expect(await (await client.get('/a/hit')).json()).toEqual({
+        controller: 1,
+        service: 1,
+        hits: 2,
+        label: 'one',
+      });
       expect(await (await client.get('/b/hit')).json()).toEqual({ service: 1, hits: 3 });
       expect([controllerBuilt, otherBuilt, serviceBuilt]).toEqual([1, 1, 1]);
     } finally {
@@ -110,8 +145,14 @@ describe('singletons per app', () => {
   });
 
   test('two apps in one process get separate instances and separate settings', async () => {
-    const app1 = createApp({ controllers: [AController], settings: immutableSettings({ LABEL: 'one' }) });
-    const app2 = createApp({ controllers: [AController, BController], settings: immutableSettings({ LABEL: 'two' }) });
+    const app1 = createApp({
+      controllers: [AController],
+      settings: immutableSettings({ LABEL: 'one' }),
+    });
+    const app2 = createApp({
+      controllers: [AController, BController],
+      settings: immutableSettings({ LABEL: 'two' }),
+    });
     expect([controllerBuilt, serviceBuilt]).toEqual([2, 2]);
     expect(app1.container).not.toBe(app2.container);
     expect(app1.container.resolve(Counter)).not.toBe(app2.container.resolve(Counter));
@@ -120,9 +161,24 @@ describe('singletons per app', () => {
     const c1 = await testClient(app1);
     const c2 = await testClient(app2);
     try {
-      expect(await (await c1.get('/a/hit')).json()).toEqual({ controller: 1, service: 1, hits: 1, label: 'one' });
-      expect(await (await c2.get('/a/hit')).json()).toEqual({ controller: 2, service: 2, hits: 1, label: 'two' });
-      expect(await (await c1.get('/a/hit')).json()).toEqual({ controller: 1, service: 1, hits: 2, label: 'one' });
+      expect(await (await c1.get('/a/hit')).json()).toEqual({
+        controller: 1,
+        service: 1,
+        hits: 1,
+        label: 'one',
+      });
+      expect(await (await c2.get('/a/hit')).json()).toEqual({
+        controller: 2,
+        service: 2,
+        hits: 1,
+        label: 'two',
+      });
+      expect(await (await c1.get('/a/hit')).json()).toEqual({
+        controller: 1,
+        service: 1,
+        hits: 2,
+        label: 'one',
+      });
       expect(await (await c2.get('/b/hit')).json()).toEqual({ service: 2, hits: 2 });
       expect((await c1.get('/b/hit')).status).toBe(404);
       expect([controllerBuilt, otherBuilt, serviceBuilt]).toEqual([2, 1, 2]);
@@ -144,7 +200,10 @@ describe('services reached only through the container are singletons of the app 
     const B = Symbol('B');
     @Controller()
     class C {
-      constructor(@inject(A) readonly a: { pool: Pool }, @inject(B) readonly b: { pool: Pool }) {}
+      constructor(
+        @inject(A) readonly a: { pool: Pool },
+        @inject(B) readonly b: { pool: Pool },
+      ) {}
       @Get('/')
       index() {
         return { a: this.a.pool.id, b: this.b.pool.id, built };
@@ -204,7 +263,12 @@ describe('providers', () => {
       ) {}
       @Get('/')
       index() {
-        return { registered: this.registered.name(), apiKey: this.apiKey, store: this.store.kind(), id: this.makeId() };
+        return {
+          registered: this.registered.name(),
+          apiKey: this.apiKey,
+          store: this.store.kind(),
+          id: this.makeId(),
+        };
       }
     }
     const app = createApp({
@@ -227,7 +291,12 @@ describe('providers', () => {
     try {
       const res = await client.get('/');
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ registered: 'registered', apiKey: 'k-123', store: 'memory:k-123', id: 'id-k-123' });
+      expect(await res.json()).toEqual({
+        registered: 'registered',
+        apiKey: 'k-123',
+        store: 'memory:k-123',
+        id: 'id-k-123',
+      });
       expect(registeredBuilt).toBe(1);
       expect(factoryCalls).toBe(1);
       expect(app.container.resolve(STORE)).toBe(app.container.resolve(STORE)); // useClass: a singleton of the app
@@ -256,10 +325,17 @@ describe('the Application is injectable', () => {
     }
     @Controller('', { name: 'site' })
     class SiteController {
-      constructor(private app: Application, private links: Links) {}
+      constructor(
+        private app: Application,
+        private links: Links,
+      ) {}
       @Get('/', { name: 'home' })
       home(req: Request) {
-        return { same: this.app === req.app, url: this.app.url('site.about'), home: this.links.home() };
+        return {
+          same: this.app === req.app,
+          url: this.app.url('site.about'),
+          home: this.links.home(),
+        };
       }
       @Get('/about', { name: 'about' })
       about() {
@@ -269,7 +345,11 @@ describe('the Application is injectable', () => {
     const app = createApp({ controllers: [SiteController] });
     const client = await testClient(app);
     try {
-      expect(await (await client.get('/')).json()).toEqual({ same: true, url: '/about', home: '/' });
+      expect(await (await client.get('/')).json()).toEqual({
+        same: true,
+        url: '/about',
+        home: '/',
+      });
       expect(app.container.resolve(Application)).toBe(app);
     } finally {
       await client.close();
@@ -402,7 +482,10 @@ describe('inherited controller with injected constructor', () => {
     }
     @Controller('/base')
     class BaseController {
-      constructor(protected repo: Repo, @inject(SETTINGS) protected settings: { LOCALE: string }) {}
+      constructor(
+        protected repo: Repo,
+        @inject(SETTINGS) protected settings: { LOCALE: string },
+      ) {}
       @Get('/list')
       list() {
         return { items: this.repo.all(), locale: this.settings.LOCALE };
@@ -411,7 +494,9 @@ describe('inherited controller with injected constructor', () => {
     @Controller('/sub')
     class SubController extends BaseController {}
 
-    const client = await testClient(createApp({ controllers: [SubController], settings: immutableSettings({ LOCALE: 'fr' }) }));
+    const client = await testClient(
+      createApp({ controllers: [SubController], settings: immutableSettings({ LOCALE: 'fr' }) }),
+    );
     try {
       const res = await client.get('/sub/list');
       expect(res.status).toBe(200);

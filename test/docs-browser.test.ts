@@ -20,11 +20,20 @@ const PUBLIC_HOST = 'rococo-docs.test';
 const hasChromium = existsSync(CHROMIUM);
 
 if (!hasChromium && !process.env.CI) {
-  console.warn(`docs-browser.test.ts: skipped, ${CHROMIUM} does not exist (apt-get install chromium to run it)`);
+  console.warn(
+    `docs-browser.test.ts: skipped, ${CHROMIUM} does not exist (apt-get install chromium to run it)`,
+  );
 }
 const browserTest = hasChromium || process.env.CI ? test : test.skip;
 
-const SUMMARIES = ['Where everything is', 'All projects', 'Add a project', 'One project', 'Change a project', 'Delete a project'];
+const SUMMARIES = [
+  'Where everything is',
+  'All projects',
+  'Add a project',
+  'One project',
+  'Change a project',
+  'Delete a project',
+];
 
 let db: TestDatabase | undefined;
 let client: TestClient | undefined;
@@ -32,7 +41,9 @@ let browser: Browser | undefined;
 
 async function start(): Promise<{ client: TestClient; browser: Browser }> {
   if (!hasChromium) {
-    throw new Error(`CI is set but ${CHROMIUM} does not exist: install Debian's chromium (.ci/run does) to run the browser test`);
+    throw new Error(
+      `CI is set but ${CHROMIUM} does not exist: install Debian's chromium (.ci/run does) to run the browser test`,
+    );
   }
   if (client === undefined) {
     db = await createTestDatabase();
@@ -92,7 +103,9 @@ async function watch(page: Page, base: string) {
 async function openDocs(page: Page, base: string) {
   const res = await page.goto(`${base}/docs`, { waitUntil: 'networkidle' });
   expect(res?.status()).toBe(200);
-  await page.locator('.opblock-summary-description', { hasText: SUMMARIES[SUMMARIES.length - 1] }).waitFor();
+  await page
+    .locator('.opblock-summary-description', { hasText: SUMMARIES[SUMMARIES.length - 1] })
+    .waitFor();
   await page.waitForLoadState('networkidle');
 }
 
@@ -110,12 +123,32 @@ browserTest(
       expect(await page.title()).toBe('Rococo Tracker API · API');
       const title = page.locator('.info .title');
       expect(await title.evaluate((el) => el.firstChild?.textContent)).toBe('Rococo Tracker API');
-      expect((await title.locator('.version').allTextContents()).map((t) => t.trim())).toEqual(['1.0.0', 'OAS 3.1']);
-      expect(await page.locator('.info .description').textContent()).toBe('Projects of the rococo sample, as JSON.');
-      const api = page.locator('.opblock-tag-section').filter({ has: page.locator('h3.opblock-tag[data-tag="api"]') });
-      expect(await api.locator('.opblock-summary-description').allTextContents()).toEqual(SUMMARIES);
-      expect(await api.locator('.opblock-summary-method').allTextContents()).toEqual(['GET', 'GET', 'POST', 'GET', 'PUT', 'DELETE']);
-      expect(await api.locator('.opblock-summary-path').evaluateAll((els) => els.map((e) => e.getAttribute('data-path')))).toEqual([
+      expect((await title.locator('.version').allTextContents()).map((t) => t.trim())).toEqual([
+        '1.0.0',
+        'OAS 3.1',
+      ]);
+      expect(await page.locator('.info .description').textContent()).toBe(
+        'Projects of the rococo sample, as JSON.',
+      );
+      const api = page
+        .locator('.opblock-tag-section')
+        .filter({ has: page.locator('h3.opblock-tag[data-tag="api"]') });
+      expect(await api.locator('.opblock-summary-description').allTextContents()).toEqual(
+        SUMMARIES,
+      );
+      expect(await api.locator('.opblock-summary-method').allTextContents()).toEqual([
+        'GET',
+        'GET',
+        'POST',
+        'GET',
+        'PUT',
+        'DELETE',
+      ]);
+      expect(
+        await api
+          .locator('.opblock-summary-path')
+          .evaluateAll((els) => els.map((e) => e.getAttribute('data-path'))),
+      ).toEqual([
         '/api/',
         '/api/projects',
         '/api/projects',
@@ -123,7 +156,9 @@ browserTest(
         '/api/projects/{project_id}',
         '/api/projects/{project_id}',
       ]);
-      await expect(page.getByText('Add a project', { exact: true }).isVisible()).resolves.toBe(true);
+      await expect(page.getByText('Add a project', { exact: true }).isVisible()).resolves.toBe(
+        true,
+      );
 
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
@@ -136,10 +171,20 @@ browserTest(
       expect(seen.requested.filter((u) => !u.startsWith(base + '/'))).toEqual([]);
       // It did load the viewer and the document from the app.
       const paths = new Set(seen.requested.map((u) => new URL(u).pathname));
-      for (const p of ['/docs', '/docs/assets/swagger-ui.css', '/docs/assets/swagger-ui-bundle.js', '/openapi.json']) expect([p, paths.has(p)]).toEqual([p, true]);
+      for (const p of [
+        '/docs',
+        '/docs/assets/swagger-ui.css',
+        '/docs/assets/swagger-ui-bundle.js',
+        '/openapi.json',
+      ])
+        expect([p, paths.has(p)]).toEqual([p, true]);
       // Last, as it is the sample's OpenAPI document that decides it: the page shows the JSON API
       // only, not the HTML pages' routes.
-      expect(await page.locator('h3.opblock-tag').evaluateAll((els) => els.map((e) => e.getAttribute('data-tag')))).toEqual(['api']);
+      expect(
+        await page
+          .locator('h3.opblock-tag')
+          .evaluateAll((els) => els.map((e) => e.getAttribute('data-tag'))),
+      ).toEqual(['api']);
     } finally {
       await context.close();
     }
@@ -157,8 +202,12 @@ browserTest(
       const page = await context.newPage();
       const seen = await watch(page, base);
       await openDocs(page, base);
-      expect(await page.locator('.info .title').evaluate((el) => el.firstChild?.textContent)).toBe('Rococo Tracker API');
-      await expect(page.getByText('Add a project', { exact: true }).isVisible()).resolves.toBe(true);
+      expect(await page.locator('.info .title').evaluate((el) => el.firstChild?.textContent)).toBe(
+        'Rococo Tracker API',
+      );
+      await expect(page.getByText('Add a project', { exact: true }).isVisible()).resolves.toBe(
+        true,
+      );
       expect(seen.pageErrors).toEqual([]);
       expect(seen.failed).toEqual([]);
       expect(seen.elsewhere).toEqual([]);

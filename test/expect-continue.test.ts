@@ -1,5 +1,13 @@
 import { connect } from 'node:net';
-import { Controller, createApp, HTTPUnauthorized, immutableSettings, Post, type Application, type Request } from '../src';
+import {
+  Controller,
+  createApp,
+  HTTPUnauthorized,
+  immutableSettings,
+  Post,
+  type Application,
+  type Request,
+} from '../src';
 
 /**
  * Expect: 100-continue through a raw socket that, as curl does, waits for the interim answer
@@ -14,7 +22,8 @@ let bodiesRead = 0;
 class UploadController {
   @Post('/upload', {
     expect: async (req) => {
-      if (req.headers.authorization !== 'Bearer ok') throw new HTTPUnauthorized('log in before uploading');
+      if (req.headers.authorization !== 'Bearer ok')
+        throw new HTTPUnauthorized('log in before uploading');
     },
   })
   async upload(req: Request) {
@@ -49,10 +58,20 @@ interface Exchange {
 }
 
 /** Sends a head with Expect: 100-continue, and the body only after a 100. */
-function exchange(port: number, path: string, body: string, headers: Record<string, string> = {}): Promise<Exchange> {
+function exchange(
+  port: number,
+  path: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
-    const lines = Object.entries({ host: 'test', 'content-length': String(Buffer.byteLength(body)), expect: '100-continue', ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
+    const lines = Object.entries({
+      host: 'test',
+      'content-length': String(Buffer.byteLength(body)),
+      expect: '100-continue',
+      ...headers,
+    }).map(([k, v]) => `${k}: ${v}\r\n`);
     let all = '';
     let first = '';
     let bodySent = false;
@@ -97,7 +116,10 @@ let app: Application;
 let port: number;
 
 beforeAll(async () => {
-  app = createApp({ controllers: [UploadController], settings: immutableSettings({ MAX_BODY_SIZE: 1000, LOG_LEVEL: 'silent' }) });
+  app = createApp({
+    controllers: [UploadController],
+    settings: immutableSettings({ MAX_BODY_SIZE: 1000, LOG_LEVEL: 'silent' }),
+  });
   port = Number(new URL(await app.listen(0)).port);
 });
 
@@ -155,7 +177,9 @@ test('an unknown path is a 404 and a wrong method a 405, without the body', asyn
   expect(missing.closed).toBe(true);
 
   const wrong = await new Promise<string>((resolve) => {
-    const s = connect(port, '127.0.0.1', () => s.write('PUT /open HTTP/1.1\r\nhost: t\r\ncontent-length: 4\r\nexpect: 100-continue\r\n\r\n'));
+    const s = connect(port, '127.0.0.1', () =>
+      s.write('PUT /open HTTP/1.1\r\nhost: t\r\ncontent-length: 4\r\nexpect: 100-continue\r\n\r\n'),
+    );
     let out = '';
     s.on('data', (d) => (out += d.toString()));
     s.on('close', () => resolve(out));

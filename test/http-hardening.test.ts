@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { Controller, createApp, EncryptedCookieStorage, Get, getSession, Post, RococoError, sessions, type Application, type Request } from '../src';
+import {
+  Controller,
+  createApp,
+  EncryptedCookieStorage,
+  Get,
+  getSession,
+  Post,
+  RococoError,
+  sessions,
+  type Application,
+  type Request,
+} from '../src';
 import { testClient, type TestClient } from '../src/testing';
 import { closedWithin, readResponse, slowloris } from './helpers/raw-http';
 import { rawConnect } from './helpers/raw-websocket';
@@ -27,7 +38,10 @@ class HardeningController {
 
   @Get('/headers')
   headers(req: Request) {
-    return { names: Object.keys(req.headers), big: (req.headers['x-big'] as string | undefined)?.length ?? 0 };
+    return {
+      names: Object.keys(req.headers),
+      big: (req.headers['x-big'] as string | undefined)?.length ?? 0,
+    };
   }
 
   @Post('/upload')
@@ -44,7 +58,10 @@ class HardeningController {
   }
 }
 
-function makeApp(settings: Record<string, unknown> = {}, logger?: ReturnType<typeof memoryLogger>['logger']): Application {
+function makeApp(
+  settings: Record<string, unknown> = {},
+  logger?: ReturnType<typeof memoryLogger>['logger'],
+): Application {
   return createApp({ controllers: [HardeningController], settings, ...(logger ? { logger } : {}) });
 }
 
@@ -110,13 +127,17 @@ describe('request head size', () => {
     expect((await fine.json()).big).toBe(10 * 1024);
 
     // Just over the default: refused.
-    expect((await client.get('/headers', { headers: { 'x-big': 'a'.repeat(17 * 1024) } })).status).toBe(431);
+    expect(
+      (await client.get('/headers', { headers: { 'x-big': 'a'.repeat(17 * 1024) } })).status,
+    ).toBe(431);
     expect((await client.get('/ping')).status).toBe(200);
   });
 
   test('MAX_HEADER_SIZE lowers the limit', async () => {
     client = await testClient(makeApp({ MAX_HEADER_SIZE: 4096 }));
-    expect((await client.get('/headers', { headers: { 'x-big': 'a'.repeat(5000) } })).status).toBe(431);
+    expect((await client.get('/headers', { headers: { 'x-big': 'a'.repeat(5000) } })).status).toBe(
+      431,
+    );
     const fine = await client.get('/headers', { headers: { 'x-big': 'a'.repeat(2000) } });
     expect(fine.status).toBe(200);
     expect((await fine.json()).big).toBe(2000);
@@ -135,7 +156,9 @@ describe('request head size', () => {
     const ask = async (c: TestClient) => {
       const socket = await rawConnect(portOf(c));
       try {
-        socket.write(`GET /headers HTTP/1.1\r\nHost: 127.0.0.1\r\n${extras}Connection: close\r\n\r\n`);
+        socket.write(
+          `GET /headers HTTP/1.1\r\nHost: 127.0.0.1\r\n${extras}Connection: close\r\n\r\n`,
+        );
         const res = await readResponse(socket);
         expect(res.status).toBe(200);
         return (JSON.parse(res.body) as { names: string[] }).names;
@@ -167,7 +190,9 @@ describe('request bodies that stop', () => {
 
   function watchUpload() {
     const started = new Promise<void>((resolve) => (upload.started = resolve));
-    const settled = new Promise<{ ok: boolean; error?: unknown }>((resolve) => (upload.settled = resolve));
+    const settled = new Promise<{ ok: boolean; error?: unknown }>(
+      (resolve) => (upload.settled = resolve),
+    );
     return { started, settled };
   }
 
@@ -185,7 +210,9 @@ describe('request bodies that stop', () => {
 
     const socket = await rawConnect(portOf(client));
     socket.on('error', () => {});
-    socket.write(`POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: ${declared}\r\n\r\n`);
+    socket.write(
+      `POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: ${declared}\r\n\r\n`,
+    );
     await started;
     const part = Buffer.alloc(1024 * 1024, 0x61);
     await new Promise<void>((resolve) => socket.write(part, () => resolve()));
@@ -194,13 +221,23 @@ describe('request bodies that stop', () => {
 
     const outcome = await Promise.race([
       settled,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('req.buffer() neither resolved nor rejected within 3 s of the abort')), 3000)),
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () =>
+            reject(new Error('req.buffer() neither resolved nor rejected within 3 s of the abort')),
+          3000,
+        ),
+      ),
     ]);
     expect(outcome.ok).toBe(false);
     expect(heapAndBuffers() - before).toBeLessThan(declared / 4);
 
     // The access line says the client went away; the server keeps serving.
-    await waitFor(() => records.some((r) => r.msg === 'request' && r.path === '/upload'), 3000, 'the access line of the upload');
+    await waitFor(
+      () => records.some((r) => r.msg === 'request' && r.path === '/upload'),
+      3000,
+      'the access line of the upload',
+    );
     const line = records.find((r) => r.msg === 'request' && r.path === '/upload')!;
     expect(line).toMatchObject({ aborted: true, method: 'POST', remote: '127.0.0.1' });
     const res = await client.get('/ping');
@@ -215,7 +252,9 @@ describe('request bodies that stop', () => {
     socket.on('error', () => {});
     let text = '';
     socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
-    socket.write('POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n0123456789');
+    socket.write(
+      'POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n0123456789',
+    );
     await started;
     const ms = await closedWithin(socket, 6000);
     expect(ms).toBeGreaterThanOrEqual(900);
@@ -228,7 +267,10 @@ describe('request bodies that stop', () => {
   test('an upload within the limits that completes is read whole', async () => {
     client = await testClient(makeApp());
     const { settled } = watchUpload();
-    const res = await client.post('/upload', { body: Buffer.alloc(300 * 1024, 1) as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'application/octet-stream' } });
+    const res = await client.post('/upload', {
+      body: Buffer.alloc(300 * 1024, 1) as Uint8Array<ArrayBuffer>,
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ bytes: 300 * 1024 });
     expect((await settled).ok).toBe(true);
@@ -285,22 +327,33 @@ describe('keep-alive', () => {
 });
 
 describe('timeout and size settings', () => {
-  const KEYS = ['HEADERS_TIMEOUT', 'REQUEST_TIMEOUT', 'KEEP_ALIVE_TIMEOUT', 'MAX_HEADER_SIZE', 'MAX_HEADERS_COUNT'];
+  const KEYS = [
+    'HEADERS_TIMEOUT',
+    'REQUEST_TIMEOUT',
+    'KEEP_ALIVE_TIMEOUT',
+    'MAX_HEADER_SIZE',
+    'MAX_HEADERS_COUNT',
+  ];
 
-  test.each(KEYS.flatMap((key) => [0, -1, 'x', 1.5, null].map((value) => [key, value] as const)))('%s: %p stops createApp', (key, value) => {
-    let err: unknown;
-    try {
-      makeApp({ [key]: value });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(RococoError);
-    expect((err as RococoError).code).toBe('ROCOCO_SETTINGS');
-    expect((err as Error).message).toContain(key);
-  });
+  test.each(KEYS.flatMap((key) => [0, -1, 'x', 1.5, null].map((value) => [key, value] as const)))(
+    '%s: %p stops createApp',
+    (key, value) => {
+      let err: unknown;
+      try {
+        makeApp({ [key]: value });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(RococoError);
+      expect((err as RococoError).code).toBe('ROCOCO_SETTINGS');
+      expect((err as Error).message).toContain(key);
+    },
+  );
 
   test('HEADERS_TIMEOUT longer than REQUEST_TIMEOUT stops createApp, not listen()', () => {
-    expect(() => makeApp({ HEADERS_TIMEOUT: 5000, REQUEST_TIMEOUT: 2000 })).toThrow(/ROCOCO_SETTINGS: HEADERS_TIMEOUT/);
+    expect(() => makeApp({ HEADERS_TIMEOUT: 5000, REQUEST_TIMEOUT: 2000 })).toThrow(
+      /ROCOCO_SETTINGS: HEADERS_TIMEOUT/,
+    );
   });
 
   test('a REQUEST_TIMEOUT under the default HEADERS_TIMEOUT serves, the head bounded by it', async () => {
@@ -346,10 +399,23 @@ describe('TRUST_PROXY', () => {
   }
 
   const KEY = randomBytes(32).toString('base64');
-  const FORWARDED = { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https, http', 'x-forwarded-host': 'shop.example, evil.example', host: 'internal:8080' };
+  const FORWARDED = {
+    'x-forwarded-for': '203.0.113.7',
+    'x-forwarded-proto': 'https, http',
+    'x-forwarded-host': 'shop.example, evil.example',
+    host: 'internal:8080',
+  };
 
-  async function who(trust: unknown, headers: Record<string, string> = FORWARDED): Promise<{ ip: string; protocol: string; host: string }> {
-    const client = await testClient(createApp({ controllers: [WhoController], settings: trust === undefined ? {} : { TRUST_PROXY: trust } }));
+  async function who(
+    trust: unknown,
+    headers: Record<string, string> = FORWARDED,
+  ): Promise<{ ip: string; protocol: string; host: string }> {
+    const client = await testClient(
+      createApp({
+        controllers: [WhoController],
+        settings: trust === undefined ? {} : { TRUST_PROXY: trust },
+      }),
+    );
     try {
       const res = await client.get('/who', { headers });
       expect(res.status).toBe(200);
@@ -359,17 +425,44 @@ describe('TRUST_PROXY', () => {
     }
   }
 
-  test.each([undefined, false, 0, '0', 'false', ''])('%p: X-Forwarded-For, -Proto and -Host are ignored', async (trust) => {
-    expect(await who(trust)).toEqual({ ip: '127.0.0.1', protocol: 'http', host: 'internal:8080' });
+  test.each([undefined, false, 0, '0', 'false', ''])(
+    '%p: X-Forwarded-For, -Proto and -Host are ignored',
+    async (trust) => {
+      expect(await who(trust)).toEqual({
+        ip: '127.0.0.1',
+        protocol: 'http',
+        host: 'internal:8080',
+      });
+    },
+  );
+
+  test.each([
+    'loopback',
+    true,
+    1,
+    '1',
+    'true',
+    ['loopback'],
+    '127.0.0.1',
+    '127.0.0.0/8, 10.0.0.0/8',
+  ])('%p (the test client is on loopback): they are used', async (trust) => {
+    expect(await who(trust)).toEqual({
+      ip: '203.0.113.7',
+      protocol: 'https',
+      host: 'shop.example',
+    });
   });
 
-  test.each(['loopback', true, 1, '1', 'true', ['loopback'], '127.0.0.1', '127.0.0.0/8, 10.0.0.0/8'])('%p (the test client is on loopback): they are used', async (trust) => {
-    expect(await who(trust)).toEqual({ ip: '203.0.113.7', protocol: 'https', host: 'shop.example' });
-  });
-
-  test.each(['10.0.0.0/8', ['10.0.0.0/8', '192.168.0.0/16'], 'uniquelocal', '::1'])('%p, which does not include 127.0.0.1: ignored', async (trust) => {
-    expect(await who(trust)).toEqual({ ip: '127.0.0.1', protocol: 'http', host: 'internal:8080' });
-  });
+  test.each(['10.0.0.0/8', ['10.0.0.0/8', '192.168.0.0/16'], 'uniquelocal', '::1'])(
+    '%p, which does not include 127.0.0.1: ignored',
+    async (trust) => {
+      expect(await who(trust)).toEqual({
+        ip: '127.0.0.1',
+        protocol: 'http',
+        host: 'internal:8080',
+      });
+    },
+  );
 
   test('without X-Forwarded headers, a trusted peer is the client', async () => {
     const got = await who('loopback', { host: 'direct.example' });
@@ -401,8 +494,17 @@ describe('TRUST_PROXY', () => {
   });
 
   describe("the session cookie's Secure flag follows the protocol a trusted proxy gives", () => {
-    async function cookieOf(trust: unknown, proto: string): Promise<{ protocol: string; cookie: string }> {
-      const client = await testClient(createApp({ controllers: [WhoController], settings: { TRUST_PROXY: trust }, middlewares: [sessions(new EncryptedCookieStorage(KEY))] }));
+    async function cookieOf(
+      trust: unknown,
+      proto: string,
+    ): Promise<{ protocol: string; cookie: string }> {
+      const client = await testClient(
+        createApp({
+          controllers: [WhoController],
+          settings: { TRUST_PROXY: trust },
+          middlewares: [sessions(new EncryptedCookieStorage(KEY))],
+        }),
+      );
       try {
         const res = await client.get('/visit', { headers: { 'x-forwarded-proto': proto } });
         expect(res.status).toBe(200);
@@ -435,7 +537,18 @@ describe('TRUST_PROXY', () => {
     });
   });
 
-  test.each([-1, 1.5, Number.NaN, 'not-an-address', '10.0.0.0/99', 'loopback, 300.1.1.1', {}, [1], ['loopback', 5], '-1'])('%p stops createApp', (trust) => {
+  test.each([
+    -1,
+    1.5,
+    Number.NaN,
+    'not-an-address',
+    '10.0.0.0/99',
+    'loopback, 300.1.1.1',
+    {},
+    [1],
+    ['loopback', 5],
+    '-1',
+  ])('%p stops createApp', (trust) => {
     let err: unknown;
     try {
       createApp({ controllers: [WhoController], settings: { TRUST_PROXY: trust } });

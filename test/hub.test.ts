@@ -1,6 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createApp, Controller, Hub, RococoError, WebSocket, type Application, type Request, type WebSocketConnection, websockets, hub } from '../src';
+import {
+  createApp,
+  Controller,
+  Hub,
+  RococoError,
+  WebSocket,
+  type Application,
+  type Request,
+  type WebSocketConnection,
+  websockets,
+  hub,
+} from '../src';
 import { testClient, type TestClient, type TestWebSocket } from '../src/testing';
 import { memoryLogger, type LogRecord } from './helpers/memory-logger';
 import { freePort, RedisServer, redisServerBinary } from './helpers/redis-server';
@@ -8,10 +19,16 @@ import { TcpProxy } from './helpers/tcp-proxy';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000, everyMs = 10): Promise<void> {
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  everyMs = 10,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(everyMs);
   }
 }
@@ -40,7 +57,11 @@ class ChatController {
     const name = req.query.get('name') ?? 'anonymous';
     const off = this.hub.subscribe(topic, (msg) => ws.sendJson(msg));
     try {
-      await ws.sendJson({ joined: topic, injected: this.hub === req.app.hub!, distributed: this.hub.distributed });
+      await ws.sendJson({
+        joined: topic,
+        injected: this.hub === req.app.hub!,
+        distributed: this.hub.distributed,
+      });
       for await (const m of ws) {
         try {
           await this.hub.publish(topic, { from: name, text: m.text });
@@ -129,10 +150,18 @@ describe('Hub in one process', () => {
     await hub.publish('fragile', { ok: 2 });
     expect(got).toEqual([{ ok: 1 }, { ok: 2 }]);
     await until('both failures in the log', () => {
-      const messages = records.filter((r) => r.msg === 'hub: a subscriber failed').map((r) => r.err?.message);
-      return messages.filter((m) => m === 'sync subscriber failure').length === 2 && messages.filter((m) => m === 'async subscriber failure').length === 2;
+      const messages = records
+        .filter((r) => r.msg === 'hub: a subscriber failed')
+        .map((r) => r.err?.message);
+      return (
+        messages.filter((m) => m === 'sync subscriber failure').length === 2 &&
+        messages.filter((m) => m === 'async subscriber failure').length === 2
+      );
     });
-    expect(records.find((r) => r.msg === 'hub: a subscriber failed')).toMatchObject({ level: 50, topic: 'fragile' });
+    expect(records.find((r) => r.msg === 'hub: a subscriber failed')).toMatchObject({
+      level: 50,
+      topic: 'fragile',
+    });
     for (const off of offs) off();
   });
 
@@ -204,8 +233,18 @@ describe('Hub injected into a controller: a chat room over WebSockets', () => {
   test('texts of one length, multibyte ones among them, reach every socket intact and in order', async () => {
     // Each text is sent to every socket of the room: the same string many times, then another
     // of the same length (send() keeps the last one encoded).
-    const sockets = [await join(client, 'unicode', 'ann'), await join(client, 'unicode', 'bob'), await join(client, 'unicode', 'cat')];
-    const texts = ['héllo wörld 1', 'héllo wörld 2', 'hello world 3', '€€€ 😀 ☃︎ 中文!!', 'héllo wörld 1'];
+    const sockets = [
+      await join(client, 'unicode', 'ann'),
+      await join(client, 'unicode', 'bob'),
+      await join(client, 'unicode', 'cat'),
+    ];
+    const texts = [
+      'héllo wörld 1',
+      'héllo wörld 2',
+      'hello world 3',
+      '€€€ 😀 ☃︎ 中文!!',
+      'héllo wörld 1',
+    ];
     for (const text of texts) await sockets[0].send(text);
     for (const ws of sockets) {
       for (const text of texts) expect(await ws.nextJson()).toEqual({ from: 'ann', text });
@@ -215,19 +254,29 @@ describe('Hub injected into a controller: a chat room over WebSockets', () => {
   });
 
   test('three sockets in a room each get every message once; another room gets none', async () => {
-    const [ann, bob, cat] = [await join(client, 'lobby', 'ann'), await join(client, 'lobby', 'bob'), await join(client, 'lobby', 'cat')];
+    const [ann, bob, cat] = [
+      await join(client, 'lobby', 'ann'),
+      await join(client, 'lobby', 'bob'),
+      await join(client, 'lobby', 'cat'),
+    ];
     const elsewhere = await join(client, 'attic', 'dan');
     expect(app.hub!.subscribers('room:lobby')).toBe(3);
     expect(app.url('rooms.room', { room: 'lobby' })).toBe('/rooms/lobby');
 
     await ann.send('hi all');
-    for (const ws of [ann, bob, cat]) expect(await ws.nextJson()).toEqual({ from: 'ann', text: 'hi all' });
+    for (const ws of [ann, bob, cat])
+      expect(await ws.nextJson()).toEqual({ from: 'ann', text: 'hi all' });
     await bob.send('hello ann');
     await cat.send('hey');
     for (const ws of [ann, bob, cat]) {
       // one socket's messages stay in order; two senders may interleave either way
       const got = [await ws.nextJson<Said>(), await ws.nextJson<Said>()];
-      expect(got).toEqual(expect.arrayContaining([{ from: 'bob', text: 'hello ann' }, { from: 'cat', text: 'hey' }]));
+      expect(got).toEqual(
+        expect.arrayContaining([
+          { from: 'bob', text: 'hello ann' },
+          { from: 'cat', text: 'hey' },
+        ]),
+      );
     }
     await silent(elsewhere);
     for (const ws of [ann, bob, cat]) await silent(ws, 50); // nothing twice
@@ -238,7 +287,10 @@ describe('Hub injected into a controller: a chat room over WebSockets', () => {
     expect(await bob.nextJson()).toEqual({ from: 'ann', text: 'cat left' });
     expect(await ann.nextJson()).toEqual({ from: 'ann', text: 'cat left' });
     for (const ws of [ann, bob, elsewhere]) await ws.close();
-    await until('everyone to leave', () => app.hub!.subscribers('room:lobby') === 0 && app.hub!.subscribers('room:attic') === 0);
+    await until(
+      'everyone to leave',
+      () => app.hub!.subscribers('room:lobby') === 0 && app.hub!.subscribers('room:attic') === 0,
+    );
   });
 });
 
@@ -250,7 +302,9 @@ async function numsub(redis: Redis, channel: string): Promise<number> {
 
 const canRunRedis = SHARED_URL !== undefined || BINARY !== null;
 if (!canRunRedis) {
-  console.warn('hub.test.ts: the Redis hub tests are SKIPPED: REDIS_URL is not set and redis-server is not on PATH (set REDIS_URL=redis://127.0.0.1:6379, or apt-get install redis-server)');
+  console.warn(
+    'hub.test.ts: the Redis hub tests are SKIPPED: REDIS_URL is not set and redis-server is not on PATH (set REDIS_URL=redis://127.0.0.1:6379, or apt-get install redis-server)',
+  );
 }
 const describeRedis = canRunRedis ? describe : describe.skip;
 
@@ -278,7 +332,10 @@ describeRedis('Hub across two apps through Redis', () => {
   });
 
   async function start(p = prefix): Promise<{ app: Application; client: TestClient }> {
-    const app = createApp({ plugins: [websockets(), hub({ redis: url, prefix: p })], controllers: [ChatController] });
+    const app = createApp({
+      plugins: [websockets(), hub({ redis: url, prefix: p })],
+      controllers: [ChatController],
+    });
     const client = await testClient(app);
     apps.push(app);
     clients.push(client);
@@ -291,9 +348,16 @@ describeRedis('Hub across two apps through Redis', () => {
     const got: unknown[] = [];
     const topic = `burst:${randomBytes(4).toString('hex')}`;
     b.app.hub!.subscribe(topic, (m) => void got.push(m));
-    await until('the subscription to reach Redis', async () => (await numsub(admin, prefix + topic)) === 1, 5000, 25);
+    await until(
+      'the subscription to reach Redis',
+      async () => (await numsub(admin, prefix + topic)) === 1,
+      5000,
+      25,
+    );
     // A's publishing connection is opened by the first publish; the others must wait for it, not fail.
-    const results = await Promise.allSettled([1, 2, 3, 4, 5].map((n) => a.app.hub!.publish(topic, n)));
+    const results = await Promise.allSettled(
+      [1, 2, 3, 4, 5].map((n) => a.app.hub!.publish(topic, n)),
+    );
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     await until('five messages', () => got.length === 5, 3000);
     expect(got).toEqual([1, 2, 3, 4, 5]);
@@ -313,19 +377,36 @@ describeRedis('Hub across two apps through Redis', () => {
     const onB2 = await join(b.client, room, 'bea');
     const outsider = await join(stranger.client, room, 'sid');
     // Subscribing is asynchronous: wait until Redis has the subscriptions.
-    await until('the subscriptions to reach Redis', async () => (await numsub(admin, `${prefix}room:${room}`)) === 2, 5000, 25);
-    await until('the stranger’s subscription', async () => (await numsub(admin, `${strangerPrefix}room:${room}`)) === 1, 5000, 25);
+    await until(
+      'the subscriptions to reach Redis',
+      async () => (await numsub(admin, `${prefix}room:${room}`)) === 2,
+      5000,
+      25,
+    );
+    await until(
+      'the stranger’s subscription',
+      async () => (await numsub(admin, `${strangerPrefix}room:${room}`)) === 1,
+      5000,
+      25,
+    );
     // two connections (one per app) for three sockets: each app subscribes once per topic
     expect(b.app.hub!.subscribers(`room:${room}`)).toBe(2);
 
     await onA.send('from app A');
-    for (const ws of [onB1, onB2, onA]) expect(await ws.nextJson(3000)).toEqual({ from: 'ann', text: 'from app A' });
+    for (const ws of [onB1, onB2, onA])
+      expect(await ws.nextJson(3000)).toEqual({ from: 'ann', text: 'from app A' });
     await onB1.send('from app B');
-    for (const ws of [onA, onB1, onB2]) expect(await ws.nextJson(3000)).toEqual({ from: 'bob', text: 'from app B' });
+    for (const ws of [onA, onB1, onB2])
+      expect(await ws.nextJson(3000)).toEqual({ from: 'bob', text: 'from app B' });
     for (const ws of [onA, onB1, onB2]) await silent(ws, 100); // each exactly once
     await silent(outsider, 100);
     for (const ws of [onA, onB1, onB2, outsider]) await ws.close();
-    await until('the channel to be released', async () => (await numsub(admin, `${prefix}room:${room}`)) === 0, 5000, 25);
+    await until(
+      'the channel to be released',
+      async () => (await numsub(admin, `${prefix}room:${room}`)) === 0,
+      5000,
+      25,
+    );
   });
 });
 
@@ -381,12 +462,19 @@ describeRedis('Hub.subscribe(): ready, with Redis', () => {
       const started = Date.now();
       const off = down.subscribe('t', () => {});
       const again = down.subscribe('t', () => {});
-      await expect(off.ready).rejects.toMatchObject({ code: 'ROCOCO_HUB', message: expect.stringMatching(/hub.subscribe\('t'\): Redis did not confirm the subscription \(.*ECONNREFUSED/) });
+      await expect(off.ready).rejects.toMatchObject({
+        code: 'ROCOCO_HUB',
+        message: expect.stringMatching(
+          /hub.subscribe\('t'\): Redis did not confirm the subscription \(.*ECONNREFUSED/,
+        ),
+      });
       await expect(again.ready).rejects.toMatchObject({ code: 'ROCOCO_HUB' });
       expect(Date.now() - started).toBeLessThan(2000);
       // One outage, one line with its stack; the failures after it are counted, not each logged.
       const lines = log.records.filter((r) => r.msg?.startsWith('hub:'));
-      expect(lines.map((r) => [r.msg, r.err?.message?.includes('ECONNREFUSED')])).toEqual([[expect.stringMatching(/^hub: (Redis connection error|subscribe failed)$/), true]]);
+      expect(lines.map((r) => [r.msg, r.err?.message?.includes('ECONNREFUSED')])).toEqual([
+        [expect.stringMatching(/^hub: (Redis connection error|subscribe failed)$/), true],
+      ]);
       await sleep(50);
       expect(unhandled).toEqual([]);
       ignored();
@@ -405,7 +493,9 @@ describeRedis('Hub.subscribe(): ready, with Redis', () => {
     try {
       const silentRedis = hub(`redis://127.0.0.1:${proxy.port}`);
       const started = Date.now();
-      await expect(silentRedis.subscribe('t', () => {}).ready).rejects.toThrow(/no confirmation within 5000 ms/);
+      await expect(silentRedis.subscribe('t', () => {}).ready).rejects.toThrow(
+        /no confirmation within 5000 ms/,
+      );
       expect(Date.now() - started).toBeGreaterThanOrEqual(4900);
       expect(Date.now() - started).toBeLessThan(6000);
       await silentRedis.close();
@@ -416,7 +506,9 @@ describeRedis('Hub.subscribe(): ready, with Redis', () => {
 });
 
 if (BINARY === null) {
-  console.warn('hub.test.ts: the Redis restart test is SKIPPED: it needs redis-server on PATH to kill and restart a server of its own (apt-get install redis-server)');
+  console.warn(
+    'hub.test.ts: the Redis restart test is SKIPPED: it needs redis-server on PATH to kill and restart a server of its own (apt-get install redis-server)',
+  );
 }
 const describeRestart = BINARY === null ? describe.skip : describe;
 
@@ -434,12 +526,21 @@ describeRestart('Hub when its Redis restarts', () => {
 
   test('app.close() while its Redis is down finishes promptly', async () => {
     const prefix = 'rococo:test:down:';
-    const app = createApp({ plugins: [websockets(), hub({ redis: server.url, prefix })], controllers: [ChatController], logger: memoryLogger('warn').logger });
+    const app = createApp({
+      plugins: [websockets(), hub({ redis: server.url, prefix })],
+      controllers: [ChatController],
+      logger: memoryLogger('warn').logger,
+    });
     const client = await testClient(app);
     const ws = await join(client, 'ops', 'ann');
     const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
     try {
-      await until('the subscription', async () => (await numsub(admin, `${prefix}room:ops`)) === 1, 5000, 25);
+      await until(
+        'the subscription',
+        async () => (await numsub(admin, `${prefix}room:ops`)) === 1,
+        5000,
+        25,
+      );
     } finally {
       admin.disconnect();
     }
@@ -462,8 +563,16 @@ describeRestart('Hub when its Redis restarts', () => {
   test('the subscriber subscribes again, and a message published after the restart arrives', async () => {
     const log = memoryLogger('warn');
     const prefix = 'rococo:test:restart:';
-    const appA = createApp({ plugins: [websockets(), hub({ redis: server.url, prefix })], controllers: [ChatController], logger: log.logger });
-    const appB = createApp({ plugins: [websockets(), hub({ redis: server.url, prefix })], controllers: [ChatController], logger: log.logger });
+    const appA = createApp({
+      plugins: [websockets(), hub({ redis: server.url, prefix })],
+      controllers: [ChatController],
+      logger: log.logger,
+    });
+    const appB = createApp({
+      plugins: [websockets(), hub({ redis: server.url, prefix })],
+      controllers: [ChatController],
+      logger: log.logger,
+    });
     const a = await testClient(appA);
     const b = await testClient(appB);
     clients.push(a, b);
@@ -487,12 +596,24 @@ describeRestart('Hub when its Redis restarts', () => {
       await speaker.send('while down');
       expect(await speaker.nextJson(3000)).toEqual({ error: 'ROCOCO_HUB' });
       expect(Date.now() - downAt).toBeLessThan(3000);
-      await expect(appA.hub!.publish('room:ops', 'x')).rejects.toMatchObject({ code: 'ROCOCO_HUB' });
+      await expect(appA.hub!.publish('room:ops', 'x')).rejects.toMatchObject({
+        code: 'ROCOCO_HUB',
+      });
 
       await server.start(); // same port, empty: no subscriptions until the clients make them again
-      await until('Redis to answer again', async () => (await runId().catch(() => undefined)) !== undefined, 10_000, 100);
+      await until(
+        'Redis to answer again',
+        async () => (await runId().catch(() => undefined)) !== undefined,
+        10_000,
+        100,
+      );
       expect(await runId()).not.toBe(firstRun);
-      await until('both apps to subscribe again', async () => (await numsub(admin, channel)) === 2, 10_000, 50);
+      await until(
+        'both apps to subscribe again',
+        async () => (await numsub(admin, channel)) === 2,
+        10_000,
+        50,
+      );
 
       // The publisher reconnects on its own too: the socket's next message goes through.
       let delivered: unknown = null;
@@ -540,7 +661,16 @@ describeRestart('Hub when its Redis restarts', () => {
       // A subscriber joining now waits for the new connection's SUBSCRIBE (reconnecting takes up to 2 s).
       await b.subscribe('fresh', (m) => void got.push(`later ${m}`)).ready;
       // a's publishing connection comes back on its own; until then publishing fails.
-      await until('a to publish again', () => a.publish('kept', 1).then(() => true, () => false), 10_000, 100);
+      await until(
+        'a to publish again',
+        () =>
+          a.publish('kept', 1).then(
+            () => true,
+            () => false,
+          ),
+        10_000,
+        100,
+      );
       await a.publish('fresh', 2);
       await until('the messages', () => got.length === 4, 3000);
       expect(got.sort()).toEqual(['fresh 2', 'joined 1', 'kept 1', 'later 2']);

@@ -8,11 +8,13 @@ describe('hooks', () => {
   test('onStartup/onShutdown/onCleanup options then app.on() hooks run in order, each once, with the app', async () => {
     const events: string[] = [];
     const apps: Application[] = [];
-    const hook = (name: string, delay = 0): Hook => async (app) => {
-      apps.push(app);
-      if (delay) await sleep(delay);
-      events.push(name);
-    };
+    const hook =
+      (name: string, delay = 0): Hook =>
+      async (app) => {
+        apps.push(app);
+        if (delay) await sleep(delay);
+        events.push(name);
+      };
     @Controller()
     class C {
       @Get('/')
@@ -41,10 +43,16 @@ describe('hooks', () => {
     expect(res.status).toBe(200);
     await client.close();
     expect(events).toEqual([
-      'startup1', 'startup2', 'startup3',
+      'startup1',
+      'startup2',
+      'startup3',
       'request',
-      'shutdown1', 'shutdown2', 'shutdown3',
-      'cleanup1', 'cleanup2', 'cleanup3',
+      'shutdown1',
+      'shutdown2',
+      'shutdown3',
+      'cleanup1',
+      'cleanup2',
+      'cleanup3',
     ]);
     expect(apps).toHaveLength(9);
     for (const a of apps) expect(a).toBe(app);
@@ -131,7 +139,9 @@ describe('close()', () => {
     });
     const client = await testClient(app);
     expect((await client.get('/fast')).status).toBe(200); // leaves an idle keep-alive connection
-    const pending = client.get('/slow').then(async (res) => ({ status: res.status, body: await res.json() }));
+    const pending = client
+      .get('/slow')
+      .then(async (res) => ({ status: res.status, body: await res.json() }));
     await handlerStarted;
     const t0 = Date.now();
     const closing = client.close().then(() => events.push('closed'));
@@ -162,7 +172,10 @@ describe('close()', () => {
   test('close() twice is safe: hooks run once, both calls resolve', async () => {
     let shutdowns = 0;
     let cleanups = 0;
-    const app = createApp({ onShutdown: [() => void shutdowns++], onCleanup: [() => void cleanups++] });
+    const app = createApp({
+      onShutdown: [() => void shutdowns++],
+      onCleanup: [() => void cleanups++],
+    });
     await app.listen(0);
     const a = app.close();
     const b = app.close();
@@ -174,7 +187,10 @@ describe('close()', () => {
 
   test('close() of an app that never listened runs its hooks and resolves', async () => {
     const events: string[] = [];
-    const app = createApp({ onShutdown: [() => void events.push('shutdown')], onCleanup: [() => void events.push('cleanup')] });
+    const app = createApp({
+      onShutdown: [() => void events.push('shutdown')],
+      onCleanup: [() => void events.push('cleanup')],
+    });
     await app.close();
     expect(events).toEqual(['shutdown', 'cleanup']);
   });
@@ -216,12 +232,21 @@ describe('close() and keep-alive connections', () => {
       const handlerStarted = new Promise<void>((r) => (started = r));
       @Controller()
       class C {
-        @Get('/fast') fast() { return { fast: true }; }
-        @Get('/slow') async slow() { started(); await new Promise((r) => setTimeout(r, 40 + round * 10)); return { slow: round }; }
+        @Get('/fast') fast() {
+          return { fast: true };
+        }
+        @Get('/slow') async slow() {
+          started();
+          await new Promise((r) => setTimeout(r, 40 + round * 10));
+          return { slow: round };
+        }
       }
       const client = await testClient(createApp({ controllers: [C] }));
       expect((await client.get('/fast')).status).toBe(200);
-      const pending = client.get('/slow').then(async (r) => [r.status, await r.json()], (e: Error) => e.message);
+      const pending = client.get('/slow').then(
+        async (r) => [r.status, await r.json()],
+        (e: Error) => e.message,
+      );
       await handlerStarted;
       const closing = client.close();
       expect(await pending).toEqual([200, { slow: round }]);
@@ -233,11 +258,18 @@ describe('close() and keep-alive connections', () => {
 describe('close() while clients keep using their connections', () => {
   @Controller()
   class C {
-    @Get('/ping') async ping() { await new Promise((r) => setTimeout(r, 2)); return { pong: true }; }
+    @Get('/ping') async ping() {
+      await new Promise((r) => setTimeout(r, 2));
+      return { pong: true };
+    }
   }
 
   /** Requests one after another on one keep-alive connection, until the server says it closes. */
-  async function loop(port: number, pauseMs: number, stats: { ok: number; errors: string[] }): Promise<void> {
+  async function loop(
+    port: number,
+    pauseMs: number,
+    stats: { ok: number; errors: string[] },
+  ): Promise<void> {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       for (;;) {
@@ -246,7 +278,9 @@ describe('close() while clients keep using their connections', () => {
         const res = await new Promise<Outcome>((resolve, reject) => {
           const req = httpRequest({ agent, port, host: '127.0.0.1', path: '/ping' }, (r) => {
             r.resume();
-            r.on('end', () => resolve({ status: r.statusCode ?? 0, connection: r.headers.connection }));
+            r.on('end', () =>
+              resolve({ status: r.statusCode ?? 0, connection: r.headers.connection }),
+            );
           });
           req.on('error', reject);
           req.end();
@@ -285,7 +319,11 @@ describe('close() while clients keep using their connections', () => {
     const agent = new Agent({ keepAlive: true });
     try {
       const status = await new Promise<number>((resolve, reject) => {
-        httpRequest({ agent, port, host: '127.0.0.1', path: '/ping' }, (r) => r.resume().on('end', () => resolve(r.statusCode ?? 0))).on('error', reject).end();
+        httpRequest({ agent, port, host: '127.0.0.1', path: '/ping' }, (r) =>
+          r.resume().on('end', () => resolve(r.statusCode ?? 0)),
+        )
+          .on('error', reject)
+          .end();
       });
       expect(status).toBe(200);
       const t0 = Date.now();

@@ -1,7 +1,17 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
-import { Controller, createApp, Get, HTTPBadRequest, HTTPError, HTTPNotFound, Response, type Application, type Request } from '../src';
+import {
+  Controller,
+  createApp,
+  Get,
+  HTTPBadRequest,
+  HTTPError,
+  HTTPNotFound,
+  Response,
+  type Application,
+  type Request,
+} from '../src';
 import { testClient, type TestClient } from '../src/testing';
 import { memoryLogger, type LogRecord } from './helpers/memory-logger';
 import { rawConnect, rawRequest } from './helpers/raw-websocket';
@@ -59,7 +69,10 @@ class LogController {
   }
 }
 
-function makeApp(settings: Record<string, unknown> = {}): { app: Application; records: LogRecord[] } {
+function makeApp(settings: Record<string, unknown> = {}): {
+  app: Application;
+  records: LogRecord[];
+} {
   const { logger, records } = memoryLogger('info');
   return { app: createApp({ controllers: [LogController], settings, logger }), records };
 }
@@ -67,7 +80,11 @@ function makeApp(settings: Record<string, unknown> = {}): { app: Application; re
 const accessLines = (records: LogRecord[]) => records.filter((r) => r.msg === 'request');
 
 async function accessLineOf(records: LogRecord[], reqId: string): Promise<LogRecord> {
-  await waitFor(() => accessLines(records).some((r) => r.reqId === reqId), 3000, `the access line of ${reqId}`);
+  await waitFor(
+    () => accessLines(records).some((r) => r.reqId === reqId),
+    3000,
+    `the access line of ${reqId}`,
+  );
   const lines = accessLines(records).filter((r) => r.reqId === reqId);
   expect(lines).toHaveLength(1);
   return lines[0];
@@ -92,32 +109,59 @@ describe('access log', () => {
 
     const line = await accessLineOf(records, id);
     expect(line.level).toBe(30);
-    expect(line).toMatchObject({ msg: 'request', method: 'GET', path: '/hello', status: 200, bytes: Buffer.byteLength(body), reqId: id, remote: '127.0.0.1' });
+    expect(line).toMatchObject({
+      msg: 'request',
+      method: 'GET',
+      path: '/hello',
+      status: 200,
+      bytes: Buffer.byteLength(body),
+      reqId: id,
+      remote: '127.0.0.1',
+    });
     expect(typeof line.ms).toBe('number');
     expect(line.ms as number).toBeGreaterThanOrEqual(0);
     expect(line.ms as number).toBeLessThan(5000);
     expect(line.aborted).toBeUndefined();
 
     // One line each, also for several requests on the same connection.
-    const more = await Promise.all([client.get('/hello'), client.get('/hello'), client.head('/hello')]);
+    const more = await Promise.all([
+      client.get('/hello'),
+      client.get('/hello'),
+      client.head('/hello'),
+    ]);
     for (const r of more) await accessLineOf(records, r.headers.get('x-request-id')!);
     expect(accessLines(records)).toHaveLength(4);
-    expect(accessLines(records).find((r) => r.method === 'HEAD')).toMatchObject({ path: '/hello', status: 200 });
+    expect(accessLines(records).find((r) => r.method === 'HEAD')).toMatchObject({
+      path: '/hello',
+      status: 200,
+    });
   });
 
   test('404s, 405s and 500s get their line too', async () => {
     const missing = await client.get('/nowhere');
     expect(missing.status).toBe(404);
-    expect(await accessLineOf(records, missing.headers.get('x-request-id')!)).toMatchObject({ method: 'GET', path: '/nowhere', status: 404 });
+    expect(await accessLineOf(records, missing.headers.get('x-request-id')!)).toMatchObject({
+      method: 'GET',
+      path: '/nowhere',
+      status: 404,
+    });
 
     const wrongMethod = await client.post('/hello');
     expect(wrongMethod.status).toBe(405);
-    expect(await accessLineOf(records, wrongMethod.headers.get('x-request-id')!)).toMatchObject({ method: 'POST', path: '/hello', status: 405 });
+    expect(await accessLineOf(records, wrongMethod.headers.get('x-request-id')!)).toMatchObject({
+      method: 'POST',
+      path: '/hello',
+      status: 405,
+    });
 
     const boom = await client.get('/boom');
     expect(boom.status).toBe(500);
     const body = await boom.text();
-    expect(await accessLineOf(records, boom.headers.get('x-request-id')!)).toMatchObject({ path: '/boom', status: 500, bytes: Buffer.byteLength(body) });
+    expect(await accessLineOf(records, boom.headers.get('x-request-id')!)).toMatchObject({
+      path: '/boom',
+      status: 500,
+      bytes: Buffer.byteLength(body),
+    });
   });
 
   test('an HTTP error is not logged at error level', async () => {
@@ -174,15 +218,24 @@ describe('access log', () => {
     const res = await client.get('/unsendable');
     expect(res.status).toBe(500);
     const id = res.headers.get('x-request-id')!;
-    const line = records.find((r) => r.level === ERROR && r.msg === 'the error response could not be sent');
+    const line = records.find(
+      (r) => r.level === ERROR && r.msg === 'the error response could not be sent',
+    );
     expect(line).toBeDefined();
     expect(line!.reqId).toBe(id);
-    expect(await res.json()).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+    expect(await res.json()).toEqual({
+      type: 'about:blank',
+      title: 'Internal Server Error',
+      status: 500,
+    });
   });
 });
 
 test("the access line's remote is the client's address as TRUST_PROXY sees it", async () => {
-  for (const [trust, remote] of [[false, '127.0.0.1'], ['loopback', '198.51.100.9']] as const) {
+  for (const [trust, remote] of [
+    [false, '127.0.0.1'],
+    ['loopback', '198.51.100.9'],
+  ] as const) {
     const { app, records } = makeApp({ TRUST_PROXY: trust });
     const client = await testClient(app);
     try {
@@ -218,7 +271,12 @@ describe('request ids', () => {
   });
   afterEach(() => client.close());
 
-  test.each(['abc-123', 'trace.id:7@edge/+=_', 'A'.repeat(128), '0af7651916cd43dd8448eb211c80319c'])('a well-formed X-Request-Id (%s) is echoed and used as reqId', async (given) => {
+  test.each([
+    'abc-123',
+    'trace.id:7@edge/+=_',
+    'A'.repeat(128),
+    '0af7651916cd43dd8448eb211c80319c',
+  ])('a well-formed X-Request-Id (%s) is echoed and used as reqId', async (given) => {
     const res = await client.get('/hello', { headers: { 'x-request-id': given } });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBe(given);
@@ -226,7 +284,16 @@ describe('request ids', () => {
     expect(records.find((r) => r.msg === 'hello from the handler')?.reqId).toBe(given);
   });
 
-  test.each(['A'.repeat(129), 'has space', 'tab\there', 'quote"d', 'semi;colon', '<script>', 'caf\u00e9', 'a, b'])('a malformed X-Request-Id (%p) is replaced by a generated one', async (given) => {
+  test.each([
+    'A'.repeat(129),
+    'has space',
+    'tab\there',
+    'quote"d',
+    'semi;colon',
+    '<script>',
+    'caf\u00e9',
+    'a, b',
+  ])('a malformed X-Request-Id (%p) is replaced by a generated one', async (given) => {
     const res = await client.get('/hello', { headers: { 'x-request-id': given } });
     expect(res.status).toBe(200);
     const id = res.headers.get('x-request-id')!;
@@ -238,7 +305,10 @@ describe('request ids', () => {
 
   test('an X-Request-Id with a line break never reaches the app: node refuses the request', async () => {
     const port = Number(new URL(client.url('/')).port);
-    const res = await rawRequest(port, 'GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: abc\ninjected: 1\r\nConnection: close\r\n\r\n');
+    const res = await rawRequest(
+      port,
+      'GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: abc\ninjected: 1\r\nConnection: close\r\n\r\n',
+    );
     expect(res.status).toBe(400);
     await new Promise((r) => setTimeout(r, 100));
     expect(records.filter((r) => r.msg === 'hello from the handler')).toEqual([]);
@@ -247,7 +317,10 @@ describe('request ids', () => {
 
   test('an empty X-Request-Id is replaced', async () => {
     const port = Number(new URL(client.url('/')).port);
-    const res = await rawRequest(port, 'GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: \r\nConnection: close\r\n\r\n');
+    const res = await rawRequest(
+      port,
+      'GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: \r\nConnection: close\r\n\r\n',
+    );
     expect(res.status).toBe(200);
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-z]+$/);
   });
@@ -276,7 +349,9 @@ describe('request ids', () => {
 
   test('req.log lines carry their own request id, also when requests overlap', async () => {
     const given = Array.from({ length: 10 }, (_, i) => `overlap-${i}`);
-    const responses = await Promise.all(given.map((id) => client.get('/hello', { headers: { 'x-request-id': id } })));
+    const responses = await Promise.all(
+      given.map((id) => client.get('/hello', { headers: { 'x-request-id': id } })),
+    );
     expect(responses.map((r) => r.headers.get('x-request-id'))).toEqual(given);
     const lines = records.filter((r) => r.msg === 'hello from the handler');
     expect(lines).toHaveLength(10);
@@ -291,18 +366,27 @@ describe('request ids', () => {
 
 /** Runs the default-logger app in a child process; returns its stdout once it has exited. */
 async function withDefaultLogger(use: (base: string) => Promise<void>): Promise<string> {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, 'helpers', 'default-logger-app.ts')], {
-    cwd: join(__dirname, '..'),
-    env: { ...process.env, LOG_LEVEL: 'silent', DEBUG: '' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', join(__dirname, 'helpers', 'default-logger-app.ts')],
+    {
+      cwd: join(__dirname, '..'),
+      env: { ...process.env, LOG_LEVEL: 'silent', DEBUG: '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   try {
     const base = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the child app did not start within 45 s: ${stderr}`)), 45_000);
+      const timer = setTimeout(
+        () => reject(new Error(`the child app did not start within 45 s: ${stderr}`)),
+        45_000,
+      );
       child.stderr.on('data', (c: Buffer) => {
         stderr += c.toString('utf8');
         const m = /listening (\S+)/.exec(stderr);
@@ -324,13 +408,25 @@ async function withDefaultLogger(use: (base: string) => Promise<void>): Promise<
 }
 
 describe("the default logger's redaction", () => {
-  const SECRETS = ['cookie-value-1', 'bearer-value-1', 'session-value-1', 'session-value-2', 'password-value-1', 'password-value-2'];
+  const SECRETS = [
+    'cookie-value-1',
+    'bearer-value-1',
+    'session-value-1',
+    'session-value-2',
+    'password-value-1',
+    'password-value-2',
+  ];
 
   test('credentials in headers, sessions and passwords are [redacted] in what the app writes to stdout', async () => {
     let id = '';
     const stdout = await withDefaultLogger(async (base) => {
       const res = await fetch(`${base}/leak`, {
-        headers: { cookie: 'rococo_session=cookie-value-1', authorization: 'Bearer bearer-value-1', 'x-visible': 'shown-value', 'x-request-id': 'redaction-test' },
+        headers: {
+          cookie: 'rococo_session=cookie-value-1',
+          authorization: 'Bearer bearer-value-1',
+          'x-visible': 'shown-value',
+          'x-request-id': 'redaction-test',
+        },
       });
       expect(res.status).toBe(200);
       id = res.headers.get('x-request-id')!;
@@ -366,7 +462,13 @@ describe("the default logger's redaction", () => {
     for (const s of SECRETS) expect(stdout).not.toContain(s);
     // The default logger writes the access line too.
     expect(id).toBe('redaction-test');
-    expect(lines.find((l) => l.msg === 'request')).toMatchObject({ reqId: 'redaction-test', method: 'GET', path: '/leak', status: 200, level: 30 });
+    expect(lines.find((l) => l.msg === 'request')).toMatchObject({
+      reqId: 'redaction-test',
+      method: 'GET',
+      path: '/leak',
+      status: 200,
+      level: 30,
+    });
   }, 90_000);
 });
 
@@ -380,16 +482,34 @@ describe('answers node gives before the app (400, 431, 408)', () => {
       const port = Number(new URL(client.url('/')).port);
       const garbage = await rawRequest(port, 'GARBAGE /secret-token HTTP/1.1\r\nHost: x\r\n\r\n');
       expect(garbage.status).toBe(400);
-      const big = await rawRequest(port, `GET /hello HTTP/1.1\r\nHost: x\r\nCookie: ${'s'.repeat(100_000)}\r\n\r\n`);
+      const big = await rawRequest(
+        port,
+        `GET /hello HTTP/1.1\r\nHost: x\r\nCookie: ${'s'.repeat(100_000)}\r\n\r\n`,
+      );
       expect(big.status).toBe(431);
       const slow = await rawRequest(port, 'GET /hello HTTP/1.1\r\nHost: x\r\n', 5000); // the head never ends
       expect(slow.status).toBe(408);
 
       await waitFor(() => refused(records).length === 3, 3000, 'three refusal lines');
       expect(refused(records)).toEqual([
-        expect.objectContaining({ level: 30, status: 400, code: 'HPE_INVALID_METHOD', remote: '127.0.0.1' }),
-        expect.objectContaining({ level: 30, status: 431, code: 'HPE_HEADER_OVERFLOW', remote: '127.0.0.1' }),
-        expect.objectContaining({ level: 30, status: 408, code: 'ERR_HTTP_REQUEST_TIMEOUT', remote: '127.0.0.1' }),
+        expect.objectContaining({
+          level: 30,
+          status: 400,
+          code: 'HPE_INVALID_METHOD',
+          remote: '127.0.0.1',
+        }),
+        expect.objectContaining({
+          level: 30,
+          status: 431,
+          code: 'HPE_HEADER_OVERFLOW',
+          remote: '127.0.0.1',
+        }),
+        expect.objectContaining({
+          level: 30,
+          status: 408,
+          code: 'ERR_HTTP_REQUEST_TIMEOUT',
+          remote: '127.0.0.1',
+        }),
       ]);
       const text = JSON.stringify(records);
       expect(text).not.toContain('secret-token');

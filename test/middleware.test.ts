@@ -84,13 +84,23 @@ describe('middleware order', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true });
     expect(log).toEqual([
-      '>a1', '>a2',
-      '>c1', '>c2', '>c3',
-      '>m1', '>m2', '>m3',
+      '>a1',
+      '>a2',
+      '>c1',
+      '>c2',
+      '>c3',
+      '>m1',
+      '>m2',
+      '>m3',
       'handler',
-      '<m3', '<m2', '<m1',
-      '<c3', '<c2', '<c1',
-      '<a2', '<a1',
+      '<m3',
+      '<m2',
+      '<m1',
+      '<c3',
+      '<c2',
+      '<c1',
+      '<a2',
+      '<a1',
     ]);
   });
 
@@ -98,13 +108,39 @@ describe('middleware order', () => {
     const res = await client.get('/o/below');
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: 'below' });
-    expect(log).toEqual(['>a1', '>a2', '>c1', '>c2', '>c3', '>b1', 'handler', '<b1', '<c3', '<c2', '<c1', '<a2', '<a1']);
+    expect(log).toEqual([
+      '>a1',
+      '>a2',
+      '>c1',
+      '>c2',
+      '>c3',
+      '>b1',
+      'handler',
+      '<b1',
+      '<c3',
+      '<c2',
+      '<c1',
+      '<a2',
+      '<a1',
+    ]);
   });
 
   test('a method without @Use gets the app and controller middlewares only', async () => {
     const res = await client.get('/o/plain');
     expect(await res.json()).toEqual({ ok: 'plain' });
-    expect(log).toEqual(['>a1', '>a2', '>c1', '>c2', '>c3', 'handler', '<c3', '<c2', '<c1', '<a2', '<a1']);
+    expect(log).toEqual([
+      '>a1',
+      '>a2',
+      '>c1',
+      '>c2',
+      '>c3',
+      'handler',
+      '<c3',
+      '<c2',
+      '<c1',
+      '<a2',
+      '<a1',
+    ]);
   });
 
   test("another controller does not get this controller's middlewares", async () => {
@@ -163,7 +199,9 @@ describe('short-circuit', () => {
         return { purged: true };
       }
     }
-    const client = await testClient(createApp({ controllers: [AdminController], middlewares: [mark(log, 'app')] }));
+    const client = await testClient(
+      createApp({ controllers: [AdminController], middlewares: [mark(log, 'app')] }),
+    );
     try {
       const res = await client.post('/admin/purge');
       expect(res.status).toBe(403);
@@ -207,7 +245,9 @@ describe('HTTP errors reach middlewares as exceptions (error pages)', () => {
     try {
       return await next();
     } catch (e) {
-      seen.push(e instanceof HTTPError ? `${e.constructor.name} ${e.status}` : `other ${String(e)}`);
+      seen.push(
+        e instanceof HTTPError ? `${e.constructor.name} ${e.status}` : `other ${String(e)}`,
+      );
       if (e instanceof HTTPNotFound) return html(`<h1>Not here: ${req.path}</h1>`, { status: 404 });
       throw e;
     }
@@ -245,7 +285,9 @@ describe('HTTP errors reach middlewares as exceptions (error pages)', () => {
   }
 
   beforeAll(async () => {
-    client = await testClient(createApp({ controllers: [ProjectsController], middlewares: [errorPages] }));
+    client = await testClient(
+      createApp({ controllers: [ProjectsController], middlewares: [errorPages] }),
+    );
   });
   afterAll(() => client.close());
   beforeEach(() => {
@@ -300,7 +342,12 @@ describe('HTTP errors reach middlewares as exceptions (error pages)', () => {
     const res = await client.post('/projects/conflict');
     expect(res.status).toBe(409);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
-    expect(await res.json()).toEqual({ type: 'about:blank', title: 'Conflict', status: 409, detail: 'already there' });
+    expect(await res.json()).toEqual({
+      type: 'about:blank',
+      title: 'Conflict',
+      status: 409,
+      detail: 'already there',
+    });
     expect(seen).toEqual(['HTTPError 409']);
     expect(controllerSeen).toEqual(['HTTPError 409']);
   });
@@ -418,7 +465,8 @@ describe('failing middlewares', () => {
     let syncAppCalls = 0;
     const syncApp: Middleware = (req, next) => {
       syncAppCalls++;
-      if (req.path === '/explode' || req.path === '/unrouted-explode') throw new TypeError('sync app secret');
+      if (req.path === '/explode' || req.path === '/unrouted-explode')
+        throw new TypeError('sync app secret');
       return next(); // not async: returns next()'s promise as is
     };
     @Controller()
@@ -468,7 +516,9 @@ describe('failing middlewares', () => {
         return {};
       }
     }
-    const client = await testClient(createApp({ controllers: [C], middlewares: [boom], settings: { DEBUG: true } }));
+    const client = await testClient(
+      createApp({ controllers: [C], middlewares: [boom], settings: { DEBUG: true } }),
+    );
     try {
       const res = await client.get('/x');
       expect(res.status).toBe(500);
@@ -521,7 +571,10 @@ describe('inherited controllers', () => {
   }
 
   beforeAll(async () => {
-    const app = createApp({ controllers: [BaseController, ChildController], middlewares: [mark(log, 'app')] });
+    const app = createApp({
+      controllers: [BaseController, ChildController],
+      middlewares: [mark(log, 'app')],
+    });
     client = await testClient(app);
   });
   afterAll(() => client.close());
@@ -539,7 +592,17 @@ describe('inherited controllers', () => {
   test("the base's method @Use is inherited too", async () => {
     const res = await client.get('/child/guarded');
     expect(await res.json()).toEqual({ guarded: 'ChildController' });
-    expect(log).toEqual(['>app', '>base', '>child', '>bm', 'handler', '<bm', '<child', '<base', '<app']);
+    expect(log).toEqual([
+      '>app',
+      '>base',
+      '>child',
+      '>bm',
+      'handler',
+      '<bm',
+      '<child',
+      '<base',
+      '<app',
+    ]);
   });
 
   test('its own routes work', async () => {
@@ -577,7 +640,16 @@ describe('req.route and setup', () => {
   test('a middleware reads the matched route: its name, origin and recorded metadata; null for a 404', async () => {
     const seen: unknown[] = [];
     const spy: Middleware = async (req, next) => {
-      seen.push(req.route === null ? null : { name: req.route.name, origin: req.route.origin, methods: req.route.methods, meta: req.route.handler.meta !== null });
+      seen.push(
+        req.route === null
+          ? null
+          : {
+              name: req.route.name,
+              origin: req.route.origin,
+              methods: req.route.methods,
+              meta: req.route.handler.meta !== null,
+            },
+      );
       return next();
     };
 
@@ -589,11 +661,16 @@ describe('req.route and setup', () => {
       }
     }
 
-    const client = await testClient(createApp({ controllers: [RouteInfoController], middlewares: [spy] }));
+    const client = await testClient(
+      createApp({ controllers: [RouteInfoController], middlewares: [spy] }),
+    );
     try {
       expect((await client.get('/r/7')).status).toBe(200);
       expect((await client.get('/nowhere')).status).toBe(404);
-      expect(seen).toEqual([{ name: 'r.show', origin: 'RouteInfoController.show', methods: ['GET'], meta: true }, null]);
+      expect(seen).toEqual([
+        { name: 'r.show', origin: 'RouteInfoController.show', methods: ['GET'], meta: true },
+        null,
+      ]);
     } finally {
       await client.close();
     }
@@ -627,6 +704,8 @@ describe('req.route and setup', () => {
     broken.setup = () => {
       throw new Error('broken setup');
     };
-    expect(() => createApp({ controllers: [SetupController], middlewares: [broken] })).toThrow('broken setup');
+    expect(() => createApp({ controllers: [SetupController], middlewares: [broken] })).toThrow(
+      'broken setup',
+    );
   });
 });

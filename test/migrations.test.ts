@@ -2,7 +2,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Application, Controller, createApp, Database, Get, migrate, RococoError, sql, database } from '../src';
+import {
+  Application,
+  Controller,
+  createApp,
+  Database,
+  Get,
+  migrate,
+  RococoError,
+  sql,
+  database,
+} from '../src';
 import { testClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 
@@ -29,10 +39,15 @@ afterEach(async () => {
 });
 
 const recorded = async () =>
-  (await db.query<{ name: string }>(sql`SELECT name FROM rococo_migrations ORDER BY applied_at, name`)).map((r) => r.name);
+  (
+    await db.query<{ name: string }>(
+      sql`SELECT name FROM rococo_migrations ORDER BY applied_at, name`,
+    )
+  ).map((r) => r.name);
 
 const tableExists = async (name: string) =>
-  (await db.one<{ t: string | null }>(sql`SELECT to_regclass(${'public.' + name})::text AS t`)).t !== null;
+  (await db.one<{ t: string | null }>(sql`SELECT to_regclass(${'public.' + name})::text AS t`))
+    .t !== null;
 
 const errorOf = (p: Promise<unknown>) =>
   p.then(
@@ -45,10 +60,15 @@ test('applies the .sql files in name order, once each, multi-statement, and reco
   expect(applied).toEqual(['001_users.sql', '002_projects.sql', '010_log.sql']);
   expect(await recorded()).toEqual(['001_users.sql', '002_projects.sql', '010_log.sql']);
   // Every statement of every file ran.
-  expect(await db.query(sql`SELECT name FROM users ORDER BY id`)).toEqual([{ name: 'ada' }, { name: 'grace; not a statement end' }]);
-  expect(await db.query(sql`SELECT p.name, u.name AS owner FROM projects p JOIN users u ON u.id = p.owner_id`)).toEqual([
-    { name: 'rococo', owner: 'ada' },
+  expect(await db.query(sql`SELECT name FROM users ORDER BY id`)).toEqual([
+    { name: 'ada' },
+    { name: 'grace; not a statement end' },
   ]);
+  expect(
+    await db.query(
+      sql`SELECT p.name, u.name AS owner FROM projects p JOIN users u ON u.id = p.owner_id`,
+    ),
+  ).toEqual([{ name: 'rococo', owner: 'ada' }]);
   expect(await tableExists('projects_owner')).toBe(true);
   expect(await db.query(sql`SELECT file FROM migration_log`)).toEqual([{ file: '010_log.sql' }]);
 });
@@ -67,9 +87,15 @@ test('a new file added later is applied alone', async () => {
   try {
     cpSync(BASIC, dir, { recursive: true });
     expect(await migrate(db, dir)).toEqual(['001_users.sql', '002_projects.sql', '010_log.sql']);
-    writeFileSync(join(dir, '011_more.sql'), "INSERT INTO migration_log VALUES ('011_more.sql');\n");
+    writeFileSync(
+      join(dir, '011_more.sql'),
+      "INSERT INTO migration_log VALUES ('011_more.sql');\n",
+    );
     expect(await migrate(db, dir)).toEqual(['011_more.sql']);
-    expect(await db.query(sql`SELECT file FROM migration_log ORDER BY file`)).toEqual([{ file: '010_log.sql' }, { file: '011_more.sql' }]);
+    expect(await db.query(sql`SELECT file FROM migration_log ORDER BY file`)).toEqual([
+      { file: '010_log.sql' },
+      { file: '011_more.sql' },
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -96,7 +122,11 @@ test('a failing migration rolls back that file only, and stops the run', async (
   expect(await recorded()).toEqual(['001_ok.sql']);
   expect(await db.query(sql`SELECT count(*)::int AS n FROM kept`)).toEqual([{ n: 1 }]);
   // And the advisory lock was released: another session can take it at once.
-  expect(await db.query(sql`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).toEqual([{ n: 0 }]);
+  expect(
+    await db.query(
+      sql`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    ),
+  ).toEqual([{ n: 0 }]);
 });
 
 test('a file changed after it was applied is refused, and nothing after it runs', async () => {
@@ -104,7 +134,10 @@ test('a file changed after it was applied is refused, and nothing after it runs'
   try {
     cpSync(BASIC, dir, { recursive: true });
     await migrate(db, dir);
-    appendFileSync(join(dir, '002_projects.sql'), "\nINSERT INTO projects (owner_id, name) VALUES (1, 'sneaky');\n");
+    appendFileSync(
+      join(dir, '002_projects.sql'),
+      "\nINSERT INTO projects (owner_id, name) VALUES (1, 'sneaky');\n",
+    );
     writeFileSync(join(dir, '020_new.sql'), 'CREATE TABLE after_change (id int);\n');
     const err = await errorOf(migrate(db, dir));
     expect(err).toBeInstanceOf(RococoError);
@@ -127,11 +160,15 @@ interface WorkerResult {
 
 /** A node process that runs migrate(); resolves `ready` once it is connected. */
 function startWorker(url: string, dir: string) {
-  const child: ChildProcess = spawn(process.execPath, [join(__dirname, 'helpers', 'migrate-worker.js'), url, dir], {
-    cwd: join(__dirname, '..'),
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env },
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [join(__dirname, 'helpers', 'migrate-worker.js'), url, dir],
+    {
+      cwd: join(__dirname, '..'),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env },
+    },
+  );
   let out = '';
   let err = '';
   let onReady: () => void;
@@ -141,12 +178,14 @@ function startWorker(url: string, dir: string) {
     if (out.includes('ready\n')) onReady();
   });
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const done = new Promise<{ exit: number | null; result: WorkerResult | null; stderr: string }>((resolve) => {
-    child.on('close', (exit) => {
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      resolve({ exit, result: line ? (JSON.parse(line) as WorkerResult) : null, stderr: err });
-    });
-  });
+  const done = new Promise<{ exit: number | null; result: WorkerResult | null; stderr: string }>(
+    (resolve) => {
+      child.on('close', (exit) => {
+        const line = out.split('\n').find((l) => l.startsWith('{'));
+        resolve({ exit, result: line ? (JSON.parse(line) as WorkerResult) : null, stderr: err });
+      });
+    },
+  );
   const exited = done.then(() => {
     throw new Error(`worker exited before it was ready: ${out} ${err}`);
   });
@@ -174,7 +213,10 @@ test('two processes migrating the same fresh database at once apply each file ex
     // A run that waited for the lock found everything done.
     expect([ra.result!.applied, rb.result!.applied]).toContainEqual([]);
     expect(await recorded()).toEqual(['001_slow.sql', '002_second.sql']);
-    expect(await db.query(sql`SELECT file FROM race_log ORDER BY file`)).toEqual([{ file: '001_slow.sql' }, { file: '002_second.sql' }]);
+    expect(await db.query(sql`SELECT file FROM race_log ORDER BY file`)).toEqual([
+      { file: '001_slow.sql' },
+      { file: '002_second.sql' },
+    ]);
   } finally {
     a.kill();
     b.kill();
@@ -193,7 +235,10 @@ describe('database({ migrations, migrate: true })', () => {
   }
 
   test('migrates at startup, before the first request', async () => {
-    const a = createApp({ controllers: [UsersController], plugins: [database({ url: tdb.url, migrations: BASIC, migrate: true })] });
+    const a = createApp({
+      controllers: [UsersController],
+      plugins: [database({ url: tdb.url, migrations: BASIC, migrate: true })],
+    });
     // Nothing happens at createApp.
     expect(await tableExists('rococo_migrations')).toBe(false);
     const client = await testClient(a);
@@ -206,7 +251,9 @@ describe('database({ migrations, migrate: true })', () => {
       await client.close();
     }
     // A second app on the same database starts without applying anything again.
-    const b = createApp({ plugins: [database({ url: tdb.url, migrations: BASIC, migrate: true })] });
+    const b = createApp({
+      plugins: [database({ url: tdb.url, migrations: BASIC, migrate: true })],
+    });
     await b.startup();
     await b.close();
     expect(await db.query(sql`SELECT count(*)::int AS n FROM migration_log`)).toEqual([{ n: 1 }]);
@@ -220,7 +267,9 @@ describe('database({ migrations, migrate: true })', () => {
   });
 
   test('a failing migration fails startup', async () => {
-    const a = createApp({ plugins: [database({ url: tdb.url, migrations: FAILING, migrate: true })] });
+    const a = createApp({
+      plugins: [database({ url: tdb.url, migrations: FAILING, migrate: true })],
+    });
     try {
       const err = await errorOf(a.listen(0));
       expect((err as RococoError).code).toBe('ROCOCO_MIGRATION');
@@ -232,6 +281,8 @@ describe('database({ migrations, migrate: true })', () => {
   });
 
   test('migrate: true without a folder is refused at createApp', () => {
-    expect(() => createApp({ plugins: [database({ url: tdb.url, migrate: true })] })).toThrow(RococoError);
+    expect(() => createApp({ plugins: [database({ url: tdb.url, migrate: true })] })).toThrow(
+      RococoError,
+    );
   });
 });

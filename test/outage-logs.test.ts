@@ -1,4 +1,19 @@
-import { Controller, createApp, Database, Get, getSession, hub, OutageLog, RedisStorage, Request, RococoError, sessions, sql, type Application, database } from '../src';
+import {
+  Controller,
+  createApp,
+  Database,
+  Get,
+  getSession,
+  hub,
+  OutageLog,
+  RedisStorage,
+  Request,
+  RococoError,
+  sessions,
+  sql,
+  type Application,
+  database,
+} from '../src';
 import { testClient, type TestClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { memoryLogger, WARN, type LogRecord } from './helpers/memory-logger';
@@ -23,7 +38,12 @@ const COUNT = /^(.+?)( again)?: \d+ times? in [\d.]+ s \((.+)\)$/;
 const logged = (records: LogRecord[]) => records.filter((r) => r.msg !== 'request');
 
 /** Sends GETs of `path` from `concurrency` loops until `stop()`; the statuses, in order. */
-async function load(client: TestClient, path: string, stop: () => boolean, concurrency = 8): Promise<number[]> {
+async function load(
+  client: TestClient,
+  path: string,
+  stop: () => boolean,
+  concurrency = 8,
+): Promise<number[]> {
   const statuses: number[] = [];
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -46,7 +66,14 @@ const forMs = (ms: number) => {
  * Checks one dependency's lines: exactly one with an error (and its stack), `msgs` its possible
  * messages; count lines bounded per kind; one "is back" line whose total covers `failures`.
  */
-function expectOutageLines(lines: LogRecord[], name: string, msgs: string[], failures: number, outageMs: number, intervalMs: number) {
+function expectOutageLines(
+  lines: LogRecord[],
+  name: string,
+  msgs: string[],
+  failures: number,
+  outageMs: number,
+  intervalMs: number,
+) {
   // Numbers, not records: a failure must not pretty-print thousands of them.
   const withErr = lines.filter((r) => r.err !== undefined);
   expect(withErr.length).toBe(1);
@@ -72,7 +99,9 @@ function expectOutageLines(lines: LogRecord[], name: string, msgs: string[], fai
 
   const back = lines.filter((r) => r.level === INFO);
   expect(back.length).toBe(1);
-  expect(back[0].msg).toMatch(new RegExp(`^${name} is back after \\d+\\.\\d s \\(\\d+ failures\\)$`));
+  expect(back[0].msg).toMatch(
+    new RegExp(`^${name} is back after \\d+\\.\\d s \\(\\d+ failures\\)$`),
+  );
   expect(back[0].failures).toBeGreaterThanOrEqual(failures);
   const counted = counts.reduce((n, r) => n + (r.failures as number), 0);
   expect(back[0].failures).toBeGreaterThanOrEqual(counted + 1);
@@ -106,7 +135,11 @@ describe('OutageLog', () => {
 
     // Quiet for an interval: the next failure is a new outage, in full again.
     outages.failed(new Error('again'), 'flappy failed');
-    expect(log.records.at(-1)).toMatchObject({ level: WARN, msg: 'flappy failed', err: { message: 'again' } });
+    expect(log.records.at(-1)).toMatchObject({
+      level: WARN,
+      msg: 'flappy failed',
+      err: { message: 'again' },
+    });
     outages.close();
   });
 
@@ -116,10 +149,19 @@ describe('OutageLog', () => {
     for (let i = 0; i < 100; i++) outages.failed(new Error(`request ${i} failed`), 'api failed');
     await sleep(350);
     expect(log.records).toHaveLength(1 + 10);
-    expect(log.records.at(-1)).toMatchObject({ level: WARN, kind: 'other', failures: 90, msg: 'api failed: 90 times in 0.2 s (other)' });
+    expect(log.records.at(-1)).toMatchObject({
+      level: WARN,
+      kind: 'other',
+      failures: 90,
+      msg: 'api failed: 90 times in 0.2 s (other)',
+    });
     outages.ok();
     await sleep(300);
-    expect(log.records.at(-1)).toMatchObject({ level: INFO, failures: 100, msg: expect.stringMatching(/^api is back after [\d.]+ s \(100 failures\)$/) });
+    expect(log.records.at(-1)).toMatchObject({
+      level: INFO,
+      failures: 100,
+      msg: expect.stringMatching(/^api is back after [\d.]+ s \(100 failures\)$/),
+    });
     outages.close();
   });
 
@@ -128,19 +170,31 @@ describe('OutageLog', () => {
     const outages = new OutageLog(log.logger, 'x', { interval: 60_000 });
     outages.ok();
     expect(log.records).toEqual([]);
-    outages.failed(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }), 'x failed', { host: 'h' });
+    outages.failed(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }), 'x failed', {
+      host: 'h',
+    });
     outages.failed(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }), 'x failed');
     expect(log.records).toHaveLength(1);
     expect(log.records[0]).toMatchObject({ host: 'h', err: { code: 'ECONNREFUSED' } });
     outages.close();
-    expect(log.records[1]).toMatchObject({ kind: 'ECONNREFUSED', failures: 1, msg: expect.stringMatching(/^x failed: 1 time in 0 s \(ECONNREFUSED\)$/) });
+    expect(log.records[1]).toMatchObject({
+      kind: 'ECONNREFUSED',
+      failures: 1,
+      msg: expect.stringMatching(/^x failed: 1 time in 0 s \(ECONNREFUSED\)$/),
+    });
   });
 
   test('an interval that is not a positive number is refused when the app is made', () => {
     for (const bad of [0, -1, Number.NaN, '5' as unknown as number]) {
       expect(() => new OutageLog(null, 'x', { interval: bad })).toThrow(RococoError);
-      expect(() => createApp({ plugins: [database({ url: 'postgres://127.0.0.1:1/x', outageLogInterval: bad })] })).toThrow(/outage log interval must be a positive number/);
-      expect(() => new RedisStorage('redis://127.0.0.1:1', { outageLogInterval: bad })).toThrow(/outage log interval must be a positive number/);
+      expect(() =>
+        createApp({
+          plugins: [database({ url: 'postgres://127.0.0.1:1/x', outageLogInterval: bad })],
+        }),
+      ).toThrow(/outage log interval must be a positive number/);
+      expect(() => new RedisStorage('redis://127.0.0.1:1', { outageLogInterval: bad })).toThrow(
+        /outage log interval must be a positive number/,
+      );
     }
   });
 });
@@ -178,7 +232,11 @@ describe('PostgreSQL cut under load (TCP proxy)', () => {
     url.hostname = '127.0.0.1';
     url.port = String(await proxy.start());
     const log = memoryLogger('info');
-    const app = createApp({ controllers: [DbController], plugins: [database({ url: url.toString(), outageLogInterval: 1000 })], logger: log.logger });
+    const app = createApp({
+      controllers: [DbController],
+      plugins: [database({ url: url.toString(), outageLogInterval: 1000 })],
+      logger: log.logger,
+    });
     const client = await testClient(app);
     try {
       expect(new Set(await load(client, '/db', forMs(300)))).toEqual(new Set([200]));
@@ -186,18 +244,36 @@ describe('PostgreSQL cut under load (TCP proxy)', () => {
 
       const cut = Date.now();
       await proxy.stop();
-      const during = [...(await load(client, '/db', forMs(3000))), ...(await load(client, '/tx', forMs(500)))];
+      const during = [
+        ...(await load(client, '/db', forMs(3000))),
+        ...(await load(client, '/tx', forMs(500))),
+      ];
       await proxy.start();
       const outageMs = Date.now() - cut;
       expect(during.length).toBeGreaterThanOrEqual(200);
       expect(new Set(during)).toEqual(new Set([503]));
 
-      await waitFor(async () => (await client.get('/db')).status === 200, 5000, 'the database to answer again');
+      await waitFor(
+        async () => (await client.get('/db')).status === 200,
+        5000,
+        'the database to answer again',
+      );
       expect(new Set(await load(client, '/db', forMs(300)))).toEqual(new Set([200]));
-      await waitFor(() => log.records.some((r) => / is back /.test(r.msg ?? '')), 3000, 'the "is back" line');
+      await waitFor(
+        () => log.records.some((r) => / is back /.test(r.msg ?? '')),
+        3000,
+        'the "is back" line',
+      );
 
       const lines = logged(log.records);
-      expectOutageLines(lines, 'database', ['database unavailable', 'an idle database connection failed; the pool replaces it'], during.length, outageMs, 1000);
+      expectOutageLines(
+        lines,
+        'database',
+        ['database unavailable', 'an idle database connection failed; the pool replaces it'],
+        during.length,
+        outageMs,
+        1000,
+      );
       // Thousands of failures, a handful of lines.
       expect(lines.length).toBeLessThanOrEqual(12);
     } finally {
@@ -220,64 +296,99 @@ class SessionController {
 
 const describeRedis = redisServerBinary() === null ? describe.skip : describe;
 
-describeRedis('Redis killed under load (a redis-server of this suite, killed and restarted)', () => {
-  let server: RedisServer;
+describeRedis(
+  'Redis killed under load (a redis-server of this suite, killed and restarted)',
+  () => {
+    let server: RedisServer;
 
-  beforeAll(async () => {
-    server = await RedisServer.start();
-  });
-
-  afterAll(async () => {
-    await server?.dispose();
-  });
-
-  test('sessions and the hub: each one line with the stack, counts a second, one "is back"', async () => {
-    const log = memoryLogger('info');
-    const app: Application = createApp({
-      controllers: [SessionController],
-      middlewares: [sessions(new RedisStorage(server.url, { outageLogInterval: 1000, timeout: 500 }))],
-      plugins: [hub({ redis: server.url })],
-      logger: log.logger,
+    beforeAll(async () => {
+      server = await RedisServer.start();
     });
-    const client = await testClient(app);
-    try {
-      // Both hub connections up: a message published comes back to the subscriber.
-      const heard: unknown[] = [];
-      app.hub!.subscribe('t', (m) => void heard.push(m));
-      await waitFor(async () => (await app.hub!.publish('t', 1), heard.length > 0), 5000, 'the hub to deliver');
-      expect((await client.get('/visit')).status).toBe(200); // the session cookie
-      expect(new Set(await load(client, '/visit', forMs(300)))).toEqual(new Set([200]));
-      expect(logged(log.records).length).toBe(0);
 
-      const cut = Date.now();
-      await server.stop();
-      const during = await load(client, '/visit', forMs(3000));
-      await server.start();
-      const outageMs = Date.now() - cut;
-      expect(during.length).toBeGreaterThanOrEqual(200);
-      expect(new Set(during)).toEqual(new Set([503]));
+    afterAll(async () => {
+      await server?.dispose();
+    });
 
-      // ioredis reconnects within 2 s; the restarted server has lost the session: a new one.
-      await waitFor(async () => (await client.get('/visit')).status === 200, 8000, 'sessions to work again');
-      await load(client, '/visit', forMs(300));
-      await waitFor(() => log.records.filter((r) => / is back /.test(r.msg ?? '')).length === 2, 8000, 'two "is back" lines');
+    test('sessions and the hub: each one line with the stack, counts a second, one "is back"', async () => {
+      const log = memoryLogger('info');
+      const app: Application = createApp({
+        controllers: [SessionController],
+        middlewares: [
+          sessions(new RedisStorage(server.url, { outageLogInterval: 1000, timeout: 500 })),
+        ],
+        plugins: [hub({ redis: server.url })],
+        logger: log.logger,
+      });
+      const client = await testClient(app);
+      try {
+        // Both hub connections up: a message published comes back to the subscriber.
+        const heard: unknown[] = [];
+        app.hub!.subscribe('t', (m) => void heard.push(m));
+        await waitFor(
+          async () => (await app.hub!.publish('t', 1), heard.length > 0),
+          5000,
+          'the hub to deliver',
+        );
+        expect((await client.get('/visit')).status).toBe(200); // the session cookie
+        expect(new Set(await load(client, '/visit', forMs(300)))).toEqual(new Set([200]));
+        expect(logged(log.records).length).toBe(0);
 
-      const lines = logged(log.records);
-      const sessionLines = lines.filter((r) => /^sessions: Redis/.test(r.msg ?? ''));
-      const hubLines = lines.filter((r) => /^hub: Redis/.test(r.msg ?? ''));
-      expect(sessionLines.length + hubLines.length).toBe(lines.length);
-      expectOutageLines(sessionLines, 'sessions: Redis', ['sessions: Redis failed'], during.length, outageMs, 1000);
-      // The hub's connections fail on each reconnection attempt (no request needed to notice).
-      expect(hubLines.filter((r) => r.err !== undefined).length).toBe(1);
-      expect(hubLines.filter((r) => r.err !== undefined)[0]).toMatchObject({ level: WARN, msg: 'hub: Redis connection error' });
-      expect(hubLines.filter((r) => r.level === INFO)).toEqual([expect.objectContaining({ msg: expect.stringMatching(/^hub: Redis is back after [\d.]+ s \(\d+ failures?\)$/) })]);
-      expect(lines.length).toBeLessThanOrEqual(16);
+        const cut = Date.now();
+        await server.stop();
+        const during = await load(client, '/visit', forMs(3000));
+        await server.start();
+        const outageMs = Date.now() - cut;
+        expect(during.length).toBeGreaterThanOrEqual(200);
+        expect(new Set(during)).toEqual(new Set([503]));
 
-      // Messages flow again (the subscriber resubscribed).
-      heard.length = 0;
-      await waitFor(async () => (await app.hub!.publish('t', 2), heard.length > 0), 5000, 'the hub to deliver again');
-    } finally {
-      await client.close();
-    }
-  }, 40_000);
-});
+        // ioredis reconnects within 2 s; the restarted server has lost the session: a new one.
+        await waitFor(
+          async () => (await client.get('/visit')).status === 200,
+          8000,
+          'sessions to work again',
+        );
+        await load(client, '/visit', forMs(300));
+        await waitFor(
+          () => log.records.filter((r) => / is back /.test(r.msg ?? '')).length === 2,
+          8000,
+          'two "is back" lines',
+        );
+
+        const lines = logged(log.records);
+        const sessionLines = lines.filter((r) => /^sessions: Redis/.test(r.msg ?? ''));
+        const hubLines = lines.filter((r) => /^hub: Redis/.test(r.msg ?? ''));
+        expect(sessionLines.length + hubLines.length).toBe(lines.length);
+        expectOutageLines(
+          sessionLines,
+          'sessions: Redis',
+          ['sessions: Redis failed'],
+          during.length,
+          outageMs,
+          1000,
+        );
+        // The hub's connections fail on each reconnection attempt (no request needed to notice).
+        expect(hubLines.filter((r) => r.err !== undefined).length).toBe(1);
+        expect(hubLines.filter((r) => r.err !== undefined)[0]).toMatchObject({
+          level: WARN,
+          msg: 'hub: Redis connection error',
+        });
+        expect(hubLines.filter((r) => r.level === INFO)).toEqual([
+          expect.objectContaining({
+            msg: expect.stringMatching(/^hub: Redis is back after [\d.]+ s \(\d+ failures?\)$/),
+          }),
+        ]);
+        expect(lines.length).toBeLessThanOrEqual(16);
+
+        // Messages flow again (the subscriber resubscribed).
+        heard.length = 0;
+        await waitFor(
+          async () => (await app.hub!.publish('t', 2), heard.length > 0),
+          5000,
+          'the hub to deliver again',
+        );
+      } finally {
+        await client.close();
+      }
+    }, 40_000);
+  },
+);

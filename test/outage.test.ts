@@ -2,7 +2,13 @@ import { Application, Controller, createApp, Database, Get, Post, sql, database 
 import { testClient, type TestClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { memoryLogger, WARN, type LogRecord } from './helpers/memory-logger';
-import { adminQuery, backendsOf, databaseName, terminateBackendsOf, waitFor } from './helpers/pg-admin';
+import {
+  adminQuery,
+  backendsOf,
+  databaseName,
+  terminateBackendsOf,
+  waitFor,
+} from './helpers/pg-admin';
 import { TcpProxy } from './helpers/tcp-proxy';
 
 /** A promise with its resolve, for a handler the test holds open. */
@@ -67,13 +73,19 @@ afterAll(async () => {
   await tdb?.drop();
 });
 
-const idleErrors = (records: LogRecord[]) => records.filter((r) => r.level === WARN && /idle/i.test(r.msg ?? ''));
-const backLines = (records: LogRecord[]) => records.filter((r) => /^database is back after/.test(r.msg ?? ''));
+const idleErrors = (records: LogRecord[]) =>
+  records.filter((r) => r.level === WARN && /idle/i.test(r.msg ?? ''));
+const backLines = (records: LogRecord[]) =>
+  records.filter((r) => /^database is back after/.test(r.msg ?? ''));
 
 async function expect503(res: globalThis.Response) {
   expect(res.status).toBe(503);
   expect(res.headers.get('content-type')).toBe('application/problem+json');
-  expect(await res.json()).toMatchObject({ type: 'about:blank', title: 'Service Unavailable', status: 503 });
+  expect(await res.json()).toMatchObject({
+    type: 'about:blank',
+    title: 'Service Unavailable',
+    status: 503,
+  });
 }
 
 async function expectPing(client: TestClient) {
@@ -90,7 +102,11 @@ describe('backends terminated with pg_terminate_backend', () => {
   beforeEach(async () => {
     const log = memoryLogger('info');
     records = log.records;
-    app = createApp({ controllers: [OutageController], plugins: [database({ url: tdb.url, outageLogInterval: 1000 })], logger: log.logger });
+    app = createApp({
+      controllers: [OutageController],
+      plugins: [database({ url: tdb.url, outageLogInterval: 1000 })],
+      logger: log.logger,
+    });
     client = await testClient(app);
     await adminQuery('TRUNCATE t', [], tdb.url);
     gate = { reached: deferred<number>(), release: deferred<void>() };
@@ -129,14 +145,24 @@ describe('backends terminated with pg_terminate_backend', () => {
     expect(await terminateBackendsOf(name)).toHaveLength(1);
     await waitFor(() => pool.totalCount === 0, 5000, 'the pool to drop the dead connection');
     await expectPing(client);
-    await waitFor(() => idleErrors(records).length > before && backLines(records).length === 2, 5000, 'a second warning, and back');
-    expect(idleErrors(records).slice(before).map((r) => r.err?.code ?? r.kind)).toEqual(['57P01']);
+    await waitFor(
+      () => idleErrors(records).length > before && backLines(records).length === 2,
+      5000,
+      'a second warning, and back',
+    );
+    expect(
+      idleErrors(records)
+        .slice(before)
+        .map((r) => r.err?.code ?? r.kind),
+    ).toEqual(['57P01']);
   });
 
   test('a backend killed in the middle of a transaction: 503, rolled back, the process serves on', async () => {
     const pending = client.post('/tx');
     const pid = await gate.reached.promise;
-    const killed = await adminQuery<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [pid]);
+    const killed = await adminQuery<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [
+      pid,
+    ]);
     expect(killed).toEqual([{ ok: true }]);
     await waitFor(async () => !(await backendsOf(name)).includes(pid), 5000, 'the backend to exit');
     await new Promise((r) => setTimeout(r, 100)); // the client sees the connection end
@@ -200,7 +226,11 @@ describe('the server goes away and comes back (TCP proxy)', () => {
     url.port = String(port);
     const log = memoryLogger('warn');
     // The default connectionTimeoutMillis (5000): a hanging server must still give a 503 in < 6 s.
-    const app = createApp({ controllers: [OutageController], plugins: [database({ url: url.toString() })], logger: log.logger });
+    const app = createApp({
+      controllers: [OutageController],
+      plugins: [database({ url: url.toString() })],
+      logger: log.logger,
+    });
     const client = await testClient(app);
     const pool = (app.database as Database).pool;
     try {
@@ -261,7 +291,11 @@ describe('the network freezes under an established connection', () => {
     url.hostname = '127.0.0.1';
     url.port = String(port);
     const log = memoryLogger('warn');
-    const app = createApp({ controllers: [OutageController], plugins: [database({ url: url.toString(), max: 1, queryTimeout: 1000 })], logger: log.logger });
+    const app = createApp({
+      controllers: [OutageController],
+      plugins: [database({ url: url.toString(), max: 1, queryTimeout: 1000 })],
+      logger: log.logger,
+    });
     const client = await testClient(app);
     try {
       await expectPing(client);
@@ -283,7 +317,11 @@ describe('the network freezes under an established connection', () => {
 describe('a full pool', () => {
   test('a query or a transaction that waits longer than connectionTimeoutMillis is a 503; the pool serves on', async () => {
     const log = memoryLogger('warn');
-    const app = createApp({ controllers: [OutageController], plugins: [database({ url: tdb.url, max: 1, connectionTimeoutMillis: 500 })], logger: log.logger });
+    const app = createApp({
+      controllers: [OutageController],
+      plugins: [database({ url: tdb.url, max: 1, connectionTimeoutMillis: 500 })],
+      logger: log.logger,
+    });
     const client = await testClient(app);
     const pool = (app.database as Database).pool;
     gate = { reached: deferred<number>(), release: deferred<void>() };

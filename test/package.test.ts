@@ -13,7 +13,17 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative, resolve, sep } from 'node:path';
@@ -60,24 +70,44 @@ interface Run {
 
 /** The environment of every child: the caller's, less what `npm test` says about the root project. */
 const childEnv: NodeJS.ProcessEnv = Object.fromEntries(
-  Object.entries({ ...process.env, npm_config_update_notifier: 'false', npm_config_audit: 'false', npm_config_fund: 'false' })
-    .filter(([k]) => !/^npm_(package|lifecycle)_/.test(k) && k !== 'npm_config_local_prefix' && k !== 'INIT_CWD'),
+  Object.entries({
+    ...process.env,
+    npm_config_update_notifier: 'false',
+    npm_config_audit: 'false',
+    npm_config_fund: 'false',
+  }).filter(
+    ([k]) =>
+      !/^npm_(package|lifecycle)_/.test(k) && k !== 'npm_config_local_prefix' && k !== 'INIT_CWD',
+  ),
 );
 
 function run(file: string, args: string[], cwd: string, timeout = 45_000): Promise<Run> {
   return new Promise((done, fail) => {
-    execFile(file, args, { cwd, env: childEnv, timeout, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) {
-        fail(new Error(`${file} ${args.join(' ')} (in ${cwd}) failed: ${error.message}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`));
-      } else {
-        done({ stdout, stderr });
-      }
-    });
+    execFile(
+      file,
+      args,
+      { cwd, env: childEnv, timeout, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) {
+          fail(
+            new Error(
+              `${file} ${args.join(' ')} (in ${cwd}) failed: ${error.message}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`,
+            ),
+          );
+        } else {
+          done({ stdout, stderr });
+        }
+      },
+    );
   });
 }
 
 /** `name` as node finds it from the package at `from` (a lock file key): its own node_modules, then up. */
-function resolveInLock(packages: Record<string, LockEntry>, name: string, from: string): string | undefined {
+function resolveInLock(
+  packages: Record<string, LockEntry>,
+  name: string,
+  from: string,
+): string | undefined {
   let dir = from;
   for (;;) {
     const key = dir === '' ? `node_modules/${name}` : `${dir}/node_modules/${name}`;
@@ -103,7 +133,9 @@ function sourceFiles(dir: string, base = dir): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
     const p = join(dir, d.name);
     if (d.isDirectory()) return sourceFiles(p, base);
-    return d.name.endsWith('.ts') && !d.name.endsWith('.d.ts') ? [relative(base, p).split(sep).join('/')] : [];
+    return d.name.endsWith('.ts') && !d.name.endsWith('.d.ts')
+      ? [relative(base, p).split(sep).join('/')]
+      : [];
   });
 }
 
@@ -151,9 +183,18 @@ describe('the npm package', () => {
   });
 
   test('the tarball holds the built JavaScript and declarations of src/, package.json and README, nothing else', () => {
-    const outside = files.filter((f) => !f.startsWith('dist/src/') && !['package.json', 'README.md'].includes(f) && !/^LICEN[CS]E(\.\w+)?$/i.test(f));
+    const outside = files.filter(
+      (f) =>
+        !f.startsWith('dist/src/') &&
+        !['package.json', 'README.md'].includes(f) &&
+        !/^LICEN[CS]E(\.\w+)?$/i.test(f),
+    );
     expect(outside).toEqual([]);
-    expect(files.filter((f) => /^(test|sample|bench|src)\//.test(f) || /(^|\/)(node_modules|fixtures)\//.test(f))).toEqual([]);
+    expect(
+      files.filter(
+        (f) => /^(test|sample|bench|src)\//.test(f) || /(^|\/)(node_modules|fixtures)\//.test(f),
+      ),
+    ).toEqual([]);
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
 
     // `npm pack` built dist/ (a fresh clone has none): every module of src/ is there, compiled.
@@ -161,8 +202,23 @@ describe('the npm package', () => {
       .map((f) => f.replace(/\.ts$/, ''))
       .flatMap((m) => [`dist/src/${m}.js`, `dist/src/${m}.d.ts`])
       .filter((f) => !files.includes(f));
-    expect({ missing, hint: missing.length > 0 ? 'npm pack packs dist/src as it is: a "prepack" script must build it' : '' }).toEqual({ missing: [], hint: '' });
-    expect(files).toEqual(expect.arrayContaining(['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/testing.js', 'dist/src/testing.d.ts', 'package.json', 'README.md']));
+    expect({
+      missing,
+      hint:
+        missing.length > 0
+          ? 'npm pack packs dist/src as it is: a "prepack" script must build it'
+          : '',
+    }).toEqual({ missing: [], hint: '' });
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'dist/src/index.js',
+        'dist/src/index.d.ts',
+        'dist/src/testing.js',
+        'dist/src/testing.d.ts',
+        'package.json',
+        'README.md',
+      ]),
+    );
   });
 
   test('package.json points at files in the tarball: main, types, exports of rococo and rococo/testing, bin', () => {
@@ -171,12 +227,24 @@ describe('the npm package', () => {
       '.': { types: './dist/src/index.d.ts', default: './dist/src/index.js' },
       './testing': { types: './dist/src/testing.d.ts', default: './dist/src/testing.js' },
     });
-    const pointed = [manifest.main, manifest.types, ...Object.values(manifest.exports ?? {}).flatMap((e) => (typeof e === 'string' ? [e] : [e.types, e.default]))];
-    const bins = typeof manifest.bin === 'string' ? [manifest.bin] : Object.values(manifest.bin ?? {});
-    const absent = [...pointed, ...bins].filter((p): p is string => p !== undefined).map(target).filter((p) => !files.includes(p));
+    const pointed = [
+      manifest.main,
+      manifest.types,
+      ...Object.values(manifest.exports ?? {}).flatMap((e) =>
+        typeof e === 'string' ? [e] : [e.types, e.default],
+      ),
+    ];
+    const bins =
+      typeof manifest.bin === 'string' ? [manifest.bin] : Object.values(manifest.bin ?? {});
+    const absent = [...pointed, ...bins]
+      .filter((p): p is string => p !== undefined)
+      .map(target)
+      .filter((p) => !files.includes(p));
     expect(absent).toEqual([]);
     for (const bin of bins) {
-      expect(readFileSync(join(unpacked, target(bin)), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+      expect(readFileSync(join(unpacked, target(bin)), 'utf8')).toMatch(
+        /^#!\/usr\/bin\/env node\n/,
+      );
     }
   });
 
@@ -185,20 +253,34 @@ describe('the npm package', () => {
     for (const f of files.filter((f) => f.endsWith('.js') || f.endsWith('.d.ts'))) {
       const text = readFileSync(join(unpacked, f), 'utf8');
       const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(text)?.[1];
-      if (url !== undefined && !url.startsWith('data:') && !files.includes(posix.join(posix.dirname(f), url))) dangling.push(`${f} -> ${url}`);
+      if (
+        url !== undefined &&
+        !url.startsWith('data:') &&
+        !files.includes(posix.join(posix.dirname(f), url))
+      )
+        dangling.push(`${f} -> ${url}`);
     }
     for (const f of files.filter((f) => f.endsWith('.map'))) {
-      const map = JSON.parse(readFileSync(join(unpacked, f), 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[]; sourceRoot?: string };
+      const map = JSON.parse(readFileSync(join(unpacked, f), 'utf8')) as {
+        sources: string[];
+        sourcesContent?: (string | null)[];
+        sourceRoot?: string;
+      };
       map.sources.forEach((s, i) => {
         const p = posix.join(posix.dirname(f), map.sourceRoot ?? '', s);
-        if (!files.includes(p) && typeof map.sourcesContent?.[i] !== 'string') dangling.push(`${f} -> ${s}`);
+        if (!files.includes(p) && typeof map.sourcesContent?.[i] !== 'string')
+          dangling.push(`${f} -> ${s}`);
       });
     }
     expect(dangling).toEqual([]);
   });
 
   test('every package the JavaScript requires is a node builtin or declared in dependencies or peerDependencies', () => {
-    const declared = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {}), ...Object.keys(manifest.optionalDependencies ?? {})]);
+    const declared = new Set([
+      ...Object.keys(manifest.dependencies ?? {}),
+      ...Object.keys(manifest.peerDependencies ?? {}),
+      ...Object.keys(manifest.optionalDependencies ?? {}),
+    ]);
     const builtins = new Set(builtinModules);
     const undeclared = new Set<string>();
     for (const f of files.filter((f) => f.endsWith('.js'))) {
@@ -206,7 +288,9 @@ describe('the npm package', () => {
       for (const m of text.matchAll(/\b(?:require|import)\(\s*['"]([^'"]+)['"]\s*\)/g)) {
         const spec = m[1];
         if (spec.startsWith('.') || spec.startsWith('node:') || builtins.has(spec)) continue;
-        const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+        const name = spec.startsWith('@')
+          ? spec.split('/').slice(0, 2).join('/')
+          : spec.split('/')[0];
         if (!declared.has(name)) undeclared.add(`${name} (${f})`);
       }
     }
@@ -214,7 +298,9 @@ describe('the npm package', () => {
   });
 
   test('a new project installs the tarball next to reflect-metadata offline, and tsc compiles a hello app against it', async () => {
-    const rootLock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
+    const rootLock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, LockEntry>;
+    };
     const lock = rootLock.packages;
     const version = (name: string) => {
       const v = lock[`node_modules/${name}`]?.version;
@@ -226,7 +312,8 @@ describe('the npm package', () => {
     mkdirSync(join(appDir, 'src'), { recursive: true });
     for (const f of ['tsconfig.json', 'package.json']) cpSync(join(FIXTURE, f), join(appDir, f));
     // The fixture's sources are .ts.txt so that the root's `tsc -p .` (which includes test/) skips them.
-    for (const f of readdirSync(join(FIXTURE, 'src'))) cpSync(join(FIXTURE, 'src', f), join(appDir, 'src', f.replace(/\.txt$/, '')));
+    for (const f of readdirSync(join(FIXTURE, 'src')))
+      cpSync(join(FIXTURE, 'src', f), join(appDir, 'src', f.replace(/\.txt$/, '')));
 
     // The project's dependencies: rococo from the tarball, reflect-metadata, and the compiler.
     const tarballSpec = `file:${relative(appDir, tarball).split(sep).join('/')}`;
@@ -250,27 +337,49 @@ describe('the npm package', () => {
         resolved: tarballSpec,
         integrity: tarballIntegrity,
         ...(manifest.dependencies ? { dependencies: manifest.dependencies } : {}),
-        ...(manifest.optionalDependencies ? { optionalDependencies: manifest.optionalDependencies } : {}),
+        ...(manifest.optionalDependencies
+          ? { optionalDependencies: manifest.optionalDependencies }
+          : {}),
         ...(manifest.peerDependencies ? { peerDependencies: manifest.peerDependencies } : {}),
-        ...(manifest.peerDependenciesMeta ? { peerDependenciesMeta: manifest.peerDependenciesMeta } : {}),
+        ...(manifest.peerDependenciesMeta
+          ? { peerDependenciesMeta: manifest.peerDependenciesMeta }
+          : {}),
         ...(manifest.bin ? { bin: manifest.bin } : {}),
       },
     };
     const problems: string[] = [];
     const queue: Array<[from: string, deps: Record<string, string>, optional: Set<string>]> = [
       ['', { 'reflect-metadata': '', typescript: '', '@types/node': '' }, new Set()],
-      ['node_modules/rococo', { ...manifest.dependencies, ...manifest.optionalDependencies, ...manifest.peerDependencies }, new Set([...Object.keys(manifest.optionalDependencies ?? {}), ...Object.entries(manifest.peerDependenciesMeta ?? {}).filter(([, m]) => m.optional).map(([n]) => n)])],
+      [
+        'node_modules/rococo',
+        {
+          ...manifest.dependencies,
+          ...manifest.optionalDependencies,
+          ...manifest.peerDependencies,
+        },
+        new Set([
+          ...Object.keys(manifest.optionalDependencies ?? {}),
+          ...Object.entries(manifest.peerDependenciesMeta ?? {})
+            .filter(([, m]) => m.optional)
+            .map(([n]) => n),
+        ]),
+      ],
     ];
     while (queue.length > 0) {
       const [from, deps, optional] = queue.shift()!;
       for (const [name, range] of Object.entries(deps)) {
         const key = resolveInLock(lock, name, from);
         if (key === undefined) {
-          if (!optional.has(name)) problems.push(`${name}@${range}, needed by ${from || 'the project'}, is not in the root package-lock.json`);
+          if (!optional.has(name))
+            problems.push(
+              `${name}@${range}, needed by ${from || 'the project'}, is not in the root package-lock.json`,
+            );
           continue;
         }
         if (from === 'node_modules/rococo' && exact(range) && lock[key].version !== range) {
-          problems.push(`rococo needs ${name}@${range}; the root package-lock.json has ${lock[key].version}`);
+          problems.push(
+            `rococo needs ${name}@${range}; the root package-lock.json has ${lock[key].version}`,
+          );
         }
         if (packages[key] !== undefined) continue;
         const { dev: _dev, devOptional: _devOptional, peer: _peer, ...entry } = lock[key];
@@ -281,43 +390,97 @@ describe('the npm package', () => {
           entry.resolved = `https://registry.npmjs.org/${pkgName}/-/${pkgName.split('/').pop()}-${entry.version}.tgz`;
         }
         packages[key] = entry;
-        const ownOptional = new Set([...Object.keys(entry.optionalDependencies ?? {}), ...Object.entries(entry.peerDependenciesMeta ?? {}).filter(([, m]) => m.optional).map(([n]) => n)]);
-        queue.push([key, { ...entry.dependencies, ...entry.optionalDependencies, ...entry.peerDependencies }, ownOptional]);
+        const ownOptional = new Set([
+          ...Object.keys(entry.optionalDependencies ?? {}),
+          ...Object.entries(entry.peerDependenciesMeta ?? {})
+            .filter(([, m]) => m.optional)
+            .map(([n]) => n),
+        ]);
+        queue.push([
+          key,
+          { ...entry.dependencies, ...entry.optionalDependencies, ...entry.peerDependencies },
+          ownOptional,
+        ]);
       }
     }
     expect(problems).toEqual([]);
-    writeFileSync(join(appDir, 'package-lock.json'), JSON.stringify({ name: app.name, version: app.version, lockfileVersion: 3, requires: true, packages }, null, 2) + '\n');
+    writeFileSync(
+      join(appDir, 'package-lock.json'),
+      JSON.stringify(
+        { name: app.name, version: app.version, lockfileVersion: 3, requires: true, packages },
+        null,
+        2,
+      ) + '\n',
+    );
 
     try {
       await run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], appDir);
     } catch (e) {
       const message = (e as Error).message;
-      const uncached = [...new Set([...message.matchAll(/request to (\S+) failed: cache mode is 'only-if-cached'/g)].map((m) => m[1]))];
+      const uncached = [
+        ...new Set(
+          [...message.matchAll(/request to (\S+) failed: cache mode is 'only-if-cached'/g)].map(
+            (m) => m[1],
+          ),
+        ),
+      ];
       if (uncached.length > 0) {
-        throw new Error(`npm's cache lacks ${uncached.join(', ')}: run \`npm ci\` at the root first (this test never goes online)\n${message}`, { cause: e });
+        throw new Error(
+          `npm's cache lacks ${uncached.join(', ')}: run \`npm ci\` at the root first (this test never goes online)\n${message}`,
+          { cause: e },
+        );
       }
       throw e;
     }
-    const installedManifest = JSON.parse(readFileSync(join(appDir, 'node_modules', 'rococo', 'package.json'), 'utf8')) as PackageJson;
+    const installedManifest = JSON.parse(
+      readFileSync(join(appDir, 'node_modules', 'rococo', 'package.json'), 'utf8'),
+    ) as PackageJson;
     expect(installedManifest.version).toBe(manifest.version);
-    const absent = [...Object.keys(manifest.dependencies ?? {}), 'reflect-metadata'].filter((name) => !existsSync(join(appDir, 'node_modules', name, 'package.json')));
+    const absent = [...Object.keys(manifest.dependencies ?? {}), 'reflect-metadata'].filter(
+      (name) => !existsSync(join(appDir, 'node_modules', name, 'package.json')),
+    );
     expect(absent).toEqual([]);
-    const bins = typeof manifest.bin === 'string' ? [manifest.name] : Object.keys(manifest.bin ?? {});
-    for (const bin of bins) expect(existsSync(join(appDir, 'node_modules', '.bin', bin))).toBe(true);
+    const bins =
+      typeof manifest.bin === 'string' ? [manifest.name] : Object.keys(manifest.bin ?? {});
+    for (const bin of bins)
+      expect(existsSync(join(appDir, 'node_modules', '.bin', bin))).toBe(true);
 
     // Strict, decorators with metadata, library declarations checked too (skipLibCheck: false),
     // node16 resolution (through `exports`).
     const tsc = join(appDir, 'node_modules', 'typescript', 'bin', 'tsc');
     await run(process.execPath, [tsc, '-p', '.'], appDir);
     // The resolution of `"module": "commonjs"` (node10), which reads `types`, not `exports`.
-    await run(process.execPath, [tsc, '-p', '.', '--noEmit', '--module', 'commonjs', '--moduleResolution', 'node10', '--esModuleInterop'], appDir);
-    expect(readdirSync(join(appDir, 'dist')).sort()).toEqual(['app.js', 'audit.js', 'check.js', 'server.js']);
+    await run(
+      process.execPath,
+      [
+        tsc,
+        '-p',
+        '.',
+        '--noEmit',
+        '--module',
+        'commonjs',
+        '--moduleResolution',
+        'node10',
+        '--esModuleInterop',
+      ],
+      appDir,
+    );
+    expect(readdirSync(join(appDir, 'dist')).sort()).toEqual([
+      'app.js',
+      'audit.js',
+      'check.js',
+      'server.js',
+    ]);
     compiled = true;
   });
 
   test('the compiled hello app serves GET /hello/<name> over HTTP', async () => {
     if (!compiled) throw new Error('the hello app was not compiled: see the test before');
-    const child = spawn(process.execPath, ['dist/server.js'], { cwd: appDir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['dist/server.js'], {
+      cwd: appDir,
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
@@ -329,7 +492,9 @@ describe('the npm package', () => {
           const m = /^listening (http:\/\/\S+)$/m.exec(out);
           if (m) done(m[1]);
         });
-        void exited.then((code) => fail(new Error(`the hello app exited (${code}) before listening:\n${out}\n${stderr}`)));
+        void exited.then((code) =>
+          fail(new Error(`the hello app exited (${code}) before listening:\n${out}\n${stderr}`)),
+        );
       });
       const res = await fetch(`${base}/hello/world`);
       expect(res.status).toBe(200);
@@ -351,10 +516,13 @@ describe('the npm package', () => {
 
     const esm = await run(
       process.execPath,
-      ['--input-type=module', '-e', "import { createApp, Controller, HTTPNotFound } from 'rococo'; import { testClient } from 'rococo/testing'; console.log([createApp, Controller, HTTPNotFound, testClient].map((f) => typeof f).join(' '));"],
+      [
+        '--input-type=module',
+        '-e',
+        "import { createApp, Controller, HTTPNotFound } from 'rococo'; import { testClient } from 'rococo/testing'; console.log([createApp, Controller, HTTPNotFound, testClient].map((f) => typeof f).join(' '));",
+      ],
       appDir,
     );
     expect(esm.stdout).toBe('function function function function\n');
   });
-
 });

@@ -4,7 +4,19 @@
  * registrations the app's providers may replace, lifecycle order, server events, and the
  * mistakes createApp refuses.
  */
-import { Controller, createApp, Get, Injectable, inject, metaKey, recordOnHandler, RococoError, type Application, type Plugin, type Request } from '../src';
+import {
+  Controller,
+  createApp,
+  Get,
+  Injectable,
+  inject,
+  metaKey,
+  recordOnHandler,
+  RococoError,
+  type Application,
+  type Plugin,
+  type Request,
+} from '../src';
 import { testClient } from '../src/testing';
 
 const SHOUT = metaKey('@Shout', 'shout');
@@ -20,7 +32,13 @@ function shout(events: string[] = []): Plugin {
     dependencies: ['greeting'],
     setup(app) {
       events.push('shout.setup');
-      app.addRoute({ methods: ['GET'], pattern: '/shout/version', name: 'shout.version', origin: 'shout plugin', handler: () => ({ version: 1 }) });
+      app.addRoute({
+        methods: ['GET'],
+        pattern: '/shout/version',
+        name: 'shout.version',
+        origin: 'shout plugin',
+        handler: () => ({ version: 1 }),
+      });
       app.on('startup', () => void events.push('shout.startup'));
       app.on('cleanup', () => void events.push('shout.cleanup'));
     },
@@ -64,8 +82,12 @@ class Greeter {
 @Controller('/talk', { name: 'talk' })
 class Talk {
   constructor(private readonly greeter: Greeter) {}
-  @Get('/quiet/<name>') quiet(req: Request) { return { text: `${this.greeter.word} ${req.params.name}` }; }
-  @Get('/loud/<name>') @Shout() loud(req: Request) { return { text: `${this.greeter.word} ${req.params.name}` }; }
+  @Get('/quiet/<name>') quiet(req: Request) {
+    return { text: `${this.greeter.word} ${req.params.name}` };
+  }
+  @Get('/loud/<name>') @Shout() loud(req: Request) {
+    return { text: `${this.greeter.word} ${req.params.name}` };
+  }
 }
 
 describe('a plugin', () => {
@@ -91,14 +113,25 @@ describe('a plugin', () => {
       await client.close();
     }
     expect(events.slice(3)).toEqual([
-      'greeting.startup', 'shout.startup', 'app.startup', 'shout.server',
-      'request /talk/quiet/ann', 'request /talk/loud/ann', 'request /shout/version',
-      'app.cleanup', 'shout.cleanup', 'greeting.cleanup',
+      'greeting.startup',
+      'shout.startup',
+      'app.startup',
+      'shout.server',
+      'request /talk/quiet/ann',
+      'request /talk/loud/ann',
+      'request /shout/version',
+      'app.cleanup',
+      'shout.cleanup',
+      'greeting.cleanup',
     ]);
   });
 
   it("registers in the app's container; a provider of the app replaces it", async () => {
-    const app = createApp({ controllers: [Talk], plugins: [greeting(), shout()], providers: [{ provide: GREETING, useValue: 'hi' }] });
+    const app = createApp({
+      controllers: [Talk],
+      plugins: [greeting(), shout()],
+      providers: [{ provide: GREETING, useValue: 'hi' }],
+    });
     const client = await testClient(app);
     try {
       expect(await (await client.get('/talk/quiet/bo')).json()).toEqual({ text: 'hi bo' });
@@ -118,34 +151,66 @@ describe('mistakes stop createApp', () => {
     throw new Error('createApp did not refuse');
   };
 
-  it("a decorator whose plugin is not installed names the route and the plugin", () => {
+  it('a decorator whose plugin is not installed names the route and the plugin', () => {
     const e = refused(() => createApp({ controllers: [Talk], plugins: [greeting()] }));
-    expect([e.code, e.message]).toEqual(['ROCOCO_PLUGIN', "ROCOCO_PLUGIN: Talk.loud: @Shout needs the 'shout' plugin: add it to createApp({ plugins })"]);
+    expect([e.code, e.message]).toEqual([
+      'ROCOCO_PLUGIN',
+      "ROCOCO_PLUGIN: Talk.loud: @Shout needs the 'shout' plugin: add it to createApp({ plugins })",
+    ]);
   });
 
   it('a missing dependency, a plugin twice, a cycle, a non-plugin', () => {
-    expect(refused(() => createApp({ plugins: [shout()] })).message).toBe("ROCOCO_PLUGIN: createApp: the 'shout' plugin needs the 'greeting' plugin: add it to createApp({ plugins })");
-    expect(refused(() => createApp({ plugins: [greeting(), greeting()] })).message).toBe("ROCOCO_PLUGIN: createApp: plugins: 'greeting' is installed twice");
+    expect(refused(() => createApp({ plugins: [shout()] })).message).toBe(
+      "ROCOCO_PLUGIN: createApp: the 'shout' plugin needs the 'greeting' plugin: add it to createApp({ plugins })",
+    );
+    expect(refused(() => createApp({ plugins: [greeting(), greeting()] })).message).toBe(
+      "ROCOCO_PLUGIN: createApp: plugins: 'greeting' is installed twice",
+    );
     const a: Plugin = { name: 'a', dependencies: ['b'] };
     const b: Plugin = { name: 'b', dependencies: ['a'] };
-    expect(refused(() => createApp({ plugins: [a, b] })).message).toBe('ROCOCO_PLUGIN: createApp: plugins depend on each other in a circle: a -> b -> a');
-    expect(refused(() => createApp({ plugins: [(() => {}) as unknown as Plugin] })).message).toMatch(/is not a plugin \(an object with a name\)/);
+    expect(refused(() => createApp({ plugins: [a, b] })).message).toBe(
+      'ROCOCO_PLUGIN: createApp: plugins depend on each other in a circle: a -> b -> a',
+    );
+    expect(
+      refused(() => createApp({ plugins: [(() => {}) as unknown as Plugin] })).message,
+    ).toMatch(/is not a plugin \(an object with a name\)/);
   });
 
   it('decorating a name the app has, adding a route after setup', () => {
-    expect(refused(() => createApp({ plugins: [{ name: 'x', setup: (app) => void app.decorate('settings', {}) }] })).message).toBe("ROCOCO_PLUGIN: app.decorate('settings'): the app already has 'settings'");
-    const late: Plugin = { name: 'late', ready: (app) => app.addRoute({ methods: ['GET'], pattern: '/late', origin: 'late plugin', handler: () => ({}) }) };
-    expect(refused(() => createApp({ plugins: [late] })).message).toBe("ROCOCO_PLUGIN: late plugin: routes are added in a plugin's setup(), before the app is built");
+    expect(
+      refused(() =>
+        createApp({ plugins: [{ name: 'x', setup: (app) => void app.decorate('settings', {}) }] }),
+      ).message,
+    ).toBe("ROCOCO_PLUGIN: app.decorate('settings'): the app already has 'settings'");
+    const late: Plugin = {
+      name: 'late',
+      ready: (app) =>
+        app.addRoute({
+          methods: ['GET'],
+          pattern: '/late',
+          origin: 'late plugin',
+          handler: () => ({}),
+        }),
+    };
+    expect(refused(() => createApp({ plugins: [late] })).message).toBe(
+      "ROCOCO_PLUGIN: late plugin: routes are added in a plugin's setup(), before the app is built",
+    );
   });
 
   it('a plugin may refuse a route with a coded error', () => {
     const strict: Plugin = {
       name: 'strict',
       route(route) {
-        if (route.pattern.includes('loud')) throw new RococoError('STRICT_NO_SHOUTING', `${route.origin}: no shouting here`);
+        if (route.pattern.includes('loud'))
+          throw new RococoError('STRICT_NO_SHOUTING', `${route.origin}: no shouting here`);
       },
     };
-    const e = refused(() => createApp({ controllers: [Talk], plugins: [greeting(), shout(), strict] }));
-    expect([e.code, e.message]).toEqual(['STRICT_NO_SHOUTING', 'STRICT_NO_SHOUTING: Talk.loud: no shouting here']);
+    const e = refused(() =>
+      createApp({ controllers: [Talk], plugins: [greeting(), shout(), strict] }),
+    );
+    expect([e.code, e.message]).toEqual([
+      'STRICT_NO_SHOUTING',
+      'STRICT_NO_SHOUTING: Talk.loud: no shouting here',
+    ]);
   });
 });

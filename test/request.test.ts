@@ -57,7 +57,11 @@ class RequestController {
 
   @Get('/headers')
   headers(req: Request) {
-    return { custom: req.headers['x-custom'] ?? null, accept: req.headers['accept'] ?? null, upperKeys: Object.keys(req.headers).filter((k) => k !== k.toLowerCase()) };
+    return {
+      custom: req.headers['x-custom'] ?? null,
+      accept: req.headers['accept'] ?? null,
+      upperKeys: Object.keys(req.headers).filter((k) => k !== k.toLowerCase()),
+    };
   }
 
   @Get('/cookies')
@@ -67,7 +71,9 @@ class RequestController {
 
   @Get('/login')
   login() {
-    return new Response(null, { status: 204 }).setCookie('sid', 's3cr3t').setCookie('theme', 'dark');
+    return new Response(null, { status: 204 })
+      .setCookie('sid', 's3cr3t')
+      .setCookie('theme', 'dark');
   }
 
   @Get('/app')
@@ -83,7 +89,11 @@ class RequestController {
   @Use(withUser)
   @Get('/state')
   state(req: Request) {
-    return { user: req.state.user, sym: req.state[Symbol.for('rococo.test')], keys: Object.keys(req.state) };
+    return {
+      user: req.state.user,
+      sym: req.state[Symbol.for('rococo.test')],
+      keys: Object.keys(req.state),
+    };
   }
 
   @Get('/state-empty')
@@ -125,7 +135,15 @@ class RequestController {
     form.forEach((v, k) => entries.push([k, v]));
     for (const [k, v] of entries) {
       (out[k] ??= []).push(
-        typeof v === 'string' ? v : { isFile: v instanceof File, name: v.name, type: v.type, size: v.size, content: await v.text() },
+        typeof v === 'string'
+          ? v
+          : {
+              isFile: v instanceof File,
+              name: v.name,
+              type: v.type,
+              size: v.size,
+              content: await v.text(),
+            },
       );
     }
     return { isFormData: form instanceof FormData, fields: out };
@@ -138,7 +156,13 @@ class RequestController {
     const text = await req.text();
     const b1 = await req.buffer();
     const b2 = await req.buffer();
-    return { parsed, sameParsed: parsed === again, text, sameBuffer: b1 === b2, bufferText: b1.toString('utf8') };
+    return {
+      parsed,
+      sameParsed: parsed === again,
+      text,
+      sameBuffer: b1 === b2,
+      bufferText: b1.toString('utf8'),
+    };
   }
 
   @Post('/text-then-json')
@@ -162,12 +186,19 @@ class RequestController {
 const appRef: { current: Application | null } = { current: null };
 
 function makeApp(options: AppOptions = {}): Application {
-  const app = createApp({ controllers: [RequestController], settings: immutableSettings({ LOCALE: 'uk_UA' }), ...options });
+  const app = createApp({
+    controllers: [RequestController],
+    settings: immutableSettings({ LOCALE: 'uk_UA' }),
+    ...options,
+  });
   appRef.current = app;
   return app;
 }
 
-async function withClient(fn: (client: TestClient, app: Application) => Promise<void>, options?: AppOptions): Promise<void> {
+async function withClient(
+  fn: (client: TestClient, app: Application) => Promise<void>,
+  options?: AppOptions,
+): Promise<void> {
   const app = makeApp(options);
   const client = await testClient(app);
   try {
@@ -185,7 +216,12 @@ async function expectAlive(client: TestClient): Promise<void> {
   expect(await res.json()).toEqual({ pong: true });
 }
 
-async function expectProblem(res: globalThis.Response, status: number, title: string, detail: string | RegExp): Promise<void> {
+async function expectProblem(
+  res: globalThis.Response,
+  status: number,
+  title: string,
+  detail: string | RegExp,
+): Promise<void> {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toBe(PROBLEM_TYPE);
   expect(await res.json()).toEqual({
@@ -207,16 +243,30 @@ interface RawResult {
  * (no Content-Length). When `end` is false the request is never finished: the answer must come
  * while the client is still sending.
  */
-function chunkedRequest(base: string, path: string, chunks: Buffer[], end: boolean, headers: Record<string, string> = {}): Promise<RawResult> {
+function chunkedRequest(
+  base: string,
+  path: string,
+  chunks: Buffer[],
+  end: boolean,
+  headers: Record<string, string> = {},
+): Promise<RawResult> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(base + path, { method: 'POST', headers: { 'transfer-encoding': 'chunked', ...headers }, agent: false });
+    const req = httpRequest(base + path, {
+      method: 'POST',
+      headers: { 'transfer-encoding': 'chunked', ...headers },
+      agent: false,
+    });
     let answered = false;
     req.on('response', (res) => {
       answered = true;
       const parts: Buffer[] = [];
       res.on('data', (d: Buffer) => parts.push(d));
       res.on('end', () => {
-        resolve({ status: res.statusCode as number, headers: res.headers, body: Buffer.concat(parts).toString('utf8') });
+        resolve({
+          status: res.statusCode as number,
+          headers: res.headers,
+          body: Buffer.concat(parts).toString('utf8'),
+        });
         req.destroy();
       });
       res.on('error', reject);
@@ -253,7 +303,11 @@ describe('request attributes', () => {
         params: { name: 'a b/cé', id: '42' },
       });
       const noQuery = await client.get('/req/items/plain/7');
-      expect(await noQuery.json()).toEqual({ path: '/req/items/plain/7', url: '/req/items/plain/7', params: { name: 'plain', id: '7' } });
+      expect(await noQuery.json()).toEqual({
+        path: '/req/items/plain/7',
+        url: '/req/items/plain/7',
+        params: { name: 'plain', id: '7' },
+      });
     });
   });
 
@@ -267,16 +321,31 @@ describe('request attributes', () => {
         first: 'a',
         name: 'Jürgen',
         missing: null,
-        entries: [['tag', 'a'], ['tag', 'b c'], ['name', 'Jürgen'], ['tag', 'd'], ['empty', '']],
+        entries: [
+          ['tag', 'a'],
+          ['tag', 'b c'],
+          ['name', 'Jürgen'],
+          ['tag', 'd'],
+          ['empty', ''],
+        ],
       });
       const none = await client.get('/req/query');
-      expect(await none.json()).toEqual({ isURLSearchParams: true, tags: [], first: null, name: null, missing: null, entries: [] });
+      expect(await none.json()).toEqual({
+        isURLSearchParams: true,
+        tags: [],
+        first: null,
+        name: null,
+        missing: null,
+        entries: [],
+      });
     });
   });
 
   test('req.headers has lower-case names', async () => {
     await withClient(async (client) => {
-      const res = await client.get('/req/headers', { headers: { 'X-Custom': 'value 1', Accept: 'text/x-test' } });
+      const res = await client.get('/req/headers', {
+        headers: { 'X-Custom': 'value 1', Accept: 'text/x-test' },
+      });
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ custom: 'value 1', accept: 'text/x-test', upperKeys: [] });
     });
@@ -296,8 +365,14 @@ describe('request attributes', () => {
     await withClient(async (client) => {
       const login = await client.get('/req/login');
       expect(login.status).toBe(204);
-      expect(login.headers.getSetCookie()).toEqual(['sid=s3cr3t; Path=/; SameSite=Lax', 'theme=dark; Path=/; SameSite=Lax']);
-      expect([...client.cookies]).toEqual([['sid', 's3cr3t'], ['theme', 'dark']]);
+      expect(login.headers.getSetCookie()).toEqual([
+        'sid=s3cr3t; Path=/; SameSite=Lax',
+        'theme=dark; Path=/; SameSite=Lax',
+      ]);
+      expect([...client.cookies]).toEqual([
+        ['sid', 's3cr3t'],
+        ['theme', 'dark'],
+      ]);
       const res = await client.get('/req/cookies');
       expect(await res.json()).toEqual({ cookies: { sid: 's3cr3t', theme: 'dark' } });
     });
@@ -307,7 +382,12 @@ describe('request attributes', () => {
     await withClient(async (client) => {
       const res = await client.get('/req/app');
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ sameApp: true, sameSettings: true, locale: 'uk_UA', url: '/req/items/a%20b/3' });
+      expect(await res.json()).toEqual({
+        sameApp: true,
+        sameSettings: true,
+        locale: 'uk_UA',
+        url: '/req/items/a%20b/3',
+      });
     });
   });
 
@@ -325,7 +405,12 @@ describe('request attributes', () => {
     await withClient(async (client) => {
       const res = await client.get('/req/raw?q=1');
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ isIncomingMessage: true, method: 'GET', url: '/req/raw?q=1', httpVersion: '1.1' });
+      expect(await res.json()).toEqual({
+        isIncomingMessage: true,
+        method: 'GET',
+        url: '/req/raw?q=1',
+        httpVersion: '1.1',
+      });
     });
   });
 });
@@ -338,14 +423,20 @@ describe('request body', () => {
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe(JSON_TYPE);
       expect(await res.json()).toEqual({ body: payload });
-      const arr = await client.post('/req/json', { body: '[1,"two"]', headers: { 'content-type': 'application/json' } });
+      const arr = await client.post('/req/json', {
+        body: '[1,"two"]',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(await arr.json()).toEqual({ body: [1, 'two'] });
     });
   });
 
   test('req.text() decodes UTF-8 by default', async () => {
     await withClient(async (client) => {
-      const res = await client.post('/req/text', { body: 'héllo wörld ✓', headers: { 'content-type': 'text/plain' } });
+      const res = await client.post('/req/text', {
+        body: 'héllo wörld ✓',
+        headers: { 'content-type': 'text/plain' },
+      });
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ text: 'héllo wörld ✓' });
     });
@@ -354,10 +445,16 @@ describe('request body', () => {
   test('req.text() decodes a latin-1 body with its charset', async () => {
     await withClient(async (client) => {
       const latin1 = new Uint8Array([0x63, 0x61, 0x66, 0xe9, 0x20, 0xfc, 0xdf]); // "café üß"
-      const res = await client.post('/req/text', { body: latin1, headers: { 'content-type': 'text/plain; charset=ISO-8859-1' } });
+      const res = await client.post('/req/text', {
+        body: latin1,
+        headers: { 'content-type': 'text/plain; charset=ISO-8859-1' },
+      });
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ text: 'café üß' });
-      const quoted = await client.post('/req/text', { body: latin1, headers: { 'content-type': 'text/plain; charset="latin1"' } });
+      const quoted = await client.post('/req/text', {
+        body: latin1,
+        headers: { 'content-type': 'text/plain; charset="latin1"' },
+      });
       expect(await quoted.json()).toEqual({ text: 'café üß' });
     });
   });
@@ -365,7 +462,10 @@ describe('request body', () => {
   test('req.buffer() returns the raw bytes', async () => {
     await withClient(async (client) => {
       const bytes = new Uint8Array([0, 1, 2, 0xfe, 0xff, 0x80]);
-      const res = await client.post('/req/buffer', { body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+      const res = await client.post('/req/buffer', {
+        body: bytes,
+        headers: { 'content-type': 'application/octet-stream' },
+      });
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ isBuffer: true, length: 6, hex: '000102feff80' });
       const empty = await client.post('/req/buffer');
@@ -375,9 +475,19 @@ describe('request body', () => {
 
   test('req.form() parses an urlencoded body', async () => {
     await withClient(async (client) => {
-      const res = await client.post('/req/form', { form: new URLSearchParams([['name', 'Jürgen & co'], ['tag', 'a'], ['tag', 'b'], ['empty', '']]) });
+      const res = await client.post('/req/form', {
+        form: new URLSearchParams([
+          ['name', 'Jürgen & co'],
+          ['tag', 'a'],
+          ['tag', 'b'],
+          ['empty', ''],
+        ]),
+      });
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ isFormData: true, fields: { name: ['Jürgen & co'], tag: ['a', 'b'], empty: [''] } });
+      expect(await res.json()).toEqual({
+        isFormData: true,
+        fields: { name: ['Jürgen & co'], tag: ['a', 'b'], empty: [''] },
+      });
     });
   });
 
@@ -386,15 +496,34 @@ describe('request body', () => {
       const fd = new FormData();
       fd.append('title', 'Quarterly report ✓');
       fd.append('upload', new File(['line one\nline two\n'], 'report.txt', { type: 'text/plain' }));
-      fd.append('data', new File([JSON.stringify({ a: 1 })], 'data.json', { type: 'application/json' }));
+      fd.append(
+        'data',
+        new File([JSON.stringify({ a: 1 })], 'data.json', { type: 'application/json' }),
+      );
       const res = await client.post('/req/form', { form: fd });
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({
         isFormData: true,
         fields: {
           title: ['Quarterly report ✓'],
-          upload: [{ isFile: true, name: 'report.txt', type: 'text/plain', size: 18, content: 'line one\nline two\n' }],
-          data: [{ isFile: true, name: 'data.json', type: 'application/json', size: 7, content: '{"a":1}' }],
+          upload: [
+            {
+              isFile: true,
+              name: 'report.txt',
+              type: 'text/plain',
+              size: 18,
+              content: 'line one\nline two\n',
+            },
+          ],
+          data: [
+            {
+              isFile: true,
+              name: 'data.json',
+              type: 'application/json',
+              size: 7,
+              content: '{"a":1}',
+            },
+          ],
         },
       });
     });
@@ -404,7 +533,13 @@ describe('request body', () => {
     await withClient(async (client) => {
       const res = await client.post('/req/twice', { json: { a: [1, 2] } });
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ parsed: { a: [1, 2] }, sameParsed: true, text: '{"a":[1,2]}', sameBuffer: true, bufferText: '{"a":[1,2]}' });
+      expect(await res.json()).toEqual({
+        parsed: { a: [1, 2] },
+        sameParsed: true,
+        text: '{"a":[1,2]}',
+        sameBuffer: true,
+        bufferText: '{"a":[1,2]}',
+      });
       const res2 = await client.post('/req/text-then-json', { json: { b: 'x' } });
       expect(await res2.json()).toEqual({ text: '{"b":"x"}', parsed: { b: 'x' } });
     });
@@ -414,9 +549,15 @@ describe('request body', () => {
 describe('request body errors', () => {
   test('a body over MAX_BODY_SIZE with a Content-Length is a 413', async () => {
     await withClient(async (client) => {
-      const res = await client.post('/req/buffer', { body: new Uint8Array(MiB + 1), headers: { 'content-type': 'application/octet-stream' } });
+      const res = await client.post('/req/buffer', {
+        body: new Uint8Array(MiB + 1),
+        headers: { 'content-type': 'application/octet-stream' },
+      });
       await expectProblem(res, 413, 'Payload Too Large', /1048576 bytes/);
-      const ok = await client.post('/req/buffer', { body: new Uint8Array(MiB), headers: { 'content-type': 'application/octet-stream' } });
+      const ok = await client.post('/req/buffer', {
+        body: new Uint8Array(MiB),
+        headers: { 'content-type': 'application/octet-stream' },
+      });
       expect(ok.status).toBe(200);
       expect(((await ok.json()) as { length: number }).length).toBe(MiB);
       await expectAlive(client);
@@ -428,12 +569,28 @@ describe('request body errors', () => {
       const base = client.url('');
       // Sent in pieces and never finished: the server must answer as soon as the limit is passed.
       const piece = Buffer.alloc(256 * 1024, 0x61);
-      const res = await chunkedRequest(base, '/req/buffer', [piece, piece, piece, piece, piece], false);
+      const res = await chunkedRequest(
+        base,
+        '/req/buffer',
+        [piece, piece, piece, piece, piece],
+        false,
+      );
       expect(res.status).toBe(413);
       expect(res.headers['content-type']).toBe(PROBLEM_TYPE);
-      expect(JSON.parse(res.body)).toEqual({ type: 'about:blank', title: 'Payload Too Large', status: 413, detail: expect.stringMatching(/1048576 bytes/) });
+      expect(JSON.parse(res.body)).toEqual({
+        type: 'about:blank',
+        title: 'Payload Too Large',
+        status: 413,
+        detail: expect.stringMatching(/1048576 bytes/),
+      });
       // A chunked body under the limit is read whole.
-      const small = await chunkedRequest(base, '/req/text', [Buffer.from('ab'), Buffer.from('cd')], true, { 'content-type': 'text/plain' });
+      const small = await chunkedRequest(
+        base,
+        '/req/text',
+        [Buffer.from('ab'), Buffer.from('cd')],
+        true,
+        { 'content-type': 'text/plain' },
+      );
       expect(small.status).toBe(200);
       expect(JSON.parse(small.body)).toEqual({ text: 'abcd' });
       await expectAlive(client);
@@ -443,14 +600,30 @@ describe('request body errors', () => {
   test('a custom MAX_BODY_SIZE setting lowers the limit (Content-Length and chunked)', async () => {
     await withClient(
       async (client) => {
-        const atLimit = await client.post('/req/text', { body: '0123456789', headers: { 'content-type': 'text/plain' } });
+        const atLimit = await client.post('/req/text', {
+          body: '0123456789',
+          headers: { 'content-type': 'text/plain' },
+        });
         expect(atLimit.status).toBe(200);
         expect(await atLimit.json()).toEqual({ text: '0123456789' });
-        const over = await client.post('/req/text', { body: '0123456789A', headers: { 'content-type': 'text/plain' } });
+        const over = await client.post('/req/text', {
+          body: '0123456789A',
+          headers: { 'content-type': 'text/plain' },
+        });
         await expectProblem(over, 413, 'Payload Too Large', /10 bytes/);
-        const chunked = await chunkedRequest(client.url(''), '/req/text', [Buffer.from('012345'), Buffer.from('6789AB')], false);
+        const chunked = await chunkedRequest(
+          client.url(''),
+          '/req/text',
+          [Buffer.from('012345'), Buffer.from('6789AB')],
+          false,
+        );
         expect(chunked.status).toBe(413);
-        expect(JSON.parse(chunked.body)).toEqual({ type: 'about:blank', title: 'Payload Too Large', status: 413, detail: expect.stringMatching(/10 bytes/) });
+        expect(JSON.parse(chunked.body)).toEqual({
+          type: 'about:blank',
+          title: 'Payload Too Large',
+          status: 413,
+          detail: expect.stringMatching(/10 bytes/),
+        });
         await expectAlive(client);
       },
       { settings: immutableSettings({ LOCALE: 'uk_UA', MAX_BODY_SIZE: 10 }) },
@@ -459,7 +632,10 @@ describe('request body errors', () => {
 
   test('malformed JSON is a 400 problem', async () => {
     await withClient(async (client) => {
-      const res = await client.post('/req/json', { body: '{"a": 1,', headers: { 'content-type': 'application/json' } });
+      const res = await client.post('/req/json', {
+        body: '{"a": 1,',
+        headers: { 'content-type': 'application/json' },
+      });
       await expectProblem(res, 400, 'Bad Request', /not valid JSON/);
       await expectAlive(client);
     });
@@ -467,9 +643,14 @@ describe('request body errors', () => {
 
   test('an empty body to json() is a 400 problem', async () => {
     await withClient(async (client) => {
-      const res = await client.post('/req/json', { headers: { 'content-type': 'application/json' } });
+      const res = await client.post('/req/json', {
+        headers: { 'content-type': 'application/json' },
+      });
       await expectProblem(res, 400, 'Bad Request', /empty/);
-      const blank = await client.post('/req/json', { body: '  \n ', headers: { 'content-type': 'application/json' } });
+      const blank = await client.post('/req/json', {
+        body: '  \n ',
+        headers: { 'content-type': 'application/json' },
+      });
       await expectProblem(blank, 400, 'Bad Request', /empty/);
       await expectAlive(client);
     });
@@ -477,12 +658,18 @@ describe('request body errors', () => {
 
   test('a __proto__ key in JSON is a 400 and pollutes nothing', async () => {
     await withClient(async (client) => {
-      const res = await client.post('/req/merge', { body: '{"a": 1, "__proto__": {"polluted": "yes"}}', headers: { 'content-type': 'application/json' } });
+      const res = await client.post('/req/merge', {
+        body: '{"a": 1, "__proto__": {"polluted": "yes"}}',
+        headers: { 'content-type': 'application/json' },
+      });
       await expectProblem(res, 400, 'Bad Request', /not valid JSON/);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted')).toBe(false);
       // Nested too.
-      const nested = await client.post('/req/merge', { body: '{"x": {"__proto__": {"polluted": "yes"}}}', headers: { 'content-type': 'application/json' } });
+      const nested = await client.post('/req/merge', {
+        body: '{"x": {"__proto__": {"polluted": "yes"}}}',
+        headers: { 'content-type': 'application/json' },
+      });
       await expectProblem(nested, 400, 'Bad Request', /not valid JSON/);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       await expectAlive(client);
@@ -491,7 +678,10 @@ describe('request body errors', () => {
 
   test('a constructor.prototype key in JSON is a 400 and pollutes nothing', async () => {
     await withClient(async (client) => {
-      const res = await client.post('/req/merge', { body: '{"constructor": {"prototype": {"polluted": "yes"}}}', headers: { 'content-type': 'application/json' } });
+      const res = await client.post('/req/merge', {
+        body: '{"constructor": {"prototype": {"polluted": "yes"}}}',
+        headers: { 'content-type': 'application/json' },
+      });
       await expectProblem(res, 400, 'Bad Request', /not valid JSON/);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       // A harmless "constructor" key (no prototype) is still accepted.
@@ -512,11 +702,15 @@ describe('request body errors', () => {
     });
   });
 
-  const brokenBody = '--OTHER\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--OTHER--\r\n';
+  const brokenBody =
+    '--OTHER\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--OTHER--\r\n';
 
   test('a multipart body with the wrong boundary is a 400, not a 500', async () => {
     await withClient(async (client) => {
-      const res = await client.post('/req/form', { body: brokenBody, headers: { 'content-type': 'multipart/form-data; boundary=EXPECTED' } });
+      const res = await client.post('/req/form', {
+        body: brokenBody,
+        headers: { 'content-type': 'multipart/form-data; boundary=EXPECTED' },
+      });
       await expectProblem(res, 400, 'Bad Request', /multipart/i);
       await expectAlive(client);
     });
@@ -524,7 +718,10 @@ describe('request body errors', () => {
 
   test('a multipart body without a boundary parameter is a 400, not a 500', async () => {
     await withClient(async (client) => {
-      const res = await client.post('/req/form', { body: brokenBody, headers: { 'content-type': 'multipart/form-data' } });
+      const res = await client.post('/req/form', {
+        body: brokenBody,
+        headers: { 'content-type': 'multipart/form-data' },
+      });
       await expectProblem(res, 400, 'Bad Request', /multipart/i);
       await expectAlive(client);
     });
@@ -532,8 +729,12 @@ describe('request body errors', () => {
 
   test('a multipart body cut in the middle of a file is a 400, not a 500', async () => {
     await withClient(async (client) => {
-      const truncated = '--B\r\nContent-Disposition: form-data; name="f"; filename="x.txt"\r\nContent-Type: text/plain\r\n\r\nhalf a fi';
-      const res = await client.post('/req/form', { body: truncated, headers: { 'content-type': 'multipart/form-data; boundary=B' } });
+      const truncated =
+        '--B\r\nContent-Disposition: form-data; name="f"; filename="x.txt"\r\nContent-Type: text/plain\r\n\r\nhalf a fi';
+      const res = await client.post('/req/form', {
+        body: truncated,
+        headers: { 'content-type': 'multipart/form-data; boundary=B' },
+      });
       await expectProblem(res, 400, 'Bad Request', /multipart/i);
       await expectAlive(client);
     });

@@ -48,12 +48,14 @@ const ERRORS: Record<string, () => HTTPError> = {
   notFound: () => new HTTPNotFound('no project 7'),
   notFoundBare: () => new HTTPNotFound(),
   conflict: () => new HTTPConflict('name taken'),
-  unprocessable: () => new HTTPUnprocessableEntity('invalid', { extensions: { errors: [{ field: 'name' }] } }),
+  unprocessable: () =>
+    new HTTPUnprocessableEntity('invalid', { extensions: { errors: [{ field: 'name' }] } }),
   tooMany: () => new HTTPTooManyRequests('slow down', { headers: { 'Retry-After': '30' } }),
   internal: () => new HTTPInternalServerError('explicit 500'),
   unavailable: () => new HTTPServiceUnavailable('database down'),
   teapot: () => new HTTPError(418, 'x'),
-  typed: () => new HTTPConflict('typed', { type: 'https://example.com/probs/dup', title: 'Duplicate' }),
+  typed: () =>
+    new HTTPConflict('typed', { type: 'https://example.com/probs/dup', title: 'Duplicate' }),
   methodNotAllowed: () => new HTTPMethodNotAllowed(['GET']),
   methodsNotAllowed: () => new HTTPMethodNotAllowed(['GET', 'POST'], 'read only'),
 };
@@ -68,22 +70,57 @@ function circular(): Record<string, unknown> {
 
 @Controller('/res')
 class ResponseController {
-  @Get('/ping') ping() { return { pong: true }; }
-  @Get('/object') object() { return { a: 1, b: 'two', c: [true, null] }; }
-  @Get('/array') array() { return [1, 'two', { three: 3 }]; }
-  @Get('/empty-array') emptyArray() { return []; }
-  @Get('/json') json() { return json({ created: 7 }, { status: 201, headers: { 'X-Extra': 'yes', Location: '/res/items/7' } }); }
-  @Get('/json-null') jsonNull() { return json(null); }
-  @Get('/json-type') jsonType() { return json({ a: 1 }, { headers: { 'content-type': 'application/vnd.api+json' } }); }
-  @Get('/text') text() { return text('plain ✓', { status: 202 }); }
-  @Get('/html') html() { return html('<h1>Hi</h1>'); }
-  @Get('/redirect') redirect() { return redirect('/res/target'); }
-  @Get('/redirect-301') redirect301() { return redirect(new URL('https://example.com/moved'), 301); }
-  @Get('/nothing') nothing() { /* nothing */ }
-  @Get('/nothing-async') async nothingAsync() { /* nothing */ }
-  @Get('/string') string() { return 'just a string'; }
-  @Get('/buffer') buffer() { return Buffer.from([0, 1, 2, 255]); }
-  @Get('/uint8') uint8() { return new Uint8Array([9, 8, 7]); }
+  @Get('/ping') ping() {
+    return { pong: true };
+  }
+  @Get('/object') object() {
+    return { a: 1, b: 'two', c: [true, null] };
+  }
+  @Get('/array') array() {
+    return [1, 'two', { three: 3 }];
+  }
+  @Get('/empty-array') emptyArray() {
+    return [];
+  }
+  @Get('/json') json() {
+    return json(
+      { created: 7 },
+      { status: 201, headers: { 'X-Extra': 'yes', Location: '/res/items/7' } },
+    );
+  }
+  @Get('/json-null') jsonNull() {
+    return json(null);
+  }
+  @Get('/json-type') jsonType() {
+    return json({ a: 1 }, { headers: { 'content-type': 'application/vnd.api+json' } });
+  }
+  @Get('/text') text() {
+    return text('plain ✓', { status: 202 });
+  }
+  @Get('/html') html() {
+    return html('<h1>Hi</h1>');
+  }
+  @Get('/redirect') redirect() {
+    return redirect('/res/target');
+  }
+  @Get('/redirect-301') redirect301() {
+    return redirect(new URL('https://example.com/moved'), 301);
+  }
+  @Get('/nothing') nothing() {
+    /* nothing */
+  }
+  @Get('/nothing-async') async nothingAsync() {
+    /* nothing */
+  }
+  @Get('/string') string() {
+    return 'just a string';
+  }
+  @Get('/buffer') buffer() {
+    return Buffer.from([0, 1, 2, 255]);
+  }
+  @Get('/uint8') uint8() {
+    return new Uint8Array([9, 8, 7]);
+  }
 
   @Get('/set-cookie')
   setCookie() {
@@ -98,10 +135,14 @@ class ResponseController {
   }
 
   @Get('/cookies')
-  cookies(req: Request) { return req.cookies; }
+  cookies(req: Request) {
+    return req.cookies;
+  }
 
   @Get('/throw/<name>')
-  throwError(req: Request) { throw ERRORS[req.params.name](); }
+  throwError(req: Request) {
+    throw ERRORS[req.params.name]();
+  }
 
   @Get('/throw-async/<name>')
   async throwAsync(req: Request) {
@@ -110,31 +151,65 @@ class ResponseController {
   }
 
   @Get('/return/<name>')
-  returnError(req: Request) { return ERRORS[req.params.name](); }
+  returnError(req: Request) {
+    return ERRORS[req.params.name]();
+  }
 
   @Use(passThrough)
   @Get('/mw/throw/<name>')
-  async mwThrow(req: Request) { throw ERRORS[req.params.name](); }
+  async mwThrow(req: Request) {
+    throw ERRORS[req.params.name]();
+  }
 
   @Use(passThrough)
   @Get('/mw/return/<name>')
-  async mwReturn(req: Request) { return ERRORS[req.params.name](); }
+  async mwReturn(req: Request) {
+    return ERRORS[req.params.name]();
+  }
 
-  @Get('/boom') boom() { throw new Error(SECRET); }
-  @Get('/boom-async') async boomAsync() { await Promise.resolve(); throw new TypeError(SECRET); }
-  @Get('/boom-string') boomString() { throw SECRET; }
-  @Use(passThrough) @Get('/mw/boom') async mwBoom() { throw new Error(SECRET); }
-  @Get('/circular') circular() { return circular(); }
-  @Get('/circular-json') circularJson() { return json(circular()); }
-  @Use(passThrough) @Get('/mw/circular') async mwCircular() { return circular(); }
-  @Get('/bigint') bigint() { return { n: BigInt(1) }; }
-  @Get('/crlf') crlf() { return redirect('/a\r\nSet-Cookie: evil=1'); }
-  @Get('/crlf-error') crlfError() { throw new HTTPFound('/a\r\nSet-Cookie: evil=1'); }
-  @Get('/bad-header') badHeader() { return json({ a: 1 }, { headers: { 'x-bad': 'a\nb' } }); }
-  @Get('/bad-error-header') badErrorHeader() { throw new HTTPBadRequest('x', { headers: { 'x-bad': 'a\nb' } }); }
+  @Get('/boom') boom() {
+    throw new Error(SECRET);
+  }
+  @Get('/boom-async') async boomAsync() {
+    await Promise.resolve();
+    throw new TypeError(SECRET);
+  }
+  @Get('/boom-string') boomString() {
+    throw SECRET;
+  }
+  @Use(passThrough) @Get('/mw/boom') async mwBoom() {
+    throw new Error(SECRET);
+  }
+  @Get('/circular') circular() {
+    return circular();
+  }
+  @Get('/circular-json') circularJson() {
+    return json(circular());
+  }
+  @Use(passThrough) @Get('/mw/circular') async mwCircular() {
+    return circular();
+  }
+  @Get('/bigint') bigint() {
+    return { n: BigInt(1) };
+  }
+  @Get('/crlf') crlf() {
+    return redirect('/a\r\nSet-Cookie: evil=1');
+  }
+  @Get('/crlf-error') crlfError() {
+    throw new HTTPFound('/a\r\nSet-Cookie: evil=1');
+  }
+  @Get('/bad-header') badHeader() {
+    return json({ a: 1 }, { headers: { 'x-bad': 'a\nb' } });
+  }
+  @Get('/bad-error-header') badErrorHeader() {
+    throw new HTTPBadRequest('x', { headers: { 'x-bad': 'a\nb' } });
+  }
 }
 
-async function withClient(fn: (client: TestClient) => Promise<void>, options: AppOptions = {}): Promise<void> {
+async function withClient(
+  fn: (client: TestClient) => Promise<void>,
+  options: AppOptions = {},
+): Promise<void> {
   const app = createApp({ controllers: [ResponseController], ...options });
   const client = await testClient(app);
   try {
@@ -161,7 +236,11 @@ function memoryLogger() {
     },
   });
   const logger = pino({ level: 'trace' }, dest);
-  const lines = () => buf.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, any>);
+  const lines = () =>
+    buf
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, any>);
   return { logger, lines };
 }
 
@@ -290,7 +369,9 @@ describe('cookies', () => {
       expect(client.cookies.has('sid')).toBe(true);
       const res = await client.get('/res/delete-cookie');
       expect(res.status).toBe(204);
-      expect(res.headers.getSetCookie()).toEqual(['sid=; Max-Age=0; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; SameSite=Lax']);
+      expect(res.headers.getSetCookie()).toEqual([
+        'sid=; Max-Age=0; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; SameSite=Lax',
+      ]);
       expect(client.cookies.has('sid')).toBe(false);
       expect([...client.cookies]).toEqual([['theme', 'dark']]);
       const echo = await client.get('/res/cookies');
@@ -311,26 +392,78 @@ const EXPECTED: Record<string, Expected> = {
   seeOther: { status: 303, headers: { location: 'http://example.com/other' } },
   temporary: { status: 307, headers: { location: '/temp' } },
   permanent: { status: 308, headers: { location: '/perm' } },
-  badRequest: { status: 400, problem: { type: 'about:blank', title: 'Bad Request', status: 400, detail: 'bad input' } },
-  unauthorized: { status: 401, problem: { type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'who are you' } },
-  forbidden: { status: 403, problem: { type: 'about:blank', title: 'Forbidden', status: 403, detail: 'not yours' } },
-  notFound: { status: 404, problem: { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no project 7' } },
+  badRequest: {
+    status: 400,
+    problem: { type: 'about:blank', title: 'Bad Request', status: 400, detail: 'bad input' },
+  },
+  unauthorized: {
+    status: 401,
+    problem: { type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'who are you' },
+  },
+  forbidden: {
+    status: 403,
+    problem: { type: 'about:blank', title: 'Forbidden', status: 403, detail: 'not yours' },
+  },
+  notFound: {
+    status: 404,
+    problem: { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no project 7' },
+  },
   notFoundBare: { status: 404, problem: { type: 'about:blank', title: 'Not Found', status: 404 } },
-  conflict: { status: 409, problem: { type: 'about:blank', title: 'Conflict', status: 409, detail: 'name taken' } },
+  conflict: {
+    status: 409,
+    problem: { type: 'about:blank', title: 'Conflict', status: 409, detail: 'name taken' },
+  },
   unprocessable: {
     status: 422,
-    problem: { type: 'about:blank', title: 'Unprocessable Entity', status: 422, detail: 'invalid', errors: [{ field: 'name' }] },
+    problem: {
+      type: 'about:blank',
+      title: 'Unprocessable Entity',
+      status: 422,
+      detail: 'invalid',
+      errors: [{ field: 'name' }],
+    },
   },
   tooMany: {
     status: 429,
     headers: { 'retry-after': '30' },
     problem: { type: 'about:blank', title: 'Too Many Requests', status: 429, detail: 'slow down' },
   },
-  internal: { status: 500, problem: { type: 'about:blank', title: 'Internal Server Error', status: 500, detail: 'explicit 500' } },
-  unavailable: { status: 503, problem: { type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'database down' } },
-  teapot: { status: 418, problem: { type: 'about:blank', title: "I'm a Teapot", status: 418, detail: 'x' } },
-  typed: { status: 409, problem: { type: 'https://example.com/probs/dup', title: 'Duplicate', status: 409, detail: 'typed' } },
-  methodNotAllowed: { status: 405, headers: { allow: 'GET' }, problem: { type: 'about:blank', title: 'Method Not Allowed', status: 405 } },
+  internal: {
+    status: 500,
+    problem: {
+      type: 'about:blank',
+      title: 'Internal Server Error',
+      status: 500,
+      detail: 'explicit 500',
+    },
+  },
+  unavailable: {
+    status: 503,
+    problem: {
+      type: 'about:blank',
+      title: 'Service Unavailable',
+      status: 503,
+      detail: 'database down',
+    },
+  },
+  teapot: {
+    status: 418,
+    problem: { type: 'about:blank', title: "I'm a Teapot", status: 418, detail: 'x' },
+  },
+  typed: {
+    status: 409,
+    problem: {
+      type: 'https://example.com/probs/dup',
+      title: 'Duplicate',
+      status: 409,
+      detail: 'typed',
+    },
+  },
+  methodNotAllowed: {
+    status: 405,
+    headers: { allow: 'GET' },
+    problem: { type: 'about:blank', title: 'Method Not Allowed', status: 405 },
+  },
   methodsNotAllowed: {
     status: 405,
     headers: { allow: 'GET, POST' },
@@ -343,7 +476,13 @@ describe('HTTP errors', () => {
     expect(Object.keys(EXPECTED).sort()).toEqual(Object.keys(ERRORS).sort());
   });
 
-  const routes = ['/res/throw/', '/res/throw-async/', '/res/return/', '/res/mw/throw/', '/res/mw/return/'];
+  const routes = [
+    '/res/throw/',
+    '/res/throw-async/',
+    '/res/return/',
+    '/res/mw/throw/',
+    '/res/mw/return/',
+  ];
   for (const [name, exp] of Object.entries(EXPECTED)) {
     test(`${name}: thrown and returned give ${exp.status}`, async () => {
       await withClient(async (client) => {
@@ -351,7 +490,8 @@ describe('HTTP errors', () => {
           const res = await client.get(prefix + name);
           const where = `${prefix}${name}`;
           expect([where, res.status]).toEqual([where, exp.status]);
-          for (const [h, v] of Object.entries(exp.headers ?? {})) expect([where, h, res.headers.get(h)]).toEqual([where, h, v]);
+          for (const [h, v] of Object.entries(exp.headers ?? {}))
+            expect([where, h, res.headers.get(h)]).toEqual([where, h, v]);
           if (exp.problem === undefined) {
             expect([where, res.headers.get('content-type')]).toEqual([where, null]);
             expect([where, await res.text()]).toEqual([where, '']);
@@ -377,7 +517,11 @@ describe('HTTP errors', () => {
         expect(res.status).toBe(500);
         expect(res.headers.get('location')).toBeNull();
         expect(res.headers.getSetCookie()).toEqual([]);
-        expect(await res.json()).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+        expect(await res.json()).toEqual({
+          type: 'about:blank',
+          title: 'Internal Server Error',
+          status: 500,
+        });
       }
       expect(client.cookies.has('evil')).toBe(false);
       await expectAlive(client);
@@ -398,7 +542,11 @@ describe('unhandled exceptions', () => {
         expect(body).not.toContain('stack');
         expect(body).not.toContain('    at ');
         expect(body).not.toContain('.ts:');
-        expect(JSON.parse(body)).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+        expect(JSON.parse(body)).toEqual({
+          type: 'about:blank',
+          title: 'Internal Server Error',
+          status: 500,
+        });
         await expectAlive(client);
       }
     });
@@ -410,7 +558,11 @@ describe('unhandled exceptions', () => {
         const res = await client.get(path);
         expect(res.status).toBe(500);
         expect(res.headers.get('x-bad')).toBeNull();
-        expect(await res.json()).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+        expect(await res.json()).toEqual({
+          type: 'about:blank',
+          title: 'Internal Server Error',
+          status: 500,
+        });
         await expectAlive(client);
       }
     });
@@ -423,9 +575,20 @@ describe('unhandled exceptions', () => {
         expect(res.status).toBe(500);
         expect(res.headers.get('content-type')).toBe(PROBLEM_TYPE);
         const body = (await res.json()) as Record<string, unknown>;
-        expect(body).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500, detail: SECRET, stack: expect.stringContaining(SECRET) });
+        expect(body).toEqual({
+          type: 'about:blank',
+          title: 'Internal Server Error',
+          status: 500,
+          detail: SECRET,
+          stack: expect.stringContaining(SECRET),
+        });
         const str = await client.get('/res/boom-string');
-        expect(await str.json()).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500, detail: SECRET });
+        expect(await str.json()).toEqual({
+          type: 'about:blank',
+          title: 'Internal Server Error',
+          status: 500,
+          detail: SECRET,
+        });
         await expectAlive(client);
       },
       { settings: immutableSettings({ DEBUG: true }) },
@@ -434,11 +597,20 @@ describe('unhandled exceptions', () => {
 
   test('a result JSON.stringify cannot serialize is a 500, not a crash', async () => {
     await withClient(async (client) => {
-      for (const path of ['/res/circular', '/res/circular-json', '/res/mw/circular', '/res/bigint']) {
+      for (const path of [
+        '/res/circular',
+        '/res/circular-json',
+        '/res/mw/circular',
+        '/res/bigint',
+      ]) {
         const res = await client.get(path);
         expect([path, res.status]).toEqual([path, 500]);
         expect(res.headers.get('content-type')).toBe(PROBLEM_TYPE);
-        expect(await res.json()).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+        expect(await res.json()).toEqual({
+          type: 'about:blank',
+          title: 'Internal Server Error',
+          status: 500,
+        });
         await expectAlive(client);
       }
     });

@@ -3,8 +3,19 @@
  * names and `url()`, and the mistakes `createApp` refuses at startup.
  */
 import {
-  createApp, Controller, Get, Post, Put, Delete, Head, Route, inject, text, json,
-  type Application, type Request,
+  createApp,
+  Controller,
+  Get,
+  Post,
+  Put,
+  Delete,
+  Head,
+  Route,
+  inject,
+  text,
+  json,
+  type Application,
+  type Request,
 } from '../src';
 import { testClient, type TestClient } from '../src/testing';
 
@@ -15,7 +26,9 @@ afterEach(async () => {
 });
 
 /** Serves an app of these controllers; the client is closed after the test. */
-async function serve(...controllers: (new (...args: never[]) => object)[]): Promise<{ app: Application; client: TestClient }> {
+async function serve(
+  ...controllers: (new (...args: never[]) => object)[]
+): Promise<{ app: Application; client: TestClient }> {
   const app = createApp({ controllers });
   const client = await testClient(app);
   clients.push(client);
@@ -29,7 +42,10 @@ async function expectJson(client: TestClient, path: string, body: unknown): Prom
 }
 
 /** Expects a problem+json answer with this status. */
-async function expectProblem(res: globalThis.Response, status: number): Promise<Record<string, unknown>> {
+async function expectProblem(
+  res: globalThis.Response,
+  status: number,
+): Promise<Record<string, unknown>> {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toBe('application/problem+json');
   const body = (await res.json()) as Record<string, unknown>;
@@ -38,7 +54,12 @@ async function expectProblem(res: globalThis.Response, status: number): Promise<
   return body;
 }
 
-async function expectStatus(client: TestClient, method: string, path: string, status: number): Promise<void> {
+async function expectStatus(
+  client: TestClient,
+  method: string,
+  path: string,
+  status: number,
+): Promise<void> {
   const res = await client.request(method, path);
   await res.arrayBuffer();
   expect({ method, path, status: res.status }).toEqual({ method, path, status });
@@ -61,8 +82,12 @@ describe('parameters', () => {
   test('<name> matches exactly one non-empty segment', async () => {
     @Controller()
     class C {
-      @Get('/users/<name>') user(req: Request) { return params(req); }
-      @Get('/users/<name>/posts/<post>') post(req: Request) { return params(req); }
+      @Get('/users/<name>') user(req: Request) {
+        return params(req);
+      }
+      @Get('/users/<name>/posts/<post>') post(req: Request) {
+        return params(req);
+      }
     }
     const { client } = await serve(C);
     await expectJson(client, '/users/bob', { name: 'bob' });
@@ -76,10 +101,18 @@ describe('parameters', () => {
   test('<name:regex> matches the whole segment only', async () => {
     @Controller()
     class C {
-      @Get('/items/<id:\\d+>') item(req: Request) { return params(req); }
-      @Get('/slugs/<slug:[a-z-]+>') slug(req: Request) { return params(req); }
-      @Get('/ver/<v:\\d+\\.\\d+>') ver(req: Request) { return params(req); }
-      @Get('/cmp/<op:[<>=]+>') cmp(req: Request) { return params(req); }
+      @Get('/items/<id:\\d+>') item(req: Request) {
+        return params(req);
+      }
+      @Get('/slugs/<slug:[a-z-]+>') slug(req: Request) {
+        return params(req);
+      }
+      @Get('/ver/<v:\\d+\\.\\d+>') ver(req: Request) {
+        return params(req);
+      }
+      @Get('/cmp/<op:[<>=]+>') cmp(req: Request) {
+        return params(req);
+      }
     }
     const { client } = await serve(C);
     await expectJson(client, '/items/42', { id: '42' });
@@ -99,8 +132,12 @@ describe('parameters', () => {
   test('alternation is anchored as a whole', async () => {
     @Controller()
     class C {
-      @Get('/fmt/<kind:json|xml>') fmt(req: Request) { return params(req); }
-      @Get('/doc.<ext:html|pdf>') doc(req: Request) { return params(req); }
+      @Get('/fmt/<kind:json|xml>') fmt(req: Request) {
+        return params(req);
+      }
+      @Get('/doc.<ext:html|pdf>') doc(req: Request) {
+        return params(req);
+      }
     }
     const { client } = await serve(C);
     await expectJson(client, '/fmt/json', { kind: 'json' });
@@ -117,10 +154,18 @@ describe('parameters', () => {
   test('a regex with its own groups still gives the right params', async () => {
     @Controller()
     class C {
-      @Get('/range/<r:(\\d+)-(\\d+)>/<tail>') range(req: Request) { return params(req); }
-      @Get('/span/<a:(\\d+)-(\\d+)>to<b>') span(req: Request) { return params(req); }
-      @Get('/named/<n:(?<first>[a-z])(?<rest>\\d+)>/<m>') named(req: Request) { return params(req); }
-      @Get('/tree/<path:(\\w+/)*\\w+>/<leaf:[A-Z]+>') tree(req: Request) { return params(req); }
+      @Get('/range/<r:(\\d+)-(\\d+)>/<tail>') range(req: Request) {
+        return params(req);
+      }
+      @Get('/span/<a:(\\d+)-(\\d+)>to<b>') span(req: Request) {
+        return params(req);
+      }
+      @Get('/named/<n:(?<first>[a-z])(?<rest>\\d+)>/<m>') named(req: Request) {
+        return params(req);
+      }
+      @Get('/tree/<path:(\\w+/)*\\w+>/<leaf:[A-Z]+>') tree(req: Request) {
+        return params(req);
+      }
     }
     const { client } = await serve(C);
     await expectJson(client, '/range/1-2/z', { r: '1-2', tail: 'z' });
@@ -133,8 +178,12 @@ describe('parameters', () => {
   test('mixed segments: static text around params', async () => {
     @Controller()
     class C {
-      @Get('/files/<name>.json') file(req: Request) { return params(req); }
-      @Get('/api/v<major:\\d+>/status') status(req: Request) { return params(req); }
+      @Get('/files/<name>.json') file(req: Request) {
+        return params(req);
+      }
+      @Get('/api/v<major:\\d+>/status') status(req: Request) {
+        return params(req);
+      }
     }
     const { client } = await serve(C);
     await expectJson(client, '/files/report.json', { name: 'report' });
@@ -152,9 +201,15 @@ describe('parameters', () => {
   test('a regex that can match "/" spans segments', async () => {
     @Controller()
     class C {
-      @Get('/static/<path:.+>') stat(req: Request) { return params(req); }
-      @Get('/<a>/files/<rest:.*>/raw') raw(req: Request) { return params(req); }
-      @Get('/neg/<x:[^-]+>') neg(req: Request) { return params(req); }
+      @Get('/static/<path:.+>') stat(req: Request) {
+        return params(req);
+      }
+      @Get('/<a>/files/<rest:.*>/raw') raw(req: Request) {
+        return params(req);
+      }
+      @Get('/neg/<x:[^-]+>') neg(req: Request) {
+        return params(req);
+      }
     }
     const { client } = await serve(C);
     await expectJson(client, '/static/site.css', { path: 'site.css' });
@@ -171,9 +226,15 @@ describe('parameters', () => {
   test('a regex that cannot match "/" does not span', async () => {
     @Controller()
     class C {
-      @Get('/nums/<n:\\d+>') nums(req: Request) { return params(req); }
-      @Get('/words/<w:[a-z.]+>') words(req: Request) { return params(req); }
-      @Get('/ids/<id:\\w+>') ids(req: Request) { return params(req); }
+      @Get('/nums/<n:\\d+>') nums(req: Request) {
+        return params(req);
+      }
+      @Get('/words/<w:[a-z.]+>') words(req: Request) {
+        return params(req);
+      }
+      @Get('/ids/<id:\\w+>') ids(req: Request) {
+        return params(req);
+      }
     }
     const { client } = await serve(C);
     await expectJson(client, '/nums/12', { n: '12' });
@@ -187,12 +248,24 @@ describe('parameters', () => {
   test('params are percent-decoded', async () => {
     @Controller()
     class C {
-      @Get('/p/<name>') p(req: Request) { return params(req); }
-      @Get('/p/<name>/edit') edit(req: Request) { return { edit: req.params.name }; }
-      @Get('/n/<id:\\d+>') n(req: Request) { return params(req); }
-      @Get('/static/<path:.+>') stat(req: Request) { return params(req); }
-      @Get('/café/<x>') cafe(req: Request) { return params(req); }
-      @Get('/naïve') naive() { return { naive: true }; }
+      @Get('/p/<name>') p(req: Request) {
+        return params(req);
+      }
+      @Get('/p/<name>/edit') edit(req: Request) {
+        return { edit: req.params.name };
+      }
+      @Get('/n/<id:\\d+>') n(req: Request) {
+        return params(req);
+      }
+      @Get('/static/<path:.+>') stat(req: Request) {
+        return params(req);
+      }
+      @Get('/café/<x>') cafe(req: Request) {
+        return params(req);
+      }
+      @Get('/naïve') naive() {
+        return { naive: true };
+      }
     }
     const { client } = await serve(C);
     await expectJson(client, '/p/caf%C3%A9', { name: 'café' });
@@ -210,7 +283,9 @@ describe('parameters', () => {
   test('an encoded slash is a slash inside a parameter that spans segments (documented)', async () => {
     @Controller()
     class C {
-      @Get('/<a>/files/<rest:.*>/raw') raw(req: Request) { return params(req); }
+      @Get('/<a>/files/<rest:.*>/raw') raw(req: Request) {
+        return params(req);
+      }
     }
     const { client } = await serve(C);
     await expectJson(client, '/p/files/x%2Fy/raw', { a: 'p', rest: 'x/y' });
@@ -221,12 +296,25 @@ describe('parameters', () => {
   test('malformed percent-encoding is a 400, not a 500, and the server keeps serving', async () => {
     @Controller()
     class C {
-      @Get('/p/<name>') p(req: Request) { return params(req); }
-      @Get('/static/<path:.+>') stat(req: Request) { return params(req); }
-      @Get('/plain') plain() { return { ok: true }; }
+      @Get('/p/<name>') p(req: Request) {
+        return params(req);
+      }
+      @Get('/static/<path:.+>') stat(req: Request) {
+        return params(req);
+      }
+      @Get('/plain') plain() {
+        return { ok: true };
+      }
     }
     const { client } = await serve(C);
-    for (const path of ['/p/%zz', '/p/%E0%A4%A', '/p/%C3', '/static/a/%ZZ', '/plain%', '/nowhere/%GG']) {
+    for (const path of [
+      '/p/%zz',
+      '/p/%E0%A4%A',
+      '/p/%C3',
+      '/static/a/%ZZ',
+      '/plain%',
+      '/nowhere/%GG',
+    ]) {
       const res = await client.get(path);
       expect({ path, status: res.status }).toEqual({ path, status: 400 });
       await expectProblem(res, 400);
@@ -241,13 +329,21 @@ describe('priorities', () => {
   test('a static segment beats a param, whatever the declaration order', async () => {
     @Controller('/projects')
     class ParamFirst {
-      @Get('/<id>') show(req: Request) { return { show: req.params.id }; }
-      @Get('/new') create() { return { create: true }; }
+      @Get('/<id>') show(req: Request) {
+        return { show: req.params.id };
+      }
+      @Get('/new') create() {
+        return { create: true };
+      }
     }
     @Controller('/tasks')
     class StaticFirst {
-      @Get('/new') create() { return { create: true }; }
-      @Get('/<id>') show(req: Request) { return { show: req.params.id }; }
+      @Get('/new') create() {
+        return { create: true };
+      }
+      @Get('/<id>') show(req: Request) {
+        return { show: req.params.id };
+      }
     }
     const { client } = await serve(ParamFirst, StaticFirst);
     await expectJson(client, '/projects/new', { create: true });
@@ -258,9 +354,17 @@ describe('priorities', () => {
 
   test('across controllers, the param controller listed first', async () => {
     @Controller('/projects')
-    class Show { @Get('/<id>') show(req: Request) { return { show: req.params.id }; } }
+    class Show {
+      @Get('/<id>') show(req: Request) {
+        return { show: req.params.id };
+      }
+    }
     @Controller('/projects')
-    class New { @Get('/new') create() { return { create: true }; } }
+    class New {
+      @Get('/new') create() {
+        return { create: true };
+      }
+    }
     const { client } = await serve(Show, New);
     await expectJson(client, '/projects/new', { create: true });
     await expectJson(client, '/projects/7', { show: '7' });
@@ -269,8 +373,12 @@ describe('priorities', () => {
   test('a static segment beats a param deeper in the path too', async () => {
     @Controller()
     class C {
-      @Get('/<org>/<repo>/issues') issues(req: Request) { return { issues: params(req) }; }
-      @Get('/<org>/settings/issues') settings(req: Request) { return { settings: params(req) }; }
+      @Get('/<org>/<repo>/issues') issues(req: Request) {
+        return { issues: params(req) };
+      }
+      @Get('/<org>/settings/issues') settings(req: Request) {
+        return { settings: params(req) };
+      }
     }
     const { client } = await serve(C);
     await expectJson(client, '/acme/settings/issues', { settings: { org: 'acme' } });
@@ -280,10 +388,18 @@ describe('priorities', () => {
   test('a regex param beats a plain param, whatever the order', async () => {
     @Controller()
     class C {
-      @Get('/r/<any>') any(req: Request) { return { any: req.params.any }; }
-      @Get('/r/<num:\\d+>') num(req: Request) { return { num: req.params.num }; }
-      @Get('/s/<num:\\d+>') snum(req: Request) { return { num: req.params.num }; }
-      @Get('/s/<any>') sany(req: Request) { return { any: req.params.any }; }
+      @Get('/r/<any>') any(req: Request) {
+        return { any: req.params.any };
+      }
+      @Get('/r/<num:\\d+>') num(req: Request) {
+        return { num: req.params.num };
+      }
+      @Get('/s/<num:\\d+>') snum(req: Request) {
+        return { num: req.params.num };
+      }
+      @Get('/s/<any>') sany(req: Request) {
+        return { any: req.params.any };
+      }
     }
     const { client } = await serve(C);
     await expectJson(client, '/r/5', { num: '5' });
@@ -295,8 +411,12 @@ describe('priorities', () => {
   test('a segment param beats a spanning param', async () => {
     @Controller()
     class C {
-      @Get('/m/<rest:.+>') rest(req: Request) { return { rest: req.params.rest }; }
-      @Get('/m/<a>') one(req: Request) { return { a: req.params.a }; }
+      @Get('/m/<rest:.+>') rest(req: Request) {
+        return { rest: req.params.rest };
+      }
+      @Get('/m/<a>') one(req: Request) {
+        return { a: req.params.a };
+      }
     }
     const { client } = await serve(C);
     await expectJson(client, '/m/x', { a: 'x' });
@@ -306,8 +426,12 @@ describe('priorities', () => {
   test('backtracking: a static branch that fails falls back to a param branch', async () => {
     @Controller()
     class C {
-      @Get('/a/<x>/b') first(req: Request) { return { first: params(req) }; }
-      @Get('/a/c/d') second() { return { second: true }; }
+      @Get('/a/<x>/b') first(req: Request) {
+        return { first: params(req) };
+      }
+      @Get('/a/c/d') second() {
+        return { second: true };
+      }
     }
     const { client } = await serve(C);
     await expectJson(client, '/a/c/b', { first: { x: 'c' } });
@@ -319,10 +443,18 @@ describe('priorities', () => {
   test('backtracking resets the params captured by a failed branch', async () => {
     @Controller()
     class C {
-      @Get('/bt/<n:\\d+>/x/<m:\\d+>') num(req: Request) { return { num: params(req) }; }
-      @Get('/bt/<s>/x/<t>') any(req: Request) { return { any: params(req) }; }
-      @Get('/st/a/<p>/end') st(req: Request) { return { st: params(req) }; }
-      @Get('/st/<rest:.+>') tail(req: Request) { return { tail: params(req) }; }
+      @Get('/bt/<n:\\d+>/x/<m:\\d+>') num(req: Request) {
+        return { num: params(req) };
+      }
+      @Get('/bt/<s>/x/<t>') any(req: Request) {
+        return { any: params(req) };
+      }
+      @Get('/st/a/<p>/end') st(req: Request) {
+        return { st: params(req) };
+      }
+      @Get('/st/<rest:.+>') tail(req: Request) {
+        return { tail: params(req) };
+      }
     }
     const { client } = await serve(C);
     await expectJson(client, '/bt/1/x/2', { num: { n: '1', m: '2' } });
@@ -336,10 +468,18 @@ describe('priorities', () => {
 describe('404, 405, HEAD, trailing slash', () => {
   test('no matching path: 404 problem', async () => {
     @Controller()
-    class C { @Get('/here') here() { return { here: true }; } }
+    class C {
+      @Get('/here') here() {
+        return { here: true };
+      }
+    }
     const { client } = await serve(C);
     const res = await client.get('/nowhere');
-    expect(await expectProblem(res, 404)).toEqual({ type: 'about:blank', title: 'Not Found', status: 404 });
+    expect(await expectProblem(res, 404)).toEqual({
+      type: 'about:blank',
+      title: 'Not Found',
+      status: 404,
+    });
     await expectStatus(client, 'POST', '/nowhere', 404);
     await expectStatus(client, 'GET', '/HERE', 404);
   });
@@ -347,12 +487,24 @@ describe('404, 405, HEAD, trailing slash', () => {
   test('path matches but the method does not: 405 with the exact Allow header', async () => {
     @Controller()
     class C {
-      @Get('/things') list() { return []; }
-      @Post('/things') add() { return { added: true }; }
-      @Put('/things/<id:\\d+>') put(req: Request) { return params(req); }
-      @Delete('/things/<id:\\d+>') del(req: Request) { return params(req); }
-      @Head('/probe') probe() { return text(''); }
-      @Route(['GET', 'PUT'], '/both') both() { return { both: true }; }
+      @Get('/things') list() {
+        return [];
+      }
+      @Post('/things') add() {
+        return { added: true };
+      }
+      @Put('/things/<id:\\d+>') put(req: Request) {
+        return params(req);
+      }
+      @Delete('/things/<id:\\d+>') del(req: Request) {
+        return params(req);
+      }
+      @Head('/probe') probe() {
+        return text('');
+      }
+      @Route(['GET', 'PUT'], '/both') both() {
+        return { both: true };
+      }
     }
     const { client } = await serve(C);
     const allow = (res: globalThis.Response) => (res.headers.get('allow') ?? '').split(', ').sort();
@@ -385,9 +537,15 @@ describe('404, 405, HEAD, trailing slash', () => {
   test('GET routes answer HEAD with no body and the same headers', async () => {
     @Controller()
     class C {
-      @Get('/obj') obj() { return { a: 1 }; }
-      @Get('/text') txt() { return text('hello', { headers: { 'x-kind': 'text' } }); }
-      @Get('/json/<id:\\d+>') js(req: Request) { return json({ id: req.params.id }, { status: 201 }); }
+      @Get('/obj') obj() {
+        return { a: 1 };
+      }
+      @Get('/text') txt() {
+        return text('hello', { headers: { 'x-kind': 'text' } });
+      }
+      @Get('/json/<id:\\d+>') js(req: Request) {
+        return json({ id: req.params.id }, { status: 201 });
+      }
     }
     const { client } = await serve(C);
     const cases: [string, number, string, string, string][] = [
@@ -397,11 +555,21 @@ describe('404, 405, HEAD, trailing slash', () => {
     ];
     for (const [path, status, type, length, content] of cases) {
       const get = await client.get(path);
-      expect([path, get.status, get.headers.get('content-type'), get.headers.get('content-length'), await get.text()])
-        .toEqual([path, status, type, length, content]);
+      expect([
+        path,
+        get.status,
+        get.headers.get('content-type'),
+        get.headers.get('content-length'),
+        await get.text(),
+      ]).toEqual([path, status, type, length, content]);
       const head = await client.head(path);
-      expect([path, head.status, head.headers.get('content-type'), head.headers.get('content-length'), await head.text()])
-        .toEqual([path, status, type, length, '']);
+      expect([
+        path,
+        head.status,
+        head.headers.get('content-type'),
+        head.headers.get('content-length'),
+        await head.text(),
+      ]).toEqual([path, status, type, length, '']);
     }
     const head = await client.head('/text');
     await head.arrayBuffer();
@@ -412,10 +580,22 @@ describe('404, 405, HEAD, trailing slash', () => {
     const calls: string[] = [];
     @Controller()
     class C {
-      @Get('/a') getA() { calls.push('get a'); return { a: 1 }; }
-      @Head('/a') headA() { calls.push('head a'); return text('', { headers: { 'x-head': 'explicit-a' } }); }
-      @Head('/b') headB() { calls.push('head b'); return text('', { headers: { 'x-head': 'explicit-b' } }); }
-      @Get('/b') getB() { calls.push('get b'); return { b: 1 }; }
+      @Get('/a') getA() {
+        calls.push('get a');
+        return { a: 1 };
+      }
+      @Head('/a') headA() {
+        calls.push('head a');
+        return text('', { headers: { 'x-head': 'explicit-a' } });
+      }
+      @Head('/b') headB() {
+        calls.push('head b');
+        return text('', { headers: { 'x-head': 'explicit-b' } });
+      }
+      @Get('/b') getB() {
+        calls.push('get b');
+        return { b: 1 };
+      }
     }
     const { client } = await serve(C);
     for (const p of ['a', 'b']) {
@@ -433,10 +613,18 @@ describe('404, 405, HEAD, trailing slash', () => {
   test('a trailing slash is a different path', async () => {
     @Controller()
     class C {
-      @Get('/t') t() { return { t: true }; }
-      @Get('/u/') u() { return { u: true }; }
-      @Get('/users/<name>') user(req: Request) { return params(req); }
-      @Get('/ids/<id:\\d+>') id(req: Request) { return params(req); }
+      @Get('/t') t() {
+        return { t: true };
+      }
+      @Get('/u/') u() {
+        return { u: true };
+      }
+      @Get('/users/<name>') user(req: Request) {
+        return params(req);
+      }
+      @Get('/ids/<id:\\d+>') id(req: Request) {
+        return params(req);
+      }
     }
     const { client } = await serve(C);
     await expectJson(client, '/t', { t: true });
@@ -453,13 +641,25 @@ describe('404, 405, HEAD, trailing slash', () => {
 describe('prefixes', () => {
   test('join without doubled slashes', async () => {
     @Controller('/api/')
-    class Api { @Get('/x') x() { return { api: 'x' }; } }
+    class Api {
+      @Get('/x') x() {
+        return { api: 'x' };
+      }
+    }
     @Controller()
-    class Root { @Get('/') root() { return { root: true }; } }
+    class Root {
+      @Get('/') root() {
+        return { root: true };
+      }
+    }
     @Controller('/pre')
     class Pre {
-      @Get() index() { return { pre: 'index' }; }
-      @Get('/<id:\\d+>') show(req: Request) { return { pre: req.params.id }; }
+      @Get() index() {
+        return { pre: 'index' };
+      }
+      @Get('/<id:\\d+>') show(req: Request) {
+        return { pre: req.params.id };
+      }
     }
     const { client } = await serve(Api, Root, Pre);
     await expectJson(client, '/api/x', { api: 'x' });
@@ -474,14 +674,22 @@ describe('prefixes', () => {
   test('url() of prefixed routes has single slashes', async () => {
     @Controller('/api/', { name: 'api' })
     class Api {
-      @Get('/x', { name: 'x' }) x() { return {}; }
+      @Get('/x', { name: 'x' }) x() {
+        return {};
+      }
     }
     @Controller('/pre', { name: 'pre' })
     class Pre {
-      @Get('', { name: 'index' }) index() { return {}; }
+      @Get('', { name: 'index' }) index() {
+        return {};
+      }
     }
     @Controller()
-    class Root { @Get('/', { name: 'root' }) root() { return {}; } }
+    class Root {
+      @Get('/', { name: 'root' }) root() {
+        return {};
+      }
+    }
     const app = createApp({ controllers: [Api, Pre, Root] });
     expect(app.url('api.x')).toBe('/api/x');
     expect(app.url('pre.index')).toBe('/pre');
@@ -495,18 +703,33 @@ describe('route names and url()', () => {
   class ApiController {
     @Get('/projects/<id:\\d+>', { name: 'project' })
     project(req: Request) {
-      return { self: req.app.url('api.project', { id: req.params.id }, { tab: 'issues' }), id: req.params.id };
+      return {
+        self: req.app.url('api.project', { id: req.params.id }, { tab: 'issues' }),
+        id: req.params.id,
+      };
     }
-    @Get('/unnamed') unnamed() { return {}; }
-    @Get('/u/<name>', { name: 'user' }) user(req: Request) { return params(req); }
-    @Get('/static/<path:.+>', { name: 'static' }) stat(req: Request) { return params(req); }
-    @Get('/v<major:\\d+>/<kind:json|xml>', { name: 'ver' }) ver(req: Request) { return params(req); }
-    @Get('/café/<x>', { name: 'cafe' }) cafe(req: Request) { return params(req); }
+    @Get('/unnamed') unnamed() {
+      return {};
+    }
+    @Get('/u/<name>', { name: 'user' }) user(req: Request) {
+      return params(req);
+    }
+    @Get('/static/<path:.+>', { name: 'static' }) stat(req: Request) {
+      return params(req);
+    }
+    @Get('/v<major:\\d+>/<kind:json|xml>', { name: 'ver' }) ver(req: Request) {
+      return params(req);
+    }
+    @Get('/café/<x>', { name: 'cafe' }) cafe(req: Request) {
+      return params(req);
+    }
   }
 
   @Controller('/misc')
   class MiscController {
-    @Get('/health', { name: 'health' }) health() { return { ok: true }; }
+    @Get('/health', { name: 'health' }) health() {
+      return { ok: true };
+    }
   }
 
   let app: Application;
@@ -521,7 +744,15 @@ describe('route names and url()', () => {
     expect(app.url('api.project', { id: 42 })).toBe('/api/projects/42');
     expect(app.url('health')).toBe('/misc/health');
     const names = app.router.routes.map((r) => r.name);
-    expect(names).toEqual(['api.project', undefined, 'api.user', 'api.static', 'api.ver', 'api.cafe', 'health']);
+    expect(names).toEqual([
+      'api.project',
+      undefined,
+      'api.user',
+      'api.static',
+      'api.ver',
+      'api.cafe',
+      'health',
+    ]);
     expect(thrown(() => app.url('project', { id: 1 })).code).toBe('ROCOCO_URL');
     expect(thrown(() => app.url('misc.health')).code).toBe('ROCOCO_URL');
   });
@@ -556,10 +787,20 @@ describe('route names and url()', () => {
   });
 
   test('query appended: records, arrays, undefined skipped, URLSearchParams', () => {
-    expect(app.url('health', {}, { q: 'x y', tags: ['a', 'b'], skip: undefined, n: 2, on: true }))
-      .toBe('/misc/health?q=x+y&tags=a&tags=b&n=2&on=true');
-    expect(app.url('health', {}, new URLSearchParams([['a', '1'], ['a', '2'], ['b', 'é&']])))
-      .toBe('/misc/health?a=1&a=2&b=%C3%A9%26');
+    expect(
+      app.url('health', {}, { q: 'x y', tags: ['a', 'b'], skip: undefined, n: 2, on: true }),
+    ).toBe('/misc/health?q=x+y&tags=a&tags=b&n=2&on=true');
+    expect(
+      app.url(
+        'health',
+        {},
+        new URLSearchParams([
+          ['a', '1'],
+          ['a', '2'],
+          ['b', 'é&'],
+        ]),
+      ),
+    ).toBe('/misc/health?a=1&a=2&b=%C3%A9%26');
     expect(app.url('health', {}, {})).toBe('/misc/health');
     expect(app.url('health', {}, { skip: undefined })).toBe('/misc/health');
     expect(app.url('health', undefined, new URLSearchParams())).toBe('/misc/health');
@@ -606,7 +847,11 @@ describe('route names and url()', () => {
 
 // ---------------------------------------------------------------------------------------------
 describe('startup errors from createApp', () => {
-  function expectStartupError(controllers: (new (...args: never[]) => object)[], code: string | RegExp, ...mentions: string[]): void {
+  function expectStartupError(
+    controllers: (new (...args: never[]) => object)[],
+    code: string | RegExp,
+    ...mentions: string[]
+  ): void {
     const make = () => createApp({ controllers });
     expect(make).toThrow(mentions[0]);
     const e = thrown(make);
@@ -623,31 +868,71 @@ describe('startup errors from createApp', () => {
     ['<id:(?<n>a)(?<n>b)>', 'ROCOCO_ROUTE_REGEX'],
   ])('invalid regex %s', (param, code) => {
     @Controller('/api')
-    class ApiController { @Get(`/items/${param}`) show() { return {}; } }
+    class ApiController {
+      @Get(`/items/${param}`) show() {
+        return {};
+      }
+    }
     expectStartupError([ApiController], code, 'ApiController.show', 'id');
   });
 
   test('duplicate route name across two controllers', () => {
     @Controller('/a')
-    class AController { @Get('/one', { name: 'dup' }) one() { return {}; } }
+    class AController {
+      @Get('/one', { name: 'dup' }) one() {
+        return {};
+      }
+    }
     @Controller('/b')
-    class BController { @Get('/two', { name: 'dup' }) two() { return {}; } }
-    expectStartupError([AController, BController], 'ROCOCO_ROUTE_NAME', 'BController.two', 'AController.one', "'dup'");
+    class BController {
+      @Get('/two', { name: 'dup' }) two() {
+        return {};
+      }
+    }
+    expectStartupError(
+      [AController, BController],
+      'ROCOCO_ROUTE_NAME',
+      'BController.two',
+      'AController.one',
+      "'dup'",
+    );
   });
 
   test('duplicate full name: a named controller and a dotted route name', () => {
     @Controller('/a', { name: 'api' })
-    class AController { @Get('/one', { name: 'x' }) one() { return {}; } }
+    class AController {
+      @Get('/one', { name: 'x' }) one() {
+        return {};
+      }
+    }
     @Controller('/b')
-    class BController { @Get('/two', { name: 'api.x' }) two() { return {}; } }
-    expectStartupError([AController, BController], 'ROCOCO_ROUTE_NAME', 'BController.two', 'AController.one', "'api.x'");
+    class BController {
+      @Get('/two', { name: 'api.x' }) two() {
+        return {};
+      }
+    }
+    expectStartupError(
+      [AController, BController],
+      'ROCOCO_ROUTE_NAME',
+      'BController.two',
+      'AController.one',
+      "'api.x'",
+    );
   });
 
   test('the same name in two named controllers is fine', () => {
     @Controller('/a', { name: 'a' })
-    class AController { @Get('/i', { name: 'index' }) index() { return {}; } }
+    class AController {
+      @Get('/i', { name: 'index' }) index() {
+        return {};
+      }
+    }
     @Controller('/b', { name: 'b' })
-    class BController { @Get('/i', { name: 'index' }) index() { return {}; } }
+    class BController {
+      @Get('/i', { name: 'index' }) index() {
+        return {};
+      }
+    }
     const app = createApp({ controllers: [AController, BController] });
     expect([app.url('a.index'), app.url('b.index')]).toEqual(['/a/i', '/b/i']);
   });
@@ -655,18 +940,42 @@ describe('startup errors from createApp', () => {
   test('the same method and path twice', () => {
     @Controller('/api')
     class ApiController {
-      @Get('/same') first() { return {}; }
-      @Get('/same') show() { return {}; }
+      @Get('/same') first() {
+        return {};
+      }
+      @Get('/same') show() {
+        return {};
+      }
     }
-    expectStartupError([ApiController], 'ROCOCO_ROUTE_DUPLICATE', 'ApiController.show', 'ApiController.first', 'GET');
+    expectStartupError(
+      [ApiController],
+      'ROCOCO_ROUTE_DUPLICATE',
+      'ApiController.show',
+      'ApiController.first',
+      'GET',
+    );
   });
 
   test('the same method and path twice, across controllers', () => {
     @Controller('/api')
-    class AController { @Post('/x') one() { return {}; } }
+    class AController {
+      @Post('/x') one() {
+        return {};
+      }
+    }
     @Controller()
-    class BController { @Route(['GET', 'POST'], '/api/x') two() { return {}; } }
-    expectStartupError([AController, BController], 'ROCOCO_ROUTE_DUPLICATE', 'BController.two', 'AController.one', 'POST');
+    class BController {
+      @Route(['GET', 'POST'], '/api/x') two() {
+        return {};
+      }
+    }
+    expectStartupError(
+      [AController, BController],
+      'ROCOCO_ROUTE_DUPLICATE',
+      'BController.two',
+      'AController.one',
+      'POST',
+    );
   });
 
   test.each([
@@ -679,19 +988,36 @@ describe('startup errors from createApp', () => {
   ])('the same path with different param names: %s vs %s', (p1, p2) => {
     @Controller()
     class ApiController {
-      @Get(p1) first() { return {}; }
-      @Get(p2) show() { return {}; }
+      @Get(p1) first() {
+        return {};
+      }
+      @Get(p2) show() {
+        return {};
+      }
     }
-    expectStartupError([ApiController], 'ROCOCO_ROUTE_DUPLICATE', 'ApiController.show', 'ApiController.first');
+    expectStartupError(
+      [ApiController],
+      'ROCOCO_ROUTE_DUPLICATE',
+      'ApiController.show',
+      'ApiController.first',
+    );
   });
 
   test('the same path with different methods, or different regexes, is fine', async () => {
     @Controller()
     class C {
-      @Get('/a/<x>') get(req: Request) { return { get: req.params.x }; }
-      @Post('/a/<y>') post(req: Request) { return { post: req.params.y }; }
-      @Get('/b/<x:\\d+>') num(req: Request) { return { num: req.params.x }; }
-      @Get('/b/<y:[a-z]+>') word(req: Request) { return { word: req.params.y }; }
+      @Get('/a/<x>') get(req: Request) {
+        return { get: req.params.x };
+      }
+      @Post('/a/<y>') post(req: Request) {
+        return { post: req.params.y };
+      }
+      @Get('/b/<x:\\d+>') num(req: Request) {
+        return { num: req.params.x };
+      }
+      @Get('/b/<y:[a-z]+>') word(req: Request) {
+        return { word: req.params.y };
+      }
     }
     const { client } = await serve(C);
     await expectJson(client, '/a/1', { get: '1' });
@@ -703,20 +1029,32 @@ describe('startup errors from createApp', () => {
 
   test.each(['/items/<id', '/items/<id:\\d+', '/items/<id>/<'])('unclosed < in %s', (path) => {
     @Controller('/api')
-    class ApiController { @Get(path) show() { return {}; } }
+    class ApiController {
+      @Get(path) show() {
+        return {};
+      }
+    }
     expectStartupError([ApiController], 'ROCOCO_ROUTE_PATTERN', 'ApiController.show');
   });
 
   test('a route path that does not start with "/"', () => {
     @Controller()
-    class ApiController { @Get('items') show() { return {}; } }
+    class ApiController {
+      @Get('items') show() {
+        return {};
+      }
+    }
     expectStartupError([ApiController], 'ROCOCO_ROUTE_PATTERN', 'ApiController.show', 'items');
   });
 
   test('a controller prefix that does not start with "/" fails where it is written', () => {
     const declare = () => {
       @Controller('api')
-      class ApiController { @Get('/x') show() { return {}; } }
+      class ApiController {
+        @Get('/x') show() {
+          return {};
+        }
+      }
       return ApiController;
     };
     expect(declare).toThrow(TypeError);
@@ -724,7 +1062,11 @@ describe('startup errors from createApp', () => {
   });
 
   test('a class without @Controller in controllers', () => {
-    class PlainClass { @Get('/x') show() { return {}; } }
+    class PlainClass {
+      @Get('/x') show() {
+        return {};
+      }
+    }
     expectStartupError([PlainClass], 'ROCOCO_CONTROLLER', 'PlainClass', '@Controller');
   });
 
@@ -732,14 +1074,20 @@ describe('startup errors from createApp', () => {
     @Controller('/api')
     class ApiController {
       constructor(@inject('NoSuchService') readonly dep: unknown) {}
-      @Get('/x') show() { return {}; }
+      @Get('/x') show() {
+        return {};
+      }
     }
     expectStartupError([ApiController], 'ROCOCO_DI', 'ApiController');
   });
 
   test('an unknown HTTP method in @Route', () => {
     @Controller('/api')
-    class ApiController { @Route(['GET', 'FETCH'], '/x') show() { return {}; } }
+    class ApiController {
+      @Route(['GET', 'FETCH'], '/x') show() {
+        return {};
+      }
+    }
     expectStartupError([ApiController], 'ROCOCO_ROUTE_METHOD', 'ApiController.show', 'FETCH');
   });
 
@@ -747,7 +1095,9 @@ describe('startup errors from createApp', () => {
     const declare = () => {
       @Controller('/api')
       class ApiController {
-        @Get('/x', { nmae: 'x' } as unknown as { name: string }) show() { return {}; }
+        @Get('/x', { nmae: 'x' } as unknown as { name: string }) show() {
+          return {};
+        }
       }
       return ApiController;
     };
@@ -758,7 +1108,11 @@ describe('startup errors from createApp', () => {
   test('an unknown option key in @Controller options throws at decoration time', () => {
     const declare = () => {
       @Controller('/api', { nmae: 'api' } as unknown as { name: string })
-      class ApiController { @Get('/x') show() { return {}; } }
+      class ApiController {
+        @Get('/x') show() {
+          return {};
+        }
+      }
       return ApiController;
     };
     expect(declare).toThrow(TypeError);

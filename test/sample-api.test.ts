@@ -72,7 +72,11 @@ async function count(table: 'projects' | 'users'): Promise<number> {
   return rows[0].n as number;
 }
 
-async function expectProblem(res: globalThis.Response, status: number, problem: Record<string, unknown>): Promise<void> {
+async function expectProblem(
+  res: globalThis.Response,
+  status: number,
+  problem: Record<string, unknown>,
+): Promise<void> {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toBe(PROBLEM_TYPE);
   expect(await res.json()).toEqual(problem);
@@ -94,8 +98,14 @@ const NOT_FOUND = { type: 'about:blank', title: 'Not Found', status: 404 };
 const noProject = (id: number) => ({ ...NOT_FOUND, detail: `There is no project ${id}.` });
 
 const NAME_ERROR = { path: 'name', messages: ['Give the project a name of 1 to 32 characters.'] };
-const SLUG_ERROR = { path: 'slug', messages: ['Use 1 to 32 lower-case letters, digits or hyphens.'] };
-const DESCRIPTION_ERROR = { path: 'description', messages: ['Keep the description under 256 characters.'] };
+const SLUG_ERROR = {
+  path: 'slug',
+  messages: ['Use 1 to 32 lower-case letters, digits or hyphens.'],
+};
+const DESCRIPTION_ERROR = {
+  path: 'description',
+  messages: ['Keep the description under 256 characters.'],
+};
 
 /**
  * DELETE as an API client sends it: with `Content-Type: application/json` though it has no body,
@@ -179,7 +189,11 @@ describe('GET /api/projects', () => {
   test('needs no login', async () => {
     const res = await visitor.get('/api/projects');
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { projects: ApiProject[] }).projects.map((p) => p.slug)).toEqual(['aiohttp-web', 'aiopg', 'rororo']);
+    expect(((await res.json()) as { projects: ApiProject[] }).projects.map((p) => p.slug)).toEqual([
+      'aiohttp-web',
+      'aiopg',
+      'rororo',
+    ]);
     expect(res.headers.get('set-cookie')).toBeNull();
   });
 });
@@ -200,7 +214,8 @@ describe('GET /api/projects/<id>', () => {
   });
 
   test('an id outside the id column (0, 2^31, forty digits) matches no route: 404', async () => {
-    for (const id of ['0', '2147483648', '1234567890123456789012345678901234567890']) await expectProblem(await client.get(`/api/projects/${id}`), 404, NOT_FOUND);
+    for (const id of ['0', '2147483648', '1234567890123456789012345678901234567890'])
+      await expectProblem(await client.get(`/api/projects/${id}`), 404, NOT_FOUND);
   });
 
   test('a non-numeric id matches no route: 404', async () => {
@@ -210,7 +225,9 @@ describe('GET /api/projects/<id>', () => {
 
 describe('POST /api/projects', () => {
   test('201 with Location and the created row, owned by the logged-in user', async () => {
-    const res = await client.post('/api/projects', { json: { name: 'rococo', slug: 'rococo', description: 'Decorators on Node' } });
+    const res = await client.post('/api/projects', {
+      json: { name: 'rococo', slug: 'rococo', description: 'Decorators on Node' },
+    });
     expect(res.status).toBe(201);
     expect(res.headers.get('content-type')).toBe(JSON_TYPE);
     const body = (await res.json()) as ApiProject;
@@ -239,26 +256,44 @@ describe('POST /api/projects', () => {
   test('description is optional (empty); the name is trimmed', async () => {
     const body = await create({ name: '  spaced  ', slug: 'spaced' });
     const row = await stored(body.id);
-    expect(row).toEqual({ id: body.id, name: 'spaced', slug: 'spaced', description: '', owner_id: DEMO_ID, owner_name: DEMO_NAME, created_at: row!.created_at });
+    expect(row).toEqual({
+      id: body.id,
+      name: 'spaced',
+      slug: 'spaced',
+      description: '',
+      owner_id: DEMO_ID,
+      owner_name: DEMO_NAME,
+      created_at: row!.created_at,
+    });
     expect(body).toEqual(row);
   });
 
   test('422 lists every failing field', async () => {
     const before = await count('projects');
-    await expectProblem(await client.post('/api/projects', { json: { name: '', slug: 'Not Valid', description: 7 } }), 422, {
-      type: 'about:blank',
-      title: 'Unprocessable Entity',
-      status: 422,
-      detail: 'The body did not validate',
-      errors: [NAME_ERROR, SLUG_ERROR, DESCRIPTION_ERROR],
-    });
-    await expectProblem(await client.post('/api/projects', { json: { name: 'n'.repeat(33), slug: 's'.repeat(33), description: 'd'.repeat(256) } }), 422, {
-      type: 'about:blank',
-      title: 'Unprocessable Entity',
-      status: 422,
-      detail: 'The body did not validate',
-      errors: [NAME_ERROR, SLUG_ERROR, DESCRIPTION_ERROR],
-    });
+    await expectProblem(
+      await client.post('/api/projects', { json: { name: '', slug: 'Not Valid', description: 7 } }),
+      422,
+      {
+        type: 'about:blank',
+        title: 'Unprocessable Entity',
+        status: 422,
+        detail: 'The body did not validate',
+        errors: [NAME_ERROR, SLUG_ERROR, DESCRIPTION_ERROR],
+      },
+    );
+    await expectProblem(
+      await client.post('/api/projects', {
+        json: { name: 'n'.repeat(33), slug: 's'.repeat(33), description: 'd'.repeat(256) },
+      }),
+      422,
+      {
+        type: 'about:blank',
+        title: 'Unprocessable Entity',
+        status: 422,
+        detail: 'The body did not validate',
+        errors: [NAME_ERROR, SLUG_ERROR, DESCRIPTION_ERROR],
+      },
+    );
     await expectProblem(await client.post('/api/projects', { json: {} }), 422, {
       type: 'about:blank',
       title: 'Unprocessable Entity',
@@ -281,35 +316,49 @@ describe('POST /api/projects', () => {
   test('400 for malformed JSON and for an empty body', async () => {
     const text = '{"name": "x",';
     const message = parseError(text);
-    const res = await client.post('/api/projects', { body: text, headers: { 'content-type': 'application/json' } });
+    const res = await client.post('/api/projects', {
+      body: text,
+      headers: { 'content-type': 'application/json' },
+    });
     await expectProblem(res, 400, {
       type: 'about:blank',
       title: 'Bad Request',
       status: 400,
       detail: `The request body is not valid JSON: ${message}`,
     });
-    await expectProblem(await client.post('/api/projects', { body: '', headers: { 'content-type': 'application/json' } }), 400, {
-      type: 'about:blank',
-      title: 'Bad Request',
-      status: 400,
-      detail: 'The request body is empty; JSON was expected',
-    });
+    await expectProblem(
+      await client.post('/api/projects', {
+        body: '',
+        headers: { 'content-type': 'application/json' },
+      }),
+      400,
+      {
+        type: 'about:blank',
+        title: 'Bad Request',
+        status: 400,
+        detail: 'The request body is empty; JSON was expected',
+      },
+    );
   });
 
   test('409 for a slug that is taken', async () => {
     const before = await count('projects');
-    await expectProblem(await client.post('/api/projects', { json: { name: 'Copy', slug: 'aiopg' } }), 409, {
-      type: 'about:blank',
-      title: 'Conflict',
-      status: 409,
-      detail: 'The slug “aiopg” is already taken.',
-    });
+    await expectProblem(
+      await client.post('/api/projects', { json: { name: 'Copy', slug: 'aiopg' } }),
+      409,
+      {
+        type: 'about:blank',
+        title: 'Conflict',
+        status: 409,
+        detail: 'The slug “aiopg” is already taken.',
+      },
+    );
     expect(await count('projects')).toBe(before);
   });
 
   test('SQL-ish input is stored verbatim', async () => {
     const name = "x'); DROP TABLE projects;--";
-    const description = "Robert'); DELETE FROM users; -- 100% _ \\ $1 ${x} \" ` ;";
+    const description = 'Robert\'); DELETE FROM users; -- 100% _ \\ $1 ${x} " ` ;';
     const body = await create({ name, slug: 'bobby-tables', description });
     expect(body.name).toBe(name);
     expect(body.description).toBe(description);
@@ -325,7 +374,9 @@ describe('POST /api/projects', () => {
 describe('PUT /api/projects/<id>', () => {
   test('replaces the fields and answers with the row', async () => {
     const created = await create({ name: 'Before', slug: 'before', description: 'old' });
-    const res = await client.put(`/api/projects/${created.id}`, { json: { name: 'After', slug: 'after', description: 'new' } });
+    const res = await client.put(`/api/projects/${created.id}`, {
+      json: { name: 'After', slug: 'after', description: 'new' },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe(JSON_TYPE);
     const body = await res.json();
@@ -336,18 +387,36 @@ describe('PUT /api/projects/<id>', () => {
 
   test('the owner is kept on edit', async () => {
     const before = await stored(2);
-    const res = await client.put('/api/projects/2', { json: { name: 'aiopg', slug: 'aiopg', description: 'Edited' } });
+    const res = await client.put('/api/projects/2', {
+      json: { name: 'aiopg', slug: 'aiopg', description: 'Edited' },
+    });
     expect(res.status).toBe(200);
-    const expected = { id: 2, name: 'aiopg', slug: 'aiopg', description: 'Edited', owner_id: DEMO_ID, owner_name: DEMO_NAME, created_at: before!.created_at };
+    const expected = {
+      id: 2,
+      name: 'aiopg',
+      slug: 'aiopg',
+      description: 'Edited',
+      owner_id: DEMO_ID,
+      owner_name: DEMO_NAME,
+      created_at: before!.created_at,
+    };
     expect(await res.json()).toEqual(expected);
     expect(await stored(2)).toEqual(expected);
   });
 
   test('404 for a missing id', async () => {
-    await expectProblem(await client.put('/api/projects/999', { json: { name: 'x', slug: 'x' } }), 404, noProject(999));
+    await expectProblem(
+      await client.put('/api/projects/999', { json: { name: 'x', slug: 'x' } }),
+      404,
+      noProject(999),
+    );
     expect(await stored(999)).toBe(undefined);
     // Even with a slug another project has: there is nothing to conflict with.
-    await expectProblem(await client.put('/api/projects/999', { json: { name: 'x', slug: 'aiopg' } }), 404, noProject(999));
+    await expectProblem(
+      await client.put('/api/projects/999', { json: { name: 'x', slug: 'aiopg' } }),
+      404,
+      noProject(999),
+    );
     expect(await stored(999)).toBe(undefined);
   });
 
@@ -365,7 +434,10 @@ describe('PUT /api/projects/<id>', () => {
 
   test('400 for malformed JSON', async () => {
     const before = await stored(2);
-    const res = await client.put('/api/projects/2', { body: 'not json', headers: { 'content-type': 'application/json' } });
+    const res = await client.put('/api/projects/2', {
+      body: 'not json',
+      headers: { 'content-type': 'application/json' },
+    });
     await expectProblem(res, 400, {
       type: 'about:blank',
       title: 'Bad Request',
@@ -377,12 +449,16 @@ describe('PUT /api/projects/<id>', () => {
 
   test('409 for a slug another project has, and nothing changes', async () => {
     const before = await stored(2);
-    await expectProblem(await client.put('/api/projects/2', { json: { name: 'aiopg', slug: 'aiohttp-web' } }), 409, {
-      type: 'about:blank',
-      title: 'Conflict',
-      status: 409,
-      detail: 'The slug “aiohttp-web” is already taken.',
-    });
+    await expectProblem(
+      await client.put('/api/projects/2', { json: { name: 'aiopg', slug: 'aiohttp-web' } }),
+      409,
+      {
+        type: 'about:blank',
+        title: 'Conflict',
+        status: 409,
+        detail: 'The slug “aiohttp-web” is already taken.',
+      },
+    );
     expect(await stored(2)).toEqual(before);
   });
 });
@@ -394,8 +470,16 @@ describe('DELETE /api/projects/<id>', () => {
     expect(res.status).toBe(204);
     expect(await res.text()).toBe('');
     expect(await stored(created.id)).toBe(undefined);
-    await expectProblem(await client.get(`/api/projects/${created.id}`), 404, noProject(created.id));
-    await expectProblem(await remove(client, `/api/projects/${created.id}`), 404, noProject(created.id));
+    await expectProblem(
+      await client.get(`/api/projects/${created.id}`),
+      404,
+      noProject(created.id),
+    );
+    await expectProblem(
+      await remove(client, `/api/projects/${created.id}`),
+      404,
+      noProject(created.id),
+    );
   });
 
   test('404 for a missing id', async () => {
@@ -437,48 +521,88 @@ describe('writes need a login, changes the owner', () => {
     status: 401,
     detail: 'Log in first (the form at /login); then send the session cookie it sets.',
   };
-  const forbidden = (name: string) => ({ type: 'about:blank', title: 'Forbidden', status: 403, detail: `Only the owner of “${name}” can change or delete it.` });
+  const forbidden = (name: string) => ({
+    type: 'about:blank',
+    title: 'Forbidden',
+    status: 403,
+    detail: `Only the owner of “${name}” can change or delete it.`,
+  });
 
   test('without a session, POST, PUT and DELETE are 401 problems, and nothing changes', async () => {
     const projects = await count('projects');
     const before = await stored(2);
-    await expectProblem(await visitor.post('/api/projects', { json: { name: 'Anon', slug: 'anon' } }), 401, UNAUTHORIZED);
-    await expectProblem(await visitor.put('/api/projects/2', { json: { name: 'Anon', slug: 'anon' } }), 401, UNAUTHORIZED);
+    await expectProblem(
+      await visitor.post('/api/projects', { json: { name: 'Anon', slug: 'anon' } }),
+      401,
+      UNAUTHORIZED,
+    );
+    await expectProblem(
+      await visitor.put('/api/projects/2', { json: { name: 'Anon', slug: 'anon' } }),
+      401,
+      UNAUTHORIZED,
+    );
     await expectProblem(await remove(visitor, '/api/projects/2'), 401, UNAUTHORIZED);
     // Before the body is looked at: an invalid one is a 401 too, not a 422.
-    await expectProblem(await visitor.post('/api/projects', { json: { name: '' } }), 401, UNAUTHORIZED);
+    await expectProblem(
+      await visitor.post('/api/projects', { json: { name: '' } }),
+      401,
+      UNAUTHORIZED,
+    );
     await expectProblem(await visitor.put('/api/projects/999', { json: {} }), 401, UNAUTHORIZED);
     expect(await count('projects')).toBe(projects);
     expect(await stored(2)).toEqual(before);
   });
 
   test('a cookie that is not a session of the app is no login', async () => {
-    const res = await visitor.post('/api/projects', { json: { name: 'Forged', slug: 'forged' }, headers: { cookie: 'rococo_session=' + 'A'.repeat(80) } });
+    const res = await visitor.post('/api/projects', {
+      json: { name: 'Forged', slug: 'forged' },
+      headers: { cookie: 'rococo_session=' + 'A'.repeat(80) },
+    });
     await expectProblem(res, 401, UNAUTHORIZED);
   });
 
   test("another user's PUT and DELETE are 403 problems, and nothing changes", async () => {
     const before = await stored(2);
-    await expectProblem(await other.put('/api/projects/2', { json: { name: 'Mine now', slug: 'mine-now' } }), 403, forbidden('aiopg'));
+    await expectProblem(
+      await other.put('/api/projects/2', { json: { name: 'Mine now', slug: 'mine-now' } }),
+      403,
+      forbidden('aiopg'),
+    );
     await expectProblem(await remove(other, '/api/projects/2'), 403, forbidden('aiopg'));
     expect(await stored(2)).toEqual(before);
     // The demo user may not change Igor's project either, nor one that has no owner.
-    await expectProblem(await client.put('/api/projects/1', { json: { name: 'x', slug: 'x' } }), 403, forbidden('aiohttp.web'));
+    await expectProblem(
+      await client.put('/api/projects/1', { json: { name: 'x', slug: 'x' } }),
+      403,
+      forbidden('aiohttp.web'),
+    );
     await pg.query(`INSERT INTO projects (name, slug) VALUES ('Orphan', 'orphan')`);
     const { rows } = await pg.query(`SELECT id FROM projects WHERE slug = 'orphan'`);
-    await expectProblem(await remove(client, `/api/projects/${rows[0].id}`), 403, forbidden('Orphan'));
+    await expectProblem(
+      await remove(client, `/api/projects/${rows[0].id}`),
+      403,
+      forbidden('Orphan'),
+    );
     // A missing project is still a 404 for a logged-in user.
     await expectProblem(await remove(other, '/api/projects/999'), 404, noProject(999));
   });
 
   test('each user adds projects of their own, and changes only those', async () => {
-    const res = await other.post('/api/projects', { json: { name: 'Mallory’s', slug: 'mallorys' } });
+    const res = await other.post('/api/projects', {
+      json: { name: 'Mallory’s', slug: 'mallorys' },
+    });
     expect(res.status).toBe(201);
     const mine = (await res.json()) as ApiProject;
     expect(mine).toMatchObject({ name: 'Mallory’s', owner_name: 'Mallory Other' });
     expect(mine.owner_id).not.toBe(DEMO_ID);
-    await expectProblem(await client.put(`/api/projects/${mine.id}`, { json: { name: 'Taken', slug: 'taken' } }), 403, forbidden('Mallory’s'));
-    const edited = await other.put(`/api/projects/${mine.id}`, { json: { name: 'Still mine', slug: 'mallorys' } });
+    await expectProblem(
+      await client.put(`/api/projects/${mine.id}`, { json: { name: 'Taken', slug: 'taken' } }),
+      403,
+      forbidden('Mallory’s'),
+    );
+    const edited = await other.put(`/api/projects/${mine.id}`, {
+      json: { name: 'Still mine', slug: 'mallorys' },
+    });
     expect(edited.status).toBe(200);
     expect(await edited.json()).toMatchObject({ name: 'Still mine', owner_id: mine.owner_id });
     expect((await remove(other, `/api/projects/${mine.id}`)).status).toBe(204);
@@ -487,24 +611,41 @@ describe('writes need a login, changes the owner', () => {
 
   test('a DELETE without a content type is judged by its origin: cross-site refused, same-origin or a token passes', async () => {
     const created = await create({ name: 'Tokened', slug: 'tokened' });
-    const cross = await client.delete(`/api/projects/${created.id}`, { headers: { 'sec-fetch-site': 'cross-site' } });
+    const cross = await client.delete(`/api/projects/${created.id}`, {
+      headers: { 'sec-fetch-site': 'cross-site' },
+    });
     expect(cross.status).toBe(403);
-    expect(((await cross.json()) as { detail: string }).detail).toMatch(/^Cross-site request refused/);
+    expect(((await cross.json()) as { detail: string }).detail).toMatch(
+      /^Cross-site request refused/,
+    );
     expect(await stored(created.id)).not.toBe(undefined);
     const token = await csrfToken(client, '/');
-    const withToken = await client.delete(`/api/projects/${created.id}`, { headers: { 'x-csrf-token': token, 'sec-fetch-site': 'cross-site' } });
+    const withToken = await client.delete(`/api/projects/${created.id}`, {
+      headers: { 'x-csrf-token': token, 'sec-fetch-site': 'cross-site' },
+    });
     expect(withToken.status).toBe(204);
     expect(await stored(created.id)).toBe(undefined);
     const again = await create({ name: 'Same origin', slug: 'same-origin' });
-    expect((await client.delete(`/api/projects/${again.id}`, { headers: { 'sec-fetch-site': 'same-origin' } })).status).toBe(204);
+    expect(
+      (
+        await client.delete(`/api/projects/${again.id}`, {
+          headers: { 'sec-fetch-site': 'same-origin' },
+        })
+      ).status,
+    ).toBe(204);
   });
 
   test('a cross-site JSON write is refused (CSRF), even with the session cookie', async () => {
     const projects = await count('projects');
-    const fromEvil = await client.post('/api/projects', { json: { name: 'Evil', slug: 'evil' }, headers: { origin: 'https://evil.example' } });
+    const fromEvil = await client.post('/api/projects', {
+      json: { name: 'Evil', slug: 'evil' },
+      headers: { origin: 'https://evil.example' },
+    });
     expect(fromEvil.status).toBe(403);
     expect(fromEvil.headers.get('content-type')).toBe(PROBLEM_TYPE);
-    const crossSite = await client.delete('/api/projects/2', { headers: { 'sec-fetch-site': 'cross-site', 'content-type': 'application/json' } });
+    const crossSite = await client.delete('/api/projects/2', {
+      headers: { 'sec-fetch-site': 'cross-site', 'content-type': 'application/json' },
+    });
     expect(crossSite.status).toBe(403);
     expect(await count('projects')).toBe(projects);
     expect(await stored(2)).toBeDefined();

@@ -3,7 +3,16 @@ import { createSampleApp } from '../sample/app';
 import { loadSettings } from '../sample/settings';
 import type { TestClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
-import { BROWSER, csrfToken, csrfTokenIn, DEMO, logIn, register, sampleClient, TEST_SESSION_MAX_AGE } from './helpers/sample';
+import {
+  BROWSER,
+  csrfToken,
+  csrfTokenIn,
+  DEMO,
+  logIn,
+  register,
+  sampleClient,
+  TEST_SESSION_MAX_AGE,
+} from './helpers/sample';
 
 /**
  * Accounts in the sample end to end: logging in and out, registering, who may add, change and
@@ -37,12 +46,20 @@ async function browser(overrides: Parameters<typeof sampleClient>[1] = {}): Prom
   return c;
 }
 
-async function page(c: TestClient, path: string, headers: Record<string, string> = {}): Promise<{ res: globalThis.Response; body: string }> {
+async function page(
+  c: TestClient,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ res: globalThis.Response; body: string }> {
   const res = await c.get(path, { headers: { ...BROWSER, ...headers } });
   return { res, body: await res.text() };
 }
 
-async function submit(c: TestClient, path: string, form: Record<string, string>): Promise<{ res: globalThis.Response; body: string }> {
+async function submit(
+  c: TestClient,
+  path: string,
+  form: Record<string, string>,
+): Promise<{ res: globalThis.Response; body: string }> {
   const res = await c.post(path, { headers: BROWSER, form });
   return { res, body: await res.text() };
 }
@@ -54,7 +71,10 @@ function squash(html: string): string {
 
 /** The flash messages of a page, as [category, text]. */
 function flashes(body: string): [string, string][] {
-  return [...body.matchAll(/<p class="flash flash-(\w+)" role="status">([^<]*)<\/p>/g)].map((m) => [m[1], m[2]]);
+  return [...body.matchAll(/<p class="flash flash-(\w+)" role="status">([^<]*)<\/p>/g)].map((m) => [
+    m[1],
+    m[2],
+  ]);
 }
 
 /** Who the header says is logged in: their name, or null when it offers Log in and Register. */
@@ -71,14 +91,21 @@ function nextField(body: string): string | undefined {
   return /<input type="hidden" name="next" value="([^"]*)">/.exec(body)?.[1];
 }
 
-function expectErrorPage(res: globalThis.Response, body: string, status: number, detail: RegExp): void {
+function expectErrorPage(
+  res: globalThis.Response,
+  body: string,
+  status: number,
+  detail: RegExp,
+): void {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
   expect(body).toContain(`<p class="error-code">${status}</p>`);
   expect(body).toMatch(detail);
 }
 
-async function projectRow(id: number): Promise<{ name: string; slug: string; owner_id: number | null } | undefined> {
+async function projectRow(
+  id: number,
+): Promise<{ name: string; slug: string; owner_id: number | null } | undefined> {
   const { rows } = await pg.query('SELECT name, slug, owner_id FROM projects WHERE id = $1', [id]);
   return rows[0];
 }
@@ -90,15 +117,25 @@ describe('logging in', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(body).toContain('<title>Log in · Rococo Tracker</title>');
-    expect(squash(body)).toMatch(/<form class="form" method="post" action="\/login" novalidate> <input type="hidden" name="csrf_token" value="[\w-]{86}">/);
-    expect(body).toContain('<input id="email" name="email" type="email" value="" autocomplete="username" required autofocus>');
-    expect(body).toContain('<input id="password" name="password" type="password" autocomplete="current-password" required>');
+    expect(squash(body)).toMatch(
+      /<form class="form" method="post" action="\/login" novalidate> <input type="hidden" name="csrf_token" value="[\w-]{86}">/,
+    );
+    expect(body).toContain(
+      '<input id="email" name="email" type="email" value="" autocomplete="username" required autofocus>',
+    );
+    expect(body).toContain(
+      '<input id="password" name="password" type="password" autocomplete="current-password" required>',
+    );
     expect(body).toContain('demo@example.com / demo');
     expect(body).toContain('<a href="/register">Create an account</a>');
     expect(nextField(body)).toBeUndefined();
     expect(whoami(body)).toBeNull();
     // The token's secret lives in the session: the page starts one, and no cache may keep it.
-    expect(res.headers.get('set-cookie')).toMatch(new RegExp(`^rococo_session=[\\w-]+; Max-Age=${TEST_SESSION_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax$`));
+    expect(res.headers.get('set-cookie')).toMatch(
+      new RegExp(
+        `^rococo_session=[\\w-]+; Max-Age=${TEST_SESSION_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax$`,
+      ),
+    );
     expect(res.headers.get('cache-control')).toBe('private, no-store');
   });
 
@@ -106,7 +143,11 @@ describe('logging in', () => {
     const c = await browser();
     const token = await csrfToken(c, '/login');
     const before = c.cookies.get('rococo_session');
-    const { res, body } = await submit(c, '/login', { csrf_token: token, email: DEMO.email, password: DEMO.password });
+    const { res, body } = await submit(c, '/login', {
+      csrf_token: token,
+      email: DEMO.email,
+      password: DEMO.password,
+    });
     expect(res.status).toBe(303);
     expect(body).toBe('');
     expect(res.headers.get('location')).toBe('/');
@@ -140,7 +181,9 @@ describe('logging in', () => {
     ]) {
       const { res, body } = await submit(c, '/login', { csrf_token: token, email, password });
       expect(res.status).toBe(401);
-      expect(body).toContain('<p class="flash flash-error" role="alert">Wrong email or password.</p>');
+      expect(body).toContain(
+        '<p class="flash flash-error" role="alert">Wrong email or password.</p>',
+      );
       expect(body).toContain(`<input id="email" name="email" type="email" value="${email}"`);
       expect(body).not.toContain(`value="${password}"`);
       expect(whoami(body)).toBeNull();
@@ -151,9 +194,15 @@ describe('logging in', () => {
   test('a blank email or password: 422 and the form again', async () => {
     const c = await browser();
     const token = await csrfToken(c, '/login');
-    const { res, body } = await submit(c, '/login', { csrf_token: token, email: ' ', password: '' });
+    const { res, body } = await submit(c, '/login', {
+      csrf_token: token,
+      email: ' ',
+      password: '',
+    });
     expect(res.status).toBe(422);
-    expect(body).toContain('<p class="flash flash-error" role="alert">Enter your email and your password.</p>');
+    expect(body).toContain(
+      '<p class="flash flash-error" role="alert">Enter your email and your password.</p>',
+    );
   });
 
   test('an unknown email takes about as long to refuse as a wrong password (a dummy hash is checked)', async () => {
@@ -161,7 +210,10 @@ describe('logging in', () => {
     const token = await csrfToken(c, '/login');
     const time = async (email: string) => {
       const start = process.hrtime.bigint();
-      expect((await submit(c, '/login', { csrf_token: token, email, password: 'wrong password' })).res.status).toBe(401);
+      expect(
+        (await submit(c, '/login', { csrf_token: token, email, password: 'wrong password' })).res
+          .status,
+      ).toBe(401);
       return Number(process.hrtime.bigint() - start) / 1e6;
     };
     const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -244,26 +296,45 @@ describe('registering', () => {
     const { res, body } = await page(c, '/register');
     expect(res.status).toBe(200);
     expect(body).toContain('<title>Create an account · Rococo Tracker</title>');
-    expect(squash(body)).toMatch(/<form class="form" method="post" action="\/register" novalidate> <input type="hidden" name="csrf_token" value="[\w-]{86}">/);
-    expect(body).toContain('<input id="display_name" name="display_name" value="" maxlength="64" autocomplete="name" required >');
-    expect(body).toContain('<input id="email" name="email" type="email" value="" maxlength="254" autocomplete="username" required >');
-    expect(body).toContain('<input id="password" name="password" type="password" autocomplete="new-password" required >');
+    expect(squash(body)).toMatch(
+      /<form class="form" method="post" action="\/register" novalidate> <input type="hidden" name="csrf_token" value="[\w-]{86}">/,
+    );
+    expect(body).toContain(
+      '<input id="display_name" name="display_name" value="" maxlength="64" autocomplete="name" required >',
+    );
+    expect(body).toContain(
+      '<input id="email" name="email" type="email" value="" maxlength="254" autocomplete="username" required >',
+    );
+    expect(body).toContain(
+      '<input id="password" name="password" type="password" autocomplete="new-password" required >',
+    );
     expect(body).toContain('<a href="/login">I have an account</a>');
   });
 
   test('a new account is logged in at once, welcomed, and can log in again with its password, stored as scrypt', async () => {
     const c = await browser();
     const token = await csrfToken(c, '/register');
-    const { res } = await submit(c, '/register', { csrf_token: token, display_name: '  Ada Lovelace ', email: 'Ada@Example.com', password: 'analytical engine' });
+    const { res } = await submit(c, '/register', {
+      csrf_token: token,
+      display_name: '  Ada Lovelace ',
+      email: 'Ada@Example.com',
+      password: 'analytical engine',
+    });
     expect([res.status, res.headers.get('location')]).toEqual([303, '/']);
     const index = await page(c, '/');
     expect(whoami(index.body)).toBe('Ada Lovelace');
-    expect(flashes(index.body)).toEqual([['success', 'Welcome, Ada Lovelace: your account is ready.']]);
+    expect(flashes(index.body)).toEqual([
+      ['success', 'Welcome, Ada Lovelace: your account is ready.'],
+    ]);
 
-    const { rows } = await pg.query("SELECT email, display_name, password_hash FROM users WHERE lower(email) = 'ada@example.com'");
+    const { rows } = await pg.query(
+      "SELECT email, display_name, password_hash FROM users WHERE lower(email) = 'ada@example.com'",
+    );
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ email: 'Ada@Example.com', display_name: 'Ada Lovelace' });
-    expect(rows[0].password_hash).toMatch(/^scrypt\$32768\$8\$1\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/);
+    expect(rows[0].password_hash).toMatch(
+      /^scrypt\$32768\$8\$1\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/,
+    );
 
     const again = await browser();
     await logIn(again, 'ada@example.com', 'analytical engine');
@@ -275,9 +346,16 @@ describe('registering', () => {
     const token = await csrfToken(c, '/register');
     const { rows: before } = await pg.query('SELECT count(*)::int AS n FROM users');
     for (const email of ['DEMO@example.com', 'igor@example.com']) {
-      const { res, body } = await submit(c, '/register', { csrf_token: token, display_name: 'Copy Cat', email, password: 'long enough' });
+      const { res, body } = await submit(c, '/register', {
+        csrf_token: token,
+        display_name: 'Copy Cat',
+        email,
+        password: 'long enough',
+      });
       expect(res.status).toBe(409);
-      expect(squash(body)).toContain(`<input id="email" name="email" type="email" value="${email}" maxlength="254" autocomplete="username" required aria-invalid="true"> <p class="field-error">An account with this email already exists.</p>`);
+      expect(squash(body)).toContain(
+        `<input id="email" name="email" type="email" value="${email}" maxlength="254" autocomplete="username" required aria-invalid="true"> <p class="field-error">An account with this email already exists.</p>`,
+      );
       expect(body).toContain('<input id="display_name" name="display_name" value="Copy Cat"');
       expect(body).not.toContain('long enough');
       expect(whoami(body)).toBeNull();
@@ -289,11 +367,20 @@ describe('registering', () => {
   test('invalid fields: 422, a message under each, what was typed (not the password), nothing added', async () => {
     const c = await browser();
     const token = await csrfToken(c, '/register');
-    const { res, body } = await submit(c, '/register', { csrf_token: token, display_name: '   ', email: 'not an <email>', password: 'short' });
+    const { res, body } = await submit(c, '/register', {
+      csrf_token: token,
+      display_name: '   ',
+      email: 'not an <email>',
+      password: 'short',
+    });
     expect(res.status).toBe(422);
-    expect(body).toContain('<p class="flash flash-error" role="alert">Please correct the fields below.</p>');
+    expect(body).toContain(
+      '<p class="flash flash-error" role="alert">Please correct the fields below.</p>',
+    );
     expect(body).toContain('<p class="field-error">Give your name, 1 to 64 characters.</p>');
-    expect(body).toContain('<p class="field-error">Give an email address, such as ada@example.com.</p>');
+    expect(body).toContain(
+      '<p class="field-error">Give an email address, such as ada@example.com.</p>',
+    );
     expect(body).toContain('<p class="field-error">Choose a password of 8 to 200 characters.</p>');
     expect(body).toContain('value="not an &lt;email&gt;"');
     expect(body).not.toContain('short');
@@ -301,14 +388,18 @@ describe('registering', () => {
     const missing = await submit(c, '/register', { csrf_token: token });
     expect(missing.res.status).toBe(422);
     expect(missing.body.match(/class="field-error"/g)).toHaveLength(3);
-    const { rows } = await pg.query("SELECT count(*)::int AS n FROM users WHERE email LIKE 'not an%'");
+    const { rows } = await pg.query(
+      "SELECT count(*)::int AS n FROM users WHERE email LIKE 'not an%'",
+    );
     expect(rows[0].n).toBe(0);
   });
 
   test('next goes along from the login page to the register page, and back after registering', async () => {
     const c = await browser();
     const login = await page(c, '/login?next=%2Fprojects%2Fnew');
-    expect(login.body).toContain('<a href="/register?next=%2Fprojects%2Fnew">Create an account</a>');
+    expect(login.body).toContain(
+      '<a href="/register?next=%2Fprojects%2Fnew">Create an account</a>',
+    );
     const form = await page(c, '/register?next=%2Fprojects%2Fnew');
     expect(nextField(form.body)).toBe('/projects/new');
     expect(form.body).toContain('<a href="/login?next=%2Fprojects%2Fnew">I have an account</a>');
@@ -335,13 +426,23 @@ describe('adding needs a login', () => {
 
     const login = await page(c, res.headers.get('location') as string);
     expect(nextField(login.body)).toBe('/projects/new');
-    const { res: done } = await submit(c, '/login', { csrf_token: csrfTokenIn(login.body) as string, next: '/projects/new', email: DEMO.email, password: DEMO.password });
+    const { res: done } = await submit(c, '/login', {
+      csrf_token: csrfTokenIn(login.body) as string,
+      next: '/projects/new',
+      email: DEMO.email,
+      password: DEMO.password,
+    });
     expect([done.status, done.headers.get('location')]).toEqual([303, '/projects/new']);
 
     const form = await page(c, '/projects/new');
     expect(form.res.status).toBe(200);
     expect(flashes(form.body)).toEqual([['success', 'Welcome back, Demo User.']]);
-    const added = await submit(c, '/projects', { csrf_token: csrfTokenIn(form.body) as string, name: 'After login', slug: 'after-login', description: '' });
+    const added = await submit(c, '/projects', {
+      csrf_token: csrfTokenIn(form.body) as string,
+      name: 'After login',
+      slug: 'after-login',
+      description: '',
+    });
     expect(added.res.status).toBe(302);
     const id = Number(/^\/projects\/(\d+)$/.exec(added.res.headers.get('location') as string)?.[1]);
     expect(await projectRow(id)).toEqual({ name: 'After login', slug: 'after-login', owner_id: 3 });
@@ -352,9 +453,19 @@ describe('adding needs a login', () => {
   test('a visitor posting the form (with a valid token) is sent to log in, and nothing is added', async () => {
     const c = await browser();
     const token = await csrfToken(c, '/login');
-    const { res } = await submit(c, '/projects', { csrf_token: token, name: 'Anonymous', slug: 'anonymous', description: '' });
-    expect([res.status, res.headers.get('location')]).toEqual([303, '/login?next=%2Fprojects%2Fnew']);
-    const { rows } = await pg.query("SELECT count(*)::int AS n FROM projects WHERE slug = 'anonymous'");
+    const { res } = await submit(c, '/projects', {
+      csrf_token: token,
+      name: 'Anonymous',
+      slug: 'anonymous',
+      description: '',
+    });
+    expect([res.status, res.headers.get('location')]).toEqual([
+      303,
+      '/login?next=%2Fprojects%2Fnew',
+    ]);
+    const { rows } = await pg.query(
+      "SELECT count(*)::int AS n FROM projects WHERE slug = 'anonymous'",
+    );
     expect(rows[0].n).toBe(0);
   });
 
@@ -363,11 +474,25 @@ describe('adding needs a login', () => {
     const token = await csrfToken(c, '/login');
     const before = await projectRow(2);
     const edit = await c.get('/projects/2/edit', { headers: BROWSER });
-    expect([edit.status, edit.headers.get('location')]).toEqual([303, '/login?next=%2Fprojects%2F2%2Fedit']);
-    const update = await submit(c, '/projects/2/edit', { csrf_token: token, name: 'Hijacked', slug: 'hijacked', description: '' });
-    expect([update.res.status, update.res.headers.get('location')]).toEqual([303, '/login?next=%2Fprojects%2F2']);
+    expect([edit.status, edit.headers.get('location')]).toEqual([
+      303,
+      '/login?next=%2Fprojects%2F2%2Fedit',
+    ]);
+    const update = await submit(c, '/projects/2/edit', {
+      csrf_token: token,
+      name: 'Hijacked',
+      slug: 'hijacked',
+      description: '',
+    });
+    expect([update.res.status, update.res.headers.get('location')]).toEqual([
+      303,
+      '/login?next=%2Fprojects%2F2',
+    ]);
     const remove = await submit(c, '/projects/2/delete', { csrf_token: token });
-    expect([remove.res.status, remove.res.headers.get('location')]).toEqual([303, '/login?next=%2Fprojects%2F2']);
+    expect([remove.res.status, remove.res.headers.get('location')]).toEqual([
+      303,
+      '/login?next=%2Fprojects%2F2',
+    ]);
     expect(await projectRow(2)).toEqual(before);
   });
 
@@ -384,12 +509,25 @@ describe('only the owner changes a project', () => {
   test('the owner edits and deletes their project', async () => {
     const c = await browser();
     const token = await logIn(c);
-    const added = await submit(c, '/projects', { csrf_token: token, name: 'Owned', slug: 'owned', description: '' });
+    const added = await submit(c, '/projects', {
+      csrf_token: token,
+      name: 'Owned',
+      slug: 'owned',
+      description: '',
+    });
     const id = Number(/(\d+)$/.exec(added.res.headers.get('location') as string)?.[1]);
     const form = await page(c, `/projects/${id}/edit`);
     expect(form.res.status).toBe(200);
-    const edited = await submit(c, `/projects/${id}/edit`, { csrf_token: token, name: 'Owned still', slug: 'owned', description: 'mine' });
-    expect([edited.res.status, edited.res.headers.get('location')]).toEqual([302, `/projects/${id}`]);
+    const edited = await submit(c, `/projects/${id}/edit`, {
+      csrf_token: token,
+      name: 'Owned still',
+      slug: 'owned',
+      description: 'mine',
+    });
+    expect([edited.res.status, edited.res.headers.get('location')]).toEqual([
+      302,
+      `/projects/${id}`,
+    ]);
     expect(await projectRow(id)).toEqual({ name: 'Owned still', slug: 'owned', owner_id: 3 });
     const deleted = await submit(c, `/projects/${id}/delete`, { csrf_token: token });
     expect([deleted.res.status, deleted.res.headers.get('location')]).toEqual([302, '/projects']);
@@ -408,7 +546,12 @@ describe('only the owner changes a project', () => {
     const detail = /<p class="lead">Only the owner of “aiopg” can change or delete it.<\/p>/;
     const form = await page(c, '/projects/2/edit');
     expectErrorPage(form.res, form.body, 403, detail);
-    const edit = await submit(c, '/projects/2/edit', { csrf_token: token, name: 'Hijacked', slug: 'hijacked', description: '' });
+    const edit = await submit(c, '/projects/2/edit', {
+      csrf_token: token,
+      name: 'Hijacked',
+      slug: 'hijacked',
+      description: '',
+    });
     expectErrorPage(edit.res, edit.body, 403, detail);
     const remove = await submit(c, '/projects/2/delete', { csrf_token: token });
     expectErrorPage(remove.res, remove.body, 403, detail);
@@ -431,8 +574,17 @@ describe('CSRF', () => {
     const c = await browser();
     await logIn(c);
     const before = await projectRow(2);
-    const { res, body } = await submit(c, '/projects/2/edit', { name: 'Forged', slug: 'forged', description: '' });
-    expectErrorPage(res, body, 403, /<p class="lead">CSRF token missing: send it in the form field &#39;csrf_token&#39; or the X-CSRF-Token header<\/p>/);
+    const { res, body } = await submit(c, '/projects/2/edit', {
+      name: 'Forged',
+      slug: 'forged',
+      description: '',
+    });
+    expectErrorPage(
+      res,
+      body,
+      403,
+      /<p class="lead">CSRF token missing: send it in the form field &#39;csrf_token&#39; or the X-CSRF-Token header<\/p>/,
+    );
     expect(await projectRow(2)).toEqual(before);
     const add = await submit(c, '/projects', { name: 'Forged', slug: 'forged', description: '' });
     expect(add.res.status).toBe(403);
@@ -448,10 +600,17 @@ describe('CSRF', () => {
     const beforeLogin = await csrfToken(c, '/login');
     await logIn(c);
     for (const token of [theirs, beforeLogin, 'x'.repeat(86)]) {
-      const { res, body } = await submit(c, '/projects', { csrf_token: token, name: 'Forged', slug: 'forged', description: '' });
+      const { res, body } = await submit(c, '/projects', {
+        csrf_token: token,
+        name: 'Forged',
+        slug: 'forged',
+        description: '',
+      });
       expectErrorPage(res, body, 403, /CSRF token incorrect: reload the page and try again/);
     }
-    const { rows } = await pg.query("SELECT count(*)::int AS n FROM projects WHERE slug = 'forged'");
+    const { rows } = await pg.query(
+      "SELECT count(*)::int AS n FROM projects WHERE slug = 'forged'",
+    );
     expect(rows[0].n).toBe(0);
   });
 
@@ -481,18 +640,26 @@ describe('after logging in, only a local next', () => {
     ' /evil.com',
   ];
 
-  test.each(ATTACKS)('next=%j: the form drops it, and the login lands on the index', async (attack) => {
-    const c = await browser();
-    const login = await page(c, `/login?next=${encodeURIComponent(attack)}`);
-    expect(login.res.status).toBe(200);
-    expect(nextField(login.body)).toBeUndefined();
-    const { res } = await submit(c, '/login', { csrf_token: csrfTokenIn(login.body) as string, next: attack, email: DEMO.email, password: DEMO.password });
-    expect(res.status).toBe(303);
-    expect(res.headers.get('location')).toBe('/');
-    // Logged in, the login page sends a user on: to the index too.
-    const again = await c.get(`/login?next=${encodeURIComponent(attack)}`, { headers: BROWSER });
-    expect([again.status, again.headers.get('location')]).toEqual([303, '/']);
-  });
+  test.each(ATTACKS)(
+    'next=%j: the form drops it, and the login lands on the index',
+    async (attack) => {
+      const c = await browser();
+      const login = await page(c, `/login?next=${encodeURIComponent(attack)}`);
+      expect(login.res.status).toBe(200);
+      expect(nextField(login.body)).toBeUndefined();
+      const { res } = await submit(c, '/login', {
+        csrf_token: csrfTokenIn(login.body) as string,
+        next: attack,
+        email: DEMO.email,
+        password: DEMO.password,
+      });
+      expect(res.status).toBe(303);
+      expect(res.headers.get('location')).toBe('/');
+      // Logged in, the login page sends a user on: to the index too.
+      const again = await c.get(`/login?next=${encodeURIComponent(attack)}`, { headers: BROWSER });
+      expect([again.status, again.headers.get('location')]).toEqual([303, '/']);
+    },
+  );
 
   test('a query string that decodes to //evil.com is no next either', async () => {
     const c = await browser();
@@ -505,14 +672,25 @@ describe('after logging in, only a local next', () => {
     const next = '/search?query=a"b&locale=en_GB';
     const login = await page(c, `/login?next=${encodeURIComponent(next)}`);
     expect(nextField(login.body)).toBe('/search?query=a&quot;b&amp;locale=en_GB');
-    const { res } = await submit(c, '/login', { csrf_token: csrfTokenIn(login.body) as string, next, email: DEMO.email, password: DEMO.password });
+    const { res } = await submit(c, '/login', {
+      csrf_token: csrfTokenIn(login.body) as string,
+      next,
+      email: DEMO.email,
+      password: DEMO.password,
+    });
     expect([res.status, res.headers.get('location')]).toEqual([303, next]);
   });
 
   test('registering refuses an outside next as well', async () => {
     const c = await browser();
     const token = await csrfToken(c, '/register');
-    const { res } = await submit(c, '/register', { csrf_token: token, next: '//evil.com', display_name: 'Red Team', email: 'red@example.com', password: 'long enough' });
+    const { res } = await submit(c, '/register', {
+      csrf_token: token,
+      next: '//evil.com',
+      display_name: 'Red Team',
+      email: 'red@example.com',
+      password: 'long enough',
+    });
     expect([res.status, res.headers.get('location')]).toEqual([303, '/']);
   });
 });
@@ -520,7 +698,15 @@ describe('after logging in, only a local next', () => {
 describe('the session cookie', () => {
   test('is not set by a visitor reading pages without forms, nor by the API', async () => {
     const c = await browser();
-    for (const path of ['/', '/projects', '/projects/1', '/users/1', '/search?query=aio', '/no/such/page', '/api/projects']) {
+    for (const path of [
+      '/',
+      '/projects',
+      '/projects/1',
+      '/users/1',
+      '/search?query=aio',
+      '/no/such/page',
+      '/api/projects',
+    ]) {
       const res = await c.get(path, { headers: path.startsWith('/api') ? {} : BROWSER });
       expect([path, res.headers.get('set-cookie')]).toEqual([path, null]);
     }
@@ -529,7 +715,9 @@ describe('the session cookie', () => {
 
   test('is set by a page with a form (its CSRF token), and then not set again while nothing changes', async () => {
     const c = await browser();
-    expect((await c.get('/register', { headers: BROWSER })).headers.get('set-cookie')).not.toBeNull();
+    expect(
+      (await c.get('/register', { headers: BROWSER })).headers.get('set-cookie'),
+    ).not.toBeNull();
     expect((await c.get('/register', { headers: BROWSER })).headers.get('set-cookie')).toBeNull();
     expect((await c.get('/login', { headers: BROWSER })).headers.get('set-cookie')).toBeNull();
   });
@@ -537,7 +725,11 @@ describe('the session cookie', () => {
 
 describe('without SESSION_KEYS', () => {
   test('the app refuses to start with DEBUG off and cookie sessions, saying how to make a key', () => {
-    expect(() => createSampleApp(loadSettings({ DATABASE_URL: db.url, DEBUG: false, SESSION_KEYS: '', REDIS_URL: '' }, {}))).toThrow(/SESSION_KEYS is not set, and DEBUG is off[\s\S]*randomBytes\(32\)/);
+    expect(() =>
+      createSampleApp(
+        loadSettings({ DATABASE_URL: db.url, DEBUG: false, SESSION_KEYS: '', REDIS_URL: '' }, {}),
+      ),
+    ).toThrow(/SESSION_KEYS is not set, and DEBUG is off[\s\S]*randomBytes\(32\)/);
   });
 });
 
@@ -548,7 +740,8 @@ describe.each([
   test('log in, see the name on every page, log out', async () => {
     const c = await browser({ REDIS_URL: redisUrl });
     const token = await logIn(c);
-    for (const path of ['/', '/projects', '/projects/2', '/users/1']) expect(whoami((await page(c, path)).body)).toBe('Demo User');
+    for (const path of ['/', '/projects', '/projects/2', '/users/1'])
+      expect(whoami((await page(c, path)).body)).toBe('Demo User');
     await submit(c, '/logout', { csrf_token: token });
     expect(whoami((await page(c, '/')).body)).toBeNull();
   });

@@ -47,17 +47,36 @@ afterAll(async () => {
 });
 
 it('every route with an id answers 404 to every odd or absent id, whatever the method', async () => {
-  const routes = app.router.routes.filter((r) => r.pattern.paramNames.length > 0 && !r.pattern.paramNames.includes('filename'));
-  expect(routes.map((r) => r.name).sort()).toEqual(
-    ['api.delete_project', 'api.edit_project', 'api.project', 'projects.comment', 'projects.delete', 'projects.edit', 'projects.live', 'projects.show', 'projects.update', 'users.profile'],
+  const routes = app.router.routes.filter(
+    (r) => r.pattern.paramNames.length > 0 && !r.pattern.paramNames.includes('filename'),
   );
+  expect(routes.map((r) => r.name).sort()).toEqual([
+    'api.delete_project',
+    'api.edit_project',
+    'api.project',
+    'projects.comment',
+    'projects.delete',
+    'projects.edit',
+    'projects.live',
+    'projects.show',
+    'projects.update',
+    'users.profile',
+  ]);
   const answers: string[] = [];
   for (const route of routes) {
     for (const method of route.methods) {
       for (const id of ODD_IDS) {
         const path = route.pattern.source.replace(/<[a-z_]+:id>/, id);
-        const body = method === 'GET' || method === 'DELETE' ? {} : method === 'PUT' ? { json: { name: 'x', slug: 'x' } } : { form: { csrf_token: token, body: 'hi', name: 'x', slug: 'x' } };
-        const res = await client.request(method, path, { headers: { ...BROWSER, 'x-csrf-token': token }, ...body });
+        const body =
+          method === 'GET' || method === 'DELETE'
+            ? {}
+            : method === 'PUT'
+              ? { json: { name: 'x', slug: 'x' } }
+              : { form: { csrf_token: token, body: 'hi', name: 'x', slug: 'x' } };
+        const res = await client.request(method, path, {
+          headers: { ...BROWSER, 'x-csrf-token': token },
+          ...body,
+        });
         await res.arrayBuffer();
         if (res.status !== 404) answers.push(`${method} ${path.slice(0, 60)}: ${res.status}`);
       }

@@ -58,38 +58,57 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function page(c: TestClient, path: string): Promise<{ res: globalThis.Response; body: string }> {
+async function page(
+  c: TestClient,
+  path: string,
+): Promise<{ res: globalThis.Response; body: string }> {
   const res = await c.get(path, { headers: BROWSER });
   return { res, body: await res.text() };
 }
 
-async function submit(c: TestClient, path: string, form: Record<string, string>): Promise<{ res: globalThis.Response; body: string }> {
+async function submit(
+  c: TestClient,
+  path: string,
+  form: Record<string, string>,
+): Promise<{ res: globalThis.Response; body: string }> {
   const res = await c.post(path, { headers: BROWSER, form });
   return { res, body: await res.text() };
 }
 
 /** Posts a comment through the form as the demo user and returns its id, read from the redirect. */
 async function comment(projectId: number, body: string): Promise<number> {
-  const { res } = await submit(client, `/projects/${projectId}/comments`, { csrf_token: token, body });
+  const { res } = await submit(client, `/projects/${projectId}/comments`, {
+    csrf_token: token,
+    body,
+  });
   expect(res.status).toBe(302);
-  const m = new RegExp(`^/projects/${projectId}#comment-(\\d+)$`).exec(res.headers.get('location') ?? '');
+  const m = new RegExp(`^/projects/${projectId}#comment-(\\d+)$`).exec(
+    res.headers.get('location') ?? '',
+  );
   expect(m).not.toBeNull();
   return Number(m![1]);
 }
 
 /** The comments of a page, as [id, author, body] (the body as the HTML has it, escaped). */
 function comments(body: string): [number, string, string][] {
-  return [...body.matchAll(/<li class="comment" id="comment-(\d+)" data-comment-id="\1">\s*<p class="comment-meta"><a href="\/users\/\d+">([^<]*)<\/a> <time datetime="[^"]+">[^<]+<\/time><\/p>\s*<p class="comment-body">([^<]*)<\/p>/g)].map(
-    (m) => [Number(m[1]), m[2], m[3]],
-  );
+  return [
+    ...body.matchAll(
+      /<li class="comment" id="comment-(\d+)" data-comment-id="\1">\s*<p class="comment-meta"><a href="\/users\/\d+">([^<]*)<\/a> <time datetime="[^"]+">[^<]+<\/time><\/p>\s*<p class="comment-body">([^<]*)<\/p>/g,
+    ),
+  ].map((m) => [Number(m[1]), m[2], m[3]]);
 }
 
 function flashes(body: string): [string, string][] {
-  return [...body.matchAll(/<p class="flash flash-(\w+)" role="status">([^<]*)<\/p>/g)].map((m) => [m[1], m[2]]);
+  return [...body.matchAll(/<p class="flash flash-(\w+)" role="status">([^<]*)<\/p>/g)].map((m) => [
+    m[1],
+    m[2],
+  ]);
 }
 
 async function commentCount(projectId: number): Promise<number> {
-  const { rows } = await pg.query('SELECT count(*)::int AS n FROM comments WHERE project_id = $1', [projectId]);
+  const { rows } = await pg.query('SELECT count(*)::int AS n FROM comments WHERE project_id = $1', [
+    projectId,
+  ]);
   return rows[0].n;
 }
 
@@ -98,8 +117,16 @@ async function commentCount(projectId: number): Promise<number> {
  * go to one app (without Redis, each app is a process of its own); `anonymous`: without the
  * client's session cookie.
  */
-async function open(c: TestClient, projectId: number, expectedViewers: number, anonymous = false): Promise<TestWebSocket> {
-  const ws = await c.ws(`/projects/${projectId}/live`, anonymous ? { headers: { cookie: '' } } : {});
+async function open(
+  c: TestClient,
+  projectId: number,
+  expectedViewers: number,
+  anonymous = false,
+): Promise<TestWebSocket> {
+  const ws = await c.ws(
+    `/projects/${projectId}/live`,
+    anonymous ? { headers: { cookie: '' } } : {},
+  );
   expect(await ws.nextJson<LiveEvent>()).toEqual({ type: 'viewers', count: expectedViewers });
   return ws;
 }
@@ -133,7 +160,9 @@ describe('comments on the project page', () => {
     const { body } = await page(visitor, '/projects/3');
     expect(body).toContain('data-live="/projects/3/live"');
     expect(body).toMatch(/<script src="\/static\/js\/live\.js\?v=[0-9a-f]{12}" defer><\/script>/);
-    const js = await visitor.get((/<script src="(\/static\/js\/live\.js\?v=[0-9a-f]{12})"/.exec(body) as RegExpExecArray)[1]);
+    const js = await visitor.get(
+      (/<script src="(\/static\/js\/live\.js\?v=[0-9a-f]{12})"/.exec(body) as RegExpExecArray)[1],
+    );
     expect(js.status).toBe(200);
     expect(js.headers.get('content-type')).toMatch(/^(application|text)\/javascript/);
   });
@@ -143,15 +172,22 @@ describe('comments on the project page', () => {
     expect(body.replace(/\s+/g, ' ')).toMatch(
       /<form class="form comment-form" method="post" action="\/projects\/1\/comments" data-comment-form novalidate> <input type="hidden" name="csrf_token" value="[\w-]{86}"> <label for="comment-body">Add a comment<\/label>/,
     );
-    expect(body).toContain('<textarea id="comment-body" name="body" rows="3" maxlength="1000" required></textarea>');
+    expect(body).toContain(
+      '<textarea id="comment-body" name="body" rows="3" maxlength="1000" required></textarea>',
+    );
     expect(body).not.toContain('Log in to comment');
   });
 
   test('a visitor who posts anyway is sent to log in, and back to the project; without a CSRF token it is a 403', async () => {
     const visitorToken = await csrfToken(visitor, '/login');
-    const { res } = await submit(visitor, '/projects/1/comments', { csrf_token: visitorToken, body: 'Anonymous?' });
+    const { res } = await submit(visitor, '/projects/1/comments', {
+      csrf_token: visitorToken,
+      body: 'Anonymous?',
+    });
     expect([res.status, res.headers.get('location')]).toEqual([303, '/login?next=%2Fprojects%2F1']);
-    expect((await submit(visitor, '/projects/1/comments', { body: 'Anonymous?' })).res.status).toBe(403);
+    expect((await submit(visitor, '/projects/1/comments', { body: 'Anonymous?' })).res.status).toBe(
+      403,
+    );
     expect(await commentCount(1)).toBe(0);
   });
 
@@ -159,19 +195,27 @@ describe('comments on the project page', () => {
     const missing = await submit(client, '/projects/1/comments', { body: 'Forged' });
     expect(missing.res.status).toBe(403);
     expect(missing.body).toContain('<p class="error-code">403</p>');
-    const wrong = await submit(client, '/projects/1/comments', { csrf_token: 'x'.repeat(86), body: 'Forged' });
+    const wrong = await submit(client, '/projects/1/comments', {
+      csrf_token: 'x'.repeat(86),
+      body: 'Forged',
+    });
     expect(wrong.res.status).toBe(403);
     expect(await commentCount(1)).toBe(0);
   });
 
   test('an empty comment is the page again with a 422 and the reason; so is one of blanks', async () => {
     for (const body of ['', '  \r\n\t ']) {
-      const { res, body: html } = await submit(client, '/projects/1/comments', { csrf_token: token, body });
+      const { res, body: html } = await submit(client, '/projects/1/comments', {
+        csrf_token: token,
+        body,
+      });
       expect(res.status).toBe(422);
       expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
       expect(html).toContain('<h1>aiohttp.web <code class="slug">aiohttp-web</code></h1>');
       expect(html).toContain('aria-invalid="true" aria-describedby="comment-error"></textarea>');
-      expect(html).toContain('<p class="field-error" id="comment-error" role="alert">Write something first: the comment is empty.</p>');
+      expect(html).toContain(
+        '<p class="field-error" id="comment-error" role="alert">Write something first: the comment is empty.</p>',
+      );
       expect(flashes(html)).toEqual([]);
     }
     expect(await commentCount(1)).toBe(0);
@@ -179,16 +223,23 @@ describe('comments on the project page', () => {
 
   test('a comment over 1000 characters is a 422 that keeps what was typed; 1000 characters of emoji (2000 UTF-16 units) pass', async () => {
     const long = 'a'.repeat(1001);
-    const { res, body } = await submit(client, '/projects/1/comments', { csrf_token: token, body: long });
+    const { res, body } = await submit(client, '/projects/1/comments', {
+      csrf_token: token,
+      body: long,
+    });
     expect(res.status).toBe(422);
     expect(body).toContain('Keep the comment to 1000 characters (this one has 1001).');
-    expect(body).toContain(`required aria-invalid="true" aria-describedby="comment-error">${long}</textarea>`);
+    expect(body).toContain(
+      `required aria-invalid="true" aria-describedby="comment-error">${long}</textarea>`,
+    );
     expect(await commentCount(1)).toBe(0);
 
     const emoji = '🎉'.repeat(1000);
     expect(emoji.length).toBe(2000);
     const id = await comment(1, emoji);
-    const { rows } = await pg.query('SELECT body, length(body) AS n FROM comments WHERE id = $1', [id]);
+    const { rows } = await pg.query('SELECT body, length(body) AS n FROM comments WHERE id = $1', [
+      id,
+    ]);
     expect(rows).toEqual([{ body: emoji, n: 1000 }]);
   });
 
@@ -199,7 +250,9 @@ describe('comments on the project page', () => {
     const { res, body } = await page(client, '/projects/3');
     expect(res.status).toBe(200);
     expect(flashes(body)).toEqual([['success', 'Your comment was added.']]);
-    expect(comments(body)).toEqual([[id, 'Demo User', 'First!\nSee &lt;b&gt;this&lt;/b&gt; &amp; that.']]);
+    expect(comments(body)).toEqual([
+      [id, 'Demo User', 'First!\nSee &lt;b&gt;this&lt;/b&gt; &amp; that.'],
+    ]);
     expect(body).toContain('<p class="empty" data-no-comments hidden>No comments yet.</p>');
     const { rows } = await pg.query('SELECT body, author_id FROM comments WHERE id = $1', [id]);
     expect(rows[0].body).toBe('First!\nSee <b>this</b> & that.');
@@ -213,13 +266,19 @@ describe('comments on the project page', () => {
   });
 
   test('a comment on a project that does not exist is a 404', async () => {
-    const { res, body } = await submit(client, '/projects/999/comments', { csrf_token: token, body: 'Hello?' });
+    const { res, body } = await submit(client, '/projects/999/comments', {
+      csrf_token: token,
+      body: 'Hello?',
+    });
     expect(res.status).toBe(404);
     expect(body).toContain('There is no project 999.');
   });
 
   test('the script asks for JSON: 201 with the comment, 422 problem, 401 for a visitor, and no flash message', async () => {
-    const ok = await client.post('/projects/1/comments', { headers: { accept: 'application/json' }, form: { csrf_token: token, body: 'Via fetch' } });
+    const ok = await client.post('/projects/1/comments', {
+      headers: { accept: 'application/json' },
+      form: { csrf_token: token, body: 'Via fetch' },
+    });
     expect(ok.status).toBe(201);
     const { comment: c } = (await ok.json()) as { comment: CommentJson };
     expect(c).toEqual({
@@ -231,34 +290,61 @@ describe('comments on the project page', () => {
     });
     expect(c.created).toBe(`${c.created_at.slice(0, 10)} ${c.created_at.slice(11, 16)} UTC`);
 
-    const bad = await client.post('/projects/1/comments', { headers: { accept: 'application/json' }, form: { csrf_token: token, body: ' ' } });
-    expect([bad.status, bad.headers.get('content-type')]).toEqual([422, 'application/problem+json']);
-    expect(await bad.json()).toMatchObject({ status: 422, detail: 'Write something first: the comment is empty.' });
+    const bad = await client.post('/projects/1/comments', {
+      headers: { accept: 'application/json' },
+      form: { csrf_token: token, body: ' ' },
+    });
+    expect([bad.status, bad.headers.get('content-type')]).toEqual([
+      422,
+      'application/problem+json',
+    ]);
+    expect(await bad.json()).toMatchObject({
+      status: 422,
+      detail: 'Write something first: the comment is empty.',
+    });
 
     const visitorToken = await csrfToken(visitor, '/login');
-    const anonymous = await visitor.post('/projects/1/comments', { headers: { accept: 'application/json' }, form: { csrf_token: visitorToken, body: 'Me?' } });
+    const anonymous = await visitor.post('/projects/1/comments', {
+      headers: { accept: 'application/json' },
+      form: { csrf_token: visitorToken, body: 'Me?' },
+    });
     expect(anonymous.status).toBe(401);
     expect(flashes((await page(client, '/projects/1')).body)).toEqual([]);
   });
 
-  test("deleting a project deletes its comments", async () => {
-    const created = await submit(client, '/projects', { csrf_token: token, name: 'Short-lived', slug: 'short-lived', description: '' });
+  test('deleting a project deletes its comments', async () => {
+    const created = await submit(client, '/projects', {
+      csrf_token: token,
+      name: 'Short-lived',
+      slug: 'short-lived',
+      description: '',
+    });
     const id = Number(/\/projects\/(\d+)$/.exec(created.res.headers.get('location')!)![1]);
     await comment(id, 'Soon gone');
     expect(await commentCount(id)).toBe(1);
-    expect((await submit(client, `/projects/${id}/delete`, { csrf_token: token })).res.status).toBe(302);
+    expect((await submit(client, `/projects/${id}/delete`, { csrf_token: token })).res.status).toBe(
+      302,
+    );
     expect(await commentCount(id)).toBe(0);
   });
 });
 
 describe('the live socket of a project', () => {
   test('an unknown project is refused at the handshake with a 404, nothing upgraded; so is a plain GET (426)', async () => {
-    for (const [path, detail] of [['/projects/999/live', 'There is no project 999.'], ['/projects/99999999999/live', undefined]]) {
+    for (const [path, detail] of [
+      ['/projects/999/live', 'There is no project 999.'],
+      ['/projects/99999999999/live', undefined],
+    ]) {
       const refused = await refusal(client.ws(path as string));
       expect(refused.status).toBe(404);
       expect(refused.headers['content-type']).toBe('application/problem+json');
       // An id past the column's range matches no route: the router's 404, before any middleware.
-      expect(JSON.parse(refused.body)).toEqual({ type: 'about:blank', title: 'Not Found', status: 404, ...(detail ? { detail } : {}) });
+      expect(JSON.parse(refused.body)).toEqual({
+        type: 'about:blank',
+        title: 'Not Found',
+        status: 404,
+        ...(detail ? { detail } : {}),
+      });
     }
     const plain = await client.get('/projects/1/live');
     expect(plain.status).toBe(426);
@@ -298,39 +384,69 @@ describe('the live socket of a project', () => {
       });
     }
 
-    const edit = await submit(client, '/projects/2/edit', { csrf_token: token, name: 'aiopg live', slug: 'aiopg', description: 'Edited while watched' });
+    const edit = await submit(client, '/projects/2/edit', {
+      csrf_token: token,
+      name: 'aiopg live',
+      slug: 'aiopg',
+      description: 'Edited while watched',
+    });
     expect(edit.res.status).toBe(302);
     for (const ws of [a, b]) {
-      expect(await ws.nextJson()).toEqual({ type: 'project', project: { id: 2, name: 'aiopg live', slug: 'aiopg', description: 'Edited while watched' } });
+      expect(await ws.nextJson()).toEqual({
+        type: 'project',
+        project: { id: 2, name: 'aiopg live', slug: 'aiopg', description: 'Edited while watched' },
+      });
     }
     // The API's edit too.
-    const put = await client.put('/api/projects/2', { json: { name: 'aiopg', slug: 'aiopg', description: 'Accessing PostgreSQL from asyncio.' } });
+    const put = await client.put('/api/projects/2', {
+      json: { name: 'aiopg', slug: 'aiopg', description: 'Accessing PostgreSQL from asyncio.' },
+    });
     expect(put.status).toBe(200);
     for (const ws of [a, b]) {
-      expect(await ws.nextJson()).toEqual({ type: 'project', project: { id: 2, name: 'aiopg', slug: 'aiopg', description: 'Accessing PostgreSQL from asyncio.' } });
+      expect(await ws.nextJson()).toEqual({
+        type: 'project',
+        project: {
+          id: 2,
+          name: 'aiopg',
+          slug: 'aiopg',
+          description: 'Accessing PostgreSQL from asyncio.',
+        },
+      });
     }
 
     // Project 1's socket got none of it, and gets its own.
     await silent(elsewhere);
     const own = await comment(1, 'For project 1');
-    expect(await elsewhere.nextJson()).toMatchObject({ type: 'comment', comment: { id: own, body: 'For project 1' } });
+    expect(await elsewhere.nextJson()).toMatchObject({
+      type: 'comment',
+      comment: { id: own, body: 'For project 1' },
+    });
     await silent(a, 100);
     await silent(b, 50);
     // What the page sends is ignored.
     await a.send('hello?');
     await silent(a, 100);
-    for (const ws of [a, b, elsewhere]) expect(await ws.close()).toEqual({ code: 1000, reason: '' });
+    for (const ws of [a, b, elsewhere])
+      expect(await ws.close()).toEqual({ code: 1000, reason: '' });
   });
 
   test('?since= sends the project as it is and the comments after that one, once subscribed', async () => {
     const first = await comment(3, 'Missed one');
     const second = await comment(3, 'Missed two');
     const ws = await client.ws(`/projects/3/live?since=${first - 1}`);
-    const got = [await ws.nextJson<LiveEvent>(), await ws.nextJson<LiveEvent>(), await ws.nextJson<LiveEvent>(), await ws.nextJson<LiveEvent>()];
+    const got = [
+      await ws.nextJson<LiveEvent>(),
+      await ws.nextJson<LiveEvent>(),
+      await ws.nextJson<LiveEvent>(),
+      await ws.nextJson<LiveEvent>(),
+    ];
     // The count comes through the hub, the rest straight from the handler: in either order.
     expect(got.filter((e) => e.type === 'viewers')).toEqual([{ type: 'viewers', count: 1 }]);
     expect(got.filter((e) => e.type !== 'viewers')).toEqual([
-      { type: 'project', project: { id: 3, name: 'rororo', slug: 'rororo', description: expect.any(String) } },
+      {
+        type: 'project',
+        project: { id: 3, name: 'rororo', slug: 'rororo', description: expect.any(String) },
+      },
       { type: 'comment', comment: expect.objectContaining({ id: first, body: 'Missed one' }) },
       { type: 'comment', comment: expect.objectContaining({ id: second, body: 'Missed two' }) },
     ]);
@@ -339,17 +455,26 @@ describe('the live socket of a project', () => {
   });
 
   test('deleting the project tells its pages, then closes their sockets with 1000; its URL is refused from then on', async () => {
-    const created = await submit(client, '/projects', { csrf_token: token, name: 'Doomed', slug: 'doomed', description: '' });
+    const created = await submit(client, '/projects', {
+      csrf_token: token,
+      name: 'Doomed',
+      slug: 'doomed',
+      description: '',
+    });
     const id = Number(/\/projects\/(\d+)$/.exec(created.res.headers.get('location')!)![1]);
     const ws = await open(client, id, 1);
-    expect((await submit(client, `/projects/${id}/delete`, { csrf_token: token })).res.status).toBe(302);
+    expect((await submit(client, `/projects/${id}/delete`, { csrf_token: token })).res.status).toBe(
+      302,
+    );
     expect(await ws.nextJson()).toEqual({ type: 'deleted' });
     expect(await ws.closed).toEqual({ code: 1000, reason: 'the project was deleted' });
     expect((await refusal(client.ws(`/projects/${id}/live`))).status).toBe(404);
   });
 
   test('the API deletes: the same', async () => {
-    const res = await client.post('/api/projects', { json: { name: 'Doomed too', slug: 'doomed-too' } });
+    const res = await client.post('/api/projects', {
+      json: { name: 'Doomed too', slug: 'doomed-too' },
+    });
     const { id } = (await res.json()) as { id: number };
     const ws = await open(client, id, 1);
     expect((await client.delete(`/api/projects/${id}`)).status).toBe(204);
@@ -361,7 +486,10 @@ describe('the live socket of a project', () => {
 // Two workers: two apps on one database and one Redis. Without REDIS_URL, a redis-server of the suite's own.
 const SHARED_REDIS = process.env.REDIS_URL || undefined;
 const canRunRedis = SHARED_REDIS !== undefined || redisServerBinary() !== null;
-if (!canRunRedis) console.warn('sample-live.test.ts: the two-worker tests are SKIPPED: no REDIS_URL and no redis-server on PATH');
+if (!canRunRedis)
+  console.warn(
+    'sample-live.test.ts: the two-worker tests are SKIPPED: no REDIS_URL and no redis-server on PATH',
+  );
 const describeRedis = canRunRedis ? describe : describe.skip;
 
 describeRedis('two workers on one Redis', () => {
@@ -397,9 +525,16 @@ describeRedis('two workers on one Redis', () => {
     expect(await b.nextJson()).toEqual({ type: 'viewers', count: 3 });
 
     const workerToken = await logIn(two);
-    const posted = await two.post('/projects/2/comments', { headers: BROWSER, form: { csrf_token: workerToken, body: 'From worker two' } });
+    const posted = await two.post('/projects/2/comments', {
+      headers: BROWSER,
+      form: { csrf_token: workerToken, body: 'From worker two' },
+    });
     expect(posted.status).toBe(302);
-    for (const ws of [a, b, c]) expect(await ws.nextJson()).toMatchObject({ type: 'comment', comment: { body: 'From worker two' } });
+    for (const ws of [a, b, c])
+      expect(await ws.nextJson()).toMatchObject({
+        type: 'comment',
+        comment: { body: 'From worker two' },
+      });
 
     await a.close();
     for (const ws of [b, c]) expect(await ws.nextJson()).toEqual({ type: 'viewers', count: 2 });
@@ -409,11 +544,19 @@ describeRedis('two workers on one Redis', () => {
     expect(await admin.exists(`${prefix}viewers:2`)).toBe(0);
   });
 
-  test("viewers of a worker that died without leaving stop counting once their time is up", async () => {
+  test('viewers of a worker that died without leaving stop counting once their time is up', async () => {
     // What a crashed worker leaves behind: a member it no longer refreshes (its time is up), and one still counting.
-    await admin.zadd(`${prefix}viewers:3`, String(Date.now() - 1), 'dead-worker:1', String(Date.now() + 60_000), 'live-worker:1');
+    await admin.zadd(
+      `${prefix}viewers:3`,
+      String(Date.now() - 1),
+      'dead-worker:1',
+      String(Date.now() + 60_000),
+      'live-worker:1',
+    );
     const ws = await open(one, 3, 2);
-    expect(await admin.zrange(`${prefix}viewers:3`, '0', '-1')).toEqual(expect.arrayContaining(['live-worker:1']));
+    expect(await admin.zrange(`${prefix}viewers:3`, '0', '-1')).toEqual(
+      expect.arrayContaining(['live-worker:1']),
+    );
     expect(await admin.zscore(`${prefix}viewers:3`, 'dead-worker:1')).toBeNull();
     await ws.close();
     await admin.del(`${prefix}viewers:3`);

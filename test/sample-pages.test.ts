@@ -34,19 +34,29 @@ afterAll(async () => {
 });
 
 /** A page as a browser asks for it. */
-async function page(path: string, method = 'GET'): Promise<{ res: globalThis.Response; body: string }> {
+async function page(
+  path: string,
+  method = 'GET',
+): Promise<{ res: globalThis.Response; body: string }> {
   const res = await client.request(method, path, { headers: BROWSER });
   return { res, body: await res.text() };
 }
 
 /** Posts a form as a browser does (urlencoded, HTML accepted, with the CSRF token); redirects are not followed. */
-async function submit(path: string, form: Record<string, string>): Promise<{ res: globalThis.Response; body: string }> {
+async function submit(
+  path: string,
+  form: Record<string, string>,
+): Promise<{ res: globalThis.Response; body: string }> {
   const res = await client.post(path, { headers: BROWSER, form: { csrf_token: token, ...form } });
   return { res, body: await res.text() };
 }
 
 /** Adds a project through the form and returns its id, read from the redirect. */
-async function addProject(form: { name: string; slug: string; description: string }): Promise<number> {
+async function addProject(form: {
+  name: string;
+  slug: string;
+  description: string;
+}): Promise<number> {
   const { res, body } = await submit('/projects', form);
   expect(res.status).toBe(302);
   expect(body).toBe('');
@@ -58,7 +68,10 @@ async function addProject(form: { name: string; slug: string; description: strin
 
 /** The flash messages of a page, as [category, text]. */
 function flashes(body: string): [string, string][] {
-  return [...body.matchAll(/<p class="flash flash-(\w+)" role="status">([^<]*)<\/p>/g)].map((m) => [m[1], m[2]]);
+  return [...body.matchAll(/<p class="flash flash-(\w+)" role="status">([^<]*)<\/p>/g)].map((m) => [
+    m[1],
+    m[2],
+  ]);
 }
 
 /** The CSRF field forms carry: hidden, and the session's token masked anew on each page. */
@@ -66,17 +79,27 @@ const CSRF_FIELD = /<input type="hidden" name="csrf_token" value="[A-Za-z0-9_-]{
 
 /** The project cards of a page, as [href, name]. */
 function cards(body: string): [string, string][] {
-  return [...body.matchAll(/<a class="card-title" href="([^"]*)">([^<]*)<\/a>/g)].map((m) => [m[1], m[2]]);
+  return [...body.matchAll(/<a class="card-title" href="([^"]*)">([^<]*)<\/a>/g)].map((m) => [
+    m[1],
+    m[2],
+  ]);
 }
 
 /** The results of the search page, as [href, name, added]. */
 function results(body: string): [string, string, string][] {
-  return [...body.matchAll(/<li>\s*<a href="([^"]*)">([^<]*)<\/a>\s*<span class="muted">added ([^<]*)<\/span>/g)].map((m) => [m[1], m[2], m[3]]);
+  return [
+    ...body.matchAll(
+      /<li>\s*<a href="([^"]*)">([^<]*)<\/a>\s*<span class="muted">added ([^<]*)<\/span>/g,
+    ),
+  ].map((m) => [m[1], m[2], m[3]]);
 }
 
 /** The search page's result line, whitespace squashed: the count, the query and the date locales. */
 function resultLine(body: string): string | undefined {
-  return /<p class="muted">\d+ results? for [\s\S]*?<\/p>/.exec(body)?.[0].replace(/\s+/g, ' ').replace(/ <\/p>$/, '</p>');
+  return /<p class="muted">\d+ results? for [\s\S]*?<\/p>/
+    .exec(body)?.[0]
+    .replace(/\s+/g, ' ')
+    .replace(/ <\/p>$/, '</p>');
 }
 
 /** The locales the search page offers for its dates, in order. */
@@ -87,7 +110,11 @@ const LOCALES = ['uk_UA', 'en_GB', 'en_US', 'de_DE'];
  * <strong>, the others links to the same search (`hrefQuery` as encoded in the link) in that locale.
  */
 function expectedLine(summary: string, hrefQuery: string, current: string): string {
-  const locales = LOCALES.map((l) => (l === current ? `<strong>${l}</strong>` : `<a href="/search?query=${hrefQuery}&amp;locale=${l}">${l}</a>`));
+  const locales = LOCALES.map((l) =>
+    l === current
+      ? `<strong>${l}</strong>`
+      : `<a href="/search?query=${hrefQuery}&amp;locale=${l}">${l}</a>`,
+  );
   return `<p class="muted">${summary} Dates: ${locales.join(' · ')}</p>`;
 }
 
@@ -101,7 +128,10 @@ function title(body: string): string | undefined {
 }
 
 function contentHash(file: string): string {
-  return createHash('sha256').update(readFileSync(join(STATIC_DIR, file))).digest('hex').slice(0, 12);
+  return createHash('sha256')
+    .update(readFileSync(join(STATIC_DIR, file)))
+    .digest('hex')
+    .slice(0, 12);
 }
 
 function expectHtml(res: globalThis.Response, status: number): void {
@@ -109,7 +139,13 @@ function expectHtml(res: globalThis.Response, status: number): void {
   expect(res.headers.get('content-type')).toBe(HTML_TYPE);
 }
 
-function expectErrorPage(res: globalThis.Response, body: string, status: number, heading: string, detail?: string): void {
+function expectErrorPage(
+  res: globalThis.Response,
+  body: string,
+  status: number,
+  heading: string,
+  detail?: string,
+): void {
   expectHtml(res, status);
   expect(body).toContain(`<p class="error-code">${status}</p>`);
   expect(body).toContain(`<h1>${heading}</h1>`);
@@ -124,7 +160,9 @@ describe('index page', () => {
     expectHtml(res, 200);
     expect(title(body)).toBe('Home · Rococo Tracker');
     expect(body).toContain('<h1>Keep track of your projects</h1>');
-    expect(squash(body)).toContain('<p>3 projects so far. <a href="/projects/new">Add one</a>, find one below, or ask the <a href="/api/">JSON API</a>.</p>');
+    expect(squash(body)).toContain(
+      '<p>3 projects so far. <a href="/projects/new">Add one</a>, find one below, or ask the <a href="/api/">JSON API</a>.</p>',
+    );
     expect(cards(body)).toEqual([
       ['/projects/3', 'rororo'],
       ['/projects/2', 'aiopg'],
@@ -138,7 +176,9 @@ describe('index page', () => {
     expect(body).toContain('<li><a href="/users/3">Demo User</a></li>');
     // Who is logged in, and the logout button (a form with the CSRF token).
     expect(body).toContain('<a class="whoami" href="/users/3">Demo User</a>');
-    expect(squash(body)).toMatch(/<form class="logout" method="post" action="\/logout"> <input type="hidden" name="csrf_token" value="[\w-]{86}"> <button class="link-button" type="submit">Log out<\/button> <\/form>/);
+    expect(squash(body)).toMatch(
+      /<form class="logout" method="post" action="\/logout"> <input type="hidden" name="csrf_token" value="[\w-]{86}"> <button class="link-button" type="submit">Log out<\/button> <\/form>/,
+    );
     expect(body).not.toContain('>Log in</a>');
     // Navigation, all reverse URLs.
     expect(body).toContain('<a class="brand" href="/">');
@@ -226,9 +266,13 @@ describe('project list and project page', () => {
       ['/projects/3', 'rororo'],
     ]);
     expect(body).toContain('<code class="slug">aiohttp-web</code>');
-    expect(body).toContain('<p>Useful helpers for aiohttp.web applications: settings, schemas, logging.</p>');
+    expect(body).toContain(
+      '<p>Useful helpers for aiohttp.web applications: settings, schemas, logging.</p>',
+    );
     // A plain heading; "New project" is the masthead's button only.
-    expect(squash(body)).toContain('<main class="wrap"> <h1>Projects</h1> <ul class="cards" id="projects">');
+    expect(squash(body)).toContain(
+      '<main class="wrap"> <h1>Projects</h1> <ul class="cards" id="projects">',
+    );
     expect(body).not.toContain('section-head');
     expect(body).toContain('<a class="button button-small" href="/projects/new">New project</a>');
     expect(body.match(/>New project<\/a>/g)).toHaveLength(1);
@@ -240,12 +284,18 @@ describe('project list and project page', () => {
     expect(title(body)).toBe('aiohttp.web · Rococo Tracker');
     expect(body).toContain('<p class="crumbs"><a href="/projects">← All projects</a></p>');
     expect(body).toContain('<h1>aiohttp.web <code class="slug">aiohttp-web</code></h1>');
-    expect(body).toContain('<p class="lead">Web framework for asyncio: the one the talk is about.</p>');
+    expect(body).toContain(
+      '<p class="lead">Web framework for asyncio: the one the talk is about.</p>',
+    );
     expect(squash(body)).toContain('<dt>Owner</dt> <dd><a href="/users/1">Igor Davydenko</a></dd>');
-    const { created_at } = (await (await client.get('/api/projects/1')).json()) as { created_at: string };
+    const { created_at } = (await (await client.get('/api/projects/1')).json()) as {
+      created_at: string;
+    };
     const added = created_at.slice(0, 10);
     expect(added).toMatch(/^\d{4}-\d{2}-\d{2}$/);
-    expect(squash(body)).toContain(`<dt>Added</dt> <dd>${added} · <a href="/api/projects/1">as JSON</a></dd> </dl>`);
+    expect(squash(body)).toContain(
+      `<dt>Added</dt> <dd>${added} · <a href="/api/projects/1">as JSON</a></dd> </dl>`,
+    );
     expect(body).not.toContain('<dt>API</dt>');
     expect(body).not.toContain('/projects/1/edit');
     expect(body).not.toContain('/projects/1/delete');
@@ -276,7 +326,12 @@ describe('project list and project page', () => {
     const res = await client.get('/projects/999');
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toBe(PROBLEM_TYPE);
-    expect(await res.json()).toEqual({ type: 'about:blank', title: 'Not Found', status: 404, detail: 'There is no project 999.' });
+    expect(await res.json()).toEqual({
+      type: 'about:blank',
+      title: 'Not Found',
+      status: 404,
+      detail: 'There is no project 999.',
+    });
   });
 
   test('a path no route matches is the 404 page too', async () => {
@@ -290,7 +345,13 @@ describe('project list and project page', () => {
 
   test('a wrong method on a page is a 405 page with Allow', async () => {
     const { res, body } = await page('/projects/1', 'DELETE');
-    expectErrorPage(res, body, 405, 'Method Not Allowed', 'DELETE is not allowed here; use GET, HEAD');
+    expectErrorPage(
+      res,
+      body,
+      405,
+      'Method Not Allowed',
+      'DELETE is not allowed here; use GET, HEAD',
+    );
     expect(res.headers.get('allow')).toBe('GET, HEAD');
   });
 });
@@ -324,7 +385,12 @@ describe('user profile', () => {
     const bare = await client.get('/users/999');
     expect(bare.status).toBe(404);
     expect(bare.headers.get('content-type')).toBe(PROBLEM_TYPE);
-    expect(await bare.json()).toEqual({ type: 'about:blank', title: 'Not Found', status: 404, detail: 'There is no user 999.' });
+    expect(await bare.json()).toEqual({
+      type: 'about:blank',
+      title: 'Not Found',
+      status: 404,
+      detail: 'There is no user 999.',
+    });
   });
 });
 
@@ -341,7 +407,9 @@ describe('search', () => {
     const { res, body } = await page('/search');
     expectHtml(res, 200);
     expect(title(body)).toBe('Search · Rococo Tracker');
-    expect(body).toContain('<input type="search" name="query" value="" placeholder="Name or description"');
+    expect(body).toContain(
+      '<input type="search" name="query" value="" placeholder="Name or description"',
+    );
     expect(body).toContain('<input type="hidden" name="locale" value="uk_UA">');
     expect(body).not.toContain('result');
   });
@@ -365,7 +433,9 @@ describe('search', () => {
     expect(resultLine(body)).toBe(expectedLine('1 result for “RoRoRo”.', 'RoRoRo', 'uk_UA'));
     expect(results(body)).toEqual([['/projects/3', 'rororo', await created(3, 'uk-UA')]]);
     const byDescription = await page('/search?query=overRATED');
-    expect(results(byDescription.body)).toEqual([['/projects/2', 'aiopg', await created(2, 'uk-UA')]]);
+    expect(results(byDescription.body)).toEqual([
+      ['/projects/2', 'aiopg', await created(2, 'uk-UA')],
+    ]);
   });
 
   test('?locale=en_GB changes how dates read', async () => {
@@ -375,7 +445,9 @@ describe('search', () => {
     expect(body).toContain('<input type="hidden" name="locale" value="en_GB">');
     const date = await created(2, 'en-GB');
     expect(results(body)).toEqual([['/projects/2', 'aiopg', date]]);
-    expect(date).toMatch(/^\d{1,2} (January|February|March|April|May|June|July|August|September|October|November|December) \d{4}$/);
+    expect(date).toMatch(
+      /^\d{1,2} (January|February|March|April|May|June|July|August|September|October|November|December) \d{4}$/,
+    );
     expect(date).not.toBe(await created(2, 'uk-UA'));
   });
 
@@ -389,7 +461,9 @@ describe('search', () => {
     expect(us.body).toContain('<input type="hidden" name="locale" value="en_US">');
     const date = await created(2, 'en-US');
     expect(results(us.body)).toEqual([['/projects/2', 'aiopg', date]]);
-    expect(date).toMatch(/^(January|February|March|April|May|June|July|August|September|October|November|December) \d{1,2}, \d{4}$/);
+    expect(date).toMatch(
+      /^(January|February|March|April|May|June|July|August|September|October|November|December) \d{1,2}, \d{4}$/,
+    );
 
     const de = await page('/search?query=aiopg&locale=de_DE');
     expect(resultLine(de.body)).toBe(expectedLine('1 result for “aiopg”.', 'aiopg', 'de_DE'));
@@ -397,7 +471,9 @@ describe('search', () => {
   });
 
   test('a malformed locale falls back to the default', async () => {
-    const { res, body } = await page(`/search?query=aiopg&locale=${encodeURIComponent('"><script>alert(1)</script>')}`);
+    const { res, body } = await page(
+      `/search?query=aiopg&locale=${encodeURIComponent('"><script>alert(1)</script>')}`,
+    );
     expectHtml(res, 200);
     expect(resultLine(body)).toBe(expectedLine('1 result for “aiopg”.', 'aiopg', 'uk_UA'));
     expect(body).toContain('<input type="hidden" name="locale" value="uk_UA">');
@@ -429,16 +505,23 @@ describe('search', () => {
     expectHtml(res, 200);
     expect(title(body)).toBe('“&lt;b&gt;bold&lt;/b&gt;” · Rococo Tracker');
     // Escaped in the text; URL-encoded (then & escaped) in the locale links.
-    expect(resultLine(body)).toBe(expectedLine('0 results for “&lt;b&gt;bold&lt;/b&gt;”.', '%3Cb%3Ebold%3C%2Fb%3E', 'uk_UA'));
+    expect(resultLine(body)).toBe(
+      expectedLine('0 results for “&lt;b&gt;bold&lt;/b&gt;”.', '%3Cb%3Ebold%3C%2Fb%3E', 'uk_UA'),
+    );
     expect(body).toContain('value="&lt;b&gt;bold&lt;/b&gt;"');
     expect(body).not.toContain('<b>bold</b>');
     expect(results(body)).toEqual([]);
   });
 
   test('% and _ in the query are literal characters, not wildcards', async () => {
-    const id = await addProject({ name: 'Sale: 50% off', slug: 'sale', description: 'snake_case names' });
+    const id = await addProject({
+      name: 'Sale: 50% off',
+      slug: 'sale',
+      description: 'snake_case names',
+    });
     const date = await created(id, 'uk-UA');
-    const search = async (q: string) => results((await page(`/search?query=${encodeURIComponent(q)}`)).body);
+    const search = async (q: string) =>
+      results((await page(`/search?query=${encodeURIComponent(q)}`)).body);
 
     expect(await search('%')).toEqual([[`/projects/${id}`, 'Sale: 50% off', date]]);
     expect(await search('_')).toEqual([[`/projects/${id}`, 'Sale: 50% off', date]]);
@@ -458,11 +541,19 @@ describe('adding a project through the form', () => {
     expectHtml(res, 200);
     expect(title(body)).toBe('New project · Rococo Tracker');
     expect(body).toContain('<h1>New project</h1>');
-    expect(squash(body)).toMatch(/<form class="form" method="post" novalidate action="\/projects"> <input type="hidden" name="csrf_token" value="[\w-]{86}">/);
+    expect(squash(body)).toMatch(
+      /<form class="form" method="post" novalidate action="\/projects"> <input type="hidden" name="csrf_token" value="[\w-]{86}">/,
+    );
     expect(body).toContain('<input id="name" name="name" value="" maxlength="32" required >');
-    expect(body).toContain('<label for="slug">Slug <span class="muted">(the project\'s short name in links)</span></label>');
-    expect(body).toContain('<input id="slug" name="slug" value="" maxlength="32" pattern="[a-z0-9-]+" required data-slug-from="name" >');
-    expect(body).toContain('<textarea id="description" name="description" maxlength="255" rows="4"></textarea>');
+    expect(body).toContain(
+      '<label for="slug">Slug <span class="muted">(the project\'s short name in links)</span></label>',
+    );
+    expect(body).toContain(
+      '<input id="slug" name="slug" value="" maxlength="32" pattern="[a-z0-9-]+" required data-slug-from="name" >',
+    );
+    expect(body).toContain(
+      '<textarea id="description" name="description" maxlength="255" rows="4"></textarea>',
+    );
     expect(body).toContain('<button class="button" type="submit">Add project</button>');
     expect(body).toContain('<a href="/projects">Cancel</a>');
     expect(body).not.toContain('flash-error');
@@ -471,7 +562,11 @@ describe('adding a project through the form', () => {
 
   test('a valid post redirects (302) to the new project, owned by the user, with a flash message; names are escaped', async () => {
     const name = '<b>Bold</b> & "co"';
-    const { res, body } = await submit('/projects', { name, slug: 'bold-co', description: 'Made by <i>a test</i>' });
+    const { res, body } = await submit('/projects', {
+      name,
+      slug: 'bold-co',
+      description: 'Made by <i>a test</i>',
+    });
     expect(res.status).toBe(302);
     expect(body).toBe('');
     const location = res.headers.get('location') ?? '';
@@ -486,7 +581,9 @@ describe('adding a project through the form', () => {
     expect(flashes(shown.body)).toEqual([['success', `Project “${escaped}” was added.`]]);
     expect(shown.body).toContain(`<h1>${escaped} <code class="slug">bold-co</code></h1>`);
     expect(shown.body).toContain('<p class="lead">Made by &lt;i&gt;a test&lt;/i&gt;</p>');
-    expect(squash(shown.body)).toContain('<dt>Owner</dt> <dd><a href="/users/3">Demo User</a></dd>');
+    expect(squash(shown.body)).toContain(
+      '<dt>Owner</dt> <dd><a href="/users/3">Demo User</a></dd>',
+    );
     expect(shown.body).toContain(`<a class="button" href="/projects/${id}/edit">Edit</a>`);
     expect(shown.body).not.toContain('<b>Bold</b>');
     expect(shown.body).not.toContain('<i>a test</i>');
@@ -499,41 +596,77 @@ describe('adding a project through the form', () => {
 
   test('an invalid post re-renders the form with 422, the messages, and what was typed', async () => {
     const long = 'x'.repeat(33);
-    const { res, body } = await submit('/projects', { name: long, slug: 'Not A Slug!', description: 'kept <as> typed' });
+    const { res, body } = await submit('/projects', {
+      name: long,
+      slug: 'Not A Slug!',
+      description: 'kept <as> typed',
+    });
     expectHtml(res, 422);
     expect(title(body)).toBe('New project · Rococo Tracker');
-    expect(body).toContain('<p class="flash flash-error" role="alert">Please correct the fields below.</p>');
-    expect(body).toContain(`<input id="name" name="name" value="${long}" maxlength="32" required aria-invalid="true">`);
-    expect(body).toContain('<p class="field-error">Give the project a name of 1 to 32 characters.</p>');
-    expect(body).toContain('<input id="slug" name="slug" value="Not A Slug!" maxlength="32" pattern="[a-z0-9-]+" required data-slug-from="name" aria-invalid="true">');
-    expect(body).toContain('<p class="field-error">Use 1 to 32 lower-case letters, digits or hyphens.</p>');
-    expect(body).toContain('<textarea id="description" name="description" maxlength="255" rows="4">kept &lt;as&gt; typed</textarea>');
+    expect(body).toContain(
+      '<p class="flash flash-error" role="alert">Please correct the fields below.</p>',
+    );
+    expect(body).toContain(
+      `<input id="name" name="name" value="${long}" maxlength="32" required aria-invalid="true">`,
+    );
+    expect(body).toContain(
+      '<p class="field-error">Give the project a name of 1 to 32 characters.</p>',
+    );
+    expect(body).toContain(
+      '<input id="slug" name="slug" value="Not A Slug!" maxlength="32" pattern="[a-z0-9-]+" required data-slug-from="name" aria-invalid="true">',
+    );
+    expect(body).toContain(
+      '<p class="field-error">Use 1 to 32 lower-case letters, digits or hyphens.</p>',
+    );
+    expect(body).toContain(
+      '<textarea id="description" name="description" maxlength="255" rows="4">kept &lt;as&gt; typed</textarea>',
+    );
     expect(body.match(/class="field-error"/g)).toHaveLength(2);
 
-    const empty = await submit('/projects', { name: '   ', slug: '', description: 'd'.repeat(256) });
+    const empty = await submit('/projects', {
+      name: '   ',
+      slug: '',
+      description: 'd'.repeat(256),
+    });
     expectHtml(empty.res, 422);
     expect(empty.body.match(/class="field-error"/g)).toHaveLength(3);
-    expect(empty.body).toContain('<p class="field-error">Give the project a name of 1 to 32 characters.</p>');
-    expect(empty.body).toContain('<p class="field-error">Use 1 to 32 lower-case letters, digits or hyphens.</p>');
-    expect(empty.body).toContain('<p class="field-error">Keep the description under 256 characters.</p>');
+    expect(empty.body).toContain(
+      '<p class="field-error">Give the project a name of 1 to 32 characters.</p>',
+    );
+    expect(empty.body).toContain(
+      '<p class="field-error">Use 1 to 32 lower-case letters, digits or hyphens.</p>',
+    );
+    expect(empty.body).toContain(
+      '<p class="field-error">Keep the description under 256 characters.</p>',
+    );
 
     // Nothing was added.
     expect(cards((await page('/projects')).body).map(([, n]) => n)).not.toContain(long);
   });
 
   test('a taken slug re-renders the form with 409, what was typed, and the message under the slug', async () => {
-    const { res, body } = await submit('/projects', { name: 'Another aiopg', slug: 'aiopg', description: 'kept <as> typed' });
+    const { res, body } = await submit('/projects', {
+      name: 'Another aiopg',
+      slug: 'aiopg',
+      description: 'kept <as> typed',
+    });
     expectHtml(res, 409);
     expect(title(body)).toBe('New project · Rococo Tracker');
     expect(body).toContain('<h1>New project</h1>');
     expect(body).not.toContain('error-code');
-    expect(body).toContain('<p class="flash flash-error" role="alert">Please correct the fields below.</p>');
-    expect(body).toContain('<input id="name" name="name" value="Another aiopg" maxlength="32" required >');
+    expect(body).toContain(
+      '<p class="flash flash-error" role="alert">Please correct the fields below.</p>',
+    );
+    expect(body).toContain(
+      '<input id="name" name="name" value="Another aiopg" maxlength="32" required >',
+    );
     expect(squash(body)).toContain(
       '<input id="slug" name="slug" value="aiopg" maxlength="32" pattern="[a-z0-9-]+" required data-slug-from="name" aria-invalid="true"> ' +
         '<p class="field-error">The slug “aiopg” is already taken.</p>',
     );
-    expect(body).toContain('<textarea id="description" name="description" maxlength="255" rows="4">kept &lt;as&gt; typed</textarea>');
+    expect(body).toContain(
+      '<textarea id="description" name="description" maxlength="255" rows="4">kept &lt;as&gt; typed</textarea>',
+    );
     expect(body.match(/class="field-error"/g)).toHaveLength(1);
     expect(cards((await page('/projects')).body).map(([, n]) => n)).not.toContain('Another aiopg');
   });
@@ -546,14 +679,28 @@ describe('editing and deleting through the forms', () => {
     expectHtml(form.res, 200);
     expect(title(form.body)).toBe('Edit Draft · Rococo Tracker');
     expect(form.body).toContain('<h1>Edit “Draft”</h1>');
-    expect(squash(form.body)).toMatch(new RegExp(`<form class="form" method="post" novalidate action="/projects/${id}/edit"> ${CSRF_FIELD.source}`));
-    expect(form.body).toContain('<input id="name" name="name" value="Draft" maxlength="32" required >');
-    expect(form.body).toContain('<input id="slug" name="slug" value="draft" maxlength="32" pattern="[a-z0-9-]+" required  >');
-    expect(form.body).toContain('<textarea id="description" name="description" maxlength="255" rows="4">First words</textarea>');
+    expect(squash(form.body)).toMatch(
+      new RegExp(
+        `<form class="form" method="post" novalidate action="/projects/${id}/edit"> ${CSRF_FIELD.source}`,
+      ),
+    );
+    expect(form.body).toContain(
+      '<input id="name" name="name" value="Draft" maxlength="32" required >',
+    );
+    expect(form.body).toContain(
+      '<input id="slug" name="slug" value="draft" maxlength="32" pattern="[a-z0-9-]+" required  >',
+    );
+    expect(form.body).toContain(
+      '<textarea id="description" name="description" maxlength="255" rows="4">First words</textarea>',
+    );
     expect(form.body).toContain('<button class="button" type="submit">Save</button>');
     expect(form.body).toContain(`<a href="/projects/${id}">Cancel</a>`);
 
-    const { res, body } = await submit(`/projects/${id}/edit`, { name: 'Final', slug: 'final', description: 'Last words' });
+    const { res, body } = await submit(`/projects/${id}/edit`, {
+      name: 'Final',
+      slug: 'final',
+      description: 'Last words',
+    });
     expect(res.status).toBe(302);
     expect(body).toBe('');
     expect(res.headers.get('location')).toBe(`/projects/${id}`);
@@ -568,29 +715,51 @@ describe('editing and deleting through the forms', () => {
 
   test('an invalid edit re-renders the form with 422 and keeps the typed values', async () => {
     const id = await addProject({ name: 'Keep', slug: 'keep', description: '' });
-    const { res, body } = await submit(`/projects/${id}/edit`, { name: 'Changed', slug: 'UPPER', description: 'new' });
+    const { res, body } = await submit(`/projects/${id}/edit`, {
+      name: 'Changed',
+      slug: 'UPPER',
+      description: 'new',
+    });
     expectHtml(res, 422);
     expect(body).toContain('<h1>Edit “Keep”</h1>');
-    expect(body).toContain('<input id="name" name="name" value="Changed" maxlength="32" required >');
-    expect(body).toContain('<input id="slug" name="slug" value="UPPER" maxlength="32" pattern="[a-z0-9-]+" required  aria-invalid="true">');
-    expect(body).toContain('<p class="field-error">Use 1 to 32 lower-case letters, digits or hyphens.</p>');
-    expect((await page(`/projects/${id}`)).body).toContain('<h1>Keep <code class="slug">keep</code></h1>');
+    expect(body).toContain(
+      '<input id="name" name="name" value="Changed" maxlength="32" required >',
+    );
+    expect(body).toContain(
+      '<input id="slug" name="slug" value="UPPER" maxlength="32" pattern="[a-z0-9-]+" required  aria-invalid="true">',
+    );
+    expect(body).toContain(
+      '<p class="field-error">Use 1 to 32 lower-case letters, digits or hyphens.</p>',
+    );
+    expect((await page(`/projects/${id}`)).body).toContain(
+      '<h1>Keep <code class="slug">keep</code></h1>',
+    );
   });
 
   test('a taken slug on edit re-renders the form with 409 and the message; nothing changes', async () => {
     const id = await addProject({ name: 'Mine', slug: 'mine', description: 'As it was' });
-    const { res, body } = await submit(`/projects/${id}/edit`, { name: 'Renamed', slug: 'aiopg', description: 'new' });
+    const { res, body } = await submit(`/projects/${id}/edit`, {
+      name: 'Renamed',
+      slug: 'aiopg',
+      description: 'new',
+    });
     expectHtml(res, 409);
     expect(title(body)).toBe('Edit Mine · Rococo Tracker');
     expect(body).toContain('<h1>Edit “Mine”</h1>');
     expect(body).not.toContain('error-code');
-    expect(body).toContain('<p class="flash flash-error" role="alert">Please correct the fields below.</p>');
-    expect(body).toContain('<input id="name" name="name" value="Renamed" maxlength="32" required >');
+    expect(body).toContain(
+      '<p class="flash flash-error" role="alert">Please correct the fields below.</p>',
+    );
+    expect(body).toContain(
+      '<input id="name" name="name" value="Renamed" maxlength="32" required >',
+    );
     expect(squash(body)).toContain(
       '<input id="slug" name="slug" value="aiopg" maxlength="32" pattern="[a-z0-9-]+" required aria-invalid="true"> ' +
         '<p class="field-error">The slug “aiopg” is already taken.</p>',
     );
-    expect(body).toContain('<textarea id="description" name="description" maxlength="255" rows="4">new</textarea>');
+    expect(body).toContain(
+      '<textarea id="description" name="description" maxlength="255" rows="4">new</textarea>',
+    );
     expect(body.match(/class="field-error"/g)).toHaveLength(1);
     const shown = (await page(`/projects/${id}`)).body;
     expect(shown).toContain('<h1>Mine <code class="slug">mine</code></h1>');
@@ -598,8 +767,17 @@ describe('editing and deleting through the forms', () => {
   });
 
   test('editing a missing project is the 404 page', async () => {
-    expectErrorPage(...(await page('/projects/999/edit').then((p) => [p.res, p.body] as const)), 404, 'We could not find that page', 'There is no project 999.');
-    const { res, body } = await submit('/projects/999/edit', { name: 'x', slug: 'x', description: '' });
+    expectErrorPage(
+      ...(await page('/projects/999/edit').then((p) => [p.res, p.body] as const)),
+      404,
+      'We could not find that page',
+      'There is no project 999.',
+    );
+    const { res, body } = await submit('/projects/999/edit', {
+      name: 'x',
+      slug: 'x',
+      description: '',
+    });
     expectErrorPage(res, body, 404, 'We could not find that page', 'There is no project 999.');
   });
 
@@ -609,13 +787,27 @@ describe('editing and deleting through the forms', () => {
     expect(res.status).toBe(302);
     expect(body).toBe('');
     expect(res.headers.get('location')).toBe('/projects');
-    expect(flashes((await page('/projects')).body)).toEqual([['success', 'Project “Doomed” was deleted.']]);
+    expect(flashes((await page('/projects')).body)).toEqual([
+      ['success', 'Project “Doomed” was deleted.'],
+    ]);
 
     const gone = await page(`/projects/${id}`);
-    expectErrorPage(gone.res, gone.body, 404, 'We could not find that page', `There is no project ${id}.`);
+    expectErrorPage(
+      gone.res,
+      gone.body,
+      404,
+      'We could not find that page',
+      `There is no project ${id}.`,
+    );
     expect(cards((await page('/projects')).body)).not.toContainEqual([`/projects/${id}`, 'Doomed']);
 
     const again = await submit(`/projects/${id}/delete`, {});
-    expectErrorPage(again.res, again.body, 404, 'We could not find that page', `There is no project ${id}.`);
+    expectErrorPage(
+      again.res,
+      again.body,
+      404,
+      'We could not find that page',
+      `There is no project ${id}.`,
+    );
   });
 });

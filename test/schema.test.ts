@@ -162,7 +162,8 @@ function typed(value: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     if (v === undefined) continue;
-    if (v instanceof Date) out[k] = ['Date', Number.isNaN(v.getTime()) ? 'Invalid Date' : v.toISOString()];
+    if (v instanceof Date)
+      out[k] = ['Date', Number.isNaN(v.getTime()) ? 'Invalid Date' : v.toISOString()];
     else if (Array.isArray(v)) out[k] = ['array', v.map((x) => [typeof x, x])];
     else out[k] = [typeof v, v];
   }
@@ -204,7 +205,12 @@ class ConvController {
   @Get('/params/<int:-?\\d+>/<float>/<flag>/<when>')
   @Schema({ params: ConvParams })
   params(req: Request<unknown, unknown, ConvParams>) {
-    return { params: typed(req.validParams), isInstance: req.validParams instanceof ConvParams, data: req.data === undefined, raw: req.params };
+    return {
+      params: typed(req.validParams),
+      isInstance: req.validParams instanceof ConvParams,
+      data: req.data === undefined,
+      raw: req.params,
+    };
   }
 
   @Get('/things/<thing_id>')
@@ -312,7 +318,11 @@ class OutputController {
   @Post('/passthrough/<mode>')
   @Schema({ request: AddProject, response: StrictOut, status: 201 })
   passthrough(req: Request<AddProject>) {
-    if (req.params.mode === 'response') return json({ custom: req.data.name, password_hash: 'as the handler chose' }, { status: 202, headers: { 'x-custom': 'yes' } });
+    if (req.params.mode === 'response')
+      return json(
+        { custom: req.data.name, password_hash: 'as the handler chose' },
+        { status: 202, headers: { 'x-custom': 'yes' } },
+      );
     if (req.params.mode === 'returned') return new HTTPForbidden('Not yours');
     throw new HTTPConflict('The slug is taken');
   }
@@ -341,7 +351,12 @@ class NotAClass {
 let client: TestClient;
 
 beforeAll(async () => {
-  client = await testClient(createApp({ plugins: [schemas()], controllers: [ConvController, InputController, OutputController] }));
+  client = await testClient(
+    createApp({
+      plugins: [schemas()],
+      controllers: [ConvController, InputController, OutputController],
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -359,7 +374,8 @@ type Source = 'query' | 'urlencoded' | 'multipart' | 'delete-query';
 /** Sends `pairs` to the Conv routes as a query string, a urlencoded form or a multipart form. */
 function sendConv(source: Source, pairs: [string, string][]): Promise<globalThis.Response> {
   if (source === 'query') return client.get('/conv?' + new URLSearchParams(pairs).toString());
-  if (source === 'delete-query') return client.delete('/conv?' + new URLSearchParams(pairs).toString());
+  if (source === 'delete-query')
+    return client.delete('/conv?' + new URLSearchParams(pairs).toString());
   if (source === 'urlencoded') return client.post('/conv', { form: new URLSearchParams(pairs) });
   const form = new FormData();
   for (const [k, v] of pairs) form.append(k, v);
@@ -370,12 +386,24 @@ function problem422(detail: string, errors: { path: string; messages: string[] }
   return { type: 'about:blank', title: 'Unprocessable Entity', status: 422, detail, errors };
 }
 
-async function expectProblem(res: globalThis.Response, status: number, body: Record<string, unknown>): Promise<void> {
-  expect([res.status, res.headers.get('content-type'), await res.json()]).toEqual([status, PROBLEM_TYPE, body]);
+async function expectProblem(
+  res: globalThis.Response,
+  status: number,
+  body: Record<string, unknown>,
+): Promise<void> {
+  expect([res.status, res.headers.get('content-type'), await res.json()]).toEqual([
+    status,
+    PROBLEM_TYPE,
+    body,
+  ]);
 }
 
 async function expectJson(res: globalThis.Response, status: number, body: unknown): Promise<void> {
-  expect([res.status, res.headers.get('content-type'), await res.json()]).toEqual([status, JSON_TYPE, body]);
+  expect([res.status, res.headers.get('content-type'), await res.json()]).toEqual([
+    status,
+    JSON_TYPE,
+    body,
+  ]);
 }
 
 /** Each conversion: what was sent, and the property as the handler saw it. */
@@ -396,15 +424,53 @@ const CONVERSIONS: [[string, string][], Record<string, unknown>][] = [
   [[['flag', 'off']], { flag: ['boolean', false] }],
   [[['when', '2024-05-01T10:20:30Z']], { when: ['Date', '2024-05-01T10:20:30.000Z'] }],
   [[['when', '2024-05-01']], { when: ['Date', '2024-05-01T00:00:00.000Z'] }],
-  [[['tags', 'a'], ['tags', 'b']], { tags: ['array', [['string', 'a'], ['string', 'b']]] }],
+  [
+    [
+      ['tags', 'a'],
+      ['tags', 'b'],
+    ],
+    {
+      tags: [
+        'array',
+        [
+          ['string', 'a'],
+          ['string', 'b'],
+        ],
+      ],
+    },
+  ],
   [[['tags', 'solo']], { tags: ['array', [['string', 'solo']]] }],
-  [[['ids', '1'], ['ids', '2'], ['ids', '30']], { ids: ['array', [['number', 1], ['number', 2], ['number', 30]]] }],
+  [
+    [
+      ['ids', '1'],
+      ['ids', '2'],
+      ['ids', '30'],
+    ],
+    {
+      ids: [
+        'array',
+        [
+          ['number', 1],
+          ['number', 2],
+          ['number', 30],
+        ],
+      ],
+    },
+  ],
   [[['ids', '7']], { ids: ['array', [['number', 7]]] }],
   // A string property stays a string, however numeric or boolean it looks.
   [[['text', '42']], { text: ['string', '42'] }],
   [[['text', 'true']], { text: ['string', 'true'] }],
   [
-    [['int', '5'], ['float', '0.5'], ['flag', 'off'], ['when', '2000-01-02T03:04:05.678Z'], ['tags', 'x'], ['ids', '8'], ['text', 'hi']],
+    [
+      ['int', '5'],
+      ['float', '0.5'],
+      ['flag', 'off'],
+      ['when', '2000-01-02T03:04:05.678Z'],
+      ['tags', 'x'],
+      ['ids', '8'],
+      ['text', 'hi'],
+    ],
     {
       int: ['number', 5],
       float: ['number', 0.5],
@@ -422,17 +488,45 @@ const INVALID: [[string, string][], { path: string; messages: string[] }[]][] = 
   [[['int', '4.5']], [{ path: 'int', messages: ['int must be an integer number'] }]],
   [[['int', 'abc']], [{ path: 'int', messages: ['int must be an integer number'] }]],
   [[['int', '']], [{ path: 'int', messages: ['int must be an integer number'] }]],
-  [[['int', '1'], ['int', '2']], [{ path: 'int', messages: ['int must be an integer number'] }]],
-  [[['float', 'abc']], [{ path: 'float', messages: ['float must be a number conforming to the specified constraints'] }]],
+  [
+    [
+      ['int', '1'],
+      ['int', '2'],
+    ],
+    [{ path: 'int', messages: ['int must be an integer number'] }],
+  ],
+  [
+    [['float', 'abc']],
+    [
+      {
+        path: 'float',
+        messages: ['float must be a number conforming to the specified constraints'],
+      },
+    ],
+  ],
   [[['flag', 'maybe']], [{ path: 'flag', messages: ['flag must be a boolean value'] }]],
   [[['flag', '']], [{ path: 'flag', messages: ['flag must be a boolean value'] }]],
   [[['when', 'not-a-date']], [{ path: 'when', messages: ['when must be a Date instance'] }]],
-  [[['ids', '1'], ['ids', 'x']], [{ path: 'ids', messages: ['each value in ids must be an integer number'] }]],
   [
-    [['int', 'x'], ['float', 'y'], ['flag', 'z'], ['when', 'w']],
+    [
+      ['ids', '1'],
+      ['ids', 'x'],
+    ],
+    [{ path: 'ids', messages: ['each value in ids must be an integer number'] }],
+  ],
+  [
+    [
+      ['int', 'x'],
+      ['float', 'y'],
+      ['flag', 'z'],
+      ['when', 'w'],
+    ],
     [
       { path: 'int', messages: ['int must be an integer number'] },
-      { path: 'float', messages: ['float must be a number conforming to the specified constraints'] },
+      {
+        path: 'float',
+        messages: ['float must be a number conforming to the specified constraints'],
+      },
       { path: 'flag', messages: ['flag must be a boolean value'] },
       { path: 'when', messages: ['when must be a Date instance'] },
     ],
@@ -453,7 +547,9 @@ describe.each<[Source, string]>([
       const res = await sendConv(source, pairs);
       got.push([pairs, res.status, await res.json()]);
     }
-    expect(got).toEqual(CONVERSIONS.map(([pairs, data]) => [pairs, 200, { data, isInstance: true }]));
+    expect(got).toEqual(
+      CONVERSIONS.map(([pairs, data]) => [pairs, 200, { data, isInstance: true }]),
+    );
   });
 
   test('that do not convert are a 422 naming each field', async () => {
@@ -462,7 +558,9 @@ describe.each<[Source, string]>([
       const res = await sendConv(source, pairs);
       got.push([pairs, res.status, res.headers.get('content-type'), await res.json()]);
     }
-    expect(got).toEqual(INVALID.map(([pairs, errors]) => [pairs, 422, PROBLEM_TYPE, problem422(detail, errors)]));
+    expect(got).toEqual(
+      INVALID.map(([pairs, errors]) => [pairs, 422, PROBLEM_TYPE, problem422(detail, errors)]),
+    );
   });
 
   test('nothing sent: every optional property stays undefined', async () => {
@@ -473,13 +571,23 @@ describe.each<[Source, string]>([
 test('route parameters are converted into req.validParams', async () => {
   const res = await client.get('/params/12/0.25/yes/2024-05-01T10%3A20%3A30Z');
   await expectJson(res, 200, {
-    params: { int: ['number', 12], float: ['number', 0.25], flag: ['boolean', true], when: ['Date', '2024-05-01T10:20:30.000Z'] },
+    params: {
+      int: ['number', 12],
+      float: ['number', 0.25],
+      flag: ['boolean', true],
+      when: ['Date', '2024-05-01T10:20:30.000Z'],
+    },
     isInstance: true,
     data: true,
     raw: { int: '12', float: '0.25', flag: 'yes', when: '2024-05-01T10:20:30Z' },
   });
   const off = await client.get('/params/1/-3/off/2024-01-01');
-  expect((await off.json()).params).toEqual({ int: ['number', 1], float: ['number', -3], flag: ['boolean', false], when: ['Date', '2024-01-01T00:00:00.000Z'] });
+  expect((await off.json()).params).toEqual({
+    int: ['number', 1],
+    float: ['number', -3],
+    flag: ['boolean', false],
+    when: ['Date', '2024-01-01T00:00:00.000Z'],
+  });
 });
 
 test('route parameters that do not convert are a 422 listing every field', async () => {
@@ -488,7 +596,10 @@ test('route parameters that do not convert are a 422 listing every field', async
     422,
     problem422('The path did not validate', [
       { path: 'int', messages: ['int must not be less than 1'] },
-      { path: 'float', messages: ['float must be a number conforming to the specified constraints'] },
+      {
+        path: 'float',
+        messages: ['float must be a number conforming to the specified constraints'],
+      },
       { path: 'flag', messages: ['flag must be a boolean value'] },
       { path: 'when', messages: ['when must be a Date instance'] },
     ]),
@@ -506,12 +617,19 @@ test('explicit query and params schemas: req.validQuery and req.validParams are 
   await expectProblem(
     await client.get('/things/0'),
     422,
-    problem422('The path did not validate', [{ path: 'thing_id', messages: ['thing_id must not be less than 1'] }]),
+    problem422('The path did not validate', [
+      { path: 'thing_id', messages: ['thing_id must not be less than 1'] },
+    ]),
   );
   await expectProblem(
     await client.get('/things/abc'),
     422,
-    problem422('The path did not validate', [{ path: 'thing_id', messages: ['thing_id must not be less than 1', 'thing_id must be an integer number'] }]),
+    problem422('The path did not validate', [
+      {
+        path: 'thing_id',
+        messages: ['thing_id must not be less than 1', 'thing_id must be an integer number'],
+      },
+    ]),
   );
   await expectProblem(
     await client.get('/things/3?page=0&archived=perhaps'),
@@ -527,26 +645,50 @@ test('explicit query and params schemas: req.validQuery and req.validParams are 
 
 describe('JSON bodies', () => {
   test('are taken with their own types', async () => {
-    await expectJson(await client.post('/conv', { json: { int: 42, float: 2.5, flag: false, tags: ['a'], ids: [1, 2], text: 'x' } }), 200, {
-      data: {
-        int: ['number', 42],
-        float: ['number', 2.5],
-        flag: ['boolean', false],
-        tags: ['array', [['string', 'a']]],
-        ids: ['array', [['number', 1], ['number', 2]]],
-        text: ['string', 'x'],
+    await expectJson(
+      await client.post('/conv', {
+        json: { int: 42, float: 2.5, flag: false, tags: ['a'], ids: [1, 2], text: 'x' },
+      }),
+      200,
+      {
+        data: {
+          int: ['number', 42],
+          float: ['number', 2.5],
+          flag: ['boolean', false],
+          tags: ['array', [['string', 'a']]],
+          ids: [
+            'array',
+            [
+              ['number', 1],
+              ['number', 2],
+            ],
+          ],
+          text: ['string', 'x'],
+        },
+        isInstance: true,
       },
-      isInstance: true,
-    });
+    );
   });
 
   test('are not coerced: strings for numbers, booleans and dates, a single value for a list, are 422s', async () => {
     await expectProblem(
-      await client.post('/conv', { json: { int: '42', float: '2.5', flag: 'true', when: '2024-05-01T10:20:30Z', tags: 'a', text: 42 } }),
+      await client.post('/conv', {
+        json: {
+          int: '42',
+          float: '2.5',
+          flag: 'true',
+          when: '2024-05-01T10:20:30Z',
+          tags: 'a',
+          text: 42,
+        },
+      }),
       422,
       problem422('The body did not validate', [
         { path: 'int', messages: ['int must be an integer number'] },
-        { path: 'float', messages: ['float must be a number conforming to the specified constraints'] },
+        {
+          path: 'float',
+          messages: ['float must be a number conforming to the specified constraints'],
+        },
         { path: 'flag', messages: ['flag must be a boolean value'] },
         { path: 'when', messages: ['when must be a Date instance'] },
         { path: 'tags', messages: ['tags must be an array'] },
@@ -556,28 +698,44 @@ describe('JSON bodies', () => {
     await expectProblem(
       await client.post('/conv', { json: { int: '42' } }),
       422,
-      problem422('The body did not validate', [{ path: 'int', messages: ['int must be an integer number'] }]),
+      problem422('The body did not validate', [
+        { path: 'int', messages: ['int must be an integer number'] },
+      ]),
     );
   });
 
   test('nested objects built by @Type are not coerced either', async () => {
-    const body = { title: 'T', owner: { name: 'Ann', address: { city: 'Kyiv' } }, lines: [{ name: 'tea', qty: '3' }] };
+    const body = {
+      title: 'T',
+      owner: { name: 'Ann', address: { city: 'Kyiv' } },
+      lines: [{ name: 'tea', qty: '3' }],
+    };
     await expectProblem(
       await client.post('/orders', { json: body }),
       422,
-      problem422('The body did not validate', [{ path: 'lines[0].qty', messages: ['qty must not be less than 1', 'qty must be an integer number'] }]),
+      problem422('The body did not validate', [
+        {
+          path: 'lines[0].qty',
+          messages: ['qty must not be less than 1', 'qty must be an integer number'],
+        },
+      ]),
     );
   });
 
   test('non-object bodies are a 422, not a 500', async () => {
-    const notObject = problem422('The body did not validate', [{ path: '', messages: ['The body must be a JSON object.'] }]);
+    const notObject = problem422('The body did not validate', [
+      { path: '', messages: ['The body must be a JSON object.'] },
+    ]);
     for (const value of [[{ name: 'a', slug: 'a' }], [], 'a string', 42, 0, true, null]) {
       await expectProblem(await client.post('/projects', { json: value }), 422, notObject);
     }
   });
 
   test('malformed JSON is a 400', async () => {
-    const res = await client.post('/projects', { body: '{"name": ', headers: { 'content-type': 'application/json' } });
+    const res = await client.post('/projects', {
+      body: '{"name": ',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(400);
   });
 });
@@ -586,7 +744,13 @@ describe('JSON bodies', () => {
 
 test('unknown properties are stripped: the handler never sees them', async () => {
   const res = await client.post('/projects', {
-    json: { name: 'Rococo', slug: 'rococo', extra: 1, isAdmin: true, items: [{ name: 'a', color: 'red' }] },
+    json: {
+      name: 'Rococo',
+      slug: 'rococo',
+      extra: 1,
+      isAdmin: true,
+      items: [{ name: 'a', color: 'red' }],
+    },
   });
   await expectJson(res, 200, {
     data: { name: 'Rococo', slug: 'rococo', items: [{ name: 'a' }] },
@@ -595,7 +759,9 @@ test('unknown properties are stripped: the handler never sees them', async () =>
     constructorIsClass: true,
     prototypeIsClass: true,
     forbiddenOwnKeys: [],
-    items: [{ isInstance: true, constructorIsClass: true, prototypeIsClass: true, forbiddenOwnKeys: [] }],
+    items: [
+      { isInstance: true, constructorIsClass: true, prototypeIsClass: true, forbiddenOwnKeys: [] },
+    ],
   });
   const form = await client.post('/projects', { form: { name: 'F', slug: 'f', extra: 'x' } });
   expect([form.status, (await form.json()).data]).toEqual([200, { name: 'F', slug: 'f' }]);
@@ -607,10 +773,19 @@ test('forbidUnknown: true makes unknown properties a 422 naming them, nested one
   await expectProblem(
     await client.post('/strict', { json: { name: 'Rococo', slug: 'rococo', extra: 1 } }),
     422,
-    problem422('The body did not validate', [{ path: 'extra', messages: ['property extra should not exist'] }]),
+    problem422('The body did not validate', [
+      { path: 'extra', messages: ['property extra should not exist'] },
+    ]),
   );
   await expectProblem(
-    await client.post('/strict', { json: { name: 'Rococo', slug: 'rococo', items: [{ name: 'a' }, { name: 'b', color: 'red' }], extra: 1 } }),
+    await client.post('/strict', {
+      json: {
+        name: 'Rococo',
+        slug: 'rococo',
+        items: [{ name: 'a' }, { name: 'b', color: 'red' }],
+        extra: 1,
+      },
+    }),
     422,
     problem422('The body did not validate', [
       { path: 'extra', messages: ['property extra should not exist'] },
@@ -620,14 +795,22 @@ test('forbidUnknown: true makes unknown properties a 422 naming them, nested one
   await expectProblem(
     await client.post('/strict', { form: { name: 'Rococo', slug: 'rococo', extra: 'x' } }),
     422,
-    problem422('The body did not validate', [{ path: 'extra', messages: ['property extra should not exist'] }]),
+    problem422('The body did not validate', [
+      { path: 'extra', messages: ['property extra should not exist'] },
+    ]),
   );
   await expectProblem(
     await client.get('/strict-query?int=1&extra=x'),
     422,
-    problem422('The query string did not validate', [{ path: 'extra', messages: ['property extra should not exist'] }]),
+    problem422('The query string did not validate', [
+      { path: 'extra', messages: ['property extra should not exist'] },
+    ]),
   );
-  await expectJson(await client.post('/strict', { json: { name: 'Rococo', slug: 'rococo' } }), 200, { data: { name: 'Rococo', slug: 'rococo' } });
+  await expectJson(
+    await client.post('/strict', { json: { name: 'Rococo', slug: 'rococo' } }),
+    200,
+    { data: { name: 'Rococo', slug: 'rococo' } },
+  );
 });
 
 // --- nested objects and arrays ----------------------------------------------------------------------
@@ -669,11 +852,17 @@ test('every failing field is reported at once, top-level and nested, with its pa
     problem422('The body did not validate', [
       { path: 'title', messages: ['title must be longer than or equal to 1 characters'] },
       { path: 'owner.name', messages: ['name must be a string'] },
-      { path: 'owner.address.city', messages: ['city must be longer than or equal to 1 characters'] },
+      {
+        path: 'owner.address.city',
+        messages: ['city must be longer than or equal to 1 characters'],
+      },
       { path: 'owner.address.street', messages: ['street must be a string'] },
       { path: 'lines[0].name', messages: ['name must be a string'] },
       { path: 'lines[1].qty', messages: ['qty must not be less than 1'] },
-      { path: 'lines[2]', messages: ['each value in nested property lines must be either object or array'] },
+      {
+        path: 'lines[2]',
+        messages: ['each value in nested property lines must be either object or array'],
+      },
     ]),
   );
 });
@@ -683,31 +872,60 @@ test('wrong types and missing fields at every level', async () => {
     await client.post('/orders', { json: { title: 5, owner: 'Ann', lines: { name: 'tea' } } }),
     422,
     problem422('The body did not validate', [
-      { path: 'title', messages: ['title must be longer than or equal to 1 and shorter than or equal to 32 characters', 'title must be a string'] },
+      {
+        path: 'title',
+        messages: [
+          'title must be longer than or equal to 1 and shorter than or equal to 32 characters',
+          'title must be a string',
+        ],
+      },
       { path: 'owner', messages: ['nested property owner must be either object or array'] },
       { path: 'lines', messages: ['lines must be an array'] },
       // An object where the list was expected is still checked as one Line.
-      { path: 'lines.qty', messages: ['qty must not be less than 1', 'qty must be an integer number'] },
+      {
+        path: 'lines.qty',
+        messages: ['qty must not be less than 1', 'qty must be an integer number'],
+      },
     ]),
   );
   await expectProblem(
     await client.post('/orders', { json: { owner: { address: {} }, lines: [{}] } }),
     422,
     problem422('The body did not validate', [
-      { path: 'title', messages: ['title must be longer than or equal to 1 characters', 'title must be a string'] },
+      {
+        path: 'title',
+        messages: ['title must be longer than or equal to 1 characters', 'title must be a string'],
+      },
       { path: 'owner.name', messages: ['name must be a string'] },
-      { path: 'owner.address.city', messages: ['city must be longer than or equal to 1 characters', 'city must be a string'] },
+      {
+        path: 'owner.address.city',
+        messages: ['city must be longer than or equal to 1 characters', 'city must be a string'],
+      },
       { path: 'lines[0].name', messages: ['name must be a string'] },
-      { path: 'lines[0].qty', messages: ['qty must not be less than 1', 'qty must be an integer number'] },
+      {
+        path: 'lines[0].qty',
+        messages: ['qty must not be less than 1', 'qty must be an integer number'],
+      },
     ]),
   );
   await expectProblem(
-    await client.post('/projects', { json: { name: 5, slug: 'Bad Slug', description: 'x'.repeat(256), items: [{ name: 1 }] } }),
+    await client.post('/projects', {
+      json: { name: 5, slug: 'Bad Slug', description: 'x'.repeat(256), items: [{ name: 1 }] },
+    }),
     422,
     problem422('The body did not validate', [
-      { path: 'name', messages: ['name must be longer than or equal to 1 and shorter than or equal to 32 characters', 'name must be a string'] },
+      {
+        path: 'name',
+        messages: [
+          'name must be longer than or equal to 1 and shorter than or equal to 32 characters',
+          'name must be a string',
+        ],
+      },
       { path: 'slug', messages: ['slug must match /^[a-z0-9-]+$/ regular expression'] },
-      { path: 'description', messages: ['description must be shorter than or equal to 255 characters'] },
+      {
+        path: 'description',
+        messages: ['description must be shorter than or equal to 255 characters'],
+      },
       { path: 'items[0].name', messages: ['name must be a string'] },
     ]),
   );
@@ -720,19 +938,32 @@ test('an empty POST body is validated as an empty object: the required fields fa
     await client.post('/projects'),
     422,
     problem422('The body did not validate', [
-      { path: 'name', messages: ['name must be longer than or equal to 1 characters', 'name must be a string'] },
-      { path: 'slug', messages: ['slug must be longer than or equal to 1 characters', 'slug must match /^[a-z0-9-]+$/ regular expression'] },
+      {
+        path: 'name',
+        messages: ['name must be longer than or equal to 1 characters', 'name must be a string'],
+      },
+      {
+        path: 'slug',
+        messages: [
+          'slug must be longer than or equal to 1 characters',
+          'slug must match /^[a-z0-9-]+$/ regular expression',
+        ],
+      },
     ]),
   );
 });
 
 test('a body of an unsupported content type is a 415', async () => {
-  await expectProblem(await client.post('/projects', { body: 'name=x', headers: { 'content-type': 'text/plain' } }), 415, {
-    type: 'about:blank',
-    title: 'Unsupported Media Type',
-    status: 415,
-    detail: "Send JSON, urlencoded or multipart data, not 'text/plain'",
-  });
+  await expectProblem(
+    await client.post('/projects', { body: 'name=x', headers: { 'content-type': 'text/plain' } }),
+    415,
+    {
+      type: 'about:blank',
+      title: 'Unsupported Media Type',
+      status: 415,
+      detail: "Send JSON, urlencoded or multipart data, not 'text/plain'",
+    },
+  );
   await expectProblem(await client.post('/projects', { body: '{"name":"x","slug":"x"}' }), 415, {
     type: 'about:blank',
     title: 'Unsupported Media Type',
@@ -742,7 +973,10 @@ test('a body of an unsupported content type is a 415', async () => {
 });
 
 test('a +json content type is read as JSON', async () => {
-  const res = await client.post('/projects', { body: '{"name":"J","slug":"j"}', headers: { 'content-type': 'application/merge-patch+json' } });
+  const res = await client.post('/projects', {
+    body: '{"name":"J","slug":"j"}',
+    headers: { 'content-type': 'application/merge-patch+json' },
+  });
   expect([res.status, (await res.json()).data]).toEqual([200, { name: 'J', slug: 'j' }]);
 });
 
@@ -750,9 +984,16 @@ test('a +json content type is read as JSON', async () => {
 
 describe('prototype pollution', () => {
   const refused = async (text: string) => {
-    const res = await client.post('/projects', { body: text, headers: { 'content-type': 'application/json' } });
+    const res = await client.post('/projects', {
+      body: text,
+      headers: { 'content-type': 'application/json' },
+    });
     const body = await res.json();
-    expect([res.status, res.headers.get('content-type'), body.title]).toEqual([400, PROBLEM_TYPE, 'Bad Request']);
+    expect([res.status, res.headers.get('content-type'), body.title]).toEqual([
+      400,
+      PROBLEM_TYPE,
+      'Bad Request',
+    ]);
   };
 
   test('__proto__ in JSON, at any depth, is a 400 from the body parser', async () => {
@@ -760,14 +1001,19 @@ describe('prototype pollution', () => {
     await refused('{"name":"a","slug":"a","items":[{"name":"i","__proto__":{"polluted":true}}]}');
     await refused('{"name":"a","slug":"a","\\u005f_proto__":{"polluted":true}}');
     await refused('{"name":"a","slug":"a","constructor":{"prototype":{"polluted":true}}}');
-    await refused('{"name":"a","slug":"a","items":[{"name":"i","constructor":{"prototype":{"polluted":true}}}]}');
+    await refused(
+      '{"name":"a","slug":"a","items":[{"name":"i","constructor":{"prototype":{"polluted":true}}}]}',
+    );
   });
 
   test('constructor and prototype keys at any depth never reach the instance', async () => {
     const text =
       '{"name":"a","slug":"a","constructor":{"polluted":true},"prototype":{"polluted":true},' +
       '"items":[{"name":"i","constructor":"evil","prototype":{"polluted":true}}]}';
-    const res = await client.post('/projects', { body: text, headers: { 'content-type': 'application/json' } });
+    const res = await client.post('/projects', {
+      body: text,
+      headers: { 'content-type': 'application/json' },
+    });
     await expectJson(res, 200, {
       data: { name: 'a', slug: 'a', items: [{ name: 'i' }] },
       hasExtra: false,
@@ -775,41 +1021,56 @@ describe('prototype pollution', () => {
       constructorIsClass: true,
       prototypeIsClass: true,
       forbiddenOwnKeys: [],
-      items: [{ isInstance: true, constructorIsClass: true, prototypeIsClass: true, forbiddenOwnKeys: [] }],
+      items: [
+        {
+          isInstance: true,
+          constructorIsClass: true,
+          prototypeIsClass: true,
+          forbiddenOwnKeys: [],
+        },
+      ],
     });
-    const strict = await client.post('/strict', { body: '{"name":"a","slug":"a","constructor":{"polluted":true}}', headers: { 'content-type': 'application/json' } });
+    const strict = await client.post('/strict', {
+      body: '{"name":"a","slug":"a","constructor":{"polluted":true}}',
+      headers: { 'content-type': 'application/json' },
+    });
     await expectJson(strict, 200, { data: { name: 'a', slug: 'a' } });
   });
 
-  test.each<['urlencoded' | 'multipart']>([['urlencoded'], ['multipart']])('%s fields named __proto__, constructor and prototype are dropped', async (kind) => {
-    const pairs: [string, string][] = [
-      ['__proto__', 'x'],
-      ['__proto__', 'y'],
-      ['constructor', 'x'],
-      ['prototype', 'x'],
-      ['name', 'a'],
-      ['slug', 'a'],
-    ];
-    let form: URLSearchParams | FormData;
-    if (kind === 'urlencoded') {
-      form = new URLSearchParams(pairs);
-    } else {
-      form = new FormData();
-      for (const [k, v] of pairs) form.append(k, v);
-    }
-    await expectJson(await client.post('/projects', { form }), 200, {
-      data: { name: 'a', slug: 'a' },
-      hasExtra: false,
-      isInstance: true,
-      constructorIsClass: true,
-      prototypeIsClass: true,
-      forbiddenOwnKeys: [],
-      items: [],
-    });
-    // forbidUnknown: they are gone before validation, neither kept nor a 500.
-    const strict = await client.post('/strict', { form: kind === 'urlencoded' ? new URLSearchParams(pairs) : form });
-    await expectJson(strict, 200, { data: { name: 'a', slug: 'a' } });
-  });
+  test.each<['urlencoded' | 'multipart']>([['urlencoded'], ['multipart']])(
+    '%s fields named __proto__, constructor and prototype are dropped',
+    async (kind) => {
+      const pairs: [string, string][] = [
+        ['__proto__', 'x'],
+        ['__proto__', 'y'],
+        ['constructor', 'x'],
+        ['prototype', 'x'],
+        ['name', 'a'],
+        ['slug', 'a'],
+      ];
+      let form: URLSearchParams | FormData;
+      if (kind === 'urlencoded') {
+        form = new URLSearchParams(pairs);
+      } else {
+        form = new FormData();
+        for (const [k, v] of pairs) form.append(k, v);
+      }
+      await expectJson(await client.post('/projects', { form }), 200, {
+        data: { name: 'a', slug: 'a' },
+        hasExtra: false,
+        isInstance: true,
+        constructorIsClass: true,
+        prototypeIsClass: true,
+        forbiddenOwnKeys: [],
+        items: [],
+      });
+      // forbidUnknown: they are gone before validation, neither kept nor a 500.
+      const strict = await client.post('/strict', {
+        form: kind === 'urlencoded' ? new URLSearchParams(pairs) : form,
+      });
+      await expectJson(strict, 200, { data: { name: 'a', slug: 'a' } });
+    },
+  );
 
   test('query keys named __proto__, constructor and prototype are dropped', async () => {
     const res = await client.get('/conv?__proto__=x&constructor=y&prototype=z&int=3');
@@ -820,21 +1081,30 @@ describe('prototype pollution', () => {
 // --- GET, routes without @Schema -----------------------------------------------------------------------
 
 test('GET with @Schema(Class) validates the query into req.data', async () => {
-  await expectJson(await client.get('/conv?int=9&flag=yes'), 200, { data: { int: ['number', 9], flag: ['boolean', true] }, isInstance: true });
+  await expectJson(await client.get('/conv?int=9&flag=yes'), 200, {
+    data: { int: ['number', 9], flag: ['boolean', true] },
+    isInstance: true,
+  });
   await expectProblem(
     await client.get('/conv?int=nine'),
     422,
-    problem422('The query string did not validate', [{ path: 'int', messages: ['int must be an integer number'] }]),
+    problem422('The query string did not validate', [
+      { path: 'int', messages: ['int must be an integer number'] },
+    ]),
   );
 });
 
 test('a route without @Schema is untouched: no req.data, the body as sent', async () => {
-  await expectJson(await client.post('/plain', { json: { name: 5, extra: 'kept', nested: { x: '1' } } }), 200, {
-    data: true,
-    validQuery: true,
-    validParams: true,
-    body: { name: 5, extra: 'kept', nested: { x: '1' } },
-  });
+  await expectJson(
+    await client.post('/plain', { json: { name: 5, extra: 'kept', nested: { x: '1' } } }),
+    200,
+    {
+      data: true,
+      validQuery: true,
+      validParams: true,
+      body: { name: 5, extra: 'kept', nested: { x: '1' } },
+    },
+  );
 });
 
 // --- responses ------------------------------------------------------------------------------------------
@@ -844,7 +1114,8 @@ describe('response serialization', () => {
     const res = await client.get('/view');
     const text = await res.clone().text();
     await expectJson(res, 200, shown(1));
-    for (const secret of ['password_hash', '$2b$12$', 'internal_notes', 'email', 'ann@example.com']) expect(text).not.toContain(secret);
+    for (const secret of ['password_hash', '$2b$12$', 'internal_notes', 'email', 'ann@example.com'])
+      expect(text).not.toContain(secret);
   });
 
   test('a list with response: [Class]', async () => {
@@ -855,8 +1126,13 @@ describe('response serialization', () => {
   });
 
   test('status sets the success status', async () => {
-    await expectJson(await client.post('/views', { json: { name: 'New', slug: 'new' } }), 201, { ...shown(3), name: 'New' });
-    await expectJson(await client.post('/created', { json: { name: 'New', slug: 'new' } }), 201, { name: 'New' });
+    await expectJson(await client.post('/views', { json: { name: 'New', slug: 'new' } }), 201, {
+      ...shown(3),
+      name: 'New',
+    });
+    await expectJson(await client.post('/created', { json: { name: 'New', slug: 'new' } }), 201, {
+      name: 'New',
+    });
   });
 
   test('a response class with validators: a matching value is serialized', async () => {
@@ -867,9 +1143,23 @@ describe('response serialization', () => {
   test('a Response returned, an HTTPError returned or thrown, pass through', async () => {
     const valid = { json: { name: 'N', slug: 'n' } };
     const res = await client.post('/passthrough/response', valid);
-    expect([res.status, res.headers.get('x-custom'), await res.json()]).toEqual([202, 'yes', { custom: 'N', password_hash: 'as the handler chose' }]);
-    await expectProblem(await client.post('/passthrough/returned', valid), 403, { type: 'about:blank', title: 'Forbidden', status: 403, detail: 'Not yours' });
-    await expectProblem(await client.post('/passthrough/thrown', valid), 409, { type: 'about:blank', title: 'Conflict', status: 409, detail: 'The slug is taken' });
+    expect([res.status, res.headers.get('x-custom'), await res.json()]).toEqual([
+      202,
+      'yes',
+      { custom: 'N', password_hash: 'as the handler chose' },
+    ]);
+    await expectProblem(await client.post('/passthrough/returned', valid), 403, {
+      type: 'about:blank',
+      title: 'Forbidden',
+      status: 403,
+      detail: 'Not yours',
+    });
+    await expectProblem(await client.post('/passthrough/thrown', valid), 409, {
+      type: 'about:blank',
+      title: 'Conflict',
+      status: 409,
+      detail: 'The slug is taken',
+    });
     // The input is still validated first.
     expect((await client.post('/passthrough/thrown', { json: {} })).status).toBe(422);
   });
@@ -894,7 +1184,9 @@ describe('response mismatch', () => {
 
   test('is a 500 naming nothing in the body, the field in the log', async () => {
     const { logger, records } = memoryLogger('warn');
-    const c = await testClient(createApp({ plugins: [schemas()], controllers: [OutputController], logger }));
+    const c = await testClient(
+      createApp({ plugins: [schemas()], controllers: [OutputController], logger }),
+    );
     try {
       const res = await c.get('/strict-out/bad');
       const text = await res.clone().text();
@@ -909,11 +1201,19 @@ describe('response mismatch', () => {
 
   test('under DEBUG the body names the field', async () => {
     const { logger, records } = memoryLogger('warn');
-    const c = await testClient(createApp({ plugins: [schemas()], controllers: [OutputController], logger, settings: immutableSettings({ DEBUG: true }) }));
+    const c = await testClient(
+      createApp({
+        plugins: [schemas()],
+        controllers: [OutputController],
+        logger,
+        settings: immutableSettings({ DEBUG: true }),
+      }),
+    );
     try {
       await expectProblem(await c.get('/strict-out/bad'), 500, {
         ...BARE_500,
-        detail: 'The response does not match its schema: id: id must be an integer number; name: name must be longer than or equal to 1 characters',
+        detail:
+          'The response does not match its schema: id: id must be an integer number; name: name must be longer than or equal to 1 characters',
       });
       expect(records.map(pick)).toEqual([MISMATCH_LOG]);
     } finally {
@@ -923,17 +1223,40 @@ describe('response mismatch', () => {
 
   test('one item for a list schema, or a list for one item, is a 500', async () => {
     const { logger, records } = memoryLogger('warn');
-    const c = await testClient(createApp({ plugins: [schemas()], controllers: [OutputController], logger }));
-    const d = await testClient(createApp({ plugins: [schemas()], controllers: [OutputController], logger: memoryLogger('warn').logger, settings: immutableSettings({ DEBUG: true }) }));
+    const c = await testClient(
+      createApp({ plugins: [schemas()], controllers: [OutputController], logger }),
+    );
+    const d = await testClient(
+      createApp({
+        plugins: [schemas()],
+        controllers: [OutputController],
+        logger: memoryLogger('warn').logger,
+        settings: immutableSettings({ DEBUG: true }),
+      }),
+    );
     try {
       await expectProblem(await c.get('/strict-list/one'), 500, BARE_500);
       await expectProblem(await c.get('/strict-out/list'), 500, BARE_500);
       expect(records.map(pick)).toEqual([
-        { level: 50, route: 'OutputController.strictList', msg: 'the handler returned one item where @Schema declares a list' },
-        { level: 50, route: 'OutputController.strictOut', msg: 'the handler returned a list where @Schema declares one item' },
+        {
+          level: 50,
+          route: 'OutputController.strictList',
+          msg: 'the handler returned one item where @Schema declares a list',
+        },
+        {
+          level: 50,
+          route: 'OutputController.strictOut',
+          msg: 'the handler returned a list where @Schema declares one item',
+        },
       ]);
-      await expectProblem(await d.get('/strict-list/one'), 500, { ...BARE_500, detail: 'The response is not a list, unlike its schema' });
-      await expectProblem(await d.get('/strict-out/list'), 500, { ...BARE_500, detail: 'The response is a list, unlike its schema' });
+      await expectProblem(await d.get('/strict-list/one'), 500, {
+        ...BARE_500,
+        detail: 'The response is not a list, unlike its schema',
+      });
+      await expectProblem(await d.get('/strict-out/list'), 500, {
+        ...BARE_500,
+        detail: 'The response is a list, unlike its schema',
+      });
     } finally {
       await c.close();
       await d.close();
@@ -955,9 +1278,13 @@ test('an unknown @Schema option stops createApp with ROCOCO_SCHEMA', () => {
     'ROCOCO_SCHEMA',
     "ROCOCO_SCHEMA: UnknownOption.x: @Schema: unknown option 'reponse' (known: request, query, params, response, status, forbidUnknown)",
   ]);
-  expect(() => createApp({ plugins: [schemas()], controllers: [NotAClass] })).toThrow(new RococoError('ROCOCO_SCHEMA', 'NotAClass.x: @Schema request must be a class'));
+  expect(() => createApp({ plugins: [schemas()], controllers: [NotAClass] })).toThrow(
+    new RococoError('ROCOCO_SCHEMA', 'NotAClass.x: @Schema request must be a class'),
+  );
   // Without the plugin, the route names it.
-  expect(() => createApp({ controllers: [InputController] })).toThrow(/ROCOCO_PLUGIN: InputController\.\w+: @Schema needs the 'schemas' plugin: add it to createApp\(\{ plugins \}\)/);
+  expect(() => createApp({ controllers: [InputController] })).toThrow(
+    /ROCOCO_PLUGIN: InputController\.\w+: @Schema needs the 'schemas' plugin: add it to createApp\(\{ plugins \}\)/,
+  );
 });
 
 test('serialize() keeps only the @Expose fields of a class, nested ones too', () => {
@@ -968,9 +1295,22 @@ test('serialize() keeps only the @Expose fields of a class, nested ones too', ()
 });
 
 test('flattenErrors() gives readable paths, each field once', async () => {
-  const order = plainToInstance(Order, { title: 'T', owner: { name: 'A', address: { city: 5 } }, lines: [{ name: 'a', qty: 1 }, { name: 2, qty: 1 }] });
+  const order = plainToInstance(Order, {
+    title: 'T',
+    owner: { name: 'A', address: { city: 5 } },
+    lines: [
+      { name: 'a', qty: 1 },
+      { name: 2, qty: 1 },
+    ],
+  });
   expect(flattenErrors(await validate(order))).toEqual([
-    { path: 'owner.address.city', messages: ['city must be longer than or equal to 1 and shorter than or equal to 64 characters', 'city must be a string'] },
+    {
+      path: 'owner.address.city',
+      messages: [
+        'city must be longer than or equal to 1 and shorter than or equal to 64 characters',
+        'city must be a string',
+      ],
+    },
     { path: 'lines[1].name', messages: ['name must be a string'] },
   ]);
   expect(flattenErrors([])).toEqual([]);

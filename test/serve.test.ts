@@ -83,7 +83,10 @@ class Served {
 
   /** The master's own log lines with this message. */
   master(msg: string | RegExp): Line[] {
-    return this.lines.filter((l) => l.pid === this.child.pid && (typeof msg === 'string' ? l.msg === msg : msg.test(l.msg)));
+    return this.lines.filter(
+      (l) =>
+        l.pid === this.child.pid && (typeof msg === 'string' ? l.msg === msg : msg.test(l.msg)),
+    );
   }
 
   /** Waits until `ok()` holds, or fails after `ms` with the log. */
@@ -92,7 +95,10 @@ class Served {
     for (;;) {
       const v = ok();
       if (v !== undefined && v !== false) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nstderr: ${this.stderr}\nlog:\n${this.lines.map((l) => JSON.stringify(l)).join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out waiting for ${what}\nstderr: ${this.stderr}\nlog:\n${this.lines.map((l) => JSON.stringify(l)).join('\n')}`,
+        );
       await new Promise<void>((resolve) => {
         const wake = () => {
           this.waiters.delete(wake);
@@ -173,7 +179,12 @@ function request(url: string, agent?: Agent, timeoutMs = 10_000): Promise<Reply>
  * refused connection is the server being gone (the client then stops); anything else that is
  * not a 200 is a failed request.
  */
-function load(url: string, clients = 4, refusedAfter: () => boolean = () => false, { keepAlive = true, timeoutMs = 10_000, maxFailed = 20 } = {}) {
+function load(
+  url: string,
+  clients = 4,
+  refusedAfter: () => boolean = () => false,
+  { keepAlive = true, timeoutMs = 10_000, maxFailed = 20 } = {},
+) {
   const agent = keepAlive ? new Agent({ keepAlive: true, maxSockets: clients }) : undefined;
   const stats = { ok: 0, refused: 0, failed: [] as string[], pids: [] as number[] };
   let running = true;
@@ -187,7 +198,11 @@ function load(url: string, clients = 4, refusedAfter: () => boolean = () => fals
         stats.refused++;
         return;
       } else {
-        stats.failed.push(r.error ? `${r.error.code ?? r.error.message} (reused connection: ${r.reused})` : `status ${r.status}`);
+        stats.failed.push(
+          r.error
+            ? `${r.error.code ?? r.error.message} (reused connection: ${r.reused})`
+            : `status ${r.status}`,
+        );
         if (stats.failed.length > maxFailed) return;
       }
     }
@@ -223,16 +238,26 @@ describe('rococo serve', () => {
     expect(a).not.toBe(b);
     expect((await request(`${b}/`)).body?.name).toBe('named');
     for (const s of Object.values(servers)) s.signal('SIGTERM');
-    for (const s of Object.values(servers)) expect(await s.exited).toEqual({ code: 0, signal: null });
+    for (const s of Object.values(servers))
+      expect(await s.exited).toEqual({ code: 0, signal: null });
   }, 20_000);
 
   test('a module it cannot serve stops it at once: exit code 1 and a message, without a stack', async () => {
     const cases: [string[], RegExp][] = [
       [['nope.js'], /^rococo serve: cannot find the module 'nope\.js': no file .*nope\.js/],
-      [[fixture('not-an-app.js')], /the default export of '.*not-an-app\.js' is an object \(keys: hello\), not an Application nor a function that returns one/],
-      [[fixture('named.js')], /'.*named\.js' has no default export .*it exports api; name one: rococo serve .*named\.js:<export>/],
+      [
+        [fixture('not-an-app.js')],
+        /the default export of '.*not-an-app\.js' is an object \(keys: hello\), not an Application nor a function that returns one/,
+      ],
+      [
+        [fixture('named.js')],
+        /'.*named\.js' has no default export .*it exports api; name one: rococo serve .*named\.js:<export>/,
+      ],
       [[`${fixture('named.js')}:nothing`], /'.*named\.js' has no export 'nothing'; it exports api/],
-      [[`${fixture('named.js')}:version`], /export 'version' of '.*named\.js' is a string \("1\.0"\), not an Application/],
+      [
+        [`${fixture('named.js')}:version`],
+        /export 'version' of '.*named\.js' is a string \("1\.0"\), not an Application/,
+      ],
     ];
     const runs = cases.map(([args]) => new Served([...args, '-b', '127.0.0.1:0', '-w', '2']));
     for (const [i, s] of runs.entries()) {
@@ -246,7 +271,9 @@ describe('rococo serve', () => {
     const broken = new Served([fixture('throws.js'), '-b', '127.0.0.1:0']);
     const badOption = new Served([fixture('factory.js'), '--workers', 'many']);
     expect(await broken.exited).toEqual({ code: 1, signal: null });
-    expect(broken.stderr).toMatch(/^rococo serve: TypeError: the fixture cannot start\n\s+at broken /);
+    expect(broken.stderr).toMatch(
+      /^rococo serve: TypeError: the fixture cannot start\n\s+at broken /,
+    );
     expect(await badOption.exited).toEqual({ code: 2, signal: null });
     expect(badOption.stderr).toMatch(/^rococo serve: --workers 'many': expected a whole number/);
   }, 20_000);
@@ -255,15 +282,23 @@ describe('rococo serve', () => {
     const s = new Served([fixture('factory.js'), '-w', '2', '-b', '127.0.0.1:0']);
     const url = await s.ready(2);
     const pids = new Set<number>();
-    for (let i = 0; i < 20 && pids.size < 2; i++) pids.add((await request(`${url}/`)).body?.pid as number);
+    for (let i = 0; i < 20 && pids.size < 2; i++)
+      pids.add((await request(`${url}/`)).body?.pid as number);
     expect([...pids].sort()).toEqual(s.workerPids().sort());
 
     const [victim, survivor] = s.workerPids();
     process.kill(victim, 'SIGKILL');
-    await s.until(() => s.master('worker died').some((l) => l.workerPid === victim && l.signal === 'SIGKILL'), 'the death logged');
-    const replacement = await s.until(() => s.workerPids().find((p) => p !== survivor && p !== victim), 'a replacement');
+    await s.until(
+      () => s.master('worker died').some((l) => l.workerPid === victim && l.signal === 'SIGKILL'),
+      'the death logged',
+    );
+    const replacement = await s.until(
+      () => s.workerPids().find((p) => p !== survivor && p !== victim),
+      'a replacement',
+    );
     const after = new Set<number>();
-    for (let i = 0; i < 20 && after.size < 2; i++) after.add((await request(`${url}/`)).body?.pid as number);
+    for (let i = 0; i < 20 && after.size < 2; i++)
+      after.add((await request(`${url}/`)).body?.pid as number);
     expect([...after].sort()).toEqual([survivor, replacement].sort());
     s.signal('SIGTERM');
     expect(await s.exited).toEqual({ code: 0, signal: null });
@@ -277,11 +312,17 @@ describe('rococo serve', () => {
     const s = new Served([fixture('factory.js'), '-w', '2', '-b', '127.0.0.1:0']);
     const url = await s.ready(2);
     const options = { timeoutMs: 5000, maxFailed: 100 };
-    const clients = [load(url, 10, undefined, options), load(url, 10, undefined, { ...options, keepAlive: false })];
+    const clients = [
+      load(url, 10, undefined, options),
+      load(url, 10, undefined, { ...options, keepAlive: false }),
+    ];
     for (const victim of s.workerPids()) {
       await sleep(200);
       process.kill(victim, 'SIGKILL');
-      await s.until(() => s.master('worker died').some((l) => l.workerPid === victim), 'the death logged');
+      await s.until(
+        () => s.master('worker died').some((l) => l.workerPid === victim),
+        'the death logged',
+      );
       await s.until(() => s.workerPids().length === 2, 'a replacement');
     }
     const served = clients.map((c) => c.stats.pids.length);
@@ -304,7 +345,9 @@ describe('rococo serve', () => {
 
   test('SIGTERM under load: no request fails, in-flight ones finish, the shutdown hooks run, exit 0', async () => {
     const marker = join(out, 'marker-sigterm');
-    const s = new Served([fixture('factory.js'), '-w', '2', '-b', '127.0.0.1:0'], { SERVE_MARKER: marker });
+    const s = new Served([fixture('factory.js'), '-w', '2', '-b', '127.0.0.1:0'], {
+      SERVE_MARKER: marker,
+    });
     const url = await s.ready(2);
     const pids = s.workerPids();
     let signalled = false;
@@ -332,7 +375,11 @@ describe('rococo serve', () => {
     const clients = load(url, 4);
     await sleep(200);
     s.signal('SIGHUP');
-    await s.until(() => old.every((p) => s.master('worker stopped').some((l) => l.workerPid === p)), 'the old workers stopped', 10_000);
+    await s.until(
+      () => old.every((p) => s.master('worker stopped').some((l) => l.workerPid === p)),
+      'the old workers stopped',
+      10_000,
+    );
     const served = clients.stats.pids.length;
     await sleep(200);
     const stats = await clients.stop();
@@ -352,7 +399,11 @@ describe('rococo serve', () => {
     const url = await s.ready();
     const [blocked] = s.workerPids();
     const stuck = request(`${url}/block?ms=15000`);
-    await s.until(() => s.master(/^worker timed out/).some((l) => l.workerPid === blocked), 'the timeout', 5000);
+    await s.until(
+      () => s.master(/^worker timed out/).some((l) => l.workerPid === blocked),
+      'the timeout',
+      5000,
+    );
     expect((await stuck).error).toBeDefined(); // its connection died with it
     const next = await s.until(() => s.workerPids().find((p) => p !== blocked), 'a new worker');
     expect((await request(`${url}/`)).body?.pid).toBe(next);
@@ -375,7 +426,12 @@ describe('rococo serve', () => {
         return request(`${url}/`, undefined, 5000);
       }),
     );
-    const killed = (await s.until(() => s.master(/^worker timed out/).find((l) => workers.includes(l.workerPid as number)), 'the blocked worker killed')).workerPid;
+    const killed = (
+      await s.until(
+        () => s.master(/^worker timed out/).find((l) => workers.includes(l.workerPid as number)),
+        'the blocked worker killed',
+      )
+    ).workerPid;
     expect((await stuck).error).toBeDefined();
     const other = workers.find((p) => p !== killed);
     expect(replies.map((r) => r.error?.message ?? r.body?.pid)).toEqual(replies.map(() => other));
@@ -384,22 +440,36 @@ describe('rococo serve', () => {
   }, 20_000);
 
   test('--max-requests: a worker is replaced after its requests, gracefully', async () => {
-    const s = new Served([fixture('factory.js'), '--max-requests', '20', '--max-requests-jitter', '0', '-b', '127.0.0.1:0']);
+    const s = new Served([
+      fixture('factory.js'),
+      '--max-requests',
+      '20',
+      '--max-requests-jitter',
+      '0',
+      '-b',
+      '127.0.0.1:0',
+    ]);
     const url = await s.ready();
     const first = s.workerPids()[0];
     const clients = load(url, 2);
-    await s.until(() => s.master('worker stopped').some((l) => l.workerPid === first), 'the first worker replaced');
+    await s.until(
+      () => s.master('worker stopped').some((l) => l.workerPid === first),
+      'the first worker replaced',
+    );
     await sleep(100);
     const stats = await clients.stop();
     expect(stats.failed).toEqual([]);
-    expect(s.master('worker reached --max-requests: replacing it')[0]).toMatchObject({ workerPid: first, requests: 20 });
+    expect(s.master('worker reached --max-requests: replacing it')[0]).toMatchObject({
+      workerPid: first,
+      requests: 20,
+    });
     expect(new Set(stats.pids).size).toBeGreaterThanOrEqual(2);
     expect(stats.pids.filter((p) => p === first).length).toBeGreaterThanOrEqual(20);
     s.signal('SIGTERM');
     expect(await s.exited).toEqual({ code: 0, signal: null });
   }, 20_000);
 
-  test('--reload: a change to a file in the module\'s folder restarts the workers', async () => {
+  test("--reload: a change to a file in the module's folder restarts the workers", async () => {
     const dir = mkdtempSync(join(out, FIXTURES, 'reload-')); // the same depth: the same relative imports
     cpSync(join(out, FIXTURES, 'reload'), dir, { recursive: true });
     const s = new Served([relative(out, join(dir, 'main.js')), '--reload', '-b', '127.0.0.1:0']);
@@ -446,9 +516,19 @@ describe('the server process', () => {
     }`;
   const decisions = async (flags: string[]) => {
     const script = probe.replace('__INDEX__', join(out, 'src/index.js'));
-    const { stdout } = await promisify(execFile)(process.execPath, [...flags, '--expose-gc', '--trace-pretenuring-statistics', '-e', script]);
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      ...flags,
+      '--expose-gc',
+      '--trace-pretenuring-statistics',
+      '-e',
+      script,
+    ]);
     // Sites of the loop above: thousands of objects a collection (node's startup has a few of ~100).
-    return stdout.split('\n').filter((line) => /pretenuring: AllocationSite\(\w+\): \(created, found, ratio\) \(\d{4,},/.test(line));
+    return stdout
+      .split('\n')
+      .filter((line) =>
+        /pretenuring: AllocationSite\(\w+\): \(created, found, ratio\) \(\d{4,},/.test(line),
+      );
   };
 
   test('createServer() turns V8 pretenuring off; node --allocation-site-pretenuring keeps it', async () => {

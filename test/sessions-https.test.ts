@@ -5,7 +5,16 @@ import { request, createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Controller, createApp, EncryptedCookieStorage, Get, getSession, sessions, type Application, type Request } from '../src';
+import {
+  Controller,
+  createApp,
+  EncryptedCookieStorage,
+  Get,
+  getSession,
+  sessions,
+  type Application,
+  type Request,
+} from '../src';
 import { testClient } from '../src/testing';
 
 /**
@@ -33,10 +42,16 @@ const hasOpenssl = (() => {
     return false;
   }
 })();
-if (!hasOpenssl) console.warn('sessions-https: skipped, openssl is not installed (it makes the test certificate)');
+if (!hasOpenssl)
+  console.warn('sessions-https: skipped, openssl is not installed (it makes the test certificate)');
 
 function makeApp(secure?: boolean | 'auto'): Application {
-  return createApp({ controllers: [VisitController], middlewares: [sessions(new EncryptedCookieStorage(KEY, secure === undefined ? {} : { secure }))] });
+  return createApp({
+    controllers: [VisitController],
+    middlewares: [
+      sessions(new EncryptedCookieStorage(KEY, secure === undefined ? {} : { secure })),
+    ],
+  });
 }
 
 (hasOpenssl ? describe : describe.skip)('session cookie over https', () => {
@@ -45,7 +60,25 @@ function makeApp(secure?: boolean | 'auto'): Application {
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'rococo-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     tls = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
   });
 
@@ -60,7 +93,9 @@ function makeApp(secure?: boolean | 'auto'): Application {
         request({ host: '127.0.0.1', port, path: '/visit', rejectUnauthorized: false }, (res) => {
           let body = '';
           res.on('data', (c) => (body += c));
-          res.on('end', () => resolve({ body, cookie: (res.headers['set-cookie'] ?? []).join('\n') }));
+          res.on('end', () =>
+            resolve({ body, cookie: (res.headers['set-cookie'] ?? []).join('\n') }),
+          );
         })
           .on('error', reject)
           .end();

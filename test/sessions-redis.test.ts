@@ -121,7 +121,11 @@ class RedisSessionController {
 }
 
 function redisApp(storage: RedisStorage, logger = memoryLogger('warn').logger) {
-  return createApp({ controllers: [RedisSessionController], middlewares: [sessions(storage)], logger });
+  return createApp({
+    controllers: [RedisSessionController],
+    middlewares: [sessions(storage)],
+    logger,
+  });
 }
 
 /** The session id the response set in its cookie. */
@@ -132,9 +136,15 @@ function cookieId(res: globalThis.Response): string {
 }
 
 async function view(client: TestClient, id?: string) {
-  const res = await client.get('/s/get', id === undefined ? {} : { headers: { cookie: `${COOKIE}=${id}` } });
+  const res = await client.get(
+    '/s/get',
+    id === undefined ? {} : { headers: { cookie: `${COOKIE}=${id}` } },
+  );
   expect(res.status).toBe(200);
-  return { ...((await res.json()) as { data: Record<string, unknown>; isNew: boolean; created: number }), res };
+  return {
+    ...((await res.json()) as { data: Record<string, unknown>; isNew: boolean; created: number }),
+    res,
+  };
 }
 
 async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
@@ -155,7 +165,9 @@ async function dropKeys(redis: Redis, prefix: string): Promise<void> {
 
 const canRun = SHARED_URL !== undefined || BINARY !== null;
 if (!canRun) {
-  console.warn('sessions-redis.test.ts: SKIPPED: REDIS_URL is not set and redis-server is not on PATH (set REDIS_URL=redis://127.0.0.1:6379, or apt-get install redis-server)');
+  console.warn(
+    'sessions-redis.test.ts: SKIPPED: REDIS_URL is not set and redis-server is not on PATH (set REDIS_URL=redis://127.0.0.1:6379, or apt-get install redis-server)',
+  );
 }
 const describeRedis = canRun ? describe : describe.skip;
 
@@ -168,7 +180,9 @@ describeRedis('RedisStorage on a running Redis', () => {
 
   beforeAll(async () => {
     if (SHARED_URL === undefined) {
-      console.warn('sessions-redis.test.ts: REDIS_URL is not set: starting a redis-server of its own');
+      console.warn(
+        'sessions-redis.test.ts: REDIS_URL is not set: starting a redis-server of its own',
+      );
       own = await RedisServer.start();
     }
     url = SHARED_URL ?? (own as RedisServer).url;
@@ -193,7 +207,9 @@ describeRedis('RedisStorage on a running Redis', () => {
 
   test('round trip: the cookie holds only a 192-bit id; the data is a Redis hash of JSON fields', async () => {
     const before = Date.now();
-    const res = await client.post('/s/set', { json: { user: 'ann', cart: [1, 2], prefs: { dark: true } } });
+    const res = await client.post('/s/set', {
+      json: { user: 'ann', cart: [1, 2], prefs: { dark: true } },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('private, no-store');
     const id = cookieId(res);
@@ -209,7 +225,11 @@ describeRedis('RedisStorage on a running Redis', () => {
     expect(created).toBeGreaterThanOrEqual(before);
 
     const got = await view(client);
-    expect(got).toMatchObject({ data: { user: 'ann', cart: [1, 2], prefs: { dark: true } }, isNew: false, created });
+    expect(got).toMatchObject({
+      data: { user: 'ann', cart: [1, 2], prefs: { dark: true } },
+      isNew: false,
+      created,
+    });
     expect(got.res.headers.getSetCookie()).toEqual([]);
   });
 
@@ -228,7 +248,9 @@ describeRedis('RedisStorage on a running Redis', () => {
   });
 
   test('TTL follows a custom maxAge, which is also the cookie Max-Age', async () => {
-    const short = await testClient(redisApp(new RedisStorage(url, { prefix: PREFIX, maxAge: 120 })));
+    const short = await testClient(
+      redisApp(new RedisStorage(url, { prefix: PREFIX, maxAge: 120 })),
+    );
     try {
       const res = await short.post('/s/set', { json: { a: 1 } });
       expect(res.headers.getSetCookie()[0]).toMatch(/Max-Age=120(;|$)/);
@@ -253,7 +275,11 @@ describeRedis('RedisStorage on a running Redis', () => {
   test('delete removes the field, clear leaves only the creation time; the id stays', async () => {
     const id = cookieId(await client.post('/s/set', { json: { a: 1, b: 2, c: 3 } }));
     await client.post('/s/delete/a');
-    expect(Object.keys(await redis.hgetall(PREFIX + id)).sort()).toEqual([':created', 'd:b', 'd:c']);
+    expect(Object.keys(await redis.hgetall(PREFIX + id)).sort()).toEqual([
+      ':created',
+      'd:b',
+      'd:c',
+    ]);
     expect((await view(client)).data).toEqual({ b: 2, c: 3 });
 
     const cleared = await client.post('/s/clear');
@@ -282,7 +308,10 @@ describeRedis('RedisStorage on a running Redis', () => {
     expect(await redis.exists(PREFIX + id)).toBe(0);
 
     expect(await view(client, id)).toMatchObject({ data: {}, isNew: true });
-    const again = await client.post('/s/set', { json: { x: 1 }, headers: { cookie: `${COOKIE}=${id}` } });
+    const again = await client.post('/s/set', {
+      json: { x: 1 },
+      headers: { cookie: `${COOKIE}=${id}` },
+    });
     expect(cookieId(again)).not.toBe(id);
     expect(await redis.exists(PREFIX + id)).toBe(0);
   });
@@ -296,7 +325,9 @@ describeRedis('RedisStorage on a running Redis', () => {
     expect(fresh).not.toBe(id);
     expect(await redis.exists(PREFIX + id)).toBe(0);
     expect((await redis.hgetall(PREFIX + fresh))['d:user']).toBeUndefined();
-    expect(await (await client.get('/s/flashed')).json()).toEqual({ messages: [{ message: 'Bye', category: 'info' }] });
+    expect(await (await client.get('/s/flashed')).json()).toEqual({
+      messages: [{ message: 'Bye', category: 'info' }],
+    });
   });
 
   test('fixation: newSession gives a new id and deletes the old one', async () => {
@@ -322,7 +353,10 @@ describeRedis('RedisStorage on a running Redis', () => {
     ['an id with other characters', `${'C'.repeat(30)}.!`],
   ])('%s is never adopted: the session gets an id of its own', async (_what, madeUp) => {
     expect(await view(client, madeUp)).toMatchObject({ data: {}, isNew: true });
-    const res = await client.post('/s/set', { json: { user: 'victim' }, headers: { cookie: `${COOKIE}=${madeUp}` } });
+    const res = await client.post('/s/set', {
+      json: { user: 'victim' },
+      headers: { cookie: `${COOKIE}=${madeUp}` },
+    });
     const id = cookieId(res);
     expect(id).toMatch(ID);
     expect(id).not.toBe(madeUp);
@@ -344,14 +378,20 @@ describeRedis('RedisStorage on a running Redis', () => {
 
   test('two concurrent requests that change different keys both keep their change', async () => {
     await client.post('/s/set', { json: { base: 0 } });
-    const [a, b] = await Promise.all([client.post('/s/concurrent/a/one'), client.post('/s/concurrent/b/two?delay=100')]);
+    const [a, b] = await Promise.all([
+      client.post('/s/concurrent/a/one'),
+      client.post('/s/concurrent/b/two?delay=100'),
+    ]);
     expect([a.status, b.status]).toEqual([200, 200]);
     expect((await view(client)).data).toEqual({ base: 0, a: 'one', b: 'two' });
   });
 
   test('two concurrent requests that change the same key: the last write wins', async () => {
     await client.post('/s/set', { json: { base: 0 } });
-    await Promise.all([client.post('/s/concurrent/k/first'), client.post('/s/concurrent/k/second?delay=100')]);
+    await Promise.all([
+      client.post('/s/concurrent/k/first'),
+      client.post('/s/concurrent/k/second?delay=100'),
+    ]);
     expect((await view(client)).data).toEqual({ base: 0, k: 'second' });
   });
 
@@ -359,8 +399,12 @@ describeRedis('RedisStorage on a running Redis', () => {
     const res = await client.post('/s/flash');
     expect(res.status).toBe(303);
     const id = cookieId(res);
-    expect(JSON.parse((await redis.hgetall(PREFIX + id))['d:_flashes'])).toEqual([{ message: 'Saved', category: 'success' }]);
-    expect(await (await client.get('/s/flashed')).json()).toEqual({ messages: [{ message: 'Saved', category: 'success' }] });
+    expect(JSON.parse((await redis.hgetall(PREFIX + id))['d:_flashes'])).toEqual([
+      { message: 'Saved', category: 'success' },
+    ]);
+    expect(await (await client.get('/s/flashed')).json()).toEqual({
+      messages: [{ message: 'Saved', category: 'success' }],
+    });
     expect(await redis.hexists(PREFIX + id, 'd:_flashes')).toBe(0);
     expect(await (await client.get('/s/flashed')).json()).toEqual({ messages: [] });
   });
@@ -394,7 +438,11 @@ describeRedis('RedisStorage on a running Redis', () => {
   test.each([
     ['an empty URL', () => new RedisStorage(''), /URL is empty/],
     ['a zero timeout', () => new RedisStorage('redis://127.0.0.1:1', { timeout: 0 }), /timeout/],
-    ['an unknown option', () => new RedisStorage('redis://127.0.0.1:1', { prefx: 'x' } as RedisStorageOptions), /unknown option 'prefx'/],
+    [
+      'an unknown option',
+      () => new RedisStorage('redis://127.0.0.1:1', { prefx: 'x' } as RedisStorageOptions),
+      /unknown option 'prefx'/,
+    ],
   ])('%s is refused with ROCOCO_OPTIONS', (_what, build, message) => {
     let error: unknown;
     try {
@@ -409,99 +457,112 @@ describeRedis('RedisStorage on a running Redis', () => {
 });
 
 if (BINARY === null) {
-  console.warn('sessions-redis.test.ts: the outage tests are SKIPPED: they need redis-server on PATH to start, freeze and kill a server of their own (apt-get install redis-server)');
+  console.warn(
+    'sessions-redis.test.ts: the outage tests are SKIPPED: they need redis-server on PATH to start, freeze and kill a server of their own (apt-get install redis-server)',
+  );
 }
 const describeOutage = BINARY === null ? describe.skip : describe;
 
-describeOutage('RedisStorage when Redis fails (a redis-server of this suite, never the shared one)', () => {
-  let server: RedisServer;
-  let client: TestClient;
-  let records: ReturnType<typeof memoryLogger>['records'];
+describeOutage(
+  'RedisStorage when Redis fails (a redis-server of this suite, never the shared one)',
+  () => {
+    let server: RedisServer;
+    let client: TestClient;
+    let records: ReturnType<typeof memoryLogger>['records'];
 
-  beforeAll(async () => {
-    server = await RedisServer.start();
-    const log = memoryLogger('warn');
-    records = log.records;
-    client = await testClient(redisApp(new RedisStorage(server.url, { prefix: PREFIX }), log.logger));
-  });
+    beforeAll(async () => {
+      server = await RedisServer.start();
+      const log = memoryLogger('warn');
+      records = log.records;
+      client = await testClient(
+        redisApp(new RedisStorage(server.url, { prefix: PREFIX }), log.logger),
+      );
+    });
 
-  afterAll(async () => {
-    if (server?.running) server.resume();
-    await client?.close();
-    await server?.dispose();
-  });
+    afterAll(async () => {
+      if (server?.running) server.resume();
+      await client?.close();
+      await server?.dispose();
+    });
 
-  /** The request, its answer and how long it took. */
-  async function timed(send: () => Promise<globalThis.Response>) {
-    const t0 = Date.now();
-    const res = await send();
-    return { res, ms: Date.now() - t0 };
-  }
+    /** The request, its answer and how long it took. */
+    async function timed(send: () => Promise<globalThis.Response>) {
+      const t0 = Date.now();
+      const res = await send();
+      return { res, ms: Date.now() - t0 };
+    }
 
-  async function expect503(res: globalThis.Response) {
-    expect(res.status).toBe(503);
-    expect(res.headers.get('retry-after')).toBe('5');
-    expect(res.headers.get('content-type')).toBe('application/problem+json');
-    expect(await res.json()).toMatchObject({ title: 'Service Unavailable', status: 503, detail: expect.stringMatching(/Sessions are unavailable/) });
-    expect(res.headers.getSetCookie()).toEqual([]);
-  }
+    async function expect503(res: globalThis.Response) {
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(await res.json()).toMatchObject({
+        title: 'Service Unavailable',
+        status: 503,
+        detail: expect.stringMatching(/Sessions are unavailable/),
+      });
+      expect(res.headers.getSetCookie()).toEqual([]);
+    }
 
-  test('a Redis that hangs: 503 with Retry-After within the timeout, then sessions come back', async () => {
-    expect((await client.post('/s/set', { json: { user: 'ann' } })).status).toBe(200);
-    server.pause();
-    try {
+    test('a Redis that hangs: 503 with Retry-After within the timeout, then sessions come back', async () => {
+      expect((await client.post('/s/set', { json: { user: 'ann' } })).status).toBe(200);
+      server.pause();
+      try {
+        const read = await timed(() => client.get('/s/get'));
+        await expect503(read.res);
+        expect(read.ms).toBeLessThan(3000);
+        // Routes that do not use the session do not wait for Redis.
+        const untouched = await timed(() => client.get('/s/untouched'));
+        expect(untouched.res.status).toBe(200);
+        expect(untouched.ms).toBeLessThan(500);
+      } finally {
+        server.resume();
+      }
+      expect((await view(client)).data).toEqual({ user: 'ann' });
+      expect(records.some((r) => r.level === WARN && r.msg === 'sessions: Redis failed')).toBe(
+        true,
+      );
+    });
+
+    test('a Redis that is down: 503 with Retry-After at once, and sessions work again when it is back', async () => {
+      expect((await client.post('/s/set', { json: { user: 'bob' } })).status).toBe(200);
+      await server.stop();
+
       const read = await timed(() => client.get('/s/get'));
       await expect503(read.res);
       expect(read.ms).toBeLessThan(3000);
-      // Routes that do not use the session do not wait for Redis.
-      const untouched = await timed(() => client.get('/s/untouched'));
-      expect(untouched.res.status).toBe(200);
-      expect(untouched.ms).toBeLessThan(500);
-    } finally {
-      server.resume();
-    }
-    expect((await view(client)).data).toEqual({ user: 'ann' });
-    expect(records.some((r) => r.level === WARN && r.msg === 'sessions: Redis failed')).toBe(true);
-  });
+      const write = await timed(() => client.post('/s/set', { json: { user: 'eve' } }));
+      await expect503(write.res);
+      expect(write.ms).toBeLessThan(3000);
+      // A redirect whose session cannot be saved is a 503 too, not a redirect that lost its data.
+      const redirect = await timed(() => client.post('/s/flash'));
+      await expect503(redirect.res);
+      expect((await client.get('/s/untouched')).status).toBe(200);
 
-  test('a Redis that is down: 503 with Retry-After at once, and sessions work again when it is back', async () => {
-    expect((await client.post('/s/set', { json: { user: 'bob' } })).status).toBe(200);
-    await server.stop();
+      // Stay down for 3 s, long enough for the client's reconnect delay to grow, answering 503 throughout.
+      const downUntil = Date.now() + 3000;
+      while (Date.now() < downUntil) {
+        const during = await timed(() => client.get('/s/get'));
+        await expect503(during.res);
+        expect(during.ms).toBeLessThan(3000);
+        await sleep(250);
+      }
 
-    const read = await timed(() => client.get('/s/get'));
-    await expect503(read.res);
-    expect(read.ms).toBeLessThan(3000);
-    const write = await timed(() => client.post('/s/set', { json: { user: 'eve' } }));
-    await expect503(write.res);
-    expect(write.ms).toBeLessThan(3000);
-    // A redirect whose session cannot be saved is a 503 too, not a redirect that lost its data.
-    const redirect = await timed(() => client.post('/s/flash'));
-    await expect503(redirect.res);
-    expect((await client.get('/s/untouched')).status).toBe(200);
+      await server.start(); // same port, empty (nothing persisted)
+      const back = Date.now();
+      let res: globalThis.Response;
+      for (;;) {
+        res = await client.get('/s/get');
+        if (res.status !== 503 || Date.now() - back > 10_000) break;
+        await sleep(100);
+      }
+      expect(res.status).toBe(200);
+      expect(Date.now() - back).toBeLessThan(2500); // the client retries at least every 2 s
+      expect(await res.json()).toMatchObject({ data: {}, isNew: true }); // the restarted server is empty
 
-    // Stay down for 3 s, long enough for the client's reconnect delay to grow, answering 503 throughout.
-    const downUntil = Date.now() + 3000;
-    while (Date.now() < downUntil) {
-      const during = await timed(() => client.get('/s/get'));
-      await expect503(during.res);
-      expect(during.ms).toBeLessThan(3000);
-      await sleep(250);
-    }
-
-    await server.start(); // same port, empty (nothing persisted)
-    const back = Date.now();
-    let res: globalThis.Response;
-    for (;;) {
-      res = await client.get('/s/get');
-      if (res.status !== 503 || Date.now() - back > 10_000) break;
-      await sleep(100);
-    }
-    expect(res.status).toBe(200);
-    expect(Date.now() - back).toBeLessThan(2500); // the client retries at least every 2 s
-    expect(await res.json()).toMatchObject({ data: {}, isNew: true }); // the restarted server is empty
-
-    const set = await client.post('/s/set', { json: { user: 'carol' } });
-    expect(set.status).toBe(200);
-    expect((await view(client)).data).toEqual({ user: 'carol' });
-  });
-});
+      const set = await client.post('/s/set', { json: { user: 'carol' } });
+      expect(set.status).toBe(200);
+      expect((await view(client)).data).toEqual({ user: 'carol' });
+    });
+  },
+);

@@ -141,7 +141,12 @@ class SessionController {
     const old = await getSession(req);
     const s = await newSession(req);
     s.set('user', req.params.user);
-    return { isNew: s.isNew, data: s.toJSON(), same: old === s, again: (await getSession(req)) === s };
+    return {
+      isNew: s.isNew,
+      data: s.toJSON(),
+      same: old === s,
+      again: (await getSession(req)) === s,
+    };
   }
 
   @Post('/renew-empty')
@@ -154,7 +159,10 @@ class SessionController {
   async redirect(req: Request) {
     const s = await getSession(req);
     s.set('after', 'redirect');
-    const body = req.headers['content-type'] === undefined ? {} : ((await req.json()) as Record<string, unknown>);
+    const body =
+      req.headers['content-type'] === undefined
+        ? {}
+        : ((await req.json()) as Record<string, unknown>);
     for (const k of Object.keys(body)) s.set(k, body[k]);
     throw new HTTPSeeOther('/s/get');
   }
@@ -199,7 +207,13 @@ class SessionController {
         errors.push(`${(e as Error).name}: ${(e as Error).message}`);
       }
     }
-    return { list: s.get('list'), when: s.get('when'), nested: s.get('nested'), has: s.has('bad'), errors };
+    return {
+      list: s.get('list'),
+      when: s.get('when'),
+      nested: s.get('nested'),
+      has: s.has('bad'),
+      errors,
+    };
   }
 
   @Post('/flash')
@@ -257,12 +271,19 @@ let templatesDir: string;
 
 beforeAll(() => {
   templatesDir = mkdtempSync(join(tmpdir(), 'rococo-sessions-tpl-'));
-  writeFileSync(join(templatesDir, 'messages.html'), '<ul>{% for m in messages %}<li class="{{ m.category }}">{{ m.message }}</li>{% endfor %}</ul>');
+  writeFileSync(
+    join(templatesDir, 'messages.html'),
+    '<ul>{% for m in messages %}<li class="{{ m.category }}">{{ m.message }}</li>{% endfor %}</ul>',
+  );
 });
 
 afterAll(() => rmSync(templatesDir, { recursive: true, force: true }));
 
-function sessionApp(keys: string | string[], options: EncryptedCookieOptions = {}, extra: { logger?: ReturnType<typeof memoryLogger>['logger']; debug?: boolean } = {}): Application {
+function sessionApp(
+  keys: string | string[],
+  options: EncryptedCookieOptions = {},
+  extra: { logger?: ReturnType<typeof memoryLogger>['logger']; debug?: boolean } = {},
+): Application {
   return createApp({
     controllers: [SessionController, FlashPagesController],
     middlewares: [sessions(new EncryptedCookieStorage(keys, options))],
@@ -272,8 +293,14 @@ function sessionApp(keys: string | string[], options: EncryptedCookieOptions = {
   });
 }
 
-async function view(client: TestClient, cookie?: string): Promise<SessionView & { res: globalThis.Response }> {
-  const res = await client.get('/s/get', cookie === undefined ? {} : { headers: { cookie: `${COOKIE}=${cookie}` } });
+async function view(
+  client: TestClient,
+  cookie?: string,
+): Promise<SessionView & { res: globalThis.Response }> {
+  const res = await client.get(
+    '/s/get',
+    cookie === undefined ? {} : { headers: { cookie: `${COOKIE}=${cookie}` } },
+  );
   expect(res.status).toBe(200);
   return { ...((await res.json()) as SessionView), res };
 }
@@ -308,13 +335,20 @@ describe('EncryptedCookieStorage: the cookie and the middleware', () => {
 
   test('set: the cookie comes back, its attributes are the defaults, and the response is private', async () => {
     const before = Date.now();
-    const res = await client.post('/s/set', { json: { user: 'ann', n: 3, list: [1, 'two'], obj: { deep: true } } });
+    const res = await client.post('/s/set', {
+      json: { user: 'ann', n: 3, list: [1, 'two'], obj: { deep: true } },
+    });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ data: { user: 'ann', n: 3, list: [1, 'two'], obj: { deep: true } }, isNew: true });
+    expect(await res.json()).toEqual({
+      data: { user: 'ann', n: 3, list: [1, 'two'], obj: { deep: true } },
+      isNew: true,
+    });
     const line = setCookie(res) as string;
     expect(line).toBeDefined();
     const attrs = line.split(/;\s*/).slice(1);
-    expect(attrs).toEqual(expect.arrayContaining([`Max-Age=${14 * DAY}`, 'Path=/', 'HttpOnly', 'SameSite=Lax']));
+    expect(attrs).toEqual(
+      expect.arrayContaining([`Max-Age=${14 * DAY}`, 'Path=/', 'HttpOnly', 'SameSite=Lax']),
+    );
     expect(attrs).not.toContain('Secure'); // secure: 'auto', and the test server is plain http
     expect(line).not.toMatch(/Domain=/i);
     expect(res.headers.get('cache-control')).toBe('private, no-store');
@@ -381,8 +415,13 @@ describe('EncryptedCookieStorage: the cookie and the middleware', () => {
     expect(body.nested).toEqual({ a: { b: [null, 'x'] } });
     expect(body.has).toBe(false);
     expect(body.errors).toHaveLength(3);
-    for (const e of body.errors) expect(e).toMatch(/^TypeError: session\.set\('bad'\): \w+ is not a JSON value$/);
-    expect((await view(client)).data).toEqual({ list: [1, 2], when: '2024-01-02T03:04:05.000Z', nested: { a: { b: [null, 'x'] } } });
+    for (const e of body.errors)
+      expect(e).toMatch(/^TypeError: session\.set\('bad'\): \w+ is not a JSON value$/);
+    expect((await view(client)).data).toEqual({
+      list: [1, 2],
+      when: '2024-01-02T03:04:05.000Z',
+      nested: { a: { b: [null, 'x'] } },
+    });
   });
 
   test('a handler that redirects by throwing still saves the session', async () => {
@@ -470,7 +509,12 @@ describe('EncryptedCookieStorage: the cookie and the middleware', () => {
 
     const res = await client.post('/s/login/ann');
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ isNew: true, data: { user: 'ann' }, same: false, again: true });
+    expect(await res.json()).toEqual({
+      isNew: true,
+      data: { user: 'ann' },
+      same: false,
+      again: true,
+    });
     const newValue = cookieValue(res);
     expect(newValue).not.toBe(oldValue);
     const after = await view(client);
@@ -506,7 +550,10 @@ describe('EncryptedCookieStorage: cookies that are not a live session of ours', 
   afterAll(() => client.close());
 
   test('the untouched cookie is read (the control for the cases below)', async () => {
-    expect(await view(client, good)).toMatchObject({ data: { user: 'ann', role: 'admin' }, isNew: false });
+    expect(await view(client, good)).toMatchObject({
+      data: { user: 'ann', role: 'admin' },
+      isNew: false,
+    });
   });
 
   test.each([
@@ -527,9 +574,16 @@ describe('EncryptedCookieStorage: cookies that are not a live session of ours', 
 
   test.each([
     ['one character short', (v: string) => v.slice(0, -1)],
-    ['without its tag', (v: string) => Buffer.from(v, 'base64url').subarray(0, -16).toString('base64url')],
+    [
+      'without its tag',
+      (v: string) => Buffer.from(v, 'base64url').subarray(0, -16).toString('base64url'),
+    ],
     ['cut to 10 characters', (v: string) => v.slice(0, 10)],
-    ['with bytes appended', (v: string) => Buffer.concat([Buffer.from(v, 'base64url'), Buffer.from('xx')]).toString('base64url')],
+    [
+      'with bytes appended',
+      (v: string) =>
+        Buffer.concat([Buffer.from(v, 'base64url'), Buffer.from('xx')]).toString('base64url'),
+    ],
   ])('a cookie %s gives a new session', async (_what, cut) => {
     expect(await view(client, cut(good))).toMatchObject({ data: {}, isNew: true });
   });
@@ -568,14 +622,26 @@ describe('EncryptedCookieStorage: cookies that are not a live session of ours', 
   test('a hand-sealed cookie in the documented format is read (the format the next tests forge)', async () => {
     const created = Date.now() - 60_000;
     const value = seal(key, { c: created, t: Date.now(), d: { forged: 'by the test' } });
-    expect(await view(client, value)).toMatchObject({ data: { forged: 'by the test' }, isNew: false, created });
+    expect(await view(client, value)).toMatchObject({
+      data: { forged: 'by the test' },
+      isNew: false,
+      created,
+    });
   });
 
   test('a cookie saved longer ago than maxAge is refused on the server, whatever the browser kept', async () => {
     const now = Date.now();
-    const stale = seal(key, { c: now - 20 * DAY * 1000, t: now - (14 * DAY + 60) * 1000, d: { user: 'ann' } });
+    const stale = seal(key, {
+      c: now - 20 * DAY * 1000,
+      t: now - (14 * DAY + 60) * 1000,
+      d: { user: 'ann' },
+    });
     expect(await view(client, stale)).toMatchObject({ data: {}, isNew: true });
-    const fresh = seal(key, { c: now - 20 * DAY * 1000, t: now - (14 * DAY - 60) * 1000, d: { user: 'ann' } });
+    const fresh = seal(key, {
+      c: now - 20 * DAY * 1000,
+      t: now - (14 * DAY - 60) * 1000,
+      d: { user: 'ann' },
+    });
     expect(await view(client, fresh)).toMatchObject({ data: { user: 'ann' }, isNew: false });
   });
 
@@ -585,10 +651,16 @@ describe('EncryptedCookieStorage: cookies that are not a live session of ours', 
     ['no saved-at time', { c: 1, d: {} }],
     ['no created time', { t: 'now', d: {} }],
     ['a string', 'just a string'],
-  ] as [string, unknown][])('a well-sealed payload with %s gives a new session', async (_what, payload) => {
-    const p = typeof payload === 'object' && payload !== null && (payload as { t?: unknown }).t === 'now' ? { ...payload, t: Date.now() } : payload;
-    expect(await view(client, seal(key, p))).toMatchObject({ data: {}, isNew: true });
-  });
+  ] as [string, unknown][])(
+    'a well-sealed payload with %s gives a new session',
+    async (_what, payload) => {
+      const p =
+        typeof payload === 'object' && payload !== null && (payload as { t?: unknown }).t === 'now'
+          ? { ...payload, t: Date.now() }
+          : payload;
+      expect(await view(client, seal(key, p))).toMatchObject({ data: {}, isNew: true });
+    },
+  );
 
   test('another version byte is refused even with a good seal', async () => {
     const value = seal(key, { c: 1, t: Date.now(), d: { v: 2 } }, { version: 2 });
@@ -596,9 +668,15 @@ describe('EncryptedCookieStorage: cookies that are not a live session of ours', 
   });
 
   test('a session from a refused cookie is saved as a new one when it changes', async () => {
-    const res = await client.post('/s/set', { json: { mine: true }, headers: { cookie: `${COOKIE}=${flipByte(good, 20)}` } });
+    const res = await client.post('/s/set', {
+      json: { mine: true },
+      headers: { cookie: `${COOKIE}=${flipByte(good, 20)}` },
+    });
     expect(await res.json()).toEqual({ data: { mine: true }, isNew: true });
-    expect(await view(client, cookieValue(res))).toMatchObject({ data: { mine: true }, isNew: false });
+    expect(await view(client, cookieValue(res))).toMatchObject({
+      data: { mine: true },
+      isNew: false,
+    });
     client.cookies.clear();
   });
 });
@@ -625,7 +703,15 @@ describe('EncryptedCookieStorage: expiry with a real wait', () => {
 describe('EncryptedCookieStorage: cookie options', () => {
   test('name, path, sameSite, secure, domain, httpOnly and maxAge reach the Set-Cookie line', async () => {
     const client = await testClient(
-      sessionApp(newKey(), { name: 'sid', path: '/s', sameSite: 'strict', secure: true, domain: 'example.test', httpOnly: false, maxAge: 3600 }),
+      sessionApp(newKey(), {
+        name: 'sid',
+        path: '/s',
+        sameSite: 'strict',
+        secure: true,
+        domain: 'example.test',
+        httpOnly: false,
+        maxAge: 3600,
+      }),
     );
     try {
       const res = await client.post('/s/set', { json: { a: 1 } });
@@ -633,7 +719,15 @@ describe('EncryptedCookieStorage: cookie options', () => {
       expect(line).toBeDefined();
       expect(setCookie(res, COOKIE)).toBeUndefined();
       const attrs = line.split(/;\s*/).slice(1);
-      expect(attrs).toEqual(expect.arrayContaining(['Max-Age=3600', 'Path=/s', 'SameSite=Strict', 'Secure', 'Domain=example.test']));
+      expect(attrs).toEqual(
+        expect.arrayContaining([
+          'Max-Age=3600',
+          'Path=/s',
+          'SameSite=Strict',
+          'Secure',
+          'Domain=example.test',
+        ]),
+      );
       expect(attrs).not.toContain('HttpOnly');
       const got = await client.get('/s/get');
       expect(await got.json()).toMatchObject({ data: { a: 1 }, isNew: false });
@@ -690,7 +784,9 @@ describe('EncryptedCookieStorage: too large for a cookie', () => {
 
   test('also when the handler ends with a redirect', async () => {
     records.length = 0;
-    const res = await client.post('/s/redirect', { json: { blob: randomBytes(3000).toString('hex') } });
+    const res = await client.post('/s/redirect', {
+      json: { blob: randomBytes(3000).toString('hex') },
+    });
     expect(res.status).toBe(500);
     expect(res.headers.get('location')).toBeNull();
     expect(res.headers.getSetCookie()).toEqual([]);
@@ -704,14 +800,17 @@ describe('session keys', () => {
     ['too long', randomBytes(48).toString('base64'), /decodes to 48 bytes/],
     ['not base64', 'not-a-key!', /is not base64/],
     ['a hex key', randomBytes(32).toString('hex'), /decodes to 48 bytes/],
-  ])('a key that is %s stops construction with ROCOCO_SESSION_KEYS and how to make one', (_what, key, reason) => {
-    const e = thrown(() => new EncryptedCookieStorage(key));
-    expect(e.code).toBe('ROCOCO_SESSION_KEYS');
-    expect(e.message).toMatch(reason);
-    expect(e.message).toContain(MAKE_KEY);
-    // The message shows a prefix of the bad key at most, never all of it.
-    if (key.length > 8) expect(e.message).not.toContain(key);
-  });
+  ])(
+    'a key that is %s stops construction with ROCOCO_SESSION_KEYS and how to make one',
+    (_what, key, reason) => {
+      const e = thrown(() => new EncryptedCookieStorage(key));
+      expect(e.code).toBe('ROCOCO_SESSION_KEYS');
+      expect(e.message).toMatch(reason);
+      expect(e.message).toContain(MAKE_KEY);
+      // The message shows a prefix of the bad key at most, never all of it.
+      if (key.length > 8) expect(e.message).not.toContain(key);
+    },
+  );
 
   test('a bad key anywhere in a list is refused, with its position', () => {
     const e = thrown(() => new EncryptedCookieStorage([newKey(), 'short']));
@@ -754,10 +853,16 @@ describe('session keys', () => {
       expect(read).toMatchObject({ data: { user: 'ann' }, isNew: false });
       expect(read.res.headers.getSetCookie()).toEqual([]); // read only: nothing to save
 
-      const res = await rotated.post('/s/set', { json: { visits: 2 }, headers: { cookie: `${COOKIE}=${oldCookie}` } });
+      const res = await rotated.post('/s/set', {
+        json: { visits: 2 },
+        headers: { cookie: `${COOKIE}=${oldCookie}` },
+      });
       expect(res.status).toBe(200);
       const resaved = cookieValue(res);
-      expect(await view(newOnly, resaved)).toMatchObject({ data: { user: 'ann', visits: 2 }, isNew: false });
+      expect(await view(newOnly, resaved)).toMatchObject({
+        data: { user: 'ann', visits: 2 },
+        isNew: false,
+      });
       expect(await view(oldOnly, resaved)).toMatchObject({ data: {}, isNew: true });
     } finally {
       await Promise.all([oldApp, rotated, newOnly, oldOnly].map((c) => c.close()));
@@ -785,7 +890,9 @@ describe('DEBUG without keys: a development key in a file', () => {
   test('is generated once (mode 0600, in a folder that git ignores) and reused with a warning', async () => {
     const file = join(dir, 'nested', 'keys', 'session-key');
     const first = memoryLogger('warn');
-    const app1 = await testClient(sessionApp([], { developmentKeyFile: file }, { debug: true, logger: first.logger }));
+    const app1 = await testClient(
+      sessionApp([], { developmentKeyFile: file }, { debug: true, logger: first.logger }),
+    );
     let value: string;
     try {
       expect(existsSync(file)).toBe(true);
@@ -793,7 +900,9 @@ describe('DEBUG without keys: a development key in a file', () => {
       expect(readFileSync(join(dir, 'nested', 'keys', '.gitignore'), 'utf8')).toBe('*\n');
       const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
       expect(key).toHaveLength(32);
-      const generated = first.records.filter((r) => r.level === WARN && /generated a development key/.test(r.msg ?? ''));
+      const generated = first.records.filter(
+        (r) => r.level === WARN && /generated a development key/.test(r.msg ?? ''),
+      );
       expect(generated).toHaveLength(1);
       expect(generated[0].file).toBe(file);
       expect(generated[0].msg).toContain(MAKE_KEY);
@@ -812,10 +921,14 @@ describe('DEBUG without keys: a development key in a file', () => {
 
     const content = readFileSync(file, 'utf8');
     const second = memoryLogger('warn');
-    const app2 = await testClient(sessionApp([], { developmentKeyFile: file }, { debug: true, logger: second.logger }));
+    const app2 = await testClient(
+      sessionApp([], { developmentKeyFile: file }, { debug: true, logger: second.logger }),
+    );
     try {
       expect(readFileSync(file, 'utf8')).toBe(content); // not regenerated
-      const reused = second.records.filter((r) => r.level === WARN && /using the development key/.test(r.msg ?? ''));
+      const reused = second.records.filter(
+        (r) => r.level === WARN && /using the development key/.test(r.msg ?? ''),
+      );
       expect(reused).toHaveLength(1);
       expect(reused[0].file).toBe(file);
       expect(await view(app2, value)).toMatchObject({ data: { user: 'dev' }, isNew: false }); // a restart keeps sessions
@@ -834,7 +947,12 @@ describe('DEBUG without keys: a development key in a file', () => {
       process.chdir(cwd);
     }
     const { logger } = memoryLogger('warn');
-    createApp({ controllers: [SessionController], middlewares: [sessions(storage)], settings: immutableSettings({ DEBUG: true }), logger });
+    createApp({
+      controllers: [SessionController],
+      middlewares: [sessions(storage)],
+      settings: immutableSettings({ DEBUG: true }),
+      logger,
+    });
     const file = join(dir, '.rococo', 'session-key');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64')).toHaveLength(32);
@@ -854,12 +972,20 @@ describe('DEBUG without keys: a development key in a file', () => {
     // Made again (the file removed), the line is not added twice.
     rmSync(file);
     sessionApp([], { developmentKeyFile: file }, { debug: true, logger: memoryLogger().logger });
-    expect(readFileSync(gitignore, 'utf8').split('\n').filter((l) => l === '/dev-session.key')).toHaveLength(1);
+    expect(
+      readFileSync(gitignore, 'utf8')
+        .split('\n')
+        .filter((l) => l === '/dev-session.key'),
+    ).toHaveLength(1);
   });
 
   test('explicit keys win: no file is written even under DEBUG', async () => {
     const file = join(dir, 'session-key');
-    sessionApp(newKey(), { developmentKeyFile: file }, { debug: true, logger: memoryLogger().logger });
+    sessionApp(
+      newKey(),
+      { developmentKeyFile: file },
+      { debug: true, logger: memoryLogger().logger },
+    );
     expect(existsSync(file)).toBe(false);
   });
 
@@ -878,7 +1004,13 @@ describe('without the sessions middleware', () => {
   beforeAll(async () => {
     const log = memoryLogger('error');
     records = log.records;
-    client = await testClient(createApp({ controllers: [BareController], logger: log.logger, settings: immutableSettings({ DEBUG: true }) }));
+    client = await testClient(
+      createApp({
+        controllers: [BareController],
+        logger: log.logger,
+        settings: immutableSettings({ DEBUG: true }),
+      }),
+    );
   });
   afterAll(() => client.close());
 
@@ -890,8 +1022,12 @@ describe('without the sessions middleware', () => {
     const res = await client.get(path);
     expect(res.status).toBe(500);
     const body = await res.json();
-    expect(body.detail).toMatch(new RegExp(`^ROCOCO_SESSION: ${caller}: this request has no sessions`));
-    expect(body.detail).toContain('createApp({ middlewares: [sessions(new EncryptedCookieStorage(settings.SESSION_KEYS))] })');
+    expect(body.detail).toMatch(
+      new RegExp(`^ROCOCO_SESSION: ${caller}: this request has no sessions`),
+    );
+    expect(body.detail).toContain(
+      'createApp({ middlewares: [sessions(new EncryptedCookieStorage(settings.SESSION_KEYS))] })',
+    );
     expect(records.some((r) => r.err?.code === 'ROCOCO_SESSION')).toBe(true);
   });
 
@@ -909,7 +1045,8 @@ describe('flash messages', () => {
   });
   afterEach(() => client.close());
 
-  const items = (page: string) => [...page.matchAll(/<li class="([^"]*)">(.*?)<\/li>/g)].map((m) => [m[1], m[2]]);
+  const items = (page: string) =>
+    [...page.matchAll(/<li class="([^"]*)">(.*?)<\/li>/g)].map((m) => [m[1], m[2]]);
 
   test('flashed before a redirect, listed once in the next page, escaped, in order', async () => {
     const res = await client.post('/s/flash');
@@ -936,7 +1073,12 @@ describe('flash messages', () => {
   test('messages pile up until shown', async () => {
     await client.post('/s/flash');
     await client.post('/s/flash-json');
-    expect(items(await (await client.get('/f/page')).text()).map(([c]) => c)).toEqual(['success', 'info', 'warning', 'error']);
+    expect(items(await (await client.get('/f/page')).text()).map(([c]) => c)).toEqual([
+      'success',
+      'info',
+      'warning',
+      'error',
+    ]);
   });
 
   test('flashed and rendered in one request: shown, and nothing is stored', async () => {
@@ -955,7 +1097,9 @@ describe('flash messages', () => {
   test('flashedMessages takes them for a JSON handler, once', async () => {
     await client.post('/s/flash-json');
     const first = await client.get('/s/flashed');
-    expect(await first.json()).toEqual({ messages: [{ message: 'for the API', category: 'error' }] });
+    expect(await first.json()).toEqual({
+      messages: [{ message: 'for the API', category: 'error' }],
+    });
     expect(setCookie(first)).toBeDefined();
     expect(await (await client.get('/s/flashed')).json()).toEqual({ messages: [] });
     // The rest of the session is kept.

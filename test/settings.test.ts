@@ -1,5 +1,14 @@
 'use strict';
-import { immutableSettings, settingsFromEnv, toBool, RococoError, createApp, Controller, Get, type Request } from '../src';
+import {
+  immutableSettings,
+  settingsFromEnv,
+  toBool,
+  RococoError,
+  createApp,
+  Controller,
+  Get,
+  type Request,
+} from '../src';
 import { testClient } from '../src/testing';
 
 function thrown(fn: () => unknown): Error {
@@ -115,12 +124,22 @@ describe('immutableSettings', () => {
     class C {
       @Get('/')
       index(req: Request) {
-        return { locale: req.settings.LOCALE, frozen: Object.isFrozen(req.settings), same: req.settings === req.app.settings };
+        return {
+          locale: req.settings.LOCALE,
+          frozen: Object.isFrozen(req.settings),
+          same: req.settings === req.app.settings,
+        };
       }
     }
-    const client = await testClient(createApp({ controllers: [C], settings: immutableSettings({ LOCALE: 'uk_UA' }) }));
+    const client = await testClient(
+      createApp({ controllers: [C], settings: immutableSettings({ LOCALE: 'uk_UA' }) }),
+    );
     try {
-      expect(await (await client.get('/')).json()).toEqual({ locale: 'uk_UA', frozen: true, same: true });
+      expect(await (await client.get('/')).json()).toEqual({
+        locale: 'uk_UA',
+        frozen: true,
+        same: true,
+      });
     } finally {
       await client.close();
     }
@@ -130,7 +149,8 @@ describe('immutableSettings', () => {
 describe('toBool', () => {
   const TRUE = ['1', 'true', 'yes', 'on', 'y', 't'];
   const FALSE = ['0', 'false', 'no', 'off', 'n', 'f', ''];
-  const cases = (words: string[]) => words.flatMap((w) => [w, w.toUpperCase(), w.charAt(0).toUpperCase() + w.slice(1)]);
+  const cases = (words: string[]) =>
+    words.flatMap((w) => [w, w.toUpperCase(), w.charAt(0).toUpperCase() + w.slice(1)]);
 
   test.each(cases(TRUE))('%p is true', (v) => {
     expect(toBool(v)).toBe(true);
@@ -146,9 +166,12 @@ describe('toBool', () => {
     expect(toBool('yEs')).toBe(true);
   });
 
-  test.each(['2', 'maybe', 'tru', 'yess', 'nope', '-1', 'null', 'undefined', 'enabled'])('%p throws', (v) => {
-    expect(() => toBool(v)).toThrow(v);
-  });
+  test.each(['2', 'maybe', 'tru', 'yess', 'nope', '-1', 'null', 'undefined', 'enabled'])(
+    '%p throws',
+    (v) => {
+      expect(() => toBool(v)).toThrow(v);
+    },
+  );
 });
 
 describe('settingsFromEnv', () => {
@@ -216,11 +239,14 @@ describe('settingsFromEnv', () => {
     expect(err.message).toContain('maybe');
   });
 
-  test.each(['abc', '', '12abc', 'NaN'])('a number %p that is not one throws, naming the variable', (v) => {
-    const err = thrown(() => settingsFromEnv(defaults(), { PORT: v }));
-    expect(err).toBeInstanceOf(RococoError);
-    expect(err.message).toContain('PORT');
-  });
+  test.each(['abc', '', '12abc', 'NaN'])(
+    'a number %p that is not one throws, naming the variable',
+    (v) => {
+      const err = thrown(() => settingsFromEnv(defaults(), { PORT: v }));
+      expect(err).toBeInstanceOf(RococoError);
+      expect(err.message).toContain('PORT');
+    },
+  );
 
   test.each([
     ['DB', '{host: db}'],
@@ -240,7 +266,11 @@ describe('settingsFromEnv', () => {
   });
 
   test('the prefix is honored: only prefixed variables are read', () => {
-    const s = settingsFromEnv(defaults(), { DEBUG: 'true', PORT: '1', APP_PORT: '9999', APP_NAME: 'prefixed', APP_DEBUG: 'no' }, { prefix: 'APP_' });
+    const s = settingsFromEnv(
+      defaults(),
+      { DEBUG: 'true', PORT: '1', APP_PORT: '9999', APP_NAME: 'prefixed', APP_DEBUG: 'no' },
+      { prefix: 'APP_' },
+    );
     expect(s.PORT).toBe(9999);
     expect(s.NAME).toBe('prefixed');
     expect(s.DEBUG).toBe(false);
@@ -248,7 +278,9 @@ describe('settingsFromEnv', () => {
   });
 
   test('with a prefix the error names the prefixed variable', () => {
-    const err = thrown(() => settingsFromEnv(defaults(), { APP_PORT: 'eighty' }, { prefix: 'APP_' }));
+    const err = thrown(() =>
+      settingsFromEnv(defaults(), { APP_PORT: 'eighty' }, { prefix: 'APP_' }),
+    );
     expect(err.message).toContain('APP_PORT');
   });
 

@@ -1,8 +1,23 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, RococoError, staticFiles, type Application, type Middleware, type StaticOptions } from '../src';
+import {
+  createApp,
+  RococoError,
+  staticFiles,
+  type Application,
+  type Middleware,
+  type StaticOptions,
+} from '../src';
 import { testClient, type TestClient } from '../src/testing';
 
 const STATIC = join(__dirname, 'fixtures', 'static');
@@ -11,7 +26,16 @@ const YEAR_CACHE = 'public, max-age=31536000, immutable';
 const NO_CACHE = 'public, max-age=0';
 
 /** Texts that must never appear in an answer to a request that tries to leave the folder. */
-const SECRETS = ['WWW-SECRET', 'ROOT-SECRET', 'OUTSIDE-SECRET', 'OUTSIDE-DIR-SECRET', 'root:x:0', '"name": "rococo"', 'SECRET_KEY', 'hidden-key'];
+const SECRETS = [
+  'WWW-SECRET',
+  'ROOT-SECRET',
+  'OUTSIDE-SECRET',
+  'OUTSIDE-DIR-SECRET',
+  'root:x:0',
+  '"name": "rococo"',
+  'SECRET_KEY',
+  'hidden-key',
+];
 
 function fixture(path: string): Buffer {
   return readFileSync(join(STATIC, path));
@@ -41,15 +65,28 @@ describe('static files', () => {
   let client: TestClient;
 
   /** A request whose path is sent exactly as written (fetch would normalize `..`). */
-  function raw(path: string, method = 'GET', headers: Record<string, string> = {}): Promise<RawResponse> {
+  function raw(
+    path: string,
+    method = 'GET',
+    headers: Record<string, string> = {},
+  ): Promise<RawResponse> {
     const base = new URL(client.url('/'));
     return new Promise((resolve, reject) => {
-      const req = httpRequest({ host: base.hostname, port: Number(base.port), path, method, headers, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode as number, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      });
+      const req = httpRequest(
+        { host: base.hostname, port: Number(base.port), path, method, headers, agent: false },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode as number,
+              headers: res.headers,
+              body: Buffer.concat(chunks),
+            }),
+          );
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -125,7 +162,9 @@ describe('static files', () => {
     const res = await client.get('/static/hello.txt');
     expect(res.status).toBe(200);
     expect(res.headers.get('etag')).toMatch(/^W\/"[0-9a-f]+-[0-9a-f]+"$/);
-    expect(res.headers.get('last-modified')).toBe(statSync(join(STATIC, 'hello.txt')).mtime.toUTCString());
+    expect(res.headers.get('last-modified')).toBe(
+      statSync(join(STATIC, 'hello.txt')).mtime.toUTCString(),
+    );
     expect(res.headers.get('accept-ranges')).toBe('bytes');
     await res.arrayBuffer();
   });
@@ -151,11 +190,15 @@ describe('static files', () => {
     // stat's mtime Date, as send makes Last-Modified: node rounds mtimeMs to it, and a file
     // written at x.9995 s would be a second older in new Date(mtimeMs) (seen in a fresh clone).
     const mtime = statSync(join(STATIC, 'css', 'site.css')).mtime.getTime();
-    const res = await raw('/static/css/site.css', 'GET', { 'if-modified-since': new Date(mtime).toUTCString() });
+    const res = await raw('/static/css/site.css', 'GET', {
+      'if-modified-since': new Date(mtime).toUTCString(),
+    });
     expect(res.status).toBe(304);
     expect(res.body.length).toBe(0);
 
-    const again = await raw('/static/css/site.css', 'GET', { 'if-modified-since': new Date(mtime - 3600_000).toUTCString() });
+    const again = await raw('/static/css/site.css', 'GET', {
+      'if-modified-since': new Date(mtime - 3600_000).toUTCString(),
+    });
     expect(again.status).toBe(200);
     expect(again.body.equals(fixture('css/site.css'))).toBe(true);
   });
@@ -173,7 +216,9 @@ describe('static files', () => {
     const file = fixture('hello.txt');
     const res = await client.get('/static/hello.txt', { headers: { range: 'bytes=-6' } });
     expect(res.status).toBe(206);
-    expect(res.headers.get('content-range')).toBe(`bytes ${file.length - 6}-${file.length - 1}/${file.length}`);
+    expect(res.headers.get('content-range')).toBe(
+      `bytes ${file.length - 6}-${file.length - 1}/${file.length}`,
+    );
     expect(await res.text()).toBe('world\n');
   });
 
@@ -233,7 +278,12 @@ describe('static files', () => {
       expectNoSecret(res.body);
     });
 
-    test.each(['/files/hello.txt%00', '/files/%00', '/files/hello.txt%00.css', '/files/%00/../package.json'])('NUL in %s: 400 or 404', async (path) => {
+    test.each([
+      '/files/hello.txt%00',
+      '/files/%00',
+      '/files/hello.txt%00.css',
+      '/files/%00/../package.json',
+    ])('NUL in %s: 400 or 404', async (path) => {
       const res = await raw(path);
       expect([400, 404]).toContain(res.status);
       expect(res.body.toString()).not.toContain('hello from');
@@ -259,19 +309,25 @@ describe('static files', () => {
       expect(await res.text()).toBe('h1 { color: green; }\n');
     });
 
-    test.each(['/static/.env', '/static/.secret/key.txt', '/files/.env'])('dotfile %s: 404', async (path) => {
-      const res = await raw(path);
-      expect(res.status).toBe(404);
-      expectNoSecret(res.body);
-    });
+    test.each(['/static/.env', '/static/.secret/key.txt', '/files/.env'])(
+      'dotfile %s: 404',
+      async (path) => {
+        const res = await raw(path);
+        expect(res.status).toBe(404);
+        expectNoSecret(res.body);
+      },
+    );
 
-    test.each(['/static/css', '/static/css/', '/files/a', '/files/a/'])('directory %s: 404, not a listing', async (path) => {
-      const res = await raw(path);
-      expect(res.status).toBe(404);
-      expect(res.headers['content-type']).toBe(PROBLEM_TYPE);
-      expect(res.headers.location).toBeUndefined();
-      expect(res.body.toString()).not.toContain('site.css');
-    });
+    test.each(['/static/css', '/static/css/', '/files/a', '/files/a/'])(
+      'directory %s: 404, not a listing',
+      async (path) => {
+        const res = await raw(path);
+        expect(res.status).toBe(404);
+        expect(res.headers['content-type']).toBe(PROBLEM_TYPE);
+        expect(res.headers.location).toBeUndefined();
+        expect(res.body.toString()).not.toContain('site.css');
+      },
+    );
   });
 
   test('a missing file: 404 problem+json', async () => {
@@ -341,13 +397,19 @@ describe('static files', () => {
 describe('static configuration errors', () => {
   test('a folder that does not exist', () => {
     const dir = join(tmpdir(), 'rococo-static-does-not-exist-' + process.pid);
-    const err = startupError(() => createApp({ plugins: [staticFiles([{ prefix: '/static', dir }])] }));
+    const err = startupError(() =>
+      createApp({ plugins: [staticFiles([{ prefix: '/static', dir }])] }),
+    );
     expect(err.code).toBe('ROCOCO_STATIC');
     expect(err.message).toContain(dir);
   });
 
   test('a file instead of a folder', () => {
-    const err = startupError(() => createApp({ plugins: [staticFiles([{ prefix: '/static', dir: join(STATIC, 'hello.txt') }])] }));
+    const err = startupError(() =>
+      createApp({
+        plugins: [staticFiles([{ prefix: '/static', dir: join(STATIC, 'hello.txt') }])],
+      }),
+    );
     expect(err.code).toBe('ROCOCO_STATIC');
   });
 

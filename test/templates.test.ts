@@ -46,7 +46,10 @@ const SCOPES = {
     { name: '"e"', n: 3, tags: ['z'] },
   ],
   pairs: { k1: 'v1', k2: '<v2>' },
-  tuples: [[1, 2], [3, 4]],
+  tuples: [
+    [1, 2],
+    [3, 4],
+  ],
 };
 
 /** What include-loop-error.html called: it must stop at the first error, as nunjucks does. */
@@ -66,71 +69,107 @@ const processors: ContextProcessor[] = [
 class PagesController {
   @Get('/page')
   @Template('page.html')
-  page() { return { title: 'Hello' }; }
+  page() {
+    return { title: 'Hello' };
+  }
 
   @Get('/created')
   @Template('page.html', { status: 201 })
-  created() { return { title: 'New' }; }
+  created() {
+    return { title: 'New' };
+  }
 
   @Get('/redirect')
   @Template('page.html')
-  goElsewhere() { return redirect('/page'); }
+  goElsewhere() {
+    return redirect('/page');
+  }
 
   @Get('/json-response')
   @Template('page.html')
-  jsonResponse() { return json({ ok: true }, { status: 202 }); }
+  jsonResponse() {
+    return json({ ok: true }, { status: 202 });
+  }
 
   @Get('/throws')
   @Template('page.html')
-  async throws(): Promise<object> { throw new HTTPNotFound('no such page'); }
+  async throws(): Promise<object> {
+    throw new HTTPNotFound('no such page');
+  }
 
   @Get('/returns-error')
   @Template('page.html')
-  returnsError() { return new HTTPForbidden('not yours'); }
+  returnsError() {
+    return new HTTPForbidden('not yours');
+  }
 
   @Get('/empty')
   @Template('empty.html')
-  empty() { return undefined; }
+  empty() {
+    return undefined;
+  }
 
   @Get('/escape')
   @Template('escape.html')
-  escape() { return { value: '<script>alert("x")</script>' }; }
+  escape() {
+    return { value: '<script>alert("x")</script>' };
+  }
 
   @Get('/globals')
   @Template('globals.html')
-  globals() { return {}; }
+  globals() {
+    return {};
+  }
 
   @Get('/items/<id:\\d+>', { name: 'item' })
-  item(req: Request) { return { id: Number(req.params.id) }; }
+  item(req: Request) {
+    return { id: Number(req.params.id) };
+  }
 
   @Get('/processors')
   @Template('processors.html')
-  processors() { return { shared: 'handler' }; }
+  processors() {
+    return { shared: 'handler' };
+  }
 
   @Get('/processors-empty')
   @Template('processors.html')
-  processorsEmpty() { return undefined; }
+  processorsEmpty() {
+    return undefined;
+  }
 
   @Get('/inherit')
   @Template('child.html')
-  inherit() { return { title: 'Child <title>', items: ['a', 'b'] }; }
+  inherit() {
+    return { title: 'Child <title>', items: ['a', 'b'] };
+  }
 
   @Get('/render')
-  async rendered(req: Request) { return render(req, 'rendered.html', { title: 'R' }, { status: 202 }); }
+  async rendered(req: Request) {
+    return render(req, 'rendered.html', { title: 'R' }, { status: 202 });
+  }
 
   @Get('/render-default')
-  async renderedDefault(req: Request) { return render(req, 'rendered.html', { title: 'D' }); }
+  async renderedDefault(req: Request) {
+    return render(req, 'rendered.html', { title: 'D' });
+  }
 
   @Get('/render-processors')
-  async renderedProcessors(req: Request) { return render(req, 'processors.html', { shared: 'render' }); }
+  async renderedProcessors(req: Request) {
+    return render(req, 'processors.html', { shared: 'render' });
+  }
 
   @Get('/runtime-error')
   @Template('runtime-error.html')
-  runtimeError() { return {}; }
+  runtimeError() {
+    return {};
+  }
 
   @Get('/broken-include')
   @Template('broken-include.html')
-  brokenInclude() { return {}; }
+  brokenInclude() {
+    return {};
+  }
 
   @Get('/include-loop-error')
   @Template('include-loop-error.html')
@@ -147,11 +186,15 @@ class PagesController {
 
   @Get('/scopes')
   @Template('scopes.html')
-  scopes() { return SCOPES; }
+  scopes() {
+    return SCOPES;
+  }
 
   @Get('/extras')
   @Template('extras.html')
-  extras() { return { word: 'hi' }; }
+  extras() {
+    return { word: 'hi' };
+  }
 }
 
 describe('templates', () => {
@@ -206,14 +249,24 @@ describe('templates', () => {
     const res = await client.get('/throws');
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toBe(PROBLEM_TYPE);
-    expect(await res.json()).toEqual({ type: 'about:blank', title: 'Not Found', status: 404, detail: 'no such page' });
+    expect(await res.json()).toEqual({
+      type: 'about:blank',
+      title: 'Not Found',
+      status: 404,
+      detail: 'no such page',
+    });
   });
 
   test('a returned HTTP error bypasses the template', async () => {
     const res = await client.get('/returns-error');
     expect(res.status).toBe(403);
     expect(res.headers.get('content-type')).toBe(PROBLEM_TYPE);
-    expect(await res.json()).toEqual({ type: 'about:blank', title: 'Forbidden', status: 403, detail: 'not yours' });
+    expect(await res.json()).toEqual({
+      type: 'about:blank',
+      title: 'Forbidden',
+      status: 403,
+      detail: 'not yours',
+    });
   });
 
   test('returning undefined renders with an empty context', async () => {
@@ -225,14 +278,18 @@ describe('templates', () => {
 
   test('autoescape is on; |safe is not escaped', async () => {
     const res = await client.get('/escape');
-    expect(await res.text()).toBe('escaped=&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;|safe=<script>alert("x")</script>');
+    expect(await res.text()).toBe(
+      'escaped=&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;|safe=<script>alert("x")</script>',
+    );
   });
 
   test('globals: url (positional and keyword), static, request, settings', async () => {
     const res = await client.get('/globals?q=' + encodeURIComponent('<b>hi</b>'));
     expect(res.status).toBe(200);
     const body = await res.text();
-    const parts = Object.fromEntries(body.split('|').map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+    const parts = Object.fromEntries(
+      body.split('|').map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]),
+    );
     expect(Object.keys(parts)).toEqual(['url', 'kw', 'static', 'path', 'q', 'site']);
     expect(parts.url).toBe('/items/1?q=x');
     expect(parts.kw).toBe('/items/2');
@@ -251,9 +308,13 @@ describe('templates', () => {
 
   test('context processors (sync and async) are merged; the handler wins on conflicts', async () => {
     const r1 = await client.get('/processors');
-    expect(await r1.text()).toBe('user=ann|menu=home,projects|shared=handler|order=second|seen=/processors');
+    expect(await r1.text()).toBe(
+      'user=ann|menu=home,projects|shared=handler|order=second|seen=/processors',
+    );
     const r2 = await client.get('/processors-empty');
-    expect(await r2.text()).toBe('user=ann|menu=home,projects|shared=processor|order=second|seen=/processors-empty');
+    expect(await r2.text()).toBe(
+      'user=ann|menu=home,projects|shared=processor|order=second|seen=/processors-empty',
+    );
   });
 
   test('template inheritance and includes', async () => {
@@ -270,8 +331,13 @@ describe('templates', () => {
   test('renders what nunjucks renders: loop variables, set, macros and caller, blocks and super, includes', async () => {
     // rococo renders with its own cheaper frame (template-frame.ts): same output, byte for byte.
     const nunjucks = require('nunjucks') as typeof import('nunjucks');
-    const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(TEMPLATES), { autoescape: true });
-    const expected = env.render('scopes.html', { ...SCOPES, settings: { SITE_NAME: 'Rococo & Co' } });
+    const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(TEMPLATES), {
+      autoescape: true,
+    });
+    const expected = env.render('scopes.html', {
+      ...SCOPES,
+      settings: { SITE_NAME: 'Rococo & Co' },
+    });
     expect(expected).toContain('3/2/1/0/false/true/3 [1 of 1 in &quot;e&quot;: z]');
     expect(expected).toContain('total=6 shadow=&quot;e&quot; loop= row=');
     const res = await client.get('/scopes');
@@ -293,7 +359,9 @@ describe('templates', () => {
 
   test('render() also gets the context processors', async () => {
     const res = await client.get('/render-processors');
-    expect(await res.text()).toBe('user=ann|menu=home,projects|shared=render|order=second|seen=/render-processors');
+    expect(await res.text()).toBe(
+      'user=ann|menu=home,projects|shared=render|order=second|seen=/render-processors',
+    );
   });
 
   test('filters and globals options', async () => {
@@ -305,7 +373,11 @@ describe('templates', () => {
     // nunjucks compiles an include when it renders it, and reports this one from a timer.
     const res = await client.get('/broken-include');
     expect(res.status).toBe(500);
-    expect(await res.json()).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+    expect(await res.json()).toEqual({
+      type: 'about:blank',
+      title: 'Internal Server Error',
+      status: 500,
+    });
     await new Promise((r) => setTimeout(r, 50)); // the late report must not end the process
     expect((await client.get('/page')).status).toBe(200);
   });
@@ -320,7 +392,11 @@ describe('templates', () => {
     const res = await client.get('/runtime-error');
     expect(res.status).toBe(500);
     expect(res.headers.get('content-type')).toBe(PROBLEM_TYPE);
-    expect(await res.json()).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+    expect(await res.json()).toEqual({
+      type: 'about:blank',
+      title: 'Internal Server Error',
+      status: 500,
+    });
     const next = await client.get('/page');
     expect(next.status).toBe(200);
     expect(await next.text()).toBe('<p>Hello</p>');
@@ -333,9 +409,13 @@ describe('template errors at startup', () => {
     class MissingController {
       @Get('/x')
       @Template('does-not-exist.html')
-      show() { return {}; }
+      show() {
+        return {};
+      }
     }
-    const err = startupError(() => createApp({ controllers: [MissingController], plugins: [templates({ dir: TEMPLATES })] }));
+    const err = startupError(() =>
+      createApp({ controllers: [MissingController], plugins: [templates({ dir: TEMPLATES })] }),
+    );
     expect(err.code).toBe('ROCOCO_TEMPLATE');
     expect(err.message).toContain('MissingController.show');
     expect(err.message).toContain('does-not-exist.html');
@@ -346,9 +426,13 @@ describe('template errors at startup', () => {
     class BrokenController {
       @Get('/x')
       @Template('broken.html')
-      show() { return {}; }
+      show() {
+        return {};
+      }
     }
-    const err = startupError(() => createApp({ controllers: [BrokenController], plugins: [templates({ dir: TEMPLATES })] }));
+    const err = startupError(() =>
+      createApp({ controllers: [BrokenController], plugins: [templates({ dir: TEMPLATES })] }),
+    );
     expect(err.code).toBe('ROCOCO_TEMPLATE');
     expect(err.message).toContain('BrokenController.show');
     expect(err.message).toContain('broken.html');
@@ -361,10 +445,15 @@ describe('template errors at startup', () => {
     class NoTemplatesController {
       @Get('/x')
       @Template('page.html')
-      page() { return {}; }
+      page() {
+        return {};
+      }
     }
     const err = startupError(() => createApp({ controllers: [NoTemplatesController] }));
-    expect([err.code, err.message]).toEqual(['ROCOCO_PLUGIN', "ROCOCO_PLUGIN: NoTemplatesController.page: @Template needs the 'templates' plugin: add it to createApp({ plugins })"]);
+    expect([err.code, err.message]).toEqual([
+      'ROCOCO_PLUGIN',
+      "ROCOCO_PLUGIN: NoTemplatesController.page: @Template needs the 'templates' plugin: add it to createApp({ plugins })",
+    ]);
   });
 
   test('an unknown key in the templates options', () => {
@@ -378,17 +467,25 @@ describe('template errors at startup', () => {
     @Controller()
     class RenderController {
       @Get('/render')
-      async page(req: Request) { return render(req, 'page.html', { title: 'x' }); }
+      async page(req: Request) {
+        return render(req, 'page.html', { title: 'x' });
+      }
 
       @Get('/ok')
-      ok() { return { ok: true }; }
+      ok() {
+        return { ok: true };
+      }
     }
     const client = await testClient(createApp({ controllers: [RenderController] }));
     try {
       const res = await client.get('/render');
       expect(res.status).toBe(500);
       expect(res.headers.get('content-type')).toBe(PROBLEM_TYPE);
-      expect(await res.json()).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+      expect(await res.json()).toEqual({
+        type: 'about:blank',
+        title: 'Internal Server Error',
+        status: 500,
+      });
       const ok = await client.get('/ok');
       expect(ok.status).toBe(200);
       expect(await ok.json()).toEqual({ ok: true });
@@ -403,14 +500,20 @@ describe('DEBUG reloading and caching', () => {
   class LiveController {
     @Get('/live')
     @Template('live.html')
-    live() { return { n: 1 }; }
+    live() {
+      return { n: 1 };
+    }
 
     @Get('/live-render')
-    async liveRender(req: Request) { return render(req, 'live-render.html', { n: 2 }); }
+    async liveRender(req: Request) {
+      return render(req, 'live-render.html', { n: 2 });
+    }
 
     @Get('/hash')
     @Template('hash.html')
-    hash() { return {}; }
+    hash() {
+      return {};
+    }
   }
 
   let root: string;
@@ -430,7 +533,10 @@ describe('DEBUG reloading and caching', () => {
     const app = createApp({
       controllers: [LiveController],
       settings: immutableSettings(debug ? { DEBUG: true } : {}),
-      plugins: [templates({ dir: join(dir, 'templates') }), staticFiles([{ prefix: '/static', dir: join(dir, 'static') }])],
+      plugins: [
+        templates({ dir: join(dir, 'templates') }),
+        staticFiles([{ prefix: '/static', dir: join(dir, 'static') }]),
+      ],
     });
     return { dir, client: await testClient(app) };
   }

@@ -1,4 +1,15 @@
-import { createApp, Controller, Get, Post, Route, Options, Response, redirect, json, type Request } from '../src';
+import {
+  createApp,
+  Controller,
+  Get,
+  Post,
+  Route,
+  Options,
+  Response,
+  redirect,
+  json,
+  type Request,
+} from '../src';
 import { testClient, type TestClient } from '../src/testing';
 
 let targetHits = 0;
@@ -48,7 +59,9 @@ class EchoController {
 
   @Post('/login')
   login() {
-    return new Response(null, { status: 204 }).setCookie('session', 'abc123').setCookie('theme', 'dark');
+    return new Response(null, { status: 204 })
+      .setCookie('session', 'abc123')
+      .setCookie('theme', 'dark');
   }
 
   @Get('/whoami')
@@ -68,7 +81,9 @@ class EchoController {
 
   @Post('/logout-expires')
   logoutExpires() {
-    return new Response(null, { status: 204 }).setCookie('session', 'gone', { expires: new Date(Date.now() - 60_000) });
+    return new Response(null, { status: 204 }).setCookie('session', 'gone', {
+      expires: new Date(Date.now() - 60_000),
+    });
   }
 
   @Get('/go')
@@ -105,18 +120,28 @@ test('url(path) is the absolute URL on 127.0.0.1 and an ephemeral port, and it s
   expect((await res.json()).query).toBe('a=1');
 });
 
-test.each(['get', 'post', 'put', 'patch', 'delete'] as const)('client.%s sends its method', async (m) => {
-  const res = await client[m]('/echo?q=' + m);
-  expect(res.status).toBe(200);
-  const body = await res.json();
-  expect(body.method).toBe(m.toUpperCase());
-  expect(body.path).toBe('/echo');
-  expect(body.query).toBe('q=' + m);
-});
+test.each(['get', 'post', 'put', 'patch', 'delete'] as const)(
+  'client.%s sends its method',
+  async (m) => {
+    const res = await client[m]('/echo?q=' + m);
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.method).toBe(m.toUpperCase());
+    expect(body.path).toBe('/echo');
+    expect(body.query).toBe('q=' + m);
+  },
+);
 
 test('client.request(method, path, init) sends any method with a raw body', async () => {
-  const res = await client.request('PUT', '/echo', { body: 'raw text', headers: { 'content-type': 'text/plain' } });
-  expect(await res.json()).toMatchObject({ method: 'PUT', body: 'raw text', contentType: 'text/plain' });
+  const res = await client.request('PUT', '/echo', {
+    body: 'raw text',
+    headers: { 'content-type': 'text/plain' },
+  });
+  expect(await res.json()).toMatchObject({
+    method: 'PUT',
+    body: 'raw text',
+    contentType: 'text/plain',
+  });
 });
 
 test('client.head: status and headers, no body', async () => {
@@ -146,7 +171,10 @@ test('init.json is sent as JSON with Content-Type application/json', async () =>
 });
 
 test('init.json keeps a Content-Type given in init.headers', async () => {
-  const res = await client.post('/json', { json: [1, 2], headers: { 'content-type': 'application/json; charset=utf-8' } });
+  const res = await client.post('/json', {
+    json: [1, 2],
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+  });
   expect(await res.json()).toEqual({ got: [1, 2], contentType: 'application/json; charset=utf-8' });
 });
 
@@ -173,7 +201,10 @@ test('init.form with a FormData is sent multipart, files included', async () => 
   expect(res.status).toBe(200);
   const body = await res.json();
   expect(body.contentType).toMatch(/^multipart\/form-data; boundary=/);
-  expect(body.fields).toEqual({ title: 'Report', upload: { file: 'notes.txt', type: 'text/plain', text: 'file content' } });
+  expect(body.fields).toEqual({
+    title: 'Report',
+    upload: { file: 'notes.txt', type: 'text/plain', text: 'file content' },
+  });
 });
 
 describe('cookie jar', () => {
@@ -194,8 +225,12 @@ describe('cookie jar', () => {
       ['theme', 'dark'],
     ]);
 
-    expect(await (await jarClient.get('/whoami')).json()).toEqual({ cookies: { session: 'abc123', theme: 'dark' } });
-    expect(await (await jarClient.get('/whoami')).json()).toEqual({ cookies: { session: 'abc123', theme: 'dark' } });
+    expect(await (await jarClient.get('/whoami')).json()).toEqual({
+      cookies: { session: 'abc123', theme: 'dark' },
+    });
+    expect(await (await jarClient.get('/whoami')).json()).toEqual({
+      cookies: { session: 'abc123', theme: 'dark' },
+    });
 
     const logout = await jarClient.post('/logout');
     expect(logout.status).toBe(204);

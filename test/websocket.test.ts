@@ -27,7 +27,14 @@ import {
 } from '../src';
 import { testClient, WebSocketRefused, type TestClient, type TestWebSocket } from '../src/testing';
 import { memoryLogger, type LogRecord } from './helpers/memory-logger';
-import { closeCode, frame, handshake, rawConnect, rawRequest, rawWebSocket } from './helpers/raw-websocket';
+import {
+  closeCode,
+  frame,
+  handshake,
+  rawConnect,
+  rawRequest,
+  rawWebSocket,
+} from './helpers/raw-websocket';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -35,7 +42,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(10);
   }
 }
@@ -74,7 +82,8 @@ const adminOnly: Middleware = async (req, next) => {
 
 /** Method middleware: a bearer token, or 401; sets the user in req.state. */
 const token: Middleware = async (req, next) => {
-  if (req.headers.authorization !== 'Bearer s3cret') throw new HTTPUnauthorized('a token is needed');
+  if (req.headers.authorization !== 'Bearer s3cret')
+    throw new HTTPUnauthorized('a token is needed');
   req.state.user = 'alice';
   (req.state.trace as string[]).push('method');
   return next();
@@ -123,7 +132,11 @@ class SocketsController {
 
   @WebSocket('/items/<id:\\d+>', { name: 'item' })
   async item(ws: WebSocketConnection, req: Request) {
-    await ws.sendJson({ id: req.params.id, sameRequest: ws.req === req, query: req.query.get('q') });
+    await ws.sendJson({
+      id: req.params.id,
+      sameRequest: ws.req === req,
+      query: req.query.get('q'),
+    });
   }
 
   @WebSocket('/chat', { name: 'chat', protocols: ['v2.chat', 'v1.chat'] })
@@ -165,7 +178,11 @@ class SocketsController {
   @Use(token)
   async private(ws: WebSocketConnection, req: Request) {
     ran('private');
-    await ws.sendJson({ user: req.state.user, viaConnection: ws.req.state.user, trace: req.state.trace });
+    await ws.sendJson({
+      user: req.state.user,
+      viaConnection: ws.req.state.user,
+      trace: req.state.trace,
+    });
   }
 
   @WebSocket('/whoami')
@@ -227,7 +244,10 @@ describe('WebSockets on one app', () => {
     app = createApp({
       plugins: [websockets()],
       controllers: [SocketsController, AdminController],
-      middlewares: [sessions(new EncryptedCookieStorage(randomBytes(32).toString('base64'))), appGuard],
+      middlewares: [
+        sessions(new EncryptedCookieStorage(randomBytes(32).toString('base64'))),
+        appGuard,
+      ],
       logger: log.logger,
     });
     client = await testClient(app);
@@ -256,7 +276,10 @@ describe('WebSockets on one app', () => {
     test('JSON: msg.json(), sendJson and nextJson', async () => {
       const ws = await client.ws('/ws/json');
       await ws.sendJson({ a: [1, 2, { b: null }], s: 'ü' });
-      expect(await ws.nextJson()).toEqual({ got: { a: [1, 2, { b: null }], s: 'ü' }, binary: false });
+      expect(await ws.nextJson()).toEqual({
+        got: { a: [1, 2, { b: null }], s: 'ü' },
+        binary: false,
+      });
       await ws.send(Buffer.from('[true]'));
       expect(await ws.nextJson()).toEqual({ got: [true], binary: true });
       await ws.close();
@@ -266,7 +289,9 @@ describe('WebSockets on one app', () => {
       const ws = await client.ws('/ws/json');
       await ws.send('{not json');
       expect((await ws.closed).code).toBe(1011);
-      await until('the error log', () => records.some((r) => r.msg === 'WebSocket handler failed' && r.err?.type === 'SyntaxError'));
+      await until('the error log', () =>
+        records.some((r) => r.msg === 'WebSocket handler failed' && r.err?.type === 'SyntaxError'),
+      );
     });
 
     test('messages sent before the handler reads are all kept, in order', async () => {
@@ -318,7 +343,9 @@ describe('WebSockets on one app', () => {
       await none.close();
 
       // The server agrees to none of these: a conforming client then gives up.
-      await expect(client.ws('/ws/chat', { protocols: ['x.other'] })).rejects.toThrow(/subprotocol/i);
+      await expect(client.ws('/ws/chat', { protocols: ['x.other'] })).rejects.toThrow(
+        /subprotocol/i,
+      );
     });
 
     test('a plain GET to a WebSocket route is a 426 with Upgrade: websocket', async () => {
@@ -398,20 +425,30 @@ describe('WebSockets on one app', () => {
 
     test('a controller middleware that throws HTTPForbidden: 403', async () => {
       const before = runs.admin ?? 0;
-      const e = await refused(client.ws('/admin/feed', { headers: { authorization: 'Bearer s3cret', 'x-role': 'guest' } }));
+      const e = await refused(
+        client.ws('/admin/feed', {
+          headers: { authorization: 'Bearer s3cret', 'x-role': 'guest' },
+        }),
+      );
       expect(e.status).toBe(403);
       expect(runs.admin ?? 0).toBe(before);
     });
 
     test('app, controller and method middlewares all pass: the handler sees what they set, in order', async () => {
-      const ws = await client.ws('/admin/feed', { headers: { authorization: 'Bearer s3cret', 'x-role': 'admin' } });
+      const ws = await client.ws('/admin/feed', {
+        headers: { authorization: 'Bearer s3cret', 'x-role': 'admin' },
+      });
       expect(await ws.nextJson()).toEqual({ trace: ['app', 'controller', 'method'] });
       expect((await ws.closed).code).toBe(1000);
     });
 
     test('req.state set by a middleware is visible through the req argument and ws.req', async () => {
       const ws = await client.ws('/ws/private', { headers: { authorization: 'Bearer s3cret' } });
-      expect(await ws.nextJson()).toEqual({ user: 'alice', viaConnection: 'alice', trace: ['app', 'method'] });
+      expect(await ws.nextJson()).toEqual({
+        user: 'alice',
+        viaConnection: 'alice',
+        trace: ['app', 'method'],
+      });
       await ws.closed;
     });
 
@@ -430,32 +467,46 @@ describe('WebSockets on one app', () => {
     test.each([
       ['closes its end (FIN)', false],
       ['resets the connection (RST)', true],
-    ])('a client that %s while a middleware is still running: the chain ends, nothing is left waiting', async (_what, reset) => {
-      const before = { ...slowGate, handler: runs.slow ?? 0 };
-      const socket = await rawConnect(port);
-      socket.on('error', () => {});
-      socket.write(handshake('/ws/slow', port));
-      await until('the slow middleware', () => slowGate.entered === before.entered + 1);
-      if (reset) socket.resetAndDestroy();
-      else socket.destroy();
-      await until('the middleware chain to settle', () => slowGate.settled === before.settled + 1, 3000);
-      expect(runs.slow ?? 0).toBe(before.handler);
-      // and the route still works
-      const ws = await client.ws('/ws/slow');
-      expect(await ws.next()).toBe('through');
-      expect((await ws.closed).code).toBe(1000);
-    });
+    ])(
+      'a client that %s while a middleware is still running: the chain ends, nothing is left waiting',
+      async (_what, reset) => {
+        const before = { ...slowGate, handler: runs.slow ?? 0 };
+        const socket = await rawConnect(port);
+        socket.on('error', () => {});
+        socket.write(handshake('/ws/slow', port));
+        await until('the slow middleware', () => slowGate.entered === before.entered + 1);
+        if (reset) socket.resetAndDestroy();
+        else socket.destroy();
+        await until(
+          'the middleware chain to settle',
+          () => slowGate.settled === before.settled + 1,
+          3000,
+        );
+        expect(runs.slow ?? 0).toBe(before.handler);
+        // and the route still works
+        const ws = await client.ws('/ws/slow');
+        expect(await ws.next()).toBe('through');
+        expect((await ws.closed).code).toBe(1000);
+      },
+    );
   });
 
   describe('origins', () => {
     test('a foreign Origin is refused with 403, and the handler does not run', async () => {
       const before = runs.echo ?? 0;
-      const e = await refused(client.ws('/ws/echo', { headers: { origin: 'https://evil.example' } }));
+      const e = await refused(
+        client.ws('/ws/echo', { headers: { origin: 'https://evil.example' } }),
+      );
       expect(e.status).toBe(403);
       expect(runs.echo ?? 0).toBe(before);
-      expect((await refused(client.ws('/ws/echo', { headers: { origin: 'null' } }))).status).toBe(403);
+      expect((await refused(client.ws('/ws/echo', { headers: { origin: 'null' } }))).status).toBe(
+        403,
+      );
       // Same host, other scheme: a page served over https elsewhere is another origin.
-      expect((await refused(client.ws('/ws/echo', { headers: { origin: `https://127.0.0.1:${port}` } }))).status).toBe(403);
+      expect(
+        (await refused(client.ws('/ws/echo', { headers: { origin: `https://127.0.0.1:${port}` } })))
+          .status,
+      ).toBe(403);
     });
 
     test('the app’s own origin passes, and so does a client that sends none', async () => {
@@ -470,12 +521,20 @@ describe('WebSockets on one app', () => {
     });
 
     test('allowedOrigins lets a listed origin through, and only that one', async () => {
-      const ok = await client.ws('/ws/partners', { headers: { origin: 'https://partner.example' } });
+      const ok = await client.ws('/ws/partners', {
+        headers: { origin: 'https://partner.example' },
+      });
       expect(await ok.next()).toBe('welcome, partner');
       await ok.close();
-      expect((await refused(client.ws('/ws/partners', { headers: { origin: 'https://other.example' } }))).status).toBe(403);
+      expect(
+        (await refused(client.ws('/ws/partners', { headers: { origin: 'https://other.example' } })))
+          .status,
+      ).toBe(403);
       // the list is per route
-      expect((await refused(client.ws('/ws/echo', { headers: { origin: 'https://partner.example' } }))).status).toBe(403);
+      expect(
+        (await refused(client.ws('/ws/echo', { headers: { origin: 'https://partner.example' } })))
+          .status,
+      ).toBe(403);
     });
   });
 
@@ -490,9 +549,18 @@ describe('WebSockets on one app', () => {
       const ws = await client.ws('/ws/throws');
       expect(await ws.next()).toBe('about to fail');
       expect((await ws.closed).code).toBe(1011);
-      await until('the error log', () => records.some((r) => r.err?.message === 'boom in a WebSocket handler'));
-      const rec = records.find((r) => r.err?.message === 'boom in a WebSocket handler') as LogRecord;
-      expect(rec).toMatchObject({ level: 50, msg: 'WebSocket handler failed', url: '/ws/throws', route: 'SocketsController.throws' });
+      await until('the error log', () =>
+        records.some((r) => r.err?.message === 'boom in a WebSocket handler'),
+      );
+      const rec = records.find(
+        (r) => r.err?.message === 'boom in a WebSocket handler',
+      ) as LogRecord;
+      expect(rec).toMatchObject({
+        level: 50,
+        msg: 'WebSocket handler failed',
+        url: '/ws/throws',
+        route: 'SocketsController.throws',
+      });
     });
 
     test('a message over maxPayload closes with 1009; one at the limit is fine', async () => {
@@ -571,8 +639,15 @@ describe('WebSockets on one app', () => {
       ws.resume();
       for (let i = 0; i < TOTAL; i++) {
         const m = (await ws.next(10_000)) as Buffer;
-        if (!Buffer.isBuffer(m) || m.length !== CHUNK || m[0] !== (i & 0xff) || m[CHUNK - 1] !== (i & 0xff)) {
-          throw new Error(`message ${i} is wrong: ${Buffer.isBuffer(m) ? `${m.length} bytes of ${m[0]}` : String(m)}`);
+        if (
+          !Buffer.isBuffer(m) ||
+          m.length !== CHUNK ||
+          m[0] !== (i & 0xff) ||
+          m[CHUNK - 1] !== (i & 0xff)
+        ) {
+          throw new Error(
+            `message ${i} is wrong: ${Buffer.isBuffer(m) ? `${m.length} bytes of ${m[0]}` : String(m)}`,
+          );
         }
       }
       expect(await ws.next(5000)).toBe('done');
@@ -593,7 +668,9 @@ class HeartbeatController {
 describe('heartbeat', () => {
   let client: TestClient;
   beforeAll(async () => {
-    client = await testClient(createApp({ plugins: [websockets()], controllers: [HeartbeatController] }));
+    client = await testClient(
+      createApp({ plugins: [websockets()], controllers: [HeartbeatController] }),
+    );
   });
   afterAll(async () => {
     await client?.close();
@@ -624,7 +701,9 @@ describe('heartbeat', () => {
     await sleep(1300);
     expect(pings).toBeGreaterThanOrEqual(4);
     expect(closedEarly).toBe(false);
-    const echoed = new Promise<string>((resolve) => ws.once('message', (d) => resolve(d.toString())));
+    const echoed = new Promise<string>((resolve) =>
+      ws.once('message', (d) => resolve(d.toString())),
+    );
     ws.send('alive');
     expect(await echoed).toBe('alive');
     ws.close(1000);
@@ -661,7 +740,9 @@ describe('app.close() with open sockets', () => {
   afterAll(() => release());
 
   test('every open socket gets 1001, the handlers end, close() resolves promptly', async () => {
-    const client = await testClient(createApp({ plugins: [websockets()], controllers: [ClosingController] }));
+    const client = await testClient(
+      createApp({ plugins: [websockets()], controllers: [ClosingController] }),
+    );
     const sockets = [await client.ws('/loop'), await client.ws('/loop'), await client.ws('/waits')];
     await sockets[0].send('x');
     expect(await sockets[0].next()).toBe('x');
@@ -673,7 +754,9 @@ describe('app.close() with open sockets', () => {
   });
 
   test('a handler that ignores the close: close() still finishes within its 5 s bound', async () => {
-    const client = await testClient(createApp({ plugins: [websockets()], controllers: [ClosingController] }));
+    const client = await testClient(
+      createApp({ plugins: [websockets()], controllers: [ClosingController] }),
+    );
     const ws = await client.ws('/stubborn');
     expect(await ws.next()).toBe('ready');
     const started = Date.now();
@@ -705,7 +788,13 @@ describe('MAX_WEBSOCKETS', () => {
 
   let client: TestClient;
   beforeAll(async () => {
-    client = await testClient(createApp({ plugins: [websockets()], controllers: [CappedController], settings: immutableSettings({ MAX_WEBSOCKETS: 2 }) }));
+    client = await testClient(
+      createApp({
+        plugins: [websockets()],
+        controllers: [CappedController],
+        settings: immutableSettings({ MAX_WEBSOCKETS: 2 }),
+      }),
+    );
   });
   afterAll(async () => {
     await client?.close();
@@ -735,7 +824,8 @@ describe('MAX_WEBSOCKETS', () => {
       try {
         c = await client.ws('/echo');
       } catch (err) {
-        if (!(err instanceof WebSocketRefused) || err.status !== 503 || Date.now() > deadline) throw err;
+        if (!(err instanceof WebSocketRefused) || err.status !== 503 || Date.now() > deadline)
+          throw err;
         await sleep(20);
       }
     }
@@ -764,7 +854,9 @@ describe('1,000 concurrent sockets on one process', () => {
   }
 
   test('open 1,000, each echoes once, all close cleanly', async () => {
-    const client = await testClient(createApp({ plugins: [websockets()], controllers: [ManyController] }));
+    const client = await testClient(
+      createApp({ plugins: [websockets()], controllers: [ManyController] }),
+    );
     try {
       const N = 1000;
       const sockets: TestWebSocket[] = [];
@@ -795,7 +887,10 @@ describe('middlewares that act after the upgrade', () => {
   // back"); on an upgrade there is nothing to send any more, and the socket must stay a WebSocket.
   const wrap: Middleware = async (req, next) => {
     const res = await next();
-    return new Response(res.body, { status: res.status, headers: { ...res.headers, 'x-wrapped': '1' } });
+    return new Response(res.body, {
+      status: res.status,
+      headers: { ...res.headers, 'x-wrapped': '1' },
+    });
   };
   const tag: Middleware = async (req, next) => {
     const res = await next();
@@ -822,7 +917,13 @@ describe('middlewares that act after the upgrade', () => {
     ['replaces the response', { 'x-request-id': 'r1' }],
     ['throws after next()', { 'x-fail-after': '1' }],
   ])('a middleware that %s: the socket stays a working WebSocket', async (_what, headers) => {
-    const client = await testClient(createApp({ plugins: [websockets()], controllers: [WrappedController], middlewares: [wrap, failsAfter, tag] }));
+    const client = await testClient(
+      createApp({
+        plugins: [websockets()],
+        controllers: [WrappedController],
+        middlewares: [wrap, failsAfter, tag],
+      }),
+    );
     try {
       for (let i = 0; i < 3; i++) {
         const ws = await client.ws('/echo', { headers });
@@ -841,13 +942,22 @@ describe('startup checks of @WebSocket routes', () => {
   test('without the websockets plugin, or with another plugin’s decorator, createApp names the route', () => {
     @Controller('/ws')
     class Plain {
-      @WebSocket('/echo') async echo(ws: WebSocketConnection) { for await (const msg of ws) await ws.send(msg.text); }
+      @WebSocket('/echo') async echo(ws: WebSocketConnection) {
+        for await (const msg of ws) await ws.send(msg.text);
+      }
     }
-    expect(() => createApp({ controllers: [Plain] })).toThrow("ROCOCO_PLUGIN: Plain.echo: @WebSocket needs the 'websockets' plugin: add it to createApp({ plugins })");
+    expect(() => createApp({ controllers: [Plain] })).toThrow(
+      "ROCOCO_PLUGIN: Plain.echo: @WebSocket needs the 'websockets' plugin: add it to createApp({ plugins })",
+    );
     @Controller('/ws')
     class Templated {
       @WebSocket('/page') @Template('page.html') async page() {}
     }
-    expect(() => createApp({ controllers: [Templated], plugins: [websockets(), templates({ dir: __dirname })] })).toThrow('ROCOCO_WEBSOCKET: Templated.page: @WebSocket routes cannot have @Template');
+    expect(() =>
+      createApp({
+        controllers: [Templated],
+        plugins: [websockets(), templates({ dir: __dirname })],
+      }),
+    ).toThrow('ROCOCO_WEBSOCKET: Templated.page: @WebSocket routes cannot have @Template');
   });
 });

@@ -17,11 +17,27 @@ const RESOURCES = Array.from({ length: 40 }, (_, i) => `resource${i}s`);
 /** The page's context: 20 rows whose text needs escaping. */
 const PAGE = {
   title: 'Items <& friends>',
-  rows: Array.from({ length: 20 }, (_, i) => ({ id: i + 1, name: `Item <${i + 1}> & "co"`, price: (i * 1.25).toFixed(2) })),
+  rows: Array.from({ length: 20 }, (_, i) => ({
+    id: i + 1,
+    name: `Item <${i + 1}> & "co"`,
+    price: (i * 1.25).toFixed(2),
+  })),
 };
 
 const DB_QUERY = 'SELECT id, name FROM bench_items WHERE id = $1';
 const DB_ROWS = 1000;
 const randomId = () => 1 + Math.floor(Math.random() * DB_ROWS);
 
-module.exports = { PORT, HOST, DATABASE_URL, POOL_SIZE, TEMPLATES, PAGE_TEMPLATE, RESOURCES, PAGE, DB_QUERY, DB_ROWS, randomId };
+module.exports = {
+  PORT,
+  HOST,
+  DATABASE_URL,
+  POOL_SIZE,
+  TEMPLATES,
+  PAGE_TEMPLATE,
+  RESOURCES,
+  PAGE,
+  DB_QUERY,
+  DB_ROWS,
+  randomId,
+};

@@ -1,4 +1,14 @@
-import { ArrayMaxSize, IsArray, IsEmail, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsEmail,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Max,
+  Min,
+} from 'class-validator';
 
 /** The body of `POST /validate`, the same class for rococo's @Schema, NestJS and routing-controllers. */
 export class ItemInput {

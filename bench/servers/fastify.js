@@ -15,11 +15,21 @@ for (const name of c.RESOURCES) {
   app.get(base, async () => []);
   app.post(base, async (req, reply) => reply.code(201).send({ resource: name, created: true }));
   app.get(`${base}/:id`, async (req) => ({ resource: name, id: Number(req.params.id) }));
-  app.put(`${base}/:id`, async (req) => ({ resource: name, id: Number(req.params.id), updated: true }));
-  app.delete(`${base}/:id`, async (req) => ({ resource: name, id: Number(req.params.id), deleted: true }));
+  app.put(`${base}/:id`, async (req) => ({
+    resource: name,
+    id: Number(req.params.id),
+    updated: true,
+  }));
+  app.delete(`${base}/:id`, async (req) => ({
+    resource: name,
+    id: Number(req.params.id),
+    deleted: true,
+  }));
 }
 app.post('/echo', async (req) => req.body);
-app.get('/page', async (req, reply) => reply.type('text/html; charset=utf-8').send(env.render(c.PAGE_TEMPLATE, c.PAGE)));
+app.get('/page', async (req, reply) =>
+  reply.type('text/html; charset=utf-8').send(env.render(c.PAGE_TEMPLATE, c.PAGE)),
+);
 app.get('/db', async () => (await pool.query(c.DB_QUERY, [c.randomId()])).rows[0]);
 
 app.listen({ port: c.PORT, host: c.HOST });

@@ -16,8 +16,12 @@ for (const name of c.RESOURCES) {
   app.get(base, (ctx) => ctx.json([]));
   app.post(base, (ctx) => ctx.json({ resource: name, created: true }, 201));
   app.get(`${base}/:id`, (ctx) => ctx.json({ resource: name, id: Number(ctx.req.param('id')) }));
-  app.put(`${base}/:id`, (ctx) => ctx.json({ resource: name, id: Number(ctx.req.param('id')), updated: true }));
-  app.delete(`${base}/:id`, (ctx) => ctx.json({ resource: name, id: Number(ctx.req.param('id')), deleted: true }));
+  app.put(`${base}/:id`, (ctx) =>
+    ctx.json({ resource: name, id: Number(ctx.req.param('id')), updated: true }),
+  );
+  app.delete(`${base}/:id`, (ctx) =>
+    ctx.json({ resource: name, id: Number(ctx.req.param('id')), deleted: true }),
+  );
 }
 app.post('/echo', async (ctx) => ctx.json(await ctx.req.json()));
 app.get('/page', (ctx) => ctx.html(env.render(c.PAGE_TEMPLATE, c.PAGE)));

@@ -1,6 +1,19 @@
 // The NestJS app, served by nest-express.ts and nest-fastify.ts, with its WebSocket gateways.
 import 'reflect-metadata';
-import { Body, Controller, Delete, Get, Header, HttpCode, Inject, Module, NotFoundException, Param, Post, Put } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Header,
+  HttpCode,
+  Inject,
+  Module,
+  NotFoundException,
+  Param,
+  Post,
+  Put,
+} from '@nestjs/common';
 import nunjucks from 'nunjucks';
 import { Pool } from 'pg';
 import { ItemInput } from './dto';
@@ -79,6 +92,12 @@ function resource(name: string) {
 
 @Module({
   controllers: [MainController, ...c.RESOURCES.map(resource)],
-  providers: [{ provide: Pool, useFactory: () => new Pool({ connectionString: c.DATABASE_URL, max: c.POOL_SIZE }) }, ...GATEWAYS],
+  providers: [
+    {
+      provide: Pool,
+      useFactory: () => new Pool({ connectionString: c.DATABASE_URL, max: c.POOL_SIZE }),
+    },
+    ...GATEWAYS,
+  ],
 })
 export class AppModule {}

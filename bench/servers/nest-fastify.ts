@@ -6,7 +6,9 @@ import { AppModule } from './nest-app';
 const c = require('../servers/common');
 
 async function main() {
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter(), { logger: ['error'] });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter(), {
+    logger: ['error'],
+  });
   app.useGlobalPipes(new ValidationPipe({ whitelist: true }));
   app.useWebSocketAdapter(new WsAdapter(app));
   await app.listen(c.PORT, c.HOST);

@@ -3,7 +3,12 @@
 // {"event":"echo","data":...} on /ws/echo, {"event":"publish","data":...} on /ws/pub, and
 // expects them back unchanged; Nest parses them and serializes its answers, which come out
 // byte for byte the same.
-import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import {
+  MessageBody,
+  SubscribeMessage,
+  WebSocketGateway,
+  WebSocketServer,
+} from '@nestjs/websockets';
 import type { Server } from 'ws';
 
 @WebSocketGateway({ path: '/ws/echo' })
@@ -28,7 +33,8 @@ export class PublishGateway {
   @SubscribeMessage('publish')
   publish(@MessageBody() data: unknown) {
     const message = JSON.stringify({ event: 'publish', data });
-    for (const client of this.subscribers.server.clients) if (client.readyState === client.OPEN) client.send(message);
+    for (const client of this.subscribers.server.clients)
+      if (client.readyState === client.OPEN) client.send(message);
   }
 }
 

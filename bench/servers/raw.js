@@ -10,7 +10,9 @@ const { validate } = require('class-validator');
 const { ItemInput } = require('../dist/dto');
 const c = require('./common');
 
-const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(c.TEMPLATES), { autoescape: true });
+const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(c.TEMPLATES), {
+  autoescape: true,
+});
 const page = env.getTemplate(c.PAGE_TEMPLATE, true);
 const pool = new Pool({ connectionString: c.DATABASE_URL, max: c.POOL_SIZE });
 const resources = new Set(c.RESOURCES);
@@ -20,7 +22,8 @@ function send(res, status, type, body) {
   res.writeHead(status, ['content-type', type, 'content-length', String(Buffer.byteLength(body))]);
   res.end(body);
 }
-const json = (res, value, status = 200) => send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
+const json = (res, value, status = 200) =>
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
 const notFound = (res) => json(res, { error: 'not found' }, 404);
 
 function readJson(req) {
@@ -62,12 +65,16 @@ function route(req, res) {
     if (id === '' || id.includes('/')) return notFound(res);
     if (get) return json(res, { resource: name, id: Number(id) });
     if (req.method === 'PUT') return json(res, { resource: name, id: Number(id), updated: true });
-    if (req.method === 'DELETE') return json(res, { resource: name, id: Number(id), deleted: true });
+    if (req.method === 'DELETE')
+      return json(res, { resource: name, id: Number(id), deleted: true });
     return notFound(res);
   }
-  if (req.method === 'POST' && path === '/echo') return readJson(req).then((body) => json(res, body));
-  if (get && path === '/page') return send(res, 200, 'text/html; charset=utf-8', page.render(c.PAGE));
-  if (get && path === '/db') return pool.query(c.DB_QUERY, [c.randomId()]).then(({ rows }) => json(res, rows[0]));
+  if (req.method === 'POST' && path === '/echo')
+    return readJson(req).then((body) => json(res, body));
+  if (get && path === '/page')
+    return send(res, 200, 'text/html; charset=utf-8', page.render(c.PAGE));
+  if (get && path === '/db')
+    return pool.query(c.DB_QUERY, [c.randomId()]).then(({ rows }) => json(res, rows[0]));
   if (req.method === 'POST' && path === '/validate') return validated(req, res);
   return notFound(res);
 }
@@ -81,7 +88,11 @@ async function validated(req, res) {
 
 // WebSockets: /ws/echo sends each message back; what /ws/pub receives goes to every /ws/sub.
 const wsServer = () => new WebSocketServer({ noServer: true, clientTracking: false });
-const sockets = new Map([['/ws/echo', wsServer()], ['/ws/sub', wsServer()], ['/ws/pub', wsServer()]]);
+const sockets = new Map([
+  ['/ws/echo', wsServer()],
+  ['/ws/sub', wsServer()],
+  ['/ws/pub', wsServer()],
+]);
 const subscribers = new Set();
 sockets.get('/ws/echo').on('connection', (ws) => {
   ws.on('error', () => {});

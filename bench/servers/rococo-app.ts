@@ -1,7 +1,28 @@
 // rococo, as a user writes it: controllers, @Template, Database with the sql tag, @Schema,
 // @WebSocket and the Hub. rococo.ts serves it with app.listen(); the -w 2 scenarios with
 // `rococo serve dist/rococo-app.js -w 2`.
-import { Controller, createApp, Database, Get, Post, Put, Delete, Hub, Request, Schema, sql, Template, WebSocket, WebSocketConnection, immutableSettings, schemas, templates, websockets, hub, database } from '../../dist/src';
+import {
+  Controller,
+  createApp,
+  Database,
+  Get,
+  Post,
+  Put,
+  Delete,
+  Hub,
+  Request,
+  Schema,
+  sql,
+  Template,
+  WebSocket,
+  WebSocketConnection,
+  immutableSettings,
+  schemas,
+  templates,
+  websockets,
+  hub,
+  database,
+} from '../../dist/src';
 import { ItemInput } from './dto';
 const c = require('../servers/common');
 
@@ -98,6 +119,15 @@ function resource(name: string) {
 export default createApp({
   controllers: [MainController, LiveController, ...c.RESOURCES.map(resource)],
   // The peers log nothing per request; an access-log line is measured on its own (see README).
-  settings: immutableSettings({ DATABASE_URL: c.DATABASE_URL, ACCESS_LOG: process.env.ACCESS_LOG === '1' }),
-  plugins: [database({ max: c.POOL_SIZE }), templates({ dir: c.TEMPLATES }), schemas(), websockets(), hub()],
+  settings: immutableSettings({
+    DATABASE_URL: c.DATABASE_URL,
+    ACCESS_LOG: process.env.ACCESS_LOG === '1',
+  }),
+  plugins: [
+    database({ max: c.POOL_SIZE }),
+    templates({ dir: c.TEMPLATES }),
+    schemas(),
+    websockets(),
+    hub(),
+  ],
 });

@@ -1,6 +1,18 @@
 // routing-controllers on Express (4, its own optional dependency), validating with class-validator.
 import 'reflect-metadata';
-import { Body, ContentType, Controller, createExpressServer, Delete, Get, HttpCode, JsonController, Param, Post, Put } from 'routing-controllers';
+import {
+  Body,
+  ContentType,
+  Controller,
+  createExpressServer,
+  Delete,
+  Get,
+  HttpCode,
+  JsonController,
+  Param,
+  Post,
+  Put,
+} from 'routing-controllers';
 import nunjucks from 'nunjucks';
 import { Pool } from 'pg';
 import { ItemInput } from './dto';

@@ -1,4 +1,16 @@
-import { Controller, flash, Get, getSession, HTTPConflict, HTTPSeeOther, newSession, Post, render, Request, Template } from '../../src';
+import {
+  Controller,
+  flash,
+  Get,
+  getSession,
+  HTTPConflict,
+  HTTPSeeOther,
+  newSession,
+  Post,
+  render,
+  Request,
+  Template,
+} from '../../src';
 import { errorsByField, formObject } from '../forms';
 import type { User } from '../users/users.service';
 import { validateRegistration } from './auth.schemas';
@@ -27,10 +39,21 @@ export class AuthController {
     const email = (form.email ?? '').trim();
     const password = form.password ?? '';
     if (email === '' || password === '') {
-      return render(req, 'login.html', { next, email, error: 'Enter your email and your password.' }, { status: 422 });
+      return render(
+        req,
+        'login.html',
+        { next, email, error: 'Enter your email and your password.' },
+        { status: 422 },
+      );
     }
     const user = await this.auth.authenticate(email, password);
-    if (user === null) return render(req, 'login.html', { next, email, error: 'Wrong email or password.' }, { status: 401 });
+    if (user === null)
+      return render(
+        req,
+        'login.html',
+        { next, email, error: 'Wrong email or password.' },
+        { status: 401 },
+      );
     await this.logIn(req, user);
     flash(req, `Welcome back, ${user.display_name}.`, 'success');
     throw new HTTPSeeOther(next ?? req.app.url('index'));
@@ -61,7 +84,12 @@ export class AuthController {
     const next = localPath(form.next);
     const { value, errors } = validateRegistration(form);
     const again = (byField: Record<string, string>, status: number) =>
-      render(req, 'register.html', { next, values: { display_name: value.display_name, email: value.email }, errors: byField }, { status });
+      render(
+        req,
+        'register.html',
+        { next, values: { display_name: value.display_name, email: value.email }, errors: byField },
+        { status },
+      );
     if (errors.length > 0) return again(errorsByField(errors), 422);
     let user: User;
     try {

@@ -27,8 +27,18 @@ export class RegisterInput {
 }
 
 /** Checks the registration form; `value` is what was typed (trimmed), for the form again. */
-export function validateRegistration(body: Record<string, string>): { value: RegisterInput; errors: FieldError[] } {
+export function validateRegistration(body: Record<string, string>): {
+  value: RegisterInput;
+  errors: FieldError[];
+} {
   const value = plainToInstance(RegisterInput, body);
   const errors = flattenErrors(validateSync(value, { whitelist: true }));
-  return { value: { display_name: value.display_name ?? '', email: value.email ?? '', password: value.password ?? '' }, errors };
+  return {
+    value: {
+      display_name: value.display_name ?? '',
+      email: value.email ?? '',
+      password: value.password ?? '',
+    },
+    errors,
+  };
 }

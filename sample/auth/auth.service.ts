@@ -17,13 +17,18 @@ export class AuthService {
     const found = await this.users.credentials(email);
     const ok = await verifyPassword(password, found?.password_hash);
     if (!ok || found === null || found.password_hash === null) return null;
-    if (needsRehash(found.password_hash)) await this.users.setPasswordHash(found.id, await hashPassword(password));
+    if (needsRehash(found.password_hash))
+      await this.users.setPasswordHash(found.id, await hashPassword(password));
     const { password_hash: _, ...user } = found;
     return user;
   }
 
   /** A new account; a taken email is a 409 (HTTPConflict). */
   async register(input: RegisterInput): Promise<User> {
-    return this.users.create({ email: input.email, display_name: input.display_name, password_hash: await hashPassword(input.password) });
+    return this.users.create({
+      email: input.email,
+      display_name: input.display_name,
+      password_hash: await hashPassword(input.password),
+    });
   }
 }

@@ -1,4 +1,12 @@
-import { getSession, HTTPSeeOther, HTTPUnauthorized, type ContextProcessor, type Middleware, type Request, type Response } from '../../src';
+import {
+  getSession,
+  HTTPSeeOther,
+  HTTPUnauthorized,
+  type ContextProcessor,
+  type Middleware,
+  type Request,
+  type Response,
+} from '../../src';
 import { UsersService, type User } from '../users/users.service';
 
 /** The session key of the logged-in user's id. */
@@ -36,7 +44,10 @@ export async function loginRequired(req: Request, next: string): Promise<User> {
 /** The logged-in user of an API request; without one, a 401 problem. */
 export async function apiUser(req: Request): Promise<User> {
   const user = await currentUser(req);
-  if (user === null) throw new HTTPUnauthorized('Log in first (the form at /login); then send the session cookie it sets.');
+  if (user === null)
+    throw new HTTPUnauthorized(
+      'Log in first (the form at /login); then send the session cookie it sets.',
+    );
   return user;
 }
 
@@ -49,8 +60,15 @@ export const apiLoginRequired: Middleware = Object.assign(
     await apiUser(req);
     return next();
   },
-  { openapi: { responses: { 401: 'Not logged in: log in at /login, then send the session cookie' }, security: [{ session: [] }] } },
+  {
+    openapi: {
+      responses: { 401: 'Not logged in: log in at /login, then send the session cookie' },
+      security: [{ session: [] }],
+    },
+  },
 );
 
 /** Puts `current_user` (a User or null) in every template, for the header. */
-export const currentUserContext: ContextProcessor = async (req) => ({ current_user: await currentUser(req) });
+export const currentUserContext: ContextProcessor = async (req) => ({
+  current_user: await currentUser(req),
+});

@@ -18,7 +18,8 @@ export function localPath(next: string | null | undefined): string | null {
   } catch {
     return null; // a malformed %-escape
   }
-  if (!next.startsWith('/') || next.startsWith('//') || /[\\\s\x00-\x1f\x7f]/.test(next)) return null;
+  if (!next.startsWith('/') || next.startsWith('//') || /[\\\s\x00-\x1f\x7f]/.test(next))
+    return null;
   if (/^\/[/\\]/.test(decoded) || /[\x00-\x1f\x7f]/.test(decoded)) return null;
   const url = new URL(next, HERE);
   if (url.origin !== HERE) return null;

@@ -34,7 +34,9 @@ const DUMMY = parse(DUMMY_HASH) as Parsed;
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(SALT_BYTES);
   const hash = await derive(password, salt, COST.N, COST.r, COST.p, HASH_BYTES);
-  return ['scrypt', COST.N, COST.r, COST.p, salt.toString('base64'), hash.toString('base64')].join('$');
+  return ['scrypt', COST.N, COST.r, COST.p, salt.toString('base64'), hash.toString('base64')].join(
+    '$',
+  );
 }
 
 /**
@@ -42,17 +44,33 @@ export async function hashPassword(password: string): Promise<string> {
  * `stored` (a user without a password) is checked against {@link DUMMY_HASH} and refused, so
  * that it costs what a real check costs.
  */
-export async function verifyPassword(password: string, stored: string | null | undefined): Promise<boolean> {
+export async function verifyPassword(
+  password: string,
+  stored: string | null | undefined,
+): Promise<boolean> {
   const parsed = parse(stored);
   const against = parsed ?? DUMMY;
-  const hash = await derive(password, against.salt, against.N, against.r, against.p, against.hash.length);
+  const hash = await derive(
+    password,
+    against.salt,
+    against.N,
+    against.r,
+    against.p,
+    against.hash.length,
+  );
   return timingSafeEqual(hash, against.hash) && parsed !== null;
 }
 
 /** Whether `stored` was made with other parameters than new hashes get (hash it again at login). */
 export function needsRehash(stored: string): boolean {
   const parsed = parse(stored);
-  return parsed === null || parsed.N !== COST.N || parsed.r !== COST.r || parsed.p !== COST.p || parsed.hash.length !== HASH_BYTES;
+  return (
+    parsed === null ||
+    parsed.N !== COST.N ||
+    parsed.r !== COST.r ||
+    parsed.p !== COST.p ||
+    parsed.hash.length !== HASH_BYTES
+  );
 }
 
 function parse(stored: string | null | undefined): Parsed | null {
@@ -60,17 +78,31 @@ function parse(stored: string | null | undefined): Parsed | null {
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return null;
   const [N, r, p] = parts.slice(1, 4).map((s) => (/^\d{1,8}$/.test(s) ? Number(s) : NaN));
-  if (!(N >= 2 && N <= LIMITS.N && (N & (N - 1)) === 0) || !(r >= 1 && r <= LIMITS.r) || !(p >= 1 && p <= LIMITS.p)) return null;
+  if (
+    !(N >= 2 && N <= LIMITS.N && (N & (N - 1)) === 0) ||
+    !(r >= 1 && r <= LIMITS.r) ||
+    !(p >= 1 && p <= LIMITS.p)
+  )
+    return null;
   const salt = Buffer.from(parts[4], 'base64');
   const hash = Buffer.from(parts[5], 'base64');
   if (salt.length < 8 || hash.length < 16 || hash.length > 64) return null;
   return { N, r, p, salt, hash };
 }
 
-function derive(password: string, salt: Buffer, N: number, r: number, p: number, length: number): Promise<Buffer> {
+function derive(
+  password: string,
+  salt: Buffer,
+  N: number,
+  r: number,
+  p: number,
+  length: number,
+): Promise<Buffer> {
   // NFC: the same password typed on two systems may arrive composed or decomposed.
   const secret = password.normalize('NFC');
   return new Promise((resolve, reject) => {
-    scrypt(secret, salt, length, { N, r, p, maxmem: 256 * N * r * p + 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key)));
+    scrypt(secret, salt, length, { N, r, p, maxmem: 256 * N * r * p + 1024 * 1024 }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    );
   });
 }

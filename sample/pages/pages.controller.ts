@@ -30,7 +30,12 @@ export class PagesController {
     const locale = supportedLocale(req.query.get('locale')) ?? this.settings.DEFAULT_LOCALE;
     const results = query === '' ? [] : await this.projects.search(query);
     const dates = new Intl.DateTimeFormat(locale.replace('_', '-'), { dateStyle: 'long' });
-    return { query, locale, locales: LOCALES, results: results.map((p) => ({ ...p, created: dates.format(p.created_at) })) };
+    return {
+      query,
+      locale,
+      locales: LOCALES,
+      results: results.map((p) => ({ ...p, created: dates.format(p.created_at) })),
+    };
   }
 }
 
@@ -38,7 +43,9 @@ export class PagesController {
 function supportedLocale(asked: string | null): string | undefined {
   if (asked === null || !LOCALE.test(asked)) return undefined;
   try {
-    return Intl.DateTimeFormat.supportedLocalesOf(asked.replace('_', '-')).length > 0 ? asked : undefined;
+    return Intl.DateTimeFormat.supportedLocalesOf(asked.replace('_', '-')).length > 0
+      ? asked
+      : undefined;
   } catch {
     return undefined; // well-formed but unknown to ICU
   }

@@ -1,9 +1,30 @@
-import { Controller, Delete, Doc, Get, inject, json, Post, Put, Request, Schema, serialize, SETTINGS, Use } from '../../src';
+import {
+  Controller,
+  Delete,
+  Doc,
+  Get,
+  inject,
+  json,
+  Post,
+  Put,
+  Request,
+  Schema,
+  serialize,
+  SETTINGS,
+  Use,
+} from '../../src';
 import { apiLoginRequired, apiUser } from '../auth/current-user';
 import type { AppSettings } from '../settings';
 import { LiveService, projectFields } from './live.service';
 import { mustOwn } from './ownership';
-import { ApiIndex, IndexQuery, ProjectInput, ProjectList, ProjectOut, ProjectParams } from './project.schemas';
+import {
+  ApiIndex,
+  IndexQuery,
+  ProjectInput,
+  ProjectList,
+  ProjectOut,
+  ProjectParams,
+} from './project.schemas';
 import { ProjectsService } from './projects.service';
 
 /**
@@ -23,7 +44,10 @@ export class ApiController {
   /** The API browser: where everything is, built with reverse URLs. */
   @Get('/', { name: 'index' })
   @Schema({ query: IndexQuery, response: ApiIndex })
-  @Doc({ summary: 'Where everything is', description: 'URLs of the API, the project URL with a `{project_id}` placeholder.' })
+  @Doc({
+    summary: 'Where everything is',
+    description: 'URLs of the API, the project URL with a `{project_id}` placeholder.',
+  })
   index(req: Request<unknown, IndexQuery>) {
     const app = req.app;
     return {
@@ -46,7 +70,11 @@ export class ApiController {
   @Post('/projects', { name: 'add_project' })
   @Use(apiLoginRequired)
   @Schema({ request: ProjectInput, response: ProjectOut, status: 201 })
-  @Doc({ summary: 'Add a project', description: 'A taken slug is a 409.', responses: { 409: 'The slug is taken' } })
+  @Doc({
+    summary: 'Add a project',
+    description: 'A taken slug is a 409.',
+    responses: { 409: 'The slug is taken' },
+  })
   async add(req: Request<ProjectInput>) {
     const project = await this.projects.add(req.data, (await apiUser(req)).id);
     const location = req.app.url('api.project', { project_id: project.id });
@@ -63,7 +91,10 @@ export class ApiController {
   @Put('/projects/<project_id:id>', { name: 'edit_project' })
   @Use(apiLoginRequired)
   @Schema({ params: ProjectParams, request: ProjectInput, response: ProjectOut })
-  @Doc({ summary: 'Change a project', responses: { 403: 'Only its owner may change a project', 409: 'The slug is taken' } })
+  @Doc({
+    summary: 'Change a project',
+    responses: { 403: 'Only its owner may change a project', 409: 'The slug is taken' },
+  })
   async edit(req: Request<ProjectInput, unknown, ProjectParams>) {
     mustOwn(await apiUser(req), await this.projects.get(req.validParams.project_id));
     const project = await this.projects.update(req.validParams.project_id, req.data);

@@ -43,7 +43,9 @@ export class CommentsService {
 
   /** The comments of a project after `sinceId`, oldest first, at most `limit`: what a page that reconnects missed. */
   after(projectId: number, sinceId: number, limit = 100): Promise<Comment[]> {
-    return this.db.query<Comment>(sql`${SELECT} WHERE c.project_id = ${projectId} AND c.id > ${sinceId} ORDER BY c.id LIMIT ${limit}`);
+    return this.db.query<Comment>(
+      sql`${SELECT} WHERE c.project_id = ${projectId} AND c.id > ${sinceId} ORDER BY c.id LIMIT ${limit}`,
+    );
   }
 
   /** A new comment; a project deleted meanwhile is a 404. `body` must have passed {@link validateComment}. */
@@ -57,7 +59,8 @@ export class CommentsService {
         SELECT c.id, c.project_id, c.author_id, u.display_name AS author_name, c.body, c.created_at
         FROM c JOIN users u ON u.id = c.author_id`);
     } catch (e) {
-      if ((e as { code?: string }).code === '23503') throw new HTTPNotFound(`There is no project ${projectId}.`);
+      if ((e as { code?: string }).code === '23503')
+        throw new HTTPNotFound(`There is no project ${projectId}.`);
       throw e;
     }
   }
@@ -69,10 +72,20 @@ export class CommentsService {
  * {@link COMMENT_MAX} characters. `body` is the cleaned text, to store or to show again.
  */
 export function validateComment(raw: unknown): { body: string; error: string | null } {
-  const body = typeof raw === 'string' ? raw.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '').trim() : '';
+  const body =
+    typeof raw === 'string'
+      ? raw
+          .replace(/\r\n?/g, '\n')
+          .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '')
+          .trim()
+      : '';
   const length = [...body].length;
   if (length === 0) return { body, error: 'Write something first: the comment is empty.' };
-  if (length > COMMENT_MAX) return { body, error: `Keep the comment to ${COMMENT_MAX} characters (this one has ${length}).` };
+  if (length > COMMENT_MAX)
+    return {
+      body,
+      error: `Keep the comment to ${COMMENT_MAX} characters (this one has ${length}).`,
+    };
   return { body, error: null };
 }
 
@@ -82,7 +95,11 @@ export function commentView(app: Application, c: Comment): CommentView {
   return {
     id: c.id,
     body: c.body,
-    author: { id: c.author_id, name: c.author_name, url: app.url('users.profile', { user_id: c.author_id }) },
+    author: {
+      id: c.author_id,
+      name: c.author_name,
+      url: app.url('users.profile', { user_id: c.author_id }),
+    },
     created_at: iso,
     created: `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`,
   };

@@ -1,4 +1,12 @@
-import { Controller, HTTPNotFound, Request, Use, WebSocket, type Middleware, type WebSocketConnection } from '../../src';
+import {
+  Controller,
+  HTTPNotFound,
+  Request,
+  Use,
+  WebSocket,
+  type Middleware,
+  type WebSocketConnection,
+} from '../../src';
 import { CommentsService, commentView } from './comments.service';
 import { LiveService, projectFields, type LiveEvent } from './live.service';
 import { ProjectsService } from './projects.service';
@@ -56,7 +64,12 @@ export class LiveController {
     }
   }
 
-  private async catchUp(ws: WebSocketConnection, req: Request, id: number, after: number): Promise<void> {
+  private async catchUp(
+    ws: WebSocketConnection,
+    req: Request,
+    id: number,
+    after: number,
+  ): Promise<void> {
     let project;
     try {
       project = await this.projects.get(id);
@@ -67,6 +80,7 @@ export class LiveController {
       return;
     }
     await ws.sendJson({ type: 'project', project: projectFields(project) });
-    for (const c of await this.comments.after(id, after)) await ws.sendJson({ type: 'comment', comment: commentView(req.app, c) });
+    for (const c of await this.comments.after(id, after))
+      await ws.sendJson({ type: 'comment', comment: commentView(req.app, c) });
   }
 }

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { Application, Hub, inject, Injectable, OutageLog, SETTINGS, type HubSubscription } from '../../src';
+import {
+  Application,
+  Hub,
+  inject,
+  Injectable,
+  OutageLog,
+  SETTINGS,
+  type HubSubscription,
+} from '../../src';
 import type { AppSettings } from '../settings';
 import type { CommentView } from './comments.service';
 import type { Project } from './projects.service';
@@ -89,7 +97,11 @@ export class LiveService {
     this.log = app.log;
     this.outages = new OutageLog(app.log, 'live: Redis');
     if (settings.REDIS_URL !== '') {
-      this.counts = new RedisCounts(settings.REDIS_URL, `${settings.REDIS_PREFIX}viewers:`, this.log);
+      this.counts = new RedisCounts(
+        settings.REDIS_URL,
+        `${settings.REDIS_PREFIX}viewers:`,
+        this.log,
+      );
       this.timer = setInterval(() => void this.refresh(), REFRESH_MS);
       this.timer.unref();
     } else {
@@ -112,7 +124,10 @@ export class LiveService {
       await this.hub.publish(liveTopic(projectId), event);
       this.outages.ok();
     } catch (err) {
-      this.outages.failed(err, 'live: an event could not be published', { projectId, type: event.type });
+      this.outages.failed(err, 'live: an event could not be published', {
+        projectId,
+        type: event.type,
+      });
     }
   }
 
@@ -123,7 +138,11 @@ export class LiveService {
    */
   async join(projectId: number, listener: LiveListener): Promise<() => Promise<void>> {
     const room = this.room(projectId);
-    const viewer: Viewer = { member: `${this.processId}:${++this.viewerSeq}`, send: listener, shown: null };
+    const viewer: Viewer = {
+      member: `${this.processId}:${++this.viewerSeq}`,
+      send: listener,
+      shown: null,
+    };
     room.viewers.add(viewer);
     await room.ready;
     await this.changeCount(room, () => this.counts.add(projectId, viewer.member));
@@ -152,7 +171,11 @@ export class LiveService {
     const topic = liveTopic(id);
     // The listener runs on a message, never before `room` exists.
     const off = this.hub.subscribe(topic, (msg) => this.dispatch(room, msg));
-    const ready = off.ready.catch((err) => this.outages.failed(err, 'live: the hub did not confirm the subscription; going on', { projectId: id }));
+    const ready = off.ready.catch((err) =>
+      this.outages.failed(err, 'live: the hub did not confirm the subscription; going on', {
+        projectId: id,
+      }),
+    );
     const room: Room = { id, topic, viewers: new Set(), off, ready, recount: Promise.resolve() };
     this.rooms.set(id, room);
     return room;
@@ -174,10 +197,16 @@ export class LiveService {
 
   /** Reads the count again and shows it (Redis: publishes may arrive out of order). */
   private recount(room: Room): void {
-    room.recount = room.recount.then(
-      () => this.counts.count(room.id).then((n) => this.show(room, n)),
-      () => undefined,
-    ).catch((err) => this.outages.failed(err, 'live: the viewer count could not be read', { projectId: room.id }));
+    room.recount = room.recount
+      .then(
+        () => this.counts.count(room.id).then((n) => this.show(room, n)),
+        () => undefined,
+      )
+      .catch((err) =>
+        this.outages.failed(err, 'live: the viewer count could not be read', {
+          projectId: room.id,
+        }),
+      );
   }
 
   private show(room: Room, count: number): void {
@@ -194,14 +223,18 @@ export class LiveService {
       await this.hub.publish(room.topic, { type: 'viewers', count });
       this.outages.ok();
     } catch (err) {
-      this.outages.failed(err, 'live: the viewer count could not be updated', { projectId: room.id });
+      this.outages.failed(err, 'live: the viewer count could not be updated', {
+        projectId: room.id,
+      });
     }
   }
 
   /** Redis: keeps this process's viewers counted, and shows counts that changed without a join or leave (a dead worker's viewers dropping out). */
   private async refresh(): Promise<void> {
     if (this.rooms.size === 0) return;
-    const members = new Map([...this.rooms].map(([id, room]) => [id, [...room.viewers].map((v) => v.member)]));
+    const members = new Map(
+      [...this.rooms].map(([id, room]) => [id, [...room.viewers].map((v) => v.member)]),
+    );
     try {
       await this.counts.refresh(members);
       this.outages.ok();
@@ -271,26 +304,43 @@ class RedisCounts implements ViewerCounts {
     log: Logger,
   ) {
     // Connects on first use; every command is bounded, so a Redis that is down slows nothing.
-    this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 2000, retryStrategy: (n) => Math.min(n * 100, 2000) });
+    this.redis = new Redis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 2000,
+      retryStrategy: (n) => Math.min(n * 100, 2000),
+    });
     this.redis.on('error', (err) => log.debug({ err }, 'live: Redis connection error'));
   }
 
   async add(projectId: number, member: string): Promise<number> {
     const key = this.prefix + projectId;
     const now = Date.now();
-    const tx = this.redis.multi().zadd(key, now + VIEWER_TTL_MS, member).zremrangebyscore(key, '-inf', now).zcard(key).pexpire(key, VIEWER_TTL_MS);
+    const tx = this.redis
+      .multi()
+      .zadd(key, now + VIEWER_TTL_MS, member)
+      .zremrangebyscore(key, '-inf', now)
+      .zcard(key)
+      .pexpire(key, VIEWER_TTL_MS);
     return answer(await tx.exec(), 2);
   }
 
   async remove(projectId: number, member: string): Promise<number> {
     const key = this.prefix + projectId;
-    const tx = this.redis.multi().zrem(key, member).zremrangebyscore(key, '-inf', Date.now()).zcard(key);
+    const tx = this.redis
+      .multi()
+      .zrem(key, member)
+      .zremrangebyscore(key, '-inf', Date.now())
+      .zcard(key);
     return answer(await tx.exec(), 2);
   }
 
   async count(projectId: number): Promise<number> {
     const key = this.prefix + projectId;
-    return answer(await this.redis.multi().zremrangebyscore(key, '-inf', Date.now()).zcard(key).exec(), 1);
+    return answer(
+      await this.redis.multi().zremrangebyscore(key, '-inf', Date.now()).zcard(key).exec(),
+      1,
+    );
   }
 
   async refresh(members: Map<number, string[]>): Promise<void> {

@@ -9,5 +9,6 @@ export function canChange(user: User | null, project: Project): boolean {
 
 /** A 403 unless `user` owns `project`. */
 export function mustOwn(user: User, project: Project): void {
-  if (!canChange(user, project)) throw new HTTPForbidden(`Only the owner of “${project.name}” can change or delete it.`);
+  if (!canChange(user, project))
+    throw new HTTPForbidden(`Only the owner of “${project.name}” can change or delete it.`);
 }

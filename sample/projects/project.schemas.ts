@@ -62,5 +62,7 @@ export class ApiIndex {
 
 /** `GET /api/?locale=`. */
 export class IndexQuery {
-  @IsOptional() @Matches(/^[a-z]{2,3}([_-][A-Za-z]{2,4})?$/, { message: 'locale must look like uk_UA' }) locale?: string;
+  @IsOptional()
+  @Matches(/^[a-z]{2,3}([_-][A-Za-z]{2,4})?$/, { message: 'locale must look like uk_UA' })
+  locale?: string;
 }

@@ -1,4 +1,16 @@
-import { Controller, flash, Get, HTTPConflict, HTTPFound, HTTPUnprocessableEntity, json, Post, Request, Template, render } from '../../src';
+import {
+  Controller,
+  flash,
+  Get,
+  HTTPConflict,
+  HTTPFound,
+  HTTPUnprocessableEntity,
+  json,
+  Post,
+  Request,
+  Template,
+  render,
+} from '../../src';
 import type { FieldError } from '../../src';
 import { apiUser, currentUser, loginRequired } from '../auth/current-user';
 import { errorsByField, formObject } from '../forms';
@@ -74,18 +86,24 @@ export class ProjectsController {
   async comment(req: Request) {
     const id = Number(req.params.project_id);
     const asJson = wantsJson(req);
-    const user = asJson ? await apiUser(req) : await loginRequired(req, req.app.url('projects.show', { project_id: id }));
+    const user = asJson
+      ? await apiUser(req)
+      : await loginRequired(req, req.app.url('projects.show', { project_id: id }));
     const project = await this.projects.get(id);
     const { body, error } = validateComment(formObject(await req.form()).body);
     if (error !== null) {
       if (asJson) throw new HTTPUnprocessableEntity(error);
-      return render(req, 'project.html', await this.page(req, project, { body, error }), { status: 422 });
+      return render(req, 'project.html', await this.page(req, project, { body, error }), {
+        status: 422,
+      });
     }
     const comment = commentView(req.app, await this.comments.add(project.id, user.id, body));
     await this.live.publish(project.id, { type: 'comment', comment });
     if (asJson) return json({ comment }, { status: 201 });
     flash(req, 'Your comment was added.', 'success');
-    throw new HTTPFound(`${req.app.url('projects.show', { project_id: project.id })}#comment-${comment.id}`);
+    throw new HTTPFound(
+      `${req.app.url('projects.show', { project_id: project.id })}#comment-${comment.id}`,
+    );
   }
 
   @Get('/<project_id:id>/edit', { name: 'edit' })
@@ -127,14 +145,21 @@ export class ProjectsController {
    */
   private async owned(req: Request): Promise<Project> {
     const id = Number(req.params.project_id);
-    const user = await loginRequired(req, req.app.url(req.method === 'GET' ? 'projects.edit' : 'projects.show', { project_id: id }));
+    const user = await loginRequired(
+      req,
+      req.app.url(req.method === 'GET' ? 'projects.edit' : 'projects.show', { project_id: id }),
+    );
     const project = await this.projects.get(id);
     mustOwn(user, project);
     return project;
   }
 
   /** The project page's context: the project, its comments, and the comment form (empty, or as typed with why it was refused). */
-  private async page(req: Request, project: Project, comment: { body: string; error: string | null } = { body: '', error: null }) {
+  private async page(
+    req: Request,
+    project: Project,
+    comment: { body: string; error: string | null } = { body: '', error: null },
+  ) {
     const [user, comments] = await Promise.all([currentUser(req), this.comments.list(project.id)]);
     return {
       project,
@@ -146,7 +171,18 @@ export class ProjectsController {
   }
 
   /** The form again, with what was typed and why it was refused (422 or 409, as the API says). */
-  private formAgain(req: Request, project: Project | null, values: ProjectInput, errors: FieldError[], status = 422) {
-    return render(req, 'project_form.html', { project, values, errors: errorsByField(errors) }, { status });
+  private formAgain(
+    req: Request,
+    project: Project | null,
+    values: ProjectInput,
+    errors: FieldError[],
+    status = 422,
+  ) {
+    return render(
+      req,
+      'project_form.html',
+      { project, values, errors: errorsByField(errors) },
+      { status },
+    );
   }
 }

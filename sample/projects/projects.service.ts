@@ -31,7 +31,9 @@ export class ProjectsService {
 
   search(text: string): Promise<Project[]> {
     const like = '%' + text.replace(/[\\%_]/g, '\\$&') + '%';
-    return this.db.query<Project>(sql`${SELECT} WHERE p.name ILIKE ${like} OR p.description ILIKE ${like} ORDER BY p.id`);
+    return this.db.query<Project>(
+      sql`${SELECT} WHERE p.name ILIKE ${like} OR p.description ILIKE ${like} ORDER BY p.id`,
+    );
   }
 
   async get(id: number): Promise<Project> {
@@ -69,7 +71,8 @@ export class ProjectsService {
     try {
       return await write();
     } catch (e) {
-      if ((e as { code?: string }).code === '23505') throw new HTTPConflict(`The slug “${slug}” is already taken.`);
+      if ((e as { code?: string }).code === '23505')
+        throw new HTTPConflict(`The slug “${slug}” is already taken.`);
       throw e;
     }
   }

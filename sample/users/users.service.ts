@@ -36,14 +36,19 @@ export class UsersService {
   }
 
   /** A new user; an email that is taken, in any case, is a 409. */
-  async create(input: { email: string; display_name: string; password_hash: string }): Promise<User> {
+  async create(input: {
+    email: string;
+    display_name: string;
+    password_hash: string;
+  }): Promise<User> {
     try {
       return await this.db.one<User>(sql`
         INSERT INTO users (email, display_name, password_hash)
         VALUES (${input.email}, ${input.display_name}, ${input.password_hash})
         RETURNING id, email, display_name, created_at`);
     } catch (e) {
-      if ((e as { code?: string }).code === '23505') throw new HTTPConflict('An account with this email already exists.');
+      if ((e as { code?: string }).code === '23505')
+        throw new HTTPConflict('An account with this email already exists.');
       throw e;
     }
   }

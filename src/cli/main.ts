@@ -20,7 +20,10 @@ Options:
  * A launcher can call it in-process (the sample's `npm start` does, after starting its
  * database): the calling process becomes the master.
  */
-export async function runCli(argv: readonly string[], output: Partial<MasterOutput> = {}): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  output: Partial<MasterOutput> = {},
+): Promise<number> {
   const stdout = (text: string) => void process.stdout.write(text);
   const stderr = output.stderr ?? ((text: string) => void process.stderr.write(text));
   const [command, ...rest] = argv;
@@ -59,7 +62,10 @@ export async function runCli(argv: readonly string[], output: Partial<MasterOutp
 function version(): string {
   for (const up of ['../..', '../../..']) {
     try {
-      const pkg = JSON.parse(readFileSync(join(__dirname, up, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      const pkg = JSON.parse(readFileSync(join(__dirname, up, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
       if (pkg.name === 'rococo') return pkg.version ?? 'unknown';
     } catch {
       // not there

@@ -46,7 +46,10 @@ export interface MasterOutput {
  * `rococo serve`: checks the module and the addresses, then runs the master until it is
  * stopped. Resolves to the exit code: 0 after a graceful stop, 1 when the app cannot start.
  */
-export async function serve(options: ServeOptions, output: Partial<MasterOutput> = {}): Promise<number> {
+export async function serve(
+  options: ServeOptions,
+  output: Partial<MasterOutput> = {},
+): Promise<number> {
   const log = output.log ?? masterLogger();
   const stderr = output.stderr ?? ((text: string) => void process.stderr.write(text));
   let file: string;
@@ -69,7 +72,10 @@ export async function serve(options: ServeOptions, output: Partial<MasterOutput>
 export function masterLogger(level = process.env.LOG_LEVEL || 'info'): Logger {
   if (process.stdout.isTTY && process.env.NODE_ENV !== 'production') {
     const pretty = require('pino-pretty') as typeof import('pino-pretty');
-    return pino({ level }, pretty({ colorize: true, sync: true, translateTime: 'HH:MM:ss.l', ignore: 'hostname' }));
+    return pino(
+      { level },
+      pretty({ colorize: true, sync: true, translateTime: 'HH:MM:ss.l', ignore: 'hostname' }),
+    );
   }
   return pino({ level }, pino.destination({ dest: 1, sync: true }));
 }
@@ -98,13 +104,19 @@ async function probe(binds: readonly Bind[]): Promise<Bind[]> {
           ENOTFOUND: 'no such host',
           EAI_AGAIN: 'no such host',
         };
-        throw new UserError(`cannot listen on ${bind.host}:${bind.port}: ${(e.code && why[e.code]) ?? e.message}`);
+        throw new UserError(
+          `cannot listen on ${bind.host}:${bind.port}: ${(e.code && why[e.code]) ?? e.message}`,
+        );
       });
       out.push({ host: bind.host, port: (server.address() as AddressInfo).port });
     }
     return out;
   } finally {
-    await Promise.all(servers.map((s) => new Promise((resolve) => (s.listening ? s.close(resolve) : resolve(undefined)))));
+    await Promise.all(
+      servers.map(
+        (s) => new Promise((resolve) => (s.listening ? s.close(resolve) : resolve(undefined))),
+      ),
+    );
   }
 }
 
@@ -155,10 +167,22 @@ class Master {
     // never closed, and its client waits until it gives up. The kernel's queue has no such
     // hole: what a dead worker did not accept, another does. NODE_CLUSTER_SCHED_POLICY=rr, node's
     // own variable, still brings round robin back.
-    if (process.env.NODE_CLUSTER_SCHED_POLICY !== 'rr') cluster.schedulingPolicy = cluster.SCHED_NONE;
+    if (process.env.NODE_CLUSTER_SCHED_POLICY !== 'rr')
+      cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: WORKER_ENTRY, args: [] });
     const { workers, timeout, gracefulTimeout, maxRequests, reload } = this.options;
-    this.log.info({ module: this.options.module, workers, binds: this.binds.map(urlOf), timeout, gracefulTimeout, maxRequests, reload }, 'rococo serve: starting');
+    this.log.info(
+      {
+        module: this.options.module,
+        workers,
+        binds: this.binds.map(urlOf),
+        timeout,
+        gracefulTimeout,
+        maxRequests,
+        reload,
+      },
+      'rococo serve: starting',
+    );
     this.on('SIGTERM', () => this.stopAll('SIGTERM'));
     this.on('SIGINT', () => this.stopAll('SIGINT'));
     this.on('SIGHUP', () => this.replaceAll('SIGHUP: replacing the workers one by one'));
@@ -179,10 +203,16 @@ class Master {
     if (this.stopping) return;
     const active = [...this.slots.values()].filter((s) => s.state !== 'stopping');
     const serving = active.filter((s) => s.state === 'serving');
-    const outdated = serving.filter((s) => s.generation < this.generation || s.retire).sort((a, b) => a.startedAt - b.startedAt);
+    const outdated = serving
+      .filter((s) => s.generation < this.generation || s.retire)
+      .sort((a, b) => a.startedAt - b.startedAt);
     // A replacement is serving: stop the oldest worker it replaces.
     let stopped = 0;
-    for (let extra = serving.length - this.options.workers; extra > 0 && outdated.length > 0; extra--) {
+    for (
+      let extra = serving.length - this.options.workers;
+      extra > 0 && outdated.length > 0;
+      extra--
+    ) {
       const slot = outdated.shift() as Slot;
       this.stop(slot, slot.retire ? 'replaced after --max-requests' : 'replaced');
       stopped++;
@@ -245,7 +275,10 @@ class Master {
         return;
       case 'recycle':
         if (slot.state !== 'serving') return;
-        this.log.info({ worker: slot.id, workerPid: slot.pid, requests: m.requests }, 'worker reached --max-requests: replacing it');
+        this.log.info(
+          { worker: slot.id, workerPid: slot.pid, requests: m.requests },
+          'worker reached --max-requests: replacing it',
+        );
         slot.retire = true;
         this.maintain();
         return;
@@ -273,7 +306,11 @@ class Master {
     if (slot.state === 'stopping') {
       this.log.info(who, slot.killed === null ? 'worker stopped' : 'worker killed');
     } else {
-      const bootError = slot.bootError ?? (slot.listeningAt === 0 ? `a worker exited (${signal ?? `code ${code}`}) before it could serve${slot.killed === 'timeout' ? `: it did not answer for ${this.options.timeout} s (--timeout)` : ''}` : null);
+      const bootError =
+        slot.bootError ??
+        (slot.listeningAt === 0
+          ? `a worker exited (${signal ?? `code ${code}`}) before it could serve${slot.killed === 'timeout' ? `: it did not answer for ${this.options.timeout} s (--timeout)` : ''}`
+          : null);
       if (bootError !== null && !this.everServed && !this.options.reload && !this.stopping) {
         // The app cannot start at all: say why, once, and stop.
         if (this.fatal === null) this.output.stderr(`rococo serve: ${bootError}\n`);
@@ -288,9 +325,16 @@ class Master {
       if (slot.listeningAt === 0 || now - slot.listeningAt < QUICK_CRASH_MS) {
         this.crashes++;
         this.lastCrashAt = now;
-        const wait = this.crashes <= 1 ? 0 : Math.min(BACKOFF_FIRST_MS * 2 ** (this.crashes - 2), BACKOFF_MAX_MS);
+        const wait =
+          this.crashes <= 1
+            ? 0
+            : Math.min(BACKOFF_FIRST_MS * 2 ** (this.crashes - 2), BACKOFF_MAX_MS);
         this.nextSpawnAt = now + wait;
-        if (wait > 0 && !this.stopping) this.log.warn({ crashes: this.crashes, waitMs: wait }, 'workers keep failing: waiting before starting another');
+        if (wait > 0 && !this.stopping)
+          this.log.warn(
+            { crashes: this.crashes, waitMs: wait },
+            'workers keep failing: waiting before starting another',
+          );
       } else {
         this.crashes = 0;
       }
@@ -306,13 +350,20 @@ class Master {
     for (const slot of this.slots.values()) {
       if (timeout > 0 && slot.killed === null && now - slot.lastBeat > timeout) {
         slot.killed = 'timeout';
-        this.log.error({ worker: slot.id, workerPid: slot.pid, timeout: this.options.timeout }, `worker timed out: no heartbeat for ${this.options.timeout} s (event loop blocked?): killing it`);
+        this.log.error(
+          { worker: slot.id, workerPid: slot.pid, timeout: this.options.timeout },
+          `worker timed out: no heartbeat for ${this.options.timeout} s (event loop blocked?): killing it`,
+        );
         slot.worker.process.kill('SIGKILL');
       }
     }
     if (this.crashes > 0) {
       for (const s of this.slots.values()) {
-        if (s.state === 'serving' && s.startedAt > this.lastCrashAt && now - s.listeningAt >= QUICK_CRASH_MS) {
+        if (
+          s.state === 'serving' &&
+          s.startedAt > this.lastCrashAt &&
+          now - s.listeningAt >= QUICK_CRASH_MS
+        ) {
           this.crashes = 0;
           this.nextSpawnAt = 0;
           break;
@@ -334,7 +385,10 @@ class Master {
     slot.killTimer = setTimeout(() => {
       if (!this.slots.has(slot.id)) return;
       slot.killed = 'graceful-timeout';
-      this.log.warn({ worker: slot.id, workerPid: slot.pid, gracefulTimeout: this.options.gracefulTimeout }, 'worker did not stop within --graceful-timeout: killing it');
+      this.log.warn(
+        { worker: slot.id, workerPid: slot.pid, gracefulTimeout: this.options.gracefulTimeout },
+        'worker did not stop within --graceful-timeout: killing it',
+      );
       slot.worker.process.kill('SIGKILL');
     }, this.options.gracefulTimeout * 1000);
   }
@@ -387,7 +441,9 @@ class Master {
    */
   private watch(): void {
     const typescript = ['.ts', '.mts', '.cts', '.tsx'].includes(extname(this.file));
-    const kinds = typescript ? ['.ts', '.mts', '.cts', '.tsx', '.json'] : ['.js', '.mjs', '.cjs', '.json'];
+    const kinds = typescript
+      ? ['.ts', '.mts', '.cts', '.tsx', '.json']
+      : ['.js', '.mjs', '.cjs', '.json'];
     const relevant = (f: string) => kinds.includes(extname(f)) && !/\.d\.[mc]?ts$/.test(f);
     this.watcher = new Watcher((f) => {
       this.changed.add(f);

@@ -7,7 +7,10 @@ import { parseArgs } from 'node:util';
  * (2 for a bad command line).
  */
 export class UserError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
     this.name = 'UserError';
   }
@@ -61,7 +64,10 @@ Signals to the master: TERM or INT stop gracefully (a second one stops at once);
 the workers one by one without dropping a request.`;
 
 /** The options of `rococo serve`, from its arguments (after `serve`) and the environment. */
-export function parseServeArgs(args: readonly string[], env: NodeJS.ProcessEnv = process.env): ServeOptions | 'help' {
+export function parseServeArgs(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ServeOptions | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
@@ -82,17 +88,26 @@ export function parseServeArgs(args: readonly string[], env: NodeJS.ProcessEnv =
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const option = /'([^']+)'/.exec(err.message)?.[1];
-    const message = err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== undefined ? `unknown option '${option}'` : err.message;
+    const message =
+      err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== undefined
+        ? `unknown option '${option}'`
+        : err.message;
     throw new UserError(`${message} (see rococo serve --help)`, 2);
   }
   const { values, positionals } = parsed;
   if (values.help) return 'help';
-  if (positionals.length === 0) throw new UserError(`which app? Give a module: rococo serve dist/app.js\n\n${SERVE_USAGE}`, 2);
-  if (positionals.length > 1) throw new UserError(`one module only, got ${positionals.map((p) => `'${p}'`).join(', ')}`, 2);
+  if (positionals.length === 0)
+    throw new UserError(`which app? Give a module: rococo serve dist/app.js\n\n${SERVE_USAGE}`, 2);
+  if (positionals.length > 1)
+    throw new UserError(`one module only, got ${positionals.map((p) => `'${p}'`).join(', ')}`, 2);
   const { module, exportName } = splitTarget(positionals[0]);
 
-  const workers = parseWorkers(values.workers ?? env.WEB_CONCURRENCY ?? '1', values.workers === undefined ? 'WEB_CONCURRENCY' : '--workers');
-  const binds = values.bind !== undefined ? values.bind.map((b) => parseBind(b, '--bind')) : [defaultBind(env)];
+  const workers = parseWorkers(
+    values.workers ?? env.WEB_CONCURRENCY ?? '1',
+    values.workers === undefined ? 'WEB_CONCURRENCY' : '--workers',
+  );
+  const binds =
+    values.bind !== undefined ? values.bind.map((b) => parseBind(b, '--bind')) : [defaultBind(env)];
   const maxRequests = integer(values['max-requests'] ?? '0', '--max-requests');
   return {
     module,
@@ -102,7 +117,10 @@ export function parseServeArgs(args: readonly string[], env: NodeJS.ProcessEnv =
     timeout: seconds(values.timeout ?? '30', '--timeout'),
     gracefulTimeout: seconds(values['graceful-timeout'] ?? '30', '--graceful-timeout'),
     maxRequests,
-    maxRequestsJitter: values['max-requests-jitter'] !== undefined ? integer(values['max-requests-jitter'], '--max-requests-jitter') : Math.floor(maxRequests / 10),
+    maxRequestsJitter:
+      values['max-requests-jitter'] !== undefined
+        ? integer(values['max-requests-jitter'], '--max-requests-jitter')
+        : Math.floor(maxRequests / 10),
     reload: values.reload ?? false,
   };
 }
@@ -112,10 +130,17 @@ export function splitTarget(target: string): { module: string; exportName: strin
   const i = target.lastIndexOf(':');
   if (i > 0) {
     const name = target.slice(i + 1);
-    if (/^[A-Za-z_$][\w$]*$/.test(name) && !(i === 1 && /^[A-Za-z]$/.test(target[0]) && /^[\\/]/.test(name))) {
+    if (
+      /^[A-Za-z_$][\w$]*$/.test(name) &&
+      !(i === 1 && /^[A-Za-z]$/.test(target[0]) && /^[\\/]/.test(name))
+    ) {
       return { module: target.slice(0, i), exportName: name };
     }
-    if (name === '') throw new UserError(`'${target}': name the export after ':' (app.js:app), or leave out the ':'`, 2);
+    if (name === '')
+      throw new UserError(
+        `'${target}': name the export after ':' (app.js:app), or leave out the ':'`,
+        2,
+      );
   }
   return { module: target, exportName: undefined };
 }
@@ -129,12 +154,14 @@ export function parseBind(text: string, what: string): Bind {
   else if (/^\d+$/.test(text)) [host, port] = ['127.0.0.1', text];
   else {
     const i = text.lastIndexOf(':');
-    if (i === -1 || text.indexOf(':') !== i) throw new UserError(`${what} '${text}': expected HOST:PORT, [IPv6]:PORT, :PORT or PORT`, 2);
+    if (i === -1 || text.indexOf(':') !== i)
+      throw new UserError(`${what} '${text}': expected HOST:PORT, [IPv6]:PORT, :PORT or PORT`, 2);
     host = text.slice(0, i) || '0.0.0.0';
     port = text.slice(i + 1);
   }
   const n = Number(port);
-  if (!/^\d+$/.test(port) || n > 65535) throw new UserError(`${what} '${text}': the port must be a number from 0 to 65535`, 2);
+  if (!/^\d+$/.test(port) || n > 65535)
+    throw new UserError(`${what} '${text}': the port must be a number from 0 to 65535`, 2);
   return { host, port: n };
 }
 
@@ -158,6 +185,7 @@ function integer(text: string, what: string): number {
 
 function seconds(text: string, what: string): number {
   const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new UserError(`${what} '${text}': expected seconds (a number, 0 or more)`, 2);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new UserError(`${what} '${text}': expected seconds (a number, 0 or more)`, 2);
   return n;
 }

@@ -31,7 +31,8 @@ export class Watcher {
     } catch {
       return;
     }
-    for (const e of entries) if (e.isDirectory() && !ignoredFolder(e.name)) this.addTree(join(dir, e.name));
+    for (const e of entries)
+      if (e.isDirectory() && !ignoredFolder(e.name)) this.addTree(join(dir, e.name));
   }
 
   /** Watches the files of `dir`, not its subfolders. */
@@ -61,7 +62,8 @@ export class Watcher {
       watcher = watch(dir, { persistent: false }, (_event, name) => {
         if (name === null) return;
         const path = join(dir, name.toString());
-        if (this.watchers.get(dir)?.tree && !ignoredFolder(name.toString()) && isDirectory(path)) this.addTree(path);
+        if (this.watchers.get(dir)?.tree && !ignoredFolder(name.toString()) && isDirectory(path))
+          this.addTree(path);
         if (this.relevant(path)) this.onChange(path);
       });
     } catch {

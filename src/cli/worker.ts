@@ -67,7 +67,8 @@ export class Servers {
           EADDRNOTAVAIL: 'this machine has no such address',
           ENOTFOUND: 'no such host',
         };
-        if (e.code !== undefined && e.code in why) throw new UserError(`cannot listen on ${bind.host}:${bind.port}: ${why[e.code]}`);
+        if (e.code !== undefined && e.code in why)
+          throw new UserError(`cannot listen on ${bind.host}:${bind.port}: ${why[e.code]}`);
         throw e;
       });
     }
@@ -130,7 +131,9 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   try {
     app = await loadApp(config.file, config.spec, config.exportName);
     if (app.server !== null) {
-      throw new UserError(`the app of '${config.spec}' is already listening (its module called listen()): export the app, or a function that builds it, and let rococo serve listen`);
+      throw new UserError(
+        `the app of '${config.spec}' is already listening (its module called listen()): export the app, or a function that builds it, and let rococo serve listen`,
+      );
     }
     servers = new Servers(app, config.binds, config.maxRequests > 0 ? onRequest : undefined);
     await app.startup();
@@ -144,7 +147,9 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
     return exit(1);
   }
   serving = true;
-  const files = config.reload ? Object.keys(require.cache).filter((f) => !f.includes(`${sep}node_modules${sep}`)) : undefined;
+  const files = config.reload
+    ? Object.keys(require.cache).filter((f) => !f.includes(`${sep}node_modules${sep}`))
+    : undefined;
   await send({ rococo: 'listening', files });
   if (stopWanted) stop();
 }

@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Connections } from './connections';
 import { clientErrorListener } from './client-errors';
@@ -7,9 +13,23 @@ import type { Logger } from 'pino';
 import { accessLogger, createLogger, logAccess, RequestIds } from './logging';
 import { debugPage, routeTable } from './debug';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
-import { createAppContainer, registerClass, registerProviders, SETTINGS, type Constructor, type Provider } from './container';
+import {
+  createAppContainer,
+  registerClass,
+  registerProviders,
+  SETTINGS,
+  type Constructor,
+  type Provider,
+} from './container';
 import { ViewContext } from './view-context';
-import { HTTPBadRequest, HTTPError, HTTPMethodNotAllowed, HTTPNotFound, HTTPRequestEntityTooLarge, RococoError } from './errors';
+import {
+  HTTPBadRequest,
+  HTTPError,
+  HTTPMethodNotAllowed,
+  HTTPNotFound,
+  HTTPRequestEntityTooLarge,
+  RococoError,
+} from './errors';
 import { compose, type Endpoint, type Middleware } from './middleware';
 import { Request } from './request';
 import { Response, send, toResponse, writeRawResponse } from './response';
@@ -88,7 +108,18 @@ export interface AppOptions {
   plugins?: readonly Plugin[];
 }
 
-const OPTION_KEYS = ['controllers', 'settings', 'middlewares', 'providers', 'onStartup', 'onShutdown', 'onCleanup', 'logger', 'converters', 'plugins'];
+const OPTION_KEYS = [
+  'controllers',
+  'settings',
+  'middlewares',
+  'providers',
+  'onStartup',
+  'onShutdown',
+  'onCleanup',
+  'logger',
+  'converters',
+  'plugins',
+];
 
 /**
  * What the route table tells about a route, for plugins that read it (an OpenAPI document):
@@ -115,7 +146,11 @@ interface RouteHandler extends RouteInfo {
 const ADDED: RouteInfo = { meta: null, controllerName: undefined, handlerName: '' };
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-const BARE_500 = JSON.stringify({ type: 'about:blank', title: 'Internal Server Error', status: 500 });
+const BARE_500 = JSON.stringify({
+  type: 'about:blank',
+  title: 'Internal Server Error',
+  status: 500,
+});
 
 /**
  * A rococo application: its routes, container, settings and lifecycle. Built by
@@ -145,7 +180,11 @@ export class Application {
 
   private readonly hooks: Record<'startup' | 'shutdown' | 'cleanup', Hook[]>;
   /** Hooks plugins added: they start before the app's own and clean up after them. */
-  private readonly pluginHooks: Record<'startup' | 'shutdown' | 'cleanup', Hook[]> = { startup: [], shutdown: [], cleanup: [] };
+  private readonly pluginHooks: Record<'startup' | 'shutdown' | 'cleanup', Hook[]> = {
+    startup: [],
+    shutdown: [],
+    cleanup: [],
+  };
   /** The installed plugins, in setup order (dependencies first). */
   private readonly plugins: readonly Plugin[];
   private installing = false;
@@ -165,14 +204,21 @@ export class Application {
   /** @internal Use {@link createApp}. */
   constructor(options: AppOptions) {
     for (const key of Object.keys(options)) {
-      if (!OPTION_KEYS.includes(key)) throw new RococoError('ROCOCO_OPTIONS', `createApp: unknown option '${key}' (known: ${OPTION_KEYS.join(', ')})`);
+      if (!OPTION_KEYS.includes(key))
+        throw new RococoError(
+          'ROCOCO_OPTIONS',
+          `createApp: unknown option '${key}' (known: ${OPTION_KEYS.join(', ')})`,
+        );
     }
     this.settings = (options.settings ?? Object.freeze({})) as Settings;
     this.router = new Router(compileConverters(options.converters));
     this.debug = readSetting(this.settings, 'DEBUG', 'boolean', false);
     this.maxBodySize = readSetting(this.settings, 'MAX_BODY_SIZE', 'number', 1024 * 1024);
     if (!Number.isInteger(this.maxBodySize) || this.maxBodySize < 0) {
-      throw new RococoError('ROCOCO_SETTINGS', `MAX_BODY_SIZE must be a whole number of bytes, got ${this.maxBodySize}`);
+      throw new RococoError(
+        'ROCOCO_SETTINGS',
+        `MAX_BODY_SIZE must be a whole number of bytes, got ${this.maxBodySize}`,
+      );
     }
     this.trustProxy = compileTrust(this.settings.TRUST_PROXY);
     const ms = (key: string, fallback: number) => positiveInteger(this.settings, key, fallback);
@@ -180,7 +226,10 @@ export class Application {
     // node refuses a head timeout longer than the whole request's, at listen(): say so here.
     const headersTimeout = ms('HEADERS_TIMEOUT', Math.min(20_000, requestTimeout));
     if (headersTimeout > requestTimeout) {
-      throw new RococoError('ROCOCO_SETTINGS', `HEADERS_TIMEOUT (${headersTimeout}) must not be longer than REQUEST_TIMEOUT (${requestTimeout})`);
+      throw new RococoError(
+        'ROCOCO_SETTINGS',
+        `HEADERS_TIMEOUT (${headersTimeout}) must not be longer than REQUEST_TIMEOUT (${requestTimeout})`,
+      );
     }
     this.serverOptions = {
       headersTimeout,
@@ -191,7 +240,12 @@ export class Application {
       connectionsCheckingInterval: 1000,
     };
     this.maxHeadersCount = ms('MAX_HEADERS_COUNT', 200);
-    this.log = options.logger ?? createLogger(readSetting(this.settings, 'LOG_LEVEL', 'string', process.env.LOG_LEVEL ?? 'info'), this.debug);
+    this.log =
+      options.logger ??
+      createLogger(
+        readSetting(this.settings, 'LOG_LEVEL', 'string', process.env.LOG_LEVEL ?? 'info'),
+        this.debug,
+      );
     this.accessLog = readSetting(this.settings, 'ACCESS_LOG', 'boolean', true);
     this.accessLogger = this.accessLog ? accessLogger(this.log) : null;
     this.hooks = {
@@ -200,12 +254,18 @@ export class Application {
       cleanup: [...(options.onCleanup ?? [])],
     };
 
-
-    const values: [InjectionToken<unknown>, unknown][] = [[SETTINGS, this.settings], [Application, this]];
+    const values: [InjectionToken<unknown>, unknown][] = [
+      [SETTINGS, this.settings],
+      [Application, this],
+    ];
     this.container = createAppContainer(values);
     const appMws = (this.appMiddlewares = [...(options.middlewares ?? [])]);
     for (const mw of appMws) {
-      if (typeof mw !== 'function') throw new RococoError('ROCOCO_OPTIONS', `createApp: middlewares: ${String(mw)} is not a function`);
+      if (typeof mw !== 'function')
+        throw new RococoError(
+          'ROCOCO_OPTIONS',
+          `createApp: middlewares: ${String(mw)} is not a function`,
+        );
     }
     // Plugins first: what they register, the app's own providers may replace.
     this.plugins = orderPlugins(options.plugins ?? []);
@@ -237,7 +297,10 @@ export class Application {
     }
     this.routesFinal = true;
     for (const plugin of this.plugins) plugin.ready?.(this);
-    this.missChain = appMws.length === 0 ? null : compose(appMws, (req) => Promise.reject(this.missError(req.method, req.path)));
+    this.missChain =
+      appMws.length === 0
+        ? null
+        : compose(appMws, (req) => Promise.reject(this.missError(req.method, req.path)));
   }
 
   /**
@@ -265,7 +328,11 @@ export class Application {
    * app.decorate('metrics', registry);
    */
   decorate(name: string, value: unknown): this {
-    if (name in this || this.decorations.has(name)) throw new RococoError('ROCOCO_PLUGIN', `app.decorate('${name}'): the app already has '${name}'`);
+    if (name in this || this.decorations.has(name))
+      throw new RococoError(
+        'ROCOCO_PLUGIN',
+        `app.decorate('${name}'): the app already has '${name}'`,
+      );
     this.decorations.add(name);
     Object.defineProperty(this, name, { value, enumerable: true });
     return this;
@@ -275,21 +342,39 @@ export class Application {
    * Adds a route of a plugin's own (a static mount, `/openapi.json`) through the app's
    * middlewares; during setup, so that every route is known before the first request.
    */
-  addRoute(route: { methods: readonly string[]; pattern: string; name?: string; origin: string; handler: (req: Request) => unknown }): void {
-    if (this.routesFinal) throw new RococoError('ROCOCO_PLUGIN', `${route.origin}: routes are added in a plugin's setup(), before the app is built`);
-    this.router.add({ methods: route.methods, pattern: route.pattern, name: route.name, origin: route.origin, handler: handlerOf(route.handler, this.appMiddlewares, ADDED) });
+  addRoute(route: {
+    methods: readonly string[];
+    pattern: string;
+    name?: string;
+    origin: string;
+    handler: (req: Request) => unknown;
+  }): void {
+    if (this.routesFinal)
+      throw new RococoError(
+        'ROCOCO_PLUGIN',
+        `${route.origin}: routes are added in a plugin's setup(), before the app is built`,
+      );
+    this.router.add({
+      methods: route.methods,
+      pattern: route.pattern,
+      name: route.name,
+      origin: route.origin,
+      handler: handlerOf(route.handler, this.appMiddlewares, ADDED),
+    });
   }
 
   /** Adds a lifecycle hook. */
   on(event: 'startup' | 'shutdown' | 'cleanup', hook: Hook): this {
-    if (!(event in this.hooks)) throw new RococoError('ROCOCO_OPTIONS', `app.on: unknown event '${event}'`);
+    if (!(event in this.hooks))
+      throw new RococoError('ROCOCO_OPTIONS', `app.on: unknown event '${event}'`);
     (this.installing ? this.pluginHooks : this.hooks)[event].push(hook);
     return this;
   }
 
   /** Runs the startup hooks, once; `listen()` calls it. */
   startup(): Promise<void> {
-    if (this.started === null && this.debug) this.log.info(`routes:\n${routeTable(this.router.routes)}`);
+    if (this.started === null && this.debug)
+      this.log.info(`routes:\n${routeTable(this.router.routes)}`);
     return (this.started ??= this.runHooks('startup'));
   }
 
@@ -298,7 +383,8 @@ export class Application {
    * Port 0 picks a free port.
    */
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
-    if (this.server !== null) throw new RococoError('ROCOCO_LIFECYCLE', 'listen() was already called on this app');
+    if (this.server !== null)
+      throw new RococoError('ROCOCO_LIFECYCLE', 'listen() was already called on this app');
     await this.startup();
     const server = (this.server = this.createServer());
     await new Promise<void>((resolve, reject) => {
@@ -369,7 +455,10 @@ export class Application {
     // response down node's slower path of merging two sets of headers.
     const id = this.ids.next(raw.headers['x-request-id']);
     if (match !== null && match.vary !== null) res.setHeader('vary', match.vary);
-    const req = match === null ? new Request(raw, this, path, qs, {}, null, id) : new Request(raw, this, path, qs, match.params, match.route, id);
+    const req =
+      match === null
+        ? new Request(raw, this, path, qs, {}, null, id)
+        : new Request(raw, this, path, qs, match.params, match.route, id);
     if (this.accessLogger !== null) logAccess(this.accessLogger, req, res, process.hrtime.bigint());
     if (match === null) {
       if (expecting) res.shouldKeepAlive = false; // the body that was not asked for must not be read as a request
@@ -387,7 +476,11 @@ export class Application {
     };
     const length = Number(req.headers['content-length'] ?? 0);
     if (length > this.maxBodySize) {
-      refuse(new HTTPRequestEntityTooLarge(`The body is limited to ${this.maxBodySize} bytes; this one declares ${length}`));
+      refuse(
+        new HTTPRequestEntityTooLarge(
+          `The body is limited to ${this.maxBodySize} bytes; this one declares ${length}`,
+        ),
+      );
       return;
     }
     const go = () => {
@@ -435,10 +528,21 @@ export class Application {
 
   private reply(req: Request, res: ServerResponse, value: unknown): void {
     try {
-      if (value !== null && typeof value === 'object' && (value.constructor === Object || Array.isArray(value))) {
+      if (
+        value !== null &&
+        typeof value === 'object' &&
+        (value.constructor === Object || Array.isArray(value))
+      ) {
         // The common case, a plain object: straight to the socket, no Response in between.
         const body = JSON.stringify(value);
-        res.writeHead(200, ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(body)), 'x-request-id', req.id]);
+        res.writeHead(200, [
+          'content-type',
+          JSON_TYPE,
+          'content-length',
+          String(Buffer.byteLength(body)),
+          'x-request-id',
+          req.id,
+        ]);
         res.end(body);
       } else {
         const response = toResponse(value);
@@ -452,7 +556,10 @@ export class Application {
 
   private fail(req: Request, res: ServerResponse, err: unknown): void {
     if (res.headersSent) {
-      this.log.error({ err, reqId: req.id, method: req.method, url: req.url }, 'error after the response was started');
+      this.log.error(
+        { err, reqId: req.id, method: req.method, url: req.url },
+        'error after the response was started',
+      );
       res.destroy();
       return;
     }
@@ -462,12 +569,22 @@ export class Application {
       send(res, response);
     } catch (e) {
       // The error's own response is unsendable (say, a header with a newline): a bare 500.
-      this.log.error({ err: e, reqId: req.id, method: req.method, url: req.url }, 'the error response could not be sent');
+      this.log.error(
+        { err: e, reqId: req.id, method: req.method, url: req.url },
+        'the error response could not be sent',
+      );
       if (res.headersSent) {
         res.destroy();
         return;
       }
-      res.writeHead(500, ['content-type', 'application/problem+json', 'content-length', String(BARE_500.length), 'x-request-id', req.id]);
+      res.writeHead(500, [
+        'content-type',
+        'application/problem+json',
+        'content-length',
+        String(BARE_500.length),
+        'x-request-id',
+        req.id,
+      ]);
       res.end(BARE_500);
     }
   }
@@ -507,7 +624,10 @@ export class Application {
     }
     // The method is there but its route's conditions did not hold: nothing here for this request.
     if (allowed.length === 0 || allowed.includes(method)) return new HTTPNotFound();
-    return new HTTPMethodNotAllowed(allowed, `${method} is not allowed here; use ${allowed.join(', ')}`);
+    return new HTTPMethodNotAllowed(
+      allowed,
+      `${method} is not allowed here; use ${allowed.join(', ')}`,
+    );
   }
 
   private buildControllers(scanned: ScannedRoute[]): Map<Constructor, object> {
@@ -519,18 +639,31 @@ export class Application {
         instances.set(controller, this.container.resolve(controller) as object);
       } catch (e) {
         if (e instanceof RococoError) throw e;
-        throw new RococoError('ROCOCO_DI', `${controller.name} cannot be built by the container: ${(e as Error).message}`);
+        throw new RococoError(
+          'ROCOCO_DI',
+          `${controller.name} cannot be built by the container: ${(e as Error).message}`,
+        );
       }
     }
     return instances;
   }
 
-  private compileHandler(r: ScannedRoute, instance: object | undefined, appMws: Middleware[]): RouteHandler {
-    const fn = (r.controller.prototype as Record<string, (...args: unknown[]) => unknown>)[r.handler];
+  private compileHandler(
+    r: ScannedRoute,
+    instance: object | undefined,
+    appMws: Middleware[],
+  ): RouteHandler {
+    const fn = (r.controller.prototype as Record<string, (...args: unknown[]) => unknown>)[
+      r.handler
+    ];
     const mws = [...appMws, ...r.middlewares];
     const build = this.buildRoute(r, instance as object, fn, mws);
     const controller = getControllerMeta(r.controller);
-    const handler = handlerOf(build.handler, mws, { meta: r.meta, controllerName: controller?.name ?? r.controller.name, handlerName: r.handler });
+    const handler = handlerOf(build.handler, mws, {
+      meta: r.meta,
+      controllerName: controller?.name ?? r.controller.name,
+      handlerName: r.handler,
+    });
     if (r.expect !== undefined) handler.expect = r.expect;
     if (build.upgrade !== undefined) {
       handler.upgrade = build.upgrade;
@@ -543,7 +676,12 @@ export class Application {
    * Lets each plugin see the route and wrap its handler, in setup order; then checks that
    * every decorator on it was claimed by an installed plugin.
    */
-  private buildRoute(r: ScannedRoute, instance: object, fn: (...args: unknown[]) => unknown, middlewares: readonly Middleware[]): RouteBuild {
+  private buildRoute(
+    r: ScannedRoute,
+    instance: object,
+    fn: (...args: unknown[]) => unknown,
+    middlewares: readonly Middleware[],
+  ): RouteBuild {
     const claimed = new Set<symbol>();
     const build: RouteBuild = {
       origin: r.origin,
@@ -563,7 +701,10 @@ export class Application {
     for (const key of r.meta.extras.keys()) {
       const known = describeKey(key);
       if (known === undefined || !known.required || claimed.has(key)) continue;
-      throw new RococoError('ROCOCO_PLUGIN', `${r.origin}: ${known.decorator} needs the '${known.plugin}' plugin: add it to createApp({ plugins })`);
+      throw new RococoError(
+        'ROCOCO_PLUGIN',
+        `${r.origin}: ${known.decorator} needs the '${known.plugin}' plugin: add it to createApp({ plugins })`,
+      );
     }
     return build;
   }
@@ -587,11 +728,28 @@ export class Application {
     }
     const upgrade = match?.route.handler.upgrade;
     if (match == null || upgrade === undefined || raw.method !== 'GET') {
-      const err = match == null ? new HTTPNotFound() : upgrade === undefined ? new HTTPNotFound('Nothing at this path accepts an upgrade') : new HTTPBadRequest('An upgrade request is a GET');
+      const err =
+        match == null
+          ? new HTTPNotFound()
+          : upgrade === undefined
+            ? new HTTPNotFound('Nothing at this path accepts an upgrade')
+            : new HTTPBadRequest('An upgrade request is a GET');
       writeRawResponse(socket, err.toResponse());
       return;
     }
-    upgrade(new Request(raw, this, path, qs, match.params, match.route, this.ids.next(raw.headers['x-request-id'])), socket, head);
+    upgrade(
+      new Request(
+        raw,
+        this,
+        path,
+        qs,
+        match.params,
+        match.route,
+        this.ids.next(raw.headers['x-request-id']),
+      ),
+      socket,
+      head,
+    );
   };
 
   /**
@@ -601,9 +759,11 @@ export class Application {
    */
   private async runHooks(event: 'startup' | 'shutdown' | 'cleanup'): Promise<void> {
     const hooks =
-      event === 'startup' ? [...this.pluginHooks.startup, ...this.hooks.startup]
-      : event === 'shutdown' ? [...this.hooks.shutdown, ...this.pluginHooks.shutdown]
-      : [...this.hooks.cleanup, ...[...this.pluginHooks.cleanup].reverse()];
+      event === 'startup'
+        ? [...this.pluginHooks.startup, ...this.hooks.startup]
+        : event === 'shutdown'
+          ? [...this.hooks.shutdown, ...this.pluginHooks.shutdown]
+          : [...this.hooks.cleanup, ...[...this.pluginHooks.cleanup].reverse()];
     for (const hook of hooks) await hook(this);
   }
 
@@ -632,7 +792,11 @@ export function createApp(options: AppOptions = {}): Application {
 }
 
 /** A route's handler: called directly when no middleware applies, else through its chain. */
-function handlerOf(call: (req: Request) => unknown, mws: readonly Middleware[], doc: RouteInfo): RouteHandler {
+function handlerOf(
+  call: (req: Request) => unknown,
+  mws: readonly Middleware[],
+  doc: RouteInfo,
+): RouteHandler {
   if (mws.length === 0) return { call, chain: null, ...doc };
   // Not async: a handler that returns a value at once costs no extra promise and await.
   const endpoint: Endpoint = (req) => {
@@ -653,19 +817,32 @@ function handlerOf(call: (req: Request) => unknown, mws: readonly Middleware[], 
 function orderPlugins(plugins: readonly Plugin[]): Plugin[] {
   const byName = new Map<string, Plugin>();
   for (const p of plugins) {
-    if (!isPlugin(p)) throw new RococoError('ROCOCO_PLUGIN', `createApp: plugins: ${String(p)} is not a plugin (an object with a name)`);
-    if (byName.has(p.name)) throw new RococoError('ROCOCO_PLUGIN', `createApp: plugins: '${p.name}' is installed twice`);
+    if (!isPlugin(p))
+      throw new RococoError(
+        'ROCOCO_PLUGIN',
+        `createApp: plugins: ${String(p)} is not a plugin (an object with a name)`,
+      );
+    if (byName.has(p.name))
+      throw new RococoError('ROCOCO_PLUGIN', `createApp: plugins: '${p.name}' is installed twice`);
     byName.set(p.name, p);
   }
   const out: Plugin[] = [];
   const state = new Map<Plugin, 'visiting' | 'done'>();
   const visit = (p: Plugin, path: string[]) => {
     if (state.get(p) === 'done') return;
-    if (state.get(p) === 'visiting') throw new RococoError('ROCOCO_PLUGIN', `createApp: plugins depend on each other in a circle: ${[...path, p.name].join(' -> ')}`);
+    if (state.get(p) === 'visiting')
+      throw new RococoError(
+        'ROCOCO_PLUGIN',
+        `createApp: plugins depend on each other in a circle: ${[...path, p.name].join(' -> ')}`,
+      );
     state.set(p, 'visiting');
     for (const dep of p.dependencies ?? []) {
       const needed = byName.get(dep);
-      if (needed === undefined) throw new RococoError('ROCOCO_PLUGIN', `createApp: the '${p.name}' plugin needs the '${dep}' plugin: add it to createApp({ plugins })`);
+      if (needed === undefined)
+        throw new RococoError(
+          'ROCOCO_PLUGIN',
+          `createApp: the '${p.name}' plugin needs the '${dep}' plugin: add it to createApp({ plugins })`,
+        );
       visit(needed, [...path, p.name]);
     }
     state.set(p, 'done');
@@ -677,7 +854,8 @@ function orderPlugins(plugins: readonly Plugin[]): Plugin[] {
 
 function positiveInteger(settings: Settings, key: string, fallback: number): number {
   const v = readSetting(settings, key, 'number', fallback);
-  if (!Number.isInteger(v) || v <= 0) throw new RococoError('ROCOCO_SETTINGS', `${key} must be a positive whole number, got ${v}`);
+  if (!Number.isInteger(v) || v <= 0)
+    throw new RococoError('ROCOCO_SETTINGS', `${key} must be a positive whole number, got ${v}`);
   return v;
 }
 

@@ -48,7 +48,9 @@ export function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
     const onClose = () => {
       if (raw.complete) return;
       cleanup();
-      reject(new HTTPBadRequest('The client closed the connection before the body was complete', CLOSE));
+      reject(
+        new HTTPBadRequest('The client closed the connection before the body was complete', CLOSE),
+      );
     };
     raw.on('data', onData);
     raw.on('end', onEnd);
@@ -66,7 +68,8 @@ function tooLarge(limit: number): HTTPRequestEntityTooLarge {
  * Fastify does) so that no later merge of the data can reach a prototype.
  */
 export function parseJson(text: string): unknown {
-  if (!NON_SPACE.test(text)) throw new HTTPBadRequest('The request body is empty; JSON was expected');
+  if (!NON_SPACE.test(text))
+    throw new HTTPBadRequest('The request body is empty; JSON was expected');
   try {
     return secureParse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
   } catch (e) {
@@ -104,7 +107,9 @@ export function parseForm(body: Buffer, contentType: string | undefined): Promis
   }
   if (type === 'multipart/form-data') return parseMultipart(body, contentType as string);
   return Promise.reject(
-    new HTTPUnsupportedMediaType(`A form must be application/x-www-form-urlencoded or multipart/form-data, not '${type || 'none'}'`),
+    new HTTPUnsupportedMediaType(
+      `A form must be application/x-www-form-urlencoded or multipart/form-data, not '${type || 'none'}'`,
+    ),
   );
 }
 
@@ -130,7 +135,12 @@ function parseMultipart(body: Buffer, contentType: string): Promise<FormData> {
           const parts: Buffer[] = [];
           stream.on('data', (d: Buffer) => parts.push(d));
           stream.on('end', () => {
-            form.append(name, new File([Buffer.concat(parts) as Uint8Array<ArrayBuffer>], info.filename ?? 'blob', { type: info.mimeType }));
+            form.append(
+              name,
+              new File([Buffer.concat(parts) as Uint8Array<ArrayBuffer>], info.filename ?? 'blob', {
+                type: info.mimeType,
+              }),
+            );
             done();
           });
           // A body cut off inside a file errors this stream: without a listener it would

@@ -16,11 +16,17 @@ const ANSWERS: Record<string, [number, string]> = {
  * access line (it is the client's mistake), and holds no byte of what the client sent: the code
  * says what was wrong. A client that went away (ECONNRESET) gets neither answer nor line.
  */
-export function clientErrorListener(log: Logger | null): (err: NodeJS.ErrnoException, socket: Socket) => void {
+export function clientErrorListener(
+  log: Logger | null,
+): (err: NodeJS.ErrnoException, socket: Socket) => void {
   return (err, socket) => {
     const response = responseOf(socket);
     // Only where nothing of a response went out yet: else the peer would read a corrupt stream.
-    if (err.code !== 'ECONNRESET' && socket.writable && (response === null || !response.headersSent)) {
+    if (
+      err.code !== 'ECONNRESET' &&
+      socket.writable &&
+      (response === null || !response.headersSent)
+    ) {
       const [status, reason] = ANSWERS[err.code ?? ''] ?? [400, 'Bad Request'];
       socket.write(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\n\r\n`);
       log?.info({ status, code: err.code, remote: socket.remoteAddress }, 'request refused');

@@ -31,7 +31,11 @@ export interface CompiledConditions {
 /** Compiles a route's conditions; a mistake names `origin`. */
 export function compileConditions(c: RouteConditions, origin: string): CompiledConditions {
   for (const k of Object.keys(c)) {
-    if (!['host', 'headers', 'match'].includes(k)) throw new RococoError('ROCOCO_ROUTE_CONDITIONS', `${origin}: unknown condition '${k}' (known: host, headers, match)`);
+    if (!['host', 'headers', 'match'].includes(k))
+      throw new RococoError(
+        'ROCOCO_ROUTE_CONDITIONS',
+        `${origin}: unknown condition '${k}' (known: host, headers, match)`,
+      );
   }
   const tests: ((req: IncomingMessage) => boolean)[] = [];
   const host = c.host;
@@ -41,22 +45,49 @@ export function compileConditions(c: RouteConditions, origin: string): CompiledC
       tests.push((req) => hostname(req) === want);
     } else if (host instanceof RegExp) {
       tests.push((req) => host.test(hostname(req)));
-    } else throw new RococoError('ROCOCO_ROUTE_CONDITIONS', `${origin}: host must be a string or a RegExp`);
+    } else
+      throw new RococoError(
+        'ROCOCO_ROUTE_CONDITIONS',
+        `${origin}: host must be a string or a RegExp`,
+      );
   }
   const headers = Object.entries(c.headers ?? {}).map(([name, want]) => {
-    if (typeof want !== 'string' && !(want instanceof RegExp)) throw new RococoError('ROCOCO_ROUTE_CONDITIONS', `${origin}: headers.${name} must be a string or a RegExp`);
+    if (typeof want !== 'string' && !(want instanceof RegExp))
+      throw new RococoError(
+        'ROCOCO_ROUTE_CONDITIONS',
+        `${origin}: headers.${name} must be a string or a RegExp`,
+      );
     return [name.toLowerCase(), want] as const;
   });
   for (const [name, want] of headers) {
-    tests.push(typeof want === 'string' ? (req) => req.headers[name] === want : (req) => { const v = req.headers[name]; return typeof v === 'string' && want.test(v); });
+    tests.push(
+      typeof want === 'string'
+        ? (req) => req.headers[name] === want
+        : (req) => {
+            const v = req.headers[name];
+            return typeof v === 'string' && want.test(v);
+          },
+    );
   }
   if (c.match !== undefined) {
-    if (typeof c.match !== 'function') throw new RococoError('ROCOCO_ROUTE_CONDITIONS', `${origin}: match must be a function of the request`);
+    if (typeof c.match !== 'function')
+      throw new RococoError(
+        'ROCOCO_ROUTE_CONDITIONS',
+        `${origin}: match must be a function of the request`,
+      );
     tests.push(c.match);
   }
-  if (tests.length === 0) throw new RococoError('ROCOCO_ROUTE_CONDITIONS', `${origin}: conditions are empty`);
-  const key = c.match !== undefined ? null : JSON.stringify([String(host ?? ''), headers.map(([n, w]) => [n, String(w)]).sort()]);
-  return { test: tests.length === 1 ? tests[0] : (req) => tests.every((t) => t(req)), vary: headers.map(([n]) => n), key };
+  if (tests.length === 0)
+    throw new RococoError('ROCOCO_ROUTE_CONDITIONS', `${origin}: conditions are empty`);
+  const key =
+    c.match !== undefined
+      ? null
+      : JSON.stringify([String(host ?? ''), headers.map(([n, w]) => [n, String(w)]).sort()]);
+  return {
+    test: tests.length === 1 ? tests[0] : (req) => tests.every((t) => t(req)),
+    vary: headers.map(([n]) => n),
+    key,
+  };
 }
 
 function hostname(req: IncomingMessage): string {

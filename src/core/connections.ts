@@ -28,7 +28,8 @@ interface Connection {
  * The response a connection is writing (node's own bookkeeping, also for pipelined requests),
  * or none between requests. Read only while draining or refusing a client: no per-request cost.
  */
-export const responseOf = (socket: Socket): ServerResponse | null => (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? null;
+export const responseOf = (socket: Socket): ServerResponse | null =>
+  (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? null;
 
 /**
  * The connections of an app's HTTP servers, and their graceful stop: stop accepting, let
@@ -54,12 +55,16 @@ export class Connections {
       socket.once('close', () => this.forget(socket));
     });
     // Only where the app listens for upgrades: without a listener node serves them as requests.
-    if (server.listenerCount('upgrade') > 0) server.prependListener('upgrade', (_req: IncomingMessage, socket: Socket) => this.forget(socket));
+    if (server.listenerCount('upgrade') > 0)
+      server.prependListener('upgrade', (_req: IncomingMessage, socket: Socket) =>
+        this.forget(socket),
+      );
   }
 
   private forget(socket: Socket): void {
     this.open.delete(socket);
-    if (this.onDrained !== null && this.open.size === 0 && Date.now() >= this.notBefore) this.finish();
+    if (this.onDrained !== null && this.open.size === 0 && Date.now() >= this.notBefore)
+      this.finish();
   }
 
   /**

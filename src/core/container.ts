@@ -1,4 +1,9 @@
-import { container as rootContainer, Lifecycle, type DependencyContainer, type InjectionToken } from 'tsyringe';
+import {
+  container as rootContainer,
+  Lifecycle,
+  type DependencyContainer,
+  type InjectionToken,
+} from 'tsyringe';
 import { RococoError } from './errors';
 import { pluginOf } from './provided';
 
@@ -31,14 +36,26 @@ export function markInjectable(cls: Constructor): void {
   injectables.add(cls);
 }
 
-const NOT_INJECTABLE = new Set<unknown>([Object, String, Number, Boolean, Array, Function, Promise, Symbol, undefined]);
+const NOT_INJECTABLE = new Set<unknown>([
+  Object,
+  String,
+  Number,
+  Boolean,
+  Array,
+  Function,
+  Promise,
+  Symbol,
+  undefined,
+]);
 
 /**
  * The app's own child container: its settings, the app itself, and every class the
  * controllers depend on as a singleton of this app. Two apps in one process share nothing,
  * and the global container is never written to.
  */
-export function createAppContainer(values: [InjectionToken<unknown>, unknown][]): DependencyContainer {
+export function createAppContainer(
+  values: [InjectionToken<unknown>, unknown][],
+): DependencyContainer {
   const child = rootContainer.createChildContainer();
   for (const [token, value] of values) child.register(token, { useValue: value });
   for (const cls of injectables) child.registerSingleton(cls);
@@ -46,11 +63,20 @@ export function createAppContainer(values: [InjectionToken<unknown>, unknown][])
 }
 
 /** Registers `createApp({ providers })`, after the plugins': an app's own provider wins. */
-export function registerProviders(child: DependencyContainer, providers: readonly Provider[]): void {
+export function registerProviders(
+  child: DependencyContainer,
+  providers: readonly Provider[],
+): void {
   for (const p of providers) {
-    if (typeof p === 'function') { registerClass(child, p, `providers: ${p.name}`); continue; }
+    if (typeof p === 'function') {
+      registerClass(child, p, `providers: ${p.name}`);
+      continue;
+    }
     if (p === null || typeof p !== 'object' || !('provide' in p)) {
-      throw new RococoError('ROCOCO_PROVIDER', `providers: ${String(p)} is neither a class nor { provide, useValue | useClass | useFactory | useExisting }`);
+      throw new RococoError(
+        'ROCOCO_PROVIDER',
+        `providers: ${String(p)} is neither a class nor { provide, useValue | useClass | useFactory | useExisting }`,
+      );
     }
     if ('useValue' in p) child.register(p.provide, { useValue: p.useValue });
     else if ('useClass' in p) {
@@ -58,7 +84,11 @@ export function registerProviders(child: DependencyContainer, providers: readonl
       registerDeps(child, p.useClass, `providers: ${tokenName(p.provide)} -> ${p.useClass.name}`);
     } else if ('useFactory' in p) child.register(p.provide, { useFactory: p.useFactory });
     else if ('useExisting' in p) child.register(p.provide, { useToken: p.useExisting });
-    else throw new RococoError('ROCOCO_PROVIDER', `providers: ${tokenName((p as { provide: InjectionToken<unknown> }).provide)} needs useValue, useClass, useFactory or useExisting`);
+    else
+      throw new RococoError(
+        'ROCOCO_PROVIDER',
+        `providers: ${tokenName((p as { provide: InjectionToken<unknown> }).provide)} needs useValue, useClass, useFactory or useExisting`,
+      );
   }
 }
 
@@ -67,21 +97,38 @@ export function registerProviders(child: DependencyContainer, providers: readonl
  * and checks that each parameter has something to inject. `chain` names the path that led
  * here (`ProjectsController -> ProjectsService`), for the error message.
  */
-export function registerClass(c: DependencyContainer, cls: Constructor, chain: string, seen = new Set<Constructor>()): void {
+export function registerClass(
+  c: DependencyContainer,
+  cls: Constructor,
+  chain: string,
+  seen = new Set<Constructor>(),
+): void {
   if (seen.has(cls)) return;
   seen.add(cls);
   if (c.isRegistered(cls, false) && !injectables.has(cls)) return; // provided some other way
   const plugin = pluginOf(cls);
-  if (plugin !== undefined) throw new RococoError('ROCOCO_PLUGIN', `${chain}: ${cls.name} comes from the '${plugin}' plugin: add it to createApp({ plugins })`);
+  if (plugin !== undefined)
+    throw new RococoError(
+      'ROCOCO_PLUGIN',
+      `${chain}: ${cls.name} comes from the '${plugin}' plugin: add it to createApp({ plugins })`,
+    );
   if (!c.isRegistered(cls, false)) c.registerSingleton(cls);
   registerDeps(c, cls, chain, seen);
 }
 
-function registerDeps(c: DependencyContainer, cls: Constructor, chain: string, seen = new Set<Constructor>()): void {
+function registerDeps(
+  c: DependencyContainer,
+  cls: Constructor,
+  chain: string,
+  seen = new Set<Constructor>(),
+): void {
   const types: unknown[] | undefined = Reflect.getMetadata('design:paramtypes', cls);
   const tokens: Record<number, unknown> = Reflect.getOwnMetadata(INJECTION_TOKENS, cls) ?? {};
   if (types === undefined && cls.length > 0) {
-    throw new RococoError('ROCOCO_DI', `${chain}: ${cls.name} takes constructor parameters but has no @Injectable() (or @Controller()), so their types are unknown`);
+    throw new RococoError(
+      'ROCOCO_DI',
+      `${chain}: ${cls.name} takes constructor parameters but has no @Injectable() (or @Controller()), so their types are unknown`,
+    );
   }
   (types ?? []).forEach((type, i) => {
     const token = tokens[i] ?? type;

@@ -47,9 +47,17 @@ export function intConverter(options: IntConverterOptions = {}): Converter<numbe
   const min = options.min ?? 0;
   const max = options.max ?? Number.MAX_SAFE_INTEGER;
   for (const [key, value] of Object.entries({ min, max })) {
-    if (!Number.isSafeInteger(value)) throw new RococoError('ROCOCO_CONVERTER', `intConverter: ${key} must be a safe integer, got ${value}`);
+    if (!Number.isSafeInteger(value))
+      throw new RococoError(
+        'ROCOCO_CONVERTER',
+        `intConverter: ${key} must be a safe integer, got ${value}`,
+      );
   }
-  if (min > max) throw new RococoError('ROCOCO_CONVERTER', `intConverter: min (${min}) is larger than max (${max})`);
+  if (min > max)
+    throw new RococoError(
+      'ROCOCO_CONVERTER',
+      `intConverter: min (${min}) is larger than max (${max})`,
+    );
   const inRange = (n: number) => Number.isSafeInteger(n) && n >= min && n <= max;
   // Digits are capped: a path of a thousand digits is refused by the regex, never parsed.
   const digits = `[0-9]{1,${String(Math.max(Math.abs(min), Math.abs(max))).length}}`;
@@ -60,7 +68,8 @@ export function intConverter(options: IntConverterOptions = {}): Converter<numbe
       return inRange(n) ? n : undefined;
     },
     format: (value) => {
-      if (typeof value !== 'number' || !inRange(value)) throw new RangeError(`${String(value)} is not an integer from ${min} to ${max}`);
+      if (typeof value !== 'number' || !inRange(value))
+        throw new RangeError(`${String(value)} is not an integer from ${min} to ${max}`);
       return String(value);
     },
     schema: { type: 'integer', minimum: min, maximum: max },
@@ -69,7 +78,11 @@ export function intConverter(options: IntConverterOptions = {}): Converter<numbe
 
 const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
 
-function textConverter(regex: string, schema: Record<string, unknown>, normalize = (text: string) => text): Converter<string> {
+function textConverter(
+  regex: string,
+  schema: Record<string, unknown>,
+  normalize = (text: string) => text,
+): Converter<string> {
   const whole = new RegExp(`^(?:${regex})$`);
   return {
     regex,
@@ -99,7 +112,8 @@ export const BUILTIN_CONVERTERS: Readonly<Record<string, Converter>> = Object.fr
     format: (value: number) => {
       const text = String(value);
       // Negative, infinite, or in exponent notation (1e21, 1e-7): not a path this route matches.
-      if (typeof value !== 'number' || !/^[0-9]+(?:\.[0-9]+)?$/.test(text)) throw new RangeError(`${text} is not a number this converter writes`);
+      if (typeof value !== 'number' || !/^[0-9]+(?:\.[0-9]+)?$/.test(text))
+        throw new RangeError(`${text} is not a number this converter writes`);
       return text;
     },
     schema: { type: 'number', minimum: 0 },
@@ -117,22 +131,48 @@ const CONVERTER_KEYS = ['regex', 'parse', 'format', 'schema'];
  * name that is not an identifier or shadows a built-in, a regex that does not compile, or a
  * converter without `parse` and `format` stops startup.
  */
-export function compileConverters(own: Readonly<Record<string, Converter>> = {}): ReadonlyMap<string, Converter> {
-  if (own === null || typeof own !== 'object') throw new RococoError('ROCOCO_CONVERTER', 'createApp: converters must be an object of name: converter');
+export function compileConverters(
+  own: Readonly<Record<string, Converter>> = {},
+): ReadonlyMap<string, Converter> {
+  if (own === null || typeof own !== 'object')
+    throw new RococoError(
+      'ROCOCO_CONVERTER',
+      'createApp: converters must be an object of name: converter',
+    );
   const all = new Map<string, Converter>(Object.entries(BUILTIN_CONVERTERS));
   for (const [name, converter] of Object.entries(own)) {
     const where = `createApp: converters: '${name}'`;
-    if (!NAME.test(name)) throw new RococoError('ROCOCO_CONVERTER', `${where} is not a valid name (letters, digits, _; not starting with a digit)`);
-    if (name in BUILTIN_CONVERTERS) throw new RococoError('ROCOCO_CONVERTER', `${where} is a built-in converter; give yours another name`);
-    if (converter === null || typeof converter !== 'object') throw new RococoError('ROCOCO_CONVERTER', `${where} must be an object with regex, parse and format`);
+    if (!NAME.test(name))
+      throw new RococoError(
+        'ROCOCO_CONVERTER',
+        `${where} is not a valid name (letters, digits, _; not starting with a digit)`,
+      );
+    if (name in BUILTIN_CONVERTERS)
+      throw new RococoError(
+        'ROCOCO_CONVERTER',
+        `${where} is a built-in converter; give yours another name`,
+      );
+    if (converter === null || typeof converter !== 'object')
+      throw new RococoError(
+        'ROCOCO_CONVERTER',
+        `${where} must be an object with regex, parse and format`,
+      );
     for (const key of Object.keys(converter)) {
-      if (!CONVERTER_KEYS.includes(key)) throw new RococoError('ROCOCO_CONVERTER', `${where}: unknown key '${key}' (known: ${CONVERTER_KEYS.join(', ')})`);
+      if (!CONVERTER_KEYS.includes(key))
+        throw new RococoError(
+          'ROCOCO_CONVERTER',
+          `${where}: unknown key '${key}' (known: ${CONVERTER_KEYS.join(', ')})`,
+        );
     }
-    if (typeof converter.regex !== 'string' || converter.regex === '') throw new RococoError('ROCOCO_CONVERTER', `${where}: regex must be a non-empty string`);
+    if (typeof converter.regex !== 'string' || converter.regex === '')
+      throw new RococoError('ROCOCO_CONVERTER', `${where}: regex must be a non-empty string`);
     try {
       new RegExp(converter.regex);
     } catch (e) {
-      throw new RococoError('ROCOCO_CONVERTER', `${where}: '${converter.regex}' is not a valid regex (${(e as Error).message})`);
+      throw new RococoError(
+        'ROCOCO_CONVERTER',
+        `${where}: '${converter.regex}' is not a valid regex (${(e as Error).message})`,
+      );
     }
     if (typeof converter.parse !== 'function' || typeof converter.format !== 'function') {
       throw new RococoError('ROCOCO_CONVERTER', `${where}: parse and format must be functions`);

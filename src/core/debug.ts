@@ -4,14 +4,27 @@ import { html, type Response } from './response';
 /** Keys whose values a debug page or a log never shows. */
 const SECRET_KEY = /key|secret|password|passwd|token|credential|auth/i;
 const MASK = '••••••';
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 
 /**
  * A value fit to show: secrets under secret-looking keys masked, and the password of any URL
  * (`postgres://user:pw@host/db`) masked wherever it appears.
  */
 export function maskSecrets(value: unknown, key = ''): unknown {
-  if (SECRET_KEY.test(key) && value !== undefined && value !== null && value !== '' && value !== false) return MASK;
+  if (
+    SECRET_KEY.test(key) &&
+    value !== undefined &&
+    value !== null &&
+    value !== '' &&
+    value !== false
+  )
+    return MASK;
   // The password runs to the last '@' of the authority, as URL parsers read it: 'p@ss' in
   // 'postgres://u:p@ss@db/x' is one password (pg connects with it); a user may hold an '@' too.
   if (typeof value === 'string') return value.replace(/(\/\/[^/:\s]*:)[^\s/]*@/g, `$1${MASK}@`);
@@ -25,7 +38,14 @@ export function maskSecrets(value: unknown, key = ''): unknown {
 }
 
 /** The route table as text, one route a line: what DEBUG prints at startup. */
-export function routeTable(routes: readonly { methods: readonly string[]; pattern: { source: string }; name: string | undefined; origin: string }[]): string {
+export function routeTable(
+  routes: readonly {
+    methods: readonly string[];
+    pattern: { source: string };
+    name: string | undefined;
+    origin: string;
+  }[],
+): string {
   const rows = routes.map((r) => [r.methods.join(','), r.pattern.source, r.name ?? '', r.origin]);
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length), 0));
   return rows.map((r) => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c)).join('  ')).join('\n');
@@ -38,12 +58,19 @@ export function routeTable(routes: readonly { methods: readonly string[]; patter
 export function debugPage(req: Request, err: unknown): Response {
   const e = err instanceof Error ? err : new Error(String(err));
   const headers: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(req.headers)) headers[k] = k === 'cookie' || k === 'authorization' ? MASK : maskSecrets(v, k);
-  const route = req.route === null ? 'none' : `${req.route.origin} (${req.route.methods.join(', ')}${req.route.name ? `, name '${req.route.name}'` : ''})`;
+  for (const [k, v] of Object.entries(req.headers))
+    headers[k] = k === 'cookie' || k === 'authorization' ? MASK : maskSecrets(v, k);
+  const route =
+    req.route === null
+      ? 'none'
+      : `${req.route.origin} (${req.route.methods.join(', ')}${req.route.name ? `, name '${req.route.name}'` : ''})`;
   const section = (title: string, body: string) => `<h2>${esc(title)}</h2>${body}`;
   const table = (o: Record<string, unknown>) =>
     `<table>${Object.entries(o)
-      .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(typeof v === 'string' ? v : JSON.stringify(v))}</td></tr>`)
+      .map(
+        ([k, v]) =>
+          `<tr><th>${esc(k)}</th><td>${esc(typeof v === 'string' ? v : JSON.stringify(v))}</td></tr>`,
+      )
       .join('')}</table>`;
   const body = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(e.name)}: ${esc(e.message)}</title>

@@ -56,12 +56,17 @@ export class HTTPError extends Error {
     this.type = init.type ?? 'about:blank';
     this.extensions = init.extensions;
     this.headers = {};
-    if (init.headers) for (const k of Object.keys(init.headers)) this.headers[k.toLowerCase()] = init.headers[k];
+    if (init.headers)
+      for (const k of Object.keys(init.headers)) this.headers[k.toLowerCase()] = init.headers[k];
   }
 
   /** The RFC 9457 problem document of this error. */
   problem(): Record<string, unknown> {
-    const body: Record<string, unknown> = { type: this.type, title: this.title, status: this.status };
+    const body: Record<string, unknown> = {
+      type: this.type,
+      title: this.title,
+      status: this.status,
+    };
     if (this.detail !== undefined) body.detail = this.detail;
     if (this.extensions) Object.assign(body, this.extensions);
     return body;
@@ -102,30 +107,52 @@ export class HTTPRedirection extends HTTPError {
 }
 
 /** 300 Multiple Choices. */
-export class HTTPMultipleChoices extends HTTPRedirection { static override readonly status = 300; }
+export class HTTPMultipleChoices extends HTTPRedirection {
+  static override readonly status = 300;
+}
 /** 301 Moved Permanently. */
-export class HTTPMovedPermanently extends HTTPRedirection { static override readonly status = 301; }
+export class HTTPMovedPermanently extends HTTPRedirection {
+  static override readonly status = 301;
+}
 /** 302 Found: the usual redirect after a form post in aiohttp examples. */
-export class HTTPFound extends HTTPRedirection { static override readonly status = 302; }
+export class HTTPFound extends HTTPRedirection {
+  static override readonly status = 302;
+}
 /** 303 See Other: redirect after POST that makes the client GET the location. */
-export class HTTPSeeOther extends HTTPRedirection { static override readonly status = 303; }
+export class HTTPSeeOther extends HTTPRedirection {
+  static override readonly status = 303;
+}
 /** 307 Temporary Redirect: keeps the method and body. */
-export class HTTPTemporaryRedirect extends HTTPRedirection { static override readonly status = 307; }
+export class HTTPTemporaryRedirect extends HTTPRedirection {
+  static override readonly status = 307;
+}
 /** 308 Permanent Redirect: keeps the method and body. */
-export class HTTPPermanentRedirect extends HTTPRedirection { static override readonly status = 308; }
+export class HTTPPermanentRedirect extends HTTPRedirection {
+  static override readonly status = 308;
+}
 
 // --- 4xx -----------------------------------------------------------------------------------
 
 /** 400 Bad Request. */
-export class HTTPBadRequest extends HTTPError { static override readonly status = 400; }
+export class HTTPBadRequest extends HTTPError {
+  static override readonly status = 400;
+}
 /** 401 Unauthorized. */
-export class HTTPUnauthorized extends HTTPError { static override readonly status = 401; }
+export class HTTPUnauthorized extends HTTPError {
+  static override readonly status = 401;
+}
 /** 402 Payment Required. */
-export class HTTPPaymentRequired extends HTTPError { static override readonly status = 402; }
+export class HTTPPaymentRequired extends HTTPError {
+  static override readonly status = 402;
+}
 /** 403 Forbidden. */
-export class HTTPForbidden extends HTTPError { static override readonly status = 403; }
+export class HTTPForbidden extends HTTPError {
+  static override readonly status = 403;
+}
 /** 404 Not Found. */
-export class HTTPNotFound extends HTTPError { static override readonly status = 404; }
+export class HTTPNotFound extends HTTPError {
+  static override readonly status = 404;
+}
 
 /**
  * 405 Method Not Allowed, with the `Allow` header (as aiohttp, it takes the allowed methods).
@@ -144,59 +171,106 @@ export class HTTPMethodNotAllowed extends HTTPError {
 }
 
 /** 406 Not Acceptable. */
-export class HTTPNotAcceptable extends HTTPError { static override readonly status = 406; }
+export class HTTPNotAcceptable extends HTTPError {
+  static override readonly status = 406;
+}
 /** 408 Request Timeout. */
-export class HTTPRequestTimeout extends HTTPError { static override readonly status = 408; }
+export class HTTPRequestTimeout extends HTTPError {
+  static override readonly status = 408;
+}
 /** 409 Conflict. */
-export class HTTPConflict extends HTTPError { static override readonly status = 409; }
+export class HTTPConflict extends HTTPError {
+  static override readonly status = 409;
+}
 /** 410 Gone. */
-export class HTTPGone extends HTTPError { static override readonly status = 410; }
+export class HTTPGone extends HTTPError {
+  static override readonly status = 410;
+}
 /** 411 Length Required. */
-export class HTTPLengthRequired extends HTTPError { static override readonly status = 411; }
+export class HTTPLengthRequired extends HTTPError {
+  static override readonly status = 411;
+}
 /** 412 Precondition Failed. */
-export class HTTPPreconditionFailed extends HTTPError { static override readonly status = 412; }
+export class HTTPPreconditionFailed extends HTTPError {
+  static override readonly status = 412;
+}
 /** 413 Content Too Large: a body over `MAX_BODY_SIZE`. */
-export class HTTPRequestEntityTooLarge extends HTTPError { static override readonly status = 413; }
+export class HTTPRequestEntityTooLarge extends HTTPError {
+  static override readonly status = 413;
+}
 /** 414 URI Too Long. */
-export class HTTPRequestURITooLong extends HTTPError { static override readonly status = 414; }
+export class HTTPRequestURITooLong extends HTTPError {
+  static override readonly status = 414;
+}
 /** 415 Unsupported Media Type. */
-export class HTTPUnsupportedMediaType extends HTTPError { static override readonly status = 415; }
+export class HTTPUnsupportedMediaType extends HTTPError {
+  static override readonly status = 415;
+}
 /** 416 Range Not Satisfiable. */
-export class HTTPRequestRangeNotSatisfiable extends HTTPError { static override readonly status = 416; }
+export class HTTPRequestRangeNotSatisfiable extends HTTPError {
+  static override readonly status = 416;
+}
 /** 417 Expectation Failed. */
-export class HTTPExpectationFailed extends HTTPError { static override readonly status = 417; }
+export class HTTPExpectationFailed extends HTTPError {
+  static override readonly status = 417;
+}
 /** 421 Misdirected Request. */
-export class HTTPMisdirectedRequest extends HTTPError { static override readonly status = 421; }
+export class HTTPMisdirectedRequest extends HTTPError {
+  static override readonly status = 421;
+}
 /** 422 Unprocessable Content: the body parsed but did not validate. */
-export class HTTPUnprocessableEntity extends HTTPError { static override readonly status = 422; }
+export class HTTPUnprocessableEntity extends HTTPError {
+  static override readonly status = 422;
+}
 /** 426 Upgrade Required. */
-export class HTTPUpgradeRequired extends HTTPError { static override readonly status = 426; }
+export class HTTPUpgradeRequired extends HTTPError {
+  static override readonly status = 426;
+}
 /** 428 Precondition Required. */
-export class HTTPPreconditionRequired extends HTTPError { static override readonly status = 428; }
+export class HTTPPreconditionRequired extends HTTPError {
+  static override readonly status = 428;
+}
 /** 429 Too Many Requests. */
-export class HTTPTooManyRequests extends HTTPError { static override readonly status = 429; }
+export class HTTPTooManyRequests extends HTTPError {
+  static override readonly status = 429;
+}
 /** 431 Request Header Fields Too Large. */
-export class HTTPRequestHeaderFieldsTooLarge extends HTTPError { static override readonly status = 431; }
+export class HTTPRequestHeaderFieldsTooLarge extends HTTPError {
+  static override readonly status = 431;
+}
 
 // --- 5xx -----------------------------------------------------------------------------------
 
 /** 500 Internal Server Error. */
-export class HTTPInternalServerError extends HTTPError { static override readonly status = 500; }
+export class HTTPInternalServerError extends HTTPError {
+  static override readonly status = 500;
+}
 /** 501 Not Implemented. */
-export class HTTPNotImplemented extends HTTPError { static override readonly status = 501; }
+export class HTTPNotImplemented extends HTTPError {
+  static override readonly status = 501;
+}
 /** 502 Bad Gateway. */
-export class HTTPBadGateway extends HTTPError { static override readonly status = 502; }
+export class HTTPBadGateway extends HTTPError {
+  static override readonly status = 502;
+}
 /** 503 Service Unavailable: a dependency (database, Redis) is down. */
-export class HTTPServiceUnavailable extends HTTPError { static override readonly status = 503; }
+export class HTTPServiceUnavailable extends HTTPError {
+  static override readonly status = 503;
+}
 /** 504 Gateway Timeout. */
-export class HTTPGatewayTimeout extends HTTPError { static override readonly status = 504; }
+export class HTTPGatewayTimeout extends HTTPError {
+  static override readonly status = 504;
+}
 
 /**
  * A mistake in the application's declaration, found at startup: the message names the class,
  * the method and what to change; `code` is stable for tests and documentation.
  */
 export class RococoError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(`${code}: ${message}`);
     this.name = 'RococoError';
   }

@@ -32,7 +32,10 @@ export function createLogger(level: string, debug: boolean): Logger {
   const options = { level, redact: { paths: REDACT, censor: '[redacted]' } };
   if (debug && process.stdout.isTTY) {
     const pretty = require('pino-pretty') as typeof import('pino-pretty'); // only DEBUG on a terminal loads it
-    return pino(options, pretty({ colorize: true, sync: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' }));
+    return pino(
+      options,
+      pretty({ colorize: true, sync: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' }),
+    );
   }
   // Buffered and written asynchronously, in batches of 1-2 KiB (or each second): a write per
   // access-log line cost ~10k instructions a request. pino flushes it when the process exits.
@@ -78,7 +81,9 @@ export function logAccess(log: Logger, req: Request, res: ServerResponse, start:
   // 'close' comes after 'finish' too, or alone when the client went away: one listener.
   res.once('close', () => {
     // Headers given to writeHead as a list are not kept for getHeader(): read the head node wrote.
-    const length = res.getHeader('content-length') ?? /\r\ncontent-length: *(\d+)/i.exec((res as { _header?: string })._header ?? '')?.[1];
+    const length =
+      res.getHeader('content-length') ??
+      /\r\ncontent-length: *(\d+)/i.exec((res as { _header?: string })._header ?? '')?.[1];
     log.info(
       {
         reqId: req.id,

@@ -67,7 +67,8 @@ export function handlerMeta(target: Function, method: string): HandlerMeta {
   let map = handlers.get(target);
   if (map === undefined) handlers.set(target, (map = new Map()));
   let meta = map.get(method);
-  if (meta === undefined) map.set(method, (meta = { routes: [], middlewares: [], extras: new Map() }));
+  if (meta === undefined)
+    map.set(method, (meta = { routes: [], middlewares: [], extras: new Map() }));
   return meta;
 }
 
@@ -81,6 +82,7 @@ export function getHandlerMetas(target: Function): Map<string, HandlerMeta> {
 /** The class and its ancestors, base first. */
 function lineage(target: Function): Function[] {
   const chain: Function[] = [];
-  for (let c: Function | null = target; c && c !== Function.prototype; c = Object.getPrototypeOf(c)) chain.unshift(c);
+  for (let c: Function | null = target; c && c !== Function.prototype; c = Object.getPrototypeOf(c))
+    chain.unshift(c);
   return chain;
 }

@@ -69,7 +69,10 @@ export class OutageLog {
   ) {
     const interval = options.interval ?? 10_000;
     if (!(typeof interval === 'number' && interval > 0 && Number.isFinite(interval))) {
-      throw new RococoError('ROCOCO_OPTIONS', `${name}: the outage log interval must be a positive number of ms, got ${String(options.interval)}`);
+      throw new RococoError(
+        'ROCOCO_OPTIONS',
+        `${name}: the outage log interval must be a positive number of ms, got ${String(options.interval)}`,
+      );
     }
     this.interval = interval;
   }
@@ -98,7 +101,11 @@ export class OutageLog {
     let entry = this.pending.get(key);
     if (entry === undefined) {
       if (this.pending.size >= MAX_KINDS - 1) key = OTHER;
-      entry = this.pending.get(key) ?? { msg: key === OTHER ? `${this.name} failed` : msg, kind: key === OTHER ? OTHER : kind, count: 0 };
+      entry = this.pending.get(key) ?? {
+        msg: key === OTHER ? `${this.name} failed` : msg,
+        kind: key === OTHER ? OTHER : kind,
+        count: 0,
+      };
       this.pending.set(key, entry);
     }
     entry.count++;
@@ -152,7 +159,10 @@ export class OutageLog {
     this.lastCounts = now;
     const ms = this.upAt - this.started;
     this.upAt = 0;
-    this.log?.info({ failures: this.failures, ms }, `${this.name} is back after ${(ms / 1000).toFixed(1)} s (${this.failures} ${this.failures === 1 ? 'failure' : 'failures'})`);
+    this.log?.info(
+      { failures: this.failures, ms },
+      `${this.name} is back after ${(ms / 1000).toFixed(1)} s (${this.failures} ${this.failures === 1 ? 'failure' : 'failures'})`,
+    );
   }
 
   private arm(ms = this.interval): void {
@@ -183,7 +193,10 @@ export class OutageLog {
     const seconds = Math.round((now - this.lastCounts) / 100) / 10;
     const again = this.lastBack !== 0;
     for (const { msg, kind, count } of this.pending.values()) {
-      this.log?.warn({ kind, failures: count, seconds, again: again || undefined }, `${msg}${again ? ' again' : ''}: ${count} ${count === 1 ? 'time' : 'times'} in ${seconds} s (${kind})`);
+      this.log?.warn(
+        { kind, failures: count, seconds, again: again || undefined },
+        `${msg}${again ? ' again' : ''}: ${count} ${count === 1 ? 'time' : 'times'} in ${seconds} s (${kind})`,
+      );
     }
     this.pending.clear();
     this.lastCounts = now;

@@ -91,7 +91,11 @@ export type UpgradeHandler = (req: Request, socket: Duplex, head: Buffer) => voi
  * @example
  * export const TIMED = metaKey('@Timed', 'timing');
  */
-export function metaKey(decorator: string, plugin: string, options: { required?: boolean } = {}): symbol {
+export function metaKey(
+  decorator: string,
+  plugin: string,
+  options: { required?: boolean } = {},
+): symbol {
   const key = Symbol(`${plugin}:${decorator}`);
   KEYS.set(key, { decorator, plugin, required: options.required ?? true });
   return key;
@@ -111,7 +115,9 @@ export function recordOnHandler(key: symbol, value: unknown): MethodDecorator {
 }
 
 /** What {@link metaKey} said of a key, if it made it. */
-export function describeKey(key: symbol): { decorator: string; plugin: string; required: boolean } | undefined {
+export function describeKey(
+  key: symbol,
+): { decorator: string; plugin: string; required: boolean } | undefined {
   return KEYS.get(key);
 }
 

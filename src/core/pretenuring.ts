@@ -21,6 +21,7 @@ export function avoidPretenuringCliff(): void {
   done = true;
   // node refuses V8 flags in NODE_OPTIONS: the command line is the only place to ask.
   // V8 reads `_` and `-` alike in a flag's name.
-  if (process.execArgv.some((a) => a.replace(/_/g, '-') === '--allocation-site-pretenuring')) return;
+  if (process.execArgv.some((a) => a.replace(/_/g, '-') === '--allocation-site-pretenuring'))
+    return;
   setFlagsFromString('--no-allocation-site-pretenuring');
 }

@@ -12,18 +12,31 @@ export type TrustProxy = (addr: string, i: number) => boolean;
  * `uniquelocal` included). A value it cannot read stops startup.
  */
 export function compileTrust(value: unknown): TrustProxy | null {
-  if (value === undefined || value === null || value === false || value === '' || value === 0) return null;
+  if (value === undefined || value === null || value === false || value === '' || value === 0)
+    return null;
   if (value === true) return () => true;
   if (typeof value === 'number' || (typeof value === 'string' && /^\d+$/.test(value.trim()))) {
     const hops = Number(value);
-    if (!Number.isInteger(hops) || hops < 0) throw new RococoError('ROCOCO_SETTINGS', `TRUST_PROXY: ${value} is not a hop count`);
+    if (!Number.isInteger(hops) || hops < 0)
+      throw new RococoError('ROCOCO_SETTINGS', `TRUST_PROXY: ${value} is not a hop count`);
     return (_addr, i) => i < hops;
   }
   if (value === 'true') return () => true;
   if (value === 'false') return null;
-  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : Array.isArray(value) ? value : null;
+  const list =
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : Array.isArray(value)
+        ? value
+        : null;
   if (list === null || list.some((a) => typeof a !== 'string')) {
-    throw new RococoError('ROCOCO_SETTINGS', `TRUST_PROXY must be a boolean, a hop count, or addresses/subnets, got ${JSON.stringify(value)}`);
+    throw new RococoError(
+      'ROCOCO_SETTINGS',
+      `TRUST_PROXY must be a boolean, a hop count, or addresses/subnets, got ${JSON.stringify(value)}`,
+    );
   }
   try {
     return proxyaddr.compile(list as string[]);
@@ -42,7 +55,11 @@ export function clientAddress(raw: IncomingMessage, trust: TrustProxy | null): s
  * The first value of an `X-Forwarded-*` header when the peer is a trusted proxy, else undefined.
  * Only the nearest proxy is asked: it is the one that set or checked the header.
  */
-export function forwarded(raw: IncomingMessage, trust: TrustProxy | null, name: string): string | undefined {
+export function forwarded(
+  raw: IncomingMessage,
+  trust: TrustProxy | null,
+  name: string,
+): string | undefined {
   if (trust === null || !trust(raw.socket.remoteAddress ?? '', 0)) return undefined;
   const value = raw.headers[name];
   if (typeof value !== 'string') return undefined;

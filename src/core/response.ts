@@ -53,7 +53,8 @@ export class Response {
   setCookie(name: string, value: string, options?: CookieOptions): this {
     const line = serialize(name, value, { path: '/', sameSite: 'lax', ...options });
     const prev = this.headers['set-cookie'];
-    this.headers['set-cookie'] = prev === undefined ? [line] : Array.isArray(prev) ? [...prev, line] : [prev, line];
+    this.headers['set-cookie'] =
+      prev === undefined ? [line] : Array.isArray(prev) ? [...prev, line] : [prev, line];
     return this;
   }
 
@@ -73,14 +74,19 @@ export class Response {
       return;
     }
     if (headers['content-length'] === undefined && this.status !== 204 && this.status !== 304) {
-      headers['content-length'] = String(body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+      headers['content-length'] = String(
+        body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
+      );
     }
     res.writeHead(this.status, flatHeaders(headers));
     res.end(body ?? undefined);
   }
 
   /** Tells the client to forget a cookie (same `path` and `domain` as when it was set). */
-  deleteCookie(name: string, options?: Pick<CookieOptions, 'path' | 'domain' | 'secure' | 'sameSite' | 'httpOnly'>): this {
+  deleteCookie(
+    name: string,
+    options?: Pick<CookieOptions, 'path' | 'domain' | 'secure' | 'sameSite' | 'httpOnly'>,
+  ): this {
     return this.setCookie(name, '', { ...options, maxAge: 0, expires: new Date(0) });
   }
 }
@@ -111,7 +117,10 @@ export function html(body: string, init?: ResponseInit): Response {
  * A redirect response (302 unless told otherwise). Throwing `HTTPFound` does the same from
  * anywhere below a handler.
  */
-export function redirect(location: string | URL, status: 300 | 301 | 302 | 303 | 307 | 308 = 302): Response {
+export function redirect(
+  location: string | URL,
+  status: 300 | 301 | 302 | 303 | 307 | 308 = 302,
+): Response {
   const loc = String(location);
   if (/[\r\n]/.test(loc)) throw new TypeError('Redirect location must not contain CR or LF');
   return new Response(null, { status, headers: { location: loc } });
@@ -163,7 +172,14 @@ export function send(res: ServerResponse, response: Response): void {
  */
 export function writeRawResponse(socket: Duplex, res: Response): void {
   if (socket.destroyed) return;
-  const body = typeof res.body === 'string' ? Buffer.from(res.body) : Buffer.isBuffer(res.body) ? res.body : res.body instanceof Uint8Array ? Buffer.from(res.body) : Buffer.alloc(0);
+  const body =
+    typeof res.body === 'string'
+      ? Buffer.from(res.body)
+      : Buffer.isBuffer(res.body)
+        ? res.body
+        : res.body instanceof Uint8Array
+          ? Buffer.from(res.body)
+          : Buffer.alloc(0);
   let head = `HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}\r\n`;
   for (const [name, value] of Object.entries(res.headers)) {
     if (name === 'content-length' || name === 'connection') continue;

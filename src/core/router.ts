@@ -3,7 +3,14 @@ import { HTTPBadRequest, RococoError } from './errors';
 import type { IncomingMessage } from 'node:http';
 import { compileConditions, type CompiledConditions, type RouteConditions } from './conditions';
 import { accepts, BUILTIN_CONVERTERS, type Converter } from './converters';
-import { compilePattern, converted, PatternError, type CaptureChecks, type CompiledPattern, type Segment } from './route-pattern';
+import {
+  compilePattern,
+  converted,
+  PatternError,
+  type CaptureChecks,
+  type CompiledPattern,
+  type Segment,
+} from './route-pattern';
 
 /** What the router is told about a route. */
 export interface RouteSpec<H> {
@@ -38,7 +45,10 @@ export interface RouteMatch<H> {
 /** Values accepted for a query string built by {@link Router.url}. */
 export type QueryInit =
   | URLSearchParams
-  | Record<string, string | number | boolean | readonly (string | number | boolean)[] | null | undefined>;
+  | Record<
+      string,
+      string | number | boolean | readonly (string | number | boolean)[] | null | undefined
+    >;
 
 /**
  * What one method and path lead to: routes with conditions, tried in order, then the route
@@ -54,7 +64,13 @@ interface Entry<H> {
 
 class Node<H> {
   statics: Map<string, Node<H>> | null = null;
-  patterns: { regex: RegExp; whole: boolean; key: string; converters: CaptureChecks; node: Node<H> }[] = [];
+  patterns: {
+    regex: RegExp;
+    whole: boolean;
+    key: string;
+    converters: CaptureChecks;
+    node: Node<H>;
+  }[] = [];
   param: Node<H> | null = null;
   tails: { regex: RegExp; key: string; converters: CaptureChecks; entry: Entry<H> }[] = [];
   entry: Entry<H> | null = null;
@@ -82,7 +98,11 @@ export class Router<H> {
   private readonly list: Route<H>[] = [];
 
   /** @param converters what `<name:converter>` may name; the built-in ones by default. */
-  constructor(private readonly converters: ReadonlyMap<string, Converter> = new Map(Object.entries(BUILTIN_CONVERTERS))) {}
+  constructor(
+    private readonly converters: ReadonlyMap<string, Converter> = new Map(
+      Object.entries(BUILTIN_CONVERTERS),
+    ),
+  ) {}
 
   /** Adds a route; throws a {@link RococoError} naming `spec.origin` for any mistake. */
   add(spec: RouteSpec<H>): Route<H> {
@@ -95,15 +115,34 @@ export class Router<H> {
     }
     const methods = spec.methods.map((m) => m.toUpperCase());
     for (const m of methods) {
-      if (!KNOWN_METHODS.has(m)) throw new RococoError('ROCOCO_ROUTE_METHOD', `${spec.origin}: '${m}' is not an HTTP method node can serve`);
+      if (!KNOWN_METHODS.has(m))
+        throw new RococoError(
+          'ROCOCO_ROUTE_METHOD',
+          `${spec.origin}: '${m}' is not an HTTP method node can serve`,
+        );
     }
-    if (methods.length === 0) throw new RococoError('ROCOCO_ROUTE_METHOD', `${spec.origin}: a route needs at least one method`);
-    const conditions = spec.conditions === undefined ? null : compileConditions(spec.conditions, spec.origin);
-    const route: Route<H> = { name: spec.name, methods, pattern, handler: spec.handler, origin: spec.origin, conditions };
+    if (methods.length === 0)
+      throw new RococoError(
+        'ROCOCO_ROUTE_METHOD',
+        `${spec.origin}: a route needs at least one method`,
+      );
+    const conditions =
+      spec.conditions === undefined ? null : compileConditions(spec.conditions, spec.origin);
+    const route: Route<H> = {
+      name: spec.name,
+      methods,
+      pattern,
+      handler: spec.handler,
+      origin: spec.origin,
+      conditions,
+    };
     if (route.name !== undefined) {
       const other = this.names.get(route.name);
       if (other) {
-        throw new RococoError('ROCOCO_ROUTE_NAME', `${spec.origin}: the route name '${route.name}' is already used by ${other.origin}`);
+        throw new RococoError(
+          'ROCOCO_ROUTE_NAME',
+          `${spec.origin}: the route name '${route.name}' is already used by ${other.origin}`,
+        );
       }
       this.names.set(route.name, route);
     }
@@ -156,7 +195,8 @@ export class Router<H> {
   /** The methods some route answers for this path (for a 405's `Allow`). */
   allowed(path: string): string[] {
     const out: string[] = [];
-    for (const method of this.trees.keys()) if (this.match(method, path, ANY) !== null) out.push(method);
+    for (const method of this.trees.keys())
+      if (this.match(method, path, ANY) !== null) out.push(method);
     return out;
   }
 
@@ -169,33 +209,57 @@ export class Router<H> {
   url(name: string, params: Record<string, string | number> = {}, query?: QueryInit): string {
     const route = this.names.get(name);
     if (route === undefined) {
-      throw new RococoError('ROCOCO_URL', `no route is named '${name}'${suggest(name, [...this.names.keys()])}`);
+      throw new RococoError(
+        'ROCOCO_URL',
+        `no route is named '${name}'${suggest(name, [...this.names.keys()])}`,
+      );
     }
     const { parts, paramNames, checks } = route.pattern;
     for (const key of Object.keys(params)) {
       if (!paramNames.includes(key)) {
-        throw new RococoError('ROCOCO_URL', `route '${name}' (${route.pattern.source}) has no parameter '${key}'`);
+        throw new RococoError(
+          'ROCOCO_URL',
+          `route '${name}' (${route.pattern.source}) has no parameter '${key}'`,
+        );
       }
     }
     let out = '';
     for (const part of parts) {
-      if (part.kind === 'static') { out += encodeURI(part.text); continue; }
+      if (part.kind === 'static') {
+        out += encodeURI(part.text);
+        continue;
+      }
       const raw = params[part.name];
       if (raw === undefined || raw === null) {
-        throw new RococoError('ROCOCO_URL', `route '${name}' (${route.pattern.source}) needs the parameter '${part.name}'`);
+        throw new RococoError(
+          'ROCOCO_URL',
+          `route '${name}' (${route.pattern.source}) needs the parameter '${part.name}'`,
+        );
       }
       let value: string;
       try {
         value = part.converter === null ? String(raw) : part.converter.format(raw);
       } catch (e) {
-        throw new RococoError('ROCOCO_URL', `route '${name}': ${JSON.stringify(raw)} is not a value of <${part.name}:${part.converterName}> (${(e as Error).message})`);
+        throw new RococoError(
+          'ROCOCO_URL',
+          `route '${name}': ${JSON.stringify(raw)} is not a value of <${part.name}:${part.converterName}> (${(e as Error).message})`,
+        );
       }
       const check = checks.get(part.name);
-      if (value === '' || (check !== undefined && !check.test(value)) || (part.converter !== null && !accepts(part.converter, value))) {
+      if (
+        value === '' ||
+        (check !== undefined && !check.test(value)) ||
+        (part.converter !== null && !accepts(part.converter, value))
+      ) {
         const spec = part.converterName ?? part.regex;
-        throw new RococoError('ROCOCO_URL', `route '${name}': '${value}' does not match <${part.name}${spec === null ? '' : ':' + spec}>`);
+        throw new RococoError(
+          'ROCOCO_URL',
+          `route '${name}': '${value}' does not match <${part.name}${spec === null ? '' : ':' + spec}>`,
+        );
       }
-      out += part.spans ? value.split('/').map(encodeURIComponent).join('/') : encodeURIComponent(value);
+      out += part.spans
+        ? value.split('/').map(encodeURIComponent).join('/')
+        : encodeURIComponent(value);
     }
     return query === undefined ? out : out + queryString(query);
   }
@@ -204,7 +268,10 @@ export class Router<H> {
     let tree = this.trees.get(method);
     if (tree === undefined) this.trees.set(method, (tree = new Tree()));
     const { segments, tail } = route.pattern;
-    const entry: Entry<H> = route.conditions === null ? { route, implicit, conditioned: null, vary: null } : { route: null, implicit, conditioned: [{ route, implicit }], vary: null };
+    const entry: Entry<H> =
+      route.conditions === null
+        ? { route, implicit, conditioned: null, vary: null }
+        : { route: null, implicit, conditioned: [{ route, implicit }], vary: null };
     if (tail === null && segments.every((s) => s.kind === 'static')) {
       const key = '/' + segments.map((s) => (s as { text: string }).text).join('/');
       const kept = keep(tree.statics.get(key), entry, method);
@@ -236,7 +303,10 @@ function keep<H>(existing: Entry<H> | undefined, entry: Entry<H>, method: string
   if (entry.conditioned !== null) {
     const added = entry.conditioned[0];
     const list = existing.conditioned ?? [];
-    const same = list.findIndex((c) => c.route.conditions?.key != null && c.route.conditions.key === added.route.conditions?.key);
+    const same = list.findIndex(
+      (c) =>
+        c.route.conditions?.key != null && c.route.conditions.key === added.route.conditions?.key,
+    );
     if (same !== -1) {
       if (list[same].implicit && !added.implicit) list[same] = added;
       else if (!added.implicit) duplicate(added.route, list[same].route, method);
@@ -260,12 +330,16 @@ function keep<H>(existing: Entry<H> | undefined, entry: Entry<H>, method: string
 }
 
 function duplicate<H>(route: Route<H>, other: Route<H>, method: string): never {
-  throw new RococoError('ROCOCO_ROUTE_DUPLICATE', `${route.origin}: ${method} ${route.pattern.source} is already declared by ${other.origin}`);
+  throw new RococoError(
+    'ROCOCO_ROUTE_DUPLICATE',
+    `${route.origin}: ${method} ${route.pattern.source} is already declared by ${other.origin}`,
+  );
 }
 
 function withVary<H>(entry: Entry<H>): Entry<H> {
   const names = new Set<string>();
-  for (const c of entry.conditioned ?? []) for (const n of c.route.conditions?.vary ?? []) names.add(n);
+  for (const c of entry.conditioned ?? [])
+    for (const n of c.route.conditions?.vary ?? []) names.add(n);
   entry.vary = names.size === 0 ? null : [...names].join(', ');
   return entry;
 }
@@ -276,7 +350,8 @@ const ANY = Symbol('any') as unknown as IncomingMessage;
 /** The first conditioned route whose conditions hold, else the route without conditions. */
 function choose<H>(entry: Entry<H>, req: IncomingMessage | undefined): Route<H> | null {
   for (const c of entry.conditioned as { route: Route<H> }[]) {
-    if (req === ANY || (req !== undefined && (c.route.conditions as CompiledConditions).test(req))) return c.route;
+    if (req === ANY || (req !== undefined && (c.route.conditions as CompiledConditions).test(req)))
+      return c.route;
   }
   return entry.route;
 }
@@ -290,7 +365,16 @@ function child<H>(node: Node<H>, seg: Segment): Node<H> {
   }
   if (seg.kind === 'param') return (node.param ??= new Node());
   let edge = node.patterns.find((p) => p.key === seg.key);
-  if (edge === undefined) node.patterns.push((edge = { regex: seg.regex, whole: seg.whole, key: seg.key, converters: seg.converters, node: new Node() }));
+  if (edge === undefined)
+    node.patterns.push(
+      (edge = {
+        regex: seg.regex,
+        whole: seg.whole,
+        key: seg.key,
+        converters: seg.converters,
+        node: new Node(),
+      }),
+    );
   return edge.node;
 }
 
@@ -298,7 +382,13 @@ function child<H>(node: Node<H>, seg: Segment): Node<H> {
  * Matches the segment starting at `i` and, depth first, the rest; backtracks to the next kind
  * of edge when a subtree fails. `values` collects parameter values in capture order.
  */
-function walk<H>(node: Node<H>, path: string, i: number, values: string[], pct: boolean): Entry<H> | null {
+function walk<H>(
+  node: Node<H>,
+  path: string,
+  i: number,
+  values: string[],
+  pct: boolean,
+): Entry<H> | null {
   let j = path.indexOf('/', i);
   const last = j === -1;
   if (last) j = path.length;
@@ -366,6 +456,8 @@ function queryString(query: QueryInit): string {
 }
 
 function suggest(name: string, known: string[]): string {
-  const close = known.filter((k) => k.endsWith('.' + name) || k.split('.').pop() === name.split('.').pop());
+  const close = known.filter(
+    (k) => k.endsWith('.' + name) || k.split('.').pop() === name.split('.').pop(),
+  );
   return close.length ? ` (did you mean ${close.map((k) => `'${k}'`).join(' or ')}?)` : '';
 }

@@ -1,6 +1,12 @@
 import type { Constructor } from './container';
 import { RococoError } from './errors';
-import { getClassMiddlewares, getControllerMeta, getHandlerMetas, type ExpectHandler, type HandlerMeta } from './metadata';
+import {
+  getClassMiddlewares,
+  getControllerMeta,
+  getHandlerMetas,
+  type ExpectHandler,
+  type HandlerMeta,
+} from './metadata';
 import type { Middleware } from './middleware';
 import type { RouteConditions } from './conditions';
 
@@ -29,12 +35,17 @@ export function scanControllers(controllers: readonly Constructor[]): ScannedRou
   const out: ScannedRoute[] = [];
   const seen = new Set<Constructor>();
   for (const cls of controllers) {
-    if (typeof cls !== 'function') throw new RococoError('ROCOCO_CONTROLLER', `controllers: ${String(cls)} is not a class`);
-    if (seen.has(cls)) throw new RococoError('ROCOCO_CONTROLLER', `controllers: ${cls.name} is listed twice`);
+    if (typeof cls !== 'function')
+      throw new RococoError('ROCOCO_CONTROLLER', `controllers: ${String(cls)} is not a class`);
+    if (seen.has(cls))
+      throw new RococoError('ROCOCO_CONTROLLER', `controllers: ${cls.name} is listed twice`);
     seen.add(cls);
     const meta = getControllerMeta(cls);
     if (meta === undefined) {
-      throw new RococoError('ROCOCO_CONTROLLER', `controllers: ${cls.name} has no @Controller() decorator`);
+      throw new RococoError(
+        'ROCOCO_CONTROLLER',
+        `controllers: ${cls.name} has no @Controller() decorator`,
+      );
     }
     const classMws = getClassMiddlewares(cls);
     let routes = 0;
@@ -42,13 +53,20 @@ export function scanControllers(controllers: readonly Constructor[]): ScannedRou
       const origin = `${cls.name}.${method}`;
       if (hmeta.routes.length === 0) continue;
       if (typeof (cls.prototype as Record<string, unknown>)[method] !== 'function') {
-        throw new RococoError('ROCOCO_CONTROLLER', `${origin} is decorated as a route but is not a method`);
+        throw new RococoError(
+          'ROCOCO_CONTROLLER',
+          `${origin} is decorated as a route but is not a method`,
+        );
       }
       for (const r of hmeta.routes) {
         if (r.path !== '' && !r.path.startsWith('/')) {
-          throw new RococoError('ROCOCO_ROUTE_PATTERN', `${origin}: the path '${r.path}' must start with '/' (or be empty for the prefix itself)`);
+          throw new RococoError(
+            'ROCOCO_ROUTE_PATTERN',
+            `${origin}: the path '${r.path}' must start with '/' (or be empty for the prefix itself)`,
+          );
         }
-        const name = r.name === undefined ? undefined : meta.name ? `${meta.name}.${r.name}` : r.name;
+        const name =
+          r.name === undefined ? undefined : meta.name ? `${meta.name}.${r.name}` : r.name;
         out.push({
           controller: cls,
           handler: method,
@@ -64,7 +82,11 @@ export function scanControllers(controllers: readonly Constructor[]): ScannedRou
         routes++;
       }
     }
-    if (routes === 0) throw new RococoError('ROCOCO_CONTROLLER', `${cls.name} declares no routes (@Get, @Post, @Route...)`);
+    if (routes === 0)
+      throw new RococoError(
+        'ROCOCO_CONTROLLER',
+        `${cls.name} declares no routes (@Get, @Post, @Route...)`,
+      );
   }
   return out;
 }

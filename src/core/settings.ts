@@ -15,10 +15,16 @@ export type DeepReadonly<T> = T extends (...args: never[]) => unknown
  * const settings = immutableSettings({ DEBUG: false, LOCALE: 'uk_UA' }, { DEBUG: true });
  * settings.DEBUG = false; // TypeError in strict mode: settings never change after startup
  */
-export function immutableSettings<T extends object>(defaults: T, overrides: Partial<T> = {}): DeepReadonly<T> {
+export function immutableSettings<T extends object>(
+  defaults: T,
+  overrides: Partial<T> = {},
+): DeepReadonly<T> {
   for (const key of Object.keys(overrides)) {
     if (!Object.prototype.hasOwnProperty.call(defaults, key)) {
-      throw new RococoError('ROCOCO_SETTINGS', `cannot override '${key}': it is not one of the settings (${Object.keys(defaults).join(', ')})`);
+      throw new RococoError(
+        'ROCOCO_SETTINGS',
+        `cannot override '${key}': it is not one of the settings (${Object.keys(defaults).join(', ')})`,
+      );
     }
   }
   return deepFreeze(copy({ ...defaults, ...overrides })) as DeepReadonly<T>;
@@ -52,7 +58,10 @@ export function settingsFromEnv<T extends object>(
     try {
       overrides[key] = coerce(raw, def);
     } catch (e) {
-      throw new RococoError('ROCOCO_SETTINGS', `environment variable ${name}: ${(e as Error).message}`);
+      throw new RococoError(
+        'ROCOCO_SETTINGS',
+        `environment variable ${name}: ${(e as Error).message}`,
+      );
     }
   }
   return immutableSettings(defaults, overrides as Partial<T>);
@@ -86,12 +95,19 @@ function coerce(raw: string, def: unknown): unknown {
       if (def === null) return raw;
       try {
         const parsed: unknown = JSON.parse(raw);
-        if (Array.isArray(def) !== Array.isArray(parsed) || typeof parsed !== 'object' || parsed === null) {
+        if (
+          Array.isArray(def) !== Array.isArray(parsed) ||
+          typeof parsed !== 'object' ||
+          parsed === null
+        ) {
           throw new TypeError(`expected JSON ${Array.isArray(def) ? 'array' : 'object'}`);
         }
         return parsed;
       } catch (e) {
-        throw new TypeError(`'${raw}' is not ${Array.isArray(def) ? 'a JSON array' : 'a JSON object'} (${(e as Error).message})`, { cause: e });
+        throw new TypeError(
+          `'${raw}' is not ${Array.isArray(def) ? 'a JSON array' : 'a JSON object'} (${(e as Error).message})`,
+          { cause: e },
+        );
       }
     default:
       return raw;
@@ -101,7 +117,11 @@ function coerce(raw: string, def: unknown): unknown {
 /** Copies plain objects and arrays so freezing never touches the caller's objects. */
 function copy(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(copy);
-  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = copy(v);
     return out;

@@ -2,7 +2,9 @@ import { RococoError } from './errors';
 import type { Request } from './request';
 
 /** Adds keys to the context of every view rendered for a request (a user, a menu...). */
-export type ContextProcessor = (req: Request) => Record<string, unknown> | Promise<Record<string, unknown>>;
+export type ContextProcessor = (
+  req: Request,
+) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
 /**
  * What plugins and middlewares put in every view, whichever plugin renders views (templates):
@@ -28,7 +30,11 @@ export class ViewContext {
 
   /** Adds a global; a name given twice stops startup. */
   addGlobal(name: string, value: unknown): void {
-    if (this._globals.has(name)) throw new RococoError('ROCOCO_PLUGIN', `app.view.addGlobal('${name}'): '${name}' is added twice`);
+    if (this._globals.has(name))
+      throw new RococoError(
+        'ROCOCO_PLUGIN',
+        `app.view.addGlobal('${name}'): '${name}' is added twice`,
+      );
     this._globals.set(name, value);
   }
 

@@ -34,7 +34,16 @@ export interface DatabaseOptions {
 }
 
 /** The keys {@link DatabaseOptions} accepts. */
-export const DATABASE_OPTION_KEYS = ['url', 'max', 'connectionTimeoutMillis', 'statementTimeout', 'queryTimeout', 'migrations', 'migrate', 'outageLogInterval'];
+export const DATABASE_OPTION_KEYS = [
+  'url',
+  'max',
+  'connectionTimeoutMillis',
+  'statementTimeout',
+  'queryTimeout',
+  'migrations',
+  'migrate',
+  'outageLogInterval',
+];
 
 /** `one()` or `many()` found no row: a 404 when it reaches the client. */
 export class NoRowsError extends HTTPNotFound {}
@@ -48,12 +57,30 @@ export class TooManyRowsError extends Error {
 }
 
 // Errors that mean "the server is not there", as opposed to "the query is wrong".
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
 
 function isUnavailable(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown };
-  if (typeof e?.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
-  return typeof e?.message === 'string' && /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/.test(e.message);
+  if (typeof e?.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08')))
+    return true;
+  return (
+    typeof e?.message === 'string' &&
+    /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/.test(
+      e.message,
+    )
+  );
 }
 
 type Query = SqlQuery | string;
@@ -78,9 +105,19 @@ const frames = new AsyncLocalStorage<Frame>();
 // pg 9 will not.
 const lanes = new WeakMap<PoolClient, Promise<unknown>>();
 
-function exec<T extends QueryResultRow>(dog: Watchdog | null, client: PoolClient, text: string, values?: unknown[]) {
-  const run = (lanes.get(client) ?? Promise.resolve()).then(() => watched(dog, client, client.query<T>(text, values)));
-  lanes.set(client, run.catch(() => undefined));
+function exec<T extends QueryResultRow>(
+  dog: Watchdog | null,
+  client: PoolClient,
+  text: string,
+  values?: unknown[],
+) {
+  const run = (lanes.get(client) ?? Promise.resolve()).then(() =>
+    watched(dog, client, client.query<T>(text, values)),
+  );
+  lanes.set(
+    client,
+    run.catch(() => undefined),
+  );
   return run;
 }
 
@@ -114,7 +151,9 @@ class Watchdog {
       if (now - at < this.limit) continue;
       this.started.delete(client);
       // pg keeps its socket here; destroying it fails the pending query at once.
-      (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      (
+        client as unknown as { connection: { stream: { destroy(): void } } }
+      ).connection.stream.destroy();
     }
     if (this.started.size === 0 && this.timer !== null) {
       clearInterval(this.timer);
@@ -168,7 +207,13 @@ export class Database {
   private readonly fail: (err: unknown) => never;
 
   /** @internal The application builds it from its options. */
-  constructor(pool: Pool, log: Logger | null, frame: Frame | null = null, dog: Watchdog | null = null, outages = new OutageLog(log, 'database')) {
+  constructor(
+    pool: Pool,
+    log: Logger | null,
+    frame: Frame | null = null,
+    dog: Watchdog | null = null,
+    outages = new OutageLog(log, 'database'),
+  ) {
     this.pool = pool;
     this.log = log;
     this.frame = frame;
@@ -189,13 +234,17 @@ export class Database {
       connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5000,
       // TCP keep-alive finds a dead peer on an idle connection the OS would otherwise trust.
       keepAlive: true,
-      ...(options.statementTimeout === undefined ? {} : { statement_timeout: options.statementTimeout }),
+      ...(options.statementTimeout === undefined
+        ? {}
+        : { statement_timeout: options.statementTimeout }),
     });
     const outages = new OutageLog(log, 'database', { interval: options.outageLogInterval });
     // An idle client's connection dies when the server restarts: pg emits it here, and an
     // 'error' event without a listener would end the process. Every idle connection dies at
     // once then: one outage, logged as such.
-    pool.on('error', (err) => outages.failed(err, 'an idle database connection failed; the pool replaces it'));
+    pool.on('error', (err) =>
+      outages.failed(err, 'an idle database connection failed; the pool replaces it'),
+    );
     // pg-pool listens for errors only while a connection is idle: one that dies while checked
     // out emits 'error' too, after failing its query. The query's failure is what counts.
     pool.on('connect', (client) => client.on('error', ignore));
@@ -232,7 +281,11 @@ export class Database {
   private run<T extends QueryResultRow, R>(q: Query, shape: (rows: T[]) => R): Promise<R> {
     const text = typeof q === 'string' ? q : q.text;
     const values = typeof q === 'string' ? undefined : (q.values as unknown[]);
-    if (this.frame !== null) return exec<T>(this.dog, this.frame.client, text, values).then((result) => shape(result.rows), this.fail);
+    if (this.frame !== null)
+      return exec<T>(this.dog, this.frame.client, text, values).then(
+        (result) => shape(result.rows),
+        this.fail,
+      );
     return new Promise<R>((resolve, reject) => {
       this.pool.connect((err, client, release) => {
         if (err !== undefined && err !== null) return reject(this.unavailable(err));
@@ -281,7 +334,12 @@ export class Database {
       if (this.outages.failing) this.outages.ok();
       // No frames.run() here: the context is needed only inside savepoints, and entering an
       // AsyncLocalStorage turns on node's promise hooks for the whole process.
-      const frame: Frame = { client, depth: 1, queue: Promise.resolve(), parent: frames.getStore() };
+      const frame: Frame = {
+        client,
+        depth: 1,
+        queue: Promise.resolve(),
+        parent: frames.getStore(),
+      };
       const result = await fn(new Database(this.pool, this.log, frame, this.dog, this.outages));
       await exec(this.dog, client, 'COMMIT');
       return result;
@@ -313,8 +371,15 @@ export class Database {
     const { client } = level;
     await exec(this.dog, client, `SAVEPOINT ${name}`);
     try {
-      const frame: Frame = { client, depth: level.depth + 1, queue: Promise.resolve(), parent: level };
-      const result = await frames.run(frame, () => fn(new Database(this.pool, this.log, frame, this.dog, this.outages)));
+      const frame: Frame = {
+        client,
+        depth: level.depth + 1,
+        queue: Promise.resolve(),
+        parent: level,
+      };
+      const result = await frames.run(frame, () =>
+        fn(new Database(this.pool, this.log, frame, this.dog, this.outages)),
+      );
       await exec(this.dog, client, `RELEASE SAVEPOINT ${name}`);
       return result;
     } catch (err) {
@@ -332,7 +397,10 @@ export class Database {
       await this.pool.query('SELECT 1');
     } catch (err) {
       const o = this.pool.options as { connectionString?: string };
-      throw new RococoError('ROCOCO_DATABASE', `cannot reach PostgreSQL at ${describeUrl(o.connectionString ?? '')}: ${(err as Error).message}`);
+      throw new RococoError(
+        'ROCOCO_DATABASE',
+        `cannot reach PostgreSQL at ${describeUrl(o.connectionString ?? '')}: ${(err as Error).message}`,
+      );
     }
   }
 
@@ -346,7 +414,9 @@ export class Database {
   private unavailable(err: unknown): unknown {
     if (!isUnavailable(err)) return err;
     this.outages.failed(err, 'database unavailable');
-    return new HTTPServiceUnavailable('The database is unavailable; try again shortly', { headers: { 'retry-after': '5' } });
+    return new HTTPServiceUnavailable('The database is unavailable; try again shortly', {
+      headers: { 'retry-after': '5' },
+    });
   }
 }
 

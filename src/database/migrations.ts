@@ -32,7 +32,11 @@ export async function migrate(db: Database, dir: string): Promise<string[]> {
         checksum text NOT NULL,
         applied_at timestamptz NOT NULL DEFAULT now())`);
       const done = new Map<string, string>();
-      for (const row of (await client.query<{ name: string; checksum: string }>(`SELECT name, checksum FROM ${TABLE}`)).rows) {
+      for (const row of (
+        await client.query<{ name: string; checksum: string }>(
+          `SELECT name, checksum FROM ${TABLE}`,
+        )
+      ).rows) {
         done.set(row.name, row.checksum);
       }
       for (const file of files) {
@@ -41,18 +45,27 @@ export async function migrate(db: Database, dir: string): Promise<string[]> {
         const previous = done.get(file);
         if (previous !== undefined) {
           if (previous !== checksum) {
-            throw new RococoError('ROCOCO_MIGRATION', `${file} was changed after it was applied; add a new migration instead`);
+            throw new RococoError(
+              'ROCOCO_MIGRATION',
+              `${file} was changed after it was applied; add a new migration instead`,
+            );
           }
           continue;
         }
         try {
           await client.query('BEGIN');
           await client.query(text);
-          await client.query(`INSERT INTO ${TABLE} (name, checksum) VALUES ($1, $2)`, [file, checksum]);
+          await client.query(`INSERT INTO ${TABLE} (name, checksum) VALUES ($1, $2)`, [
+            file,
+            checksum,
+          ]);
           await client.query('COMMIT');
         } catch (err) {
           await client.query('ROLLBACK');
-          throw new RococoError('ROCOCO_MIGRATION', `${file} failed and was rolled back: ${(err as Error).message}`);
+          throw new RococoError(
+            'ROCOCO_MIGRATION',
+            `${file} failed and was rolled back: ${(err as Error).message}`,
+          );
         }
         applied.push(file);
       }

@@ -22,12 +22,20 @@ declare module '../core/application' {
  */
 export function database(options: DatabaseOptions = {}): Plugin {
   checkOptions('database', options, DATABASE_OPTION_KEYS);
-  if (options.migrate && options.migrations === undefined) throw new RococoError('ROCOCO_DATABASE', 'database(): migrate is true but migrations (a folder) is not set');
+  if (options.migrate && options.migrations === undefined)
+    throw new RococoError(
+      'ROCOCO_DATABASE',
+      'database(): migrate is true but migrations (a folder) is not set',
+    );
   return {
     name: 'database',
     setup(app) {
       const url = options.url ?? readSetting(app.settings, 'DATABASE_URL', 'string', '');
-      if (url === '') throw new RococoError('ROCOCO_DATABASE', 'database(): no url, and settings.DATABASE_URL is not set');
+      if (url === '')
+        throw new RococoError(
+          'ROCOCO_DATABASE',
+          'database(): no url, and settings.DATABASE_URL is not set',
+        );
       const db = Database.create({ ...options, url }, app.log);
       app.container.register(Database, { useValue: db });
       app.decorate('database', db);

@@ -1,4 +1,3 @@
-
 /**
  * A query built with the {@link sql} tag: text with `$n` placeholders and the values that go
  * with them. Values are never spliced into the text; fragments (another `sql`, `sql.ident`,

@@ -22,7 +22,8 @@ export interface ControllerOptions {
  */
 export function Controller(prefix = '', options?: ControllerOptions): ClassDecorator {
   checkOptions('@Controller', options, ['name']);
-  if (prefix !== '' && !prefix.startsWith('/')) throw new TypeError(`@Controller('${prefix}'): the prefix must start with '/'`);
+  if (prefix !== '' && !prefix.startsWith('/'))
+    throw new TypeError(`@Controller('${prefix}'): the prefix must start with '/'`);
   return (target) => {
     injectable()(target as unknown as Constructor);
     setControllerMeta(target, { prefix, name: options?.name });

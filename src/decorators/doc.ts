@@ -27,7 +27,6 @@ export interface DocOptions {
  */
 export type SecurityRequirements = readonly Readonly<Record<string, readonly string[]>>[];
 
-
 /**
  * Documents a route in the OpenAPI document: a summary, a description, tags, and the statuses
  * the handler itself answers with (what the framework and middlewares answer is known).
@@ -38,7 +37,15 @@ export type SecurityRequirements = readonly Readonly<Record<string, readonly str
  * add() { ... }
  */
 export function Doc(options: DocOptions): MethodDecorator {
-  checkOptions('@Doc', options, ['summary', 'description', 'tags', 'deprecated', 'hidden', 'responses', 'security']);
+  checkOptions('@Doc', options, [
+    'summary',
+    'description',
+    'tags',
+    'deprecated',
+    'hidden',
+    'responses',
+    'security',
+  ]);
   return (target, key) => {
     handlerMeta(target.constructor, String(key)).extras.set(DOC, options);
   };

@@ -10,7 +10,13 @@
  *   @Expose() @JSONSchema({ type: ['integer', 'null'] }) owner_id!: number | null;
  * }
  */
-export function JSONSchema(schema: Readonly<Record<string, unknown>>): PropertyDecorator & ClassDecorator {
-  const decorate = (require('class-validator-jsonschema') as typeof import('class-validator-jsonschema')).JSONSchema(schema as never);
-  return ((target: object, key?: string | symbol) => decorate(target, key === undefined ? undefined : String(key))) as PropertyDecorator & ClassDecorator;
+export function JSONSchema(
+  schema: Readonly<Record<string, unknown>>,
+): PropertyDecorator & ClassDecorator {
+  const decorate = (
+    require('class-validator-jsonschema') as typeof import('class-validator-jsonschema')
+  ).JSONSchema(schema as never);
+  return ((target: object, key?: string | symbol) =>
+    decorate(target, key === undefined ? undefined : String(key))) as PropertyDecorator &
+    ClassDecorator;
 }

@@ -24,6 +24,9 @@ export interface TemplateMeta {
 export function Template(name: string, options?: { status?: number }): MethodDecorator {
   checkOptions(`@Template('${name}')`, options, ['status']);
   return (target, key) => {
-    handlerMeta(target.constructor, String(key)).extras.set(TEMPLATE, { name, status: options?.status ?? 200 } satisfies TemplateMeta);
+    handlerMeta(target.constructor, String(key)).extras.set(TEMPLATE, {
+      name,
+      status: options?.status ?? 200,
+    } satisfies TemplateMeta);
   };
 }

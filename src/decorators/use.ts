@@ -12,7 +12,8 @@ import type { Middleware } from '../core/middleware';
  */
 export function Use(...middlewares: Middleware[]): ClassDecorator & MethodDecorator {
   for (const mw of middlewares) {
-    if (typeof mw !== 'function') throw new TypeError(`@Use: ${String(mw)} is not a middleware function`);
+    if (typeof mw !== 'function')
+      throw new TypeError(`@Use: ${String(mw)} is not a middleware function`);
   }
   return ((target: object, key?: string | symbol) => {
     if (key === undefined) {

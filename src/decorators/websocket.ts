@@ -25,8 +25,14 @@ export interface WebSocketOptions {
 }
 
 /** The keys {@link WebSocketOptions} accepts. */
-export const WEBSOCKET_OPTION_KEYS = ['name', 'protocols', 'maxPayload', 'heartbeat', 'allowedOrigins', 'perMessageDeflate'];
-
+export const WEBSOCKET_OPTION_KEYS = [
+  'name',
+  'protocols',
+  'maxPayload',
+  'heartbeat',
+  'allowedOrigins',
+  'perMessageDeflate',
+];
 
 /**
  * Declares a WebSocket handler on a path of the same router as HTTP (regex parameters, names,

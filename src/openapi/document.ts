@@ -36,7 +36,8 @@ export interface OperationDoc {
 }
 
 /** A middleware's {@link OperationDoc}, or a function that gives it for one operation. */
-export type OperationDocSource = OperationDoc | ((operation: { method: string; route: MatchedRoute }) => OperationDoc | undefined);
+export type OperationDocSource =
+  OperationDoc | ((operation: { method: string; route: MatchedRoute }) => OperationDoc | undefined);
 
 /** Options of the {@link openapi} plugin. */
 export interface OpenAPIOptions {
@@ -88,7 +89,10 @@ const VALIDATION_PROBLEM: JsonSchema = {
           type: 'array',
           items: {
             type: 'object',
-            properties: { path: { type: 'string' }, messages: { type: 'array', items: { type: 'string' } } },
+            properties: {
+              path: { type: 'string' },
+              messages: { type: 'array', items: { type: 'string' } },
+            },
             required: ['path', 'messages'],
           },
         },
@@ -120,16 +124,29 @@ export interface BuiltDocument {
  * middlewares (`openapi`) and `@Doc({ responses })` say it can answer, security schemes and
  * requirements, tags from controller names, summaries from `@Doc`.
  */
-export function buildOpenAPI(routes: readonly Route<RouteInfo>[], options: OpenAPIOptions): BuiltDocument {
+export function buildOpenAPI(
+  routes: readonly Route<RouteInfo>[],
+  options: OpenAPIOptions,
+): BuiltDocument {
   libs ??= {
     // class-transformer keeps its metadata here and exports no typed path to it (its docs and
     // class-validator-jsonschema's use this one).
-    storage: (require('class-transformer/cjs/storage') as { defaultMetadataStorage: MetadataStorage }).defaultMetadataStorage,
+    storage: (
+      require('class-transformer/cjs/storage') as { defaultMetadataStorage: MetadataStorage }
+    ).defaultMetadataStorage,
     rules: (require('class-validator') as typeof import('class-validator')).getMetadataStorage(),
-    toSchema: (require('class-validator-jsonschema') as typeof import('class-validator-jsonschema')).targetConstructorToSchema,
-    propertySchema: (require('class-validator-jsonschema/build/decorators') as { getMetadataSchema: (target: object, key: string) => unknown }).getMetadataSchema,
+    toSchema: (require('class-validator-jsonschema') as typeof import('class-validator-jsonschema'))
+      .targetConstructorToSchema,
+    propertySchema: (
+      require('class-validator-jsonschema/build/decorators') as {
+        getMetadataSchema: (target: object, key: string) => unknown;
+      }
+    ).getMetadataSchema,
   };
-  const schemas: Record<string, JsonSchema> = { Problem: PROBLEM, ValidationProblem: VALIDATION_PROBLEM };
+  const schemas: Record<string, JsonSchema> = {
+    Problem: PROBLEM,
+    ValidationProblem: VALIDATION_PROBLEM,
+  };
   const securitySchemes: Record<string, JsonSchema> = {};
   const tags = new Set<string>();
   const untyped: string[] = [];
@@ -145,7 +162,11 @@ export function buildOpenAPI(routes: readonly Route<RouteInfo>[], options: OpenA
     const { meta, controllerName: tag, handlerName } = route.handler;
     if (meta === null) continue;
     const doc = (meta.extras.get(DOC) as DocOptions | undefined) ?? {};
-    if (doc.hidden || (options.prefix !== undefined && !route.pattern.source.startsWith(options.prefix))) continue;
+    if (
+      doc.hidden ||
+      (options.prefix !== undefined && !route.pattern.source.startsWith(options.prefix))
+    )
+      continue;
     const schema = meta.extras.get(SCHEMA) as SchemaOptions | undefined;
     const { path, parameters } = pathOf(route, schema?.params && classSchema(schema.params, ref));
     const item = (paths[path] ??= {});
@@ -161,14 +182,19 @@ export function buildOpenAPI(routes: readonly Route<RouteInfo>[], options: OpenA
       if (doc.deprecated) op.deprecated = true;
       const params = [...parameters];
       if (schema?.query) params.push(...queryParameters(schema.query, ref));
-      if (schema?.request && !BODY_METHODS.has(method)) params.push(...queryParameters(schema.request, ref));
+      if (schema?.request && !BODY_METHODS.has(method))
+        params.push(...queryParameters(schema.request, ref));
       if (params.length) op.parameters = params;
       const readsBody = schema?.request !== undefined && BODY_METHODS.has(method);
       if (readsBody) {
         const s = ref(schema.request as Constructor);
         op.requestBody = {
           required: true,
-          content: { 'application/json': { schema: s }, 'application/x-www-form-urlencoded': { schema: s }, 'multipart/form-data': { schema: s } },
+          content: {
+            'application/json': { schema: s },
+            'application/x-www-form-urlencoded': { schema: s },
+            'multipart/form-data': { schema: s },
+          },
         };
       }
       const { success, typed } = successResponse(schema, ref);
@@ -179,12 +205,25 @@ export function buildOpenAPI(routes: readonly Route<RouteInfo>[], options: OpenA
       let security: SecurityRequirements | undefined;
       const docs = [...middlewareDocs(route, method), doc];
       for (const d of docs) {
-        for (const [status, why] of Object.entries(d.responses ?? {})) answers[Number(status)] = answers[Number(status)] === undefined ? why : `${answers[Number(status)]}; or: ${why}`;
-        if (d.security !== undefined) security = security === undefined ? d.security : both(security, d.security);
-        for (const [name, scheme] of Object.entries(('securitySchemes' in d && d.securitySchemes) || {})) securitySchemes[name] = { ...scheme };
+        for (const [status, why] of Object.entries(d.responses ?? {}))
+          answers[Number(status)] =
+            answers[Number(status)] === undefined ? why : `${answers[Number(status)]}; or: ${why}`;
+        if (d.security !== undefined)
+          security = security === undefined ? d.security : both(security, d.security);
+        for (const [name, scheme] of Object.entries(
+          ('securitySchemes' in d && d.securitySchemes) || {},
+        ))
+          securitySchemes[name] = { ...scheme };
       }
       if (security !== undefined) op.security = security;
-      op.responses = responses(success, answers, schema !== undefined && (schema.request !== undefined || schema.query !== undefined || schema.params !== undefined));
+      op.responses = responses(
+        success,
+        answers,
+        schema !== undefined &&
+          (schema.request !== undefined ||
+            schema.query !== undefined ||
+            schema.params !== undefined),
+      );
       item[method.toLowerCase()] = op;
     });
   }
@@ -193,7 +232,11 @@ export function buildOpenAPI(routes: readonly Route<RouteInfo>[], options: OpenA
   return {
     document: {
       openapi: '3.1.0',
-      info: { title: options.title, version: options.version, ...(options.description ? { description: options.description } : {}) },
+      info: {
+        title: options.title,
+        version: options.version,
+        ...(options.description ? { description: options.description } : {}),
+      },
       tags: [...tags].map((name) => ({ name })),
       paths,
       components,
@@ -207,7 +250,10 @@ function middlewareDocs(route: Route<RouteInfo>, method: string): OperationDoc[]
   const out: OperationDoc[] = [];
   for (const mw of route.handler.middlewares ?? []) {
     const source = mw.openapi;
-    const d = typeof source === 'function' ? source({ method, route: route as unknown as MatchedRoute }) : source;
+    const d =
+      typeof source === 'function'
+        ? source({ method, route: route as unknown as MatchedRoute })
+        : source;
     if (d !== undefined) out.push(d);
   }
   return out;
@@ -218,26 +264,57 @@ function both(a: SecurityRequirements, b: SecurityRequirements): SecurityRequire
   return a.flatMap((x) => b.map((y) => ({ ...x, ...y })));
 }
 
-function successResponse(schema: SchemaOptions | undefined, ref: (cls: Constructor) => JsonSchema): { success: [string, JsonSchema]; typed: boolean } {
+function successResponse(
+  schema: SchemaOptions | undefined,
+  ref: (cls: Constructor) => JsonSchema,
+): { success: [string, JsonSchema]; typed: boolean } {
   const status = String(schema?.status ?? 200);
   const response = schema?.response;
-  if (status === '204') return { success: [status, { description: 'Done; no content' }], typed: true };
+  if (status === '204')
+    return { success: [status, { description: 'Done; no content' }], typed: true };
   if (response === undefined) {
-    return { success: [status, { description: 'Success', content: { 'application/json': { schema: UNTYPED_JSON } } }], typed: false };
+    return {
+      success: [
+        status,
+        { description: 'Success', content: { 'application/json': { schema: UNTYPED_JSON } } },
+      ],
+      typed: false,
+    };
   }
   const body = Array.isArray(response) ? { type: 'array', items: ref(response[0]) } : ref(response);
-  return { success: [status, { description: 'Success', content: { 'application/json': { schema: body } } }], typed: true };
+  return {
+    success: [
+      status,
+      { description: 'Success', content: { 'application/json': { schema: body } } },
+    ],
+    typed: true,
+  };
 }
 
-function responses(success: [string, JsonSchema], answers: Record<number, string>, validates: boolean): Record<string, unknown> {
+function responses(
+  success: [string, JsonSchema],
+  answers: Record<number, string>,
+  validates: boolean,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { [success[0]]: success[1] };
-  const problem = (description: string, schema = 'Problem') => ({ description, content: { 'application/problem+json': { schema: { $ref: `#/components/schemas/${schema}` } } } });
-  for (const status of Object.keys(answers).map(Number).sort((a, b) => a - b)) {
+  const problem = (description: string, schema = 'Problem') => ({
+    description,
+    content: { 'application/problem+json': { schema: { $ref: `#/components/schemas/${schema}` } } },
+  });
+  for (const status of Object.keys(answers)
+    .map(Number)
+    .sort((a, b) => a - b)) {
     if (status !== 422) out[status] = problem(answers[status]);
   }
-  if (validates) out['422'] = problem('The input did not validate; every failing field is listed', 'ValidationProblem');
+  if (validates)
+    out['422'] = problem(
+      'The input did not validate; every failing field is listed',
+      'ValidationProblem',
+    );
   else if (answers[422] !== undefined) out['422'] = problem(answers[422]);
-  out.default = problem('A server error: 500, or 503 while a service it needs (the database, the session store) is unavailable');
+  out.default = problem(
+    'A server error: 500, or 503 while a service it needs (the database, the session store) is unavailable',
+  );
   return out;
 }
 
@@ -246,7 +323,10 @@ function responses(success: [string, JsonSchema], answers: Record<number, string
  * by the `@Schema` params class where it has the property, else by the converter, else a
  * string with the regex as its pattern.
  */
-function pathOf(route: Route<unknown>, paramsClass: JsonSchema | undefined): { path: string; parameters: JsonSchema[] } {
+function pathOf(
+  route: Route<unknown>,
+  paramsClass: JsonSchema | undefined,
+): { path: string; parameters: JsonSchema[] } {
   let path = '';
   const parameters: JsonSchema[] = [];
   const declared = (paramsClass?.properties as Record<string, JsonSchema> | undefined) ?? {};
@@ -262,7 +342,9 @@ function pathOf(route: Route<unknown>, paramsClass: JsonSchema | undefined): { p
     const own = declared[part.name];
     // The class's type wins; what the route knows stays when it speaks of the same type (an
     // id converter's bounds), not when it would contradict it (a regex pattern on an integer).
-    if (own !== undefined) schema = own.type === undefined || own.type === schema.type ? { ...schema, ...own } : { ...own };
+    if (own !== undefined)
+      schema =
+        own.type === undefined || own.type === schema.type ? { ...schema, ...own } : { ...own };
     parameters.push({ name: part.name, in: 'path', required: true, schema });
   }
   return { path, parameters };
@@ -270,12 +352,14 @@ function pathOf(route: Route<unknown>, paramsClass: JsonSchema | undefined): { p
 function queryParameters(cls: Constructor, ref: (cls: Constructor) => JsonSchema): JsonSchema[] {
   const schema = classSchema(cls, ref);
   const required = new Set((schema.required as string[] | undefined) ?? []);
-  return Object.entries((schema.properties as Record<string, JsonSchema> | undefined) ?? {}).map(([name, s]) => ({
-    name,
-    in: 'query',
-    required: required.has(name),
-    schema: s,
-  }));
+  return Object.entries((schema.properties as Record<string, JsonSchema> | undefined) ?? {}).map(
+    ([name, s]) => ({
+      name,
+      in: 'query',
+      required: required.has(name),
+      schema: s,
+    }),
+  );
 }
 
 /**
@@ -289,27 +373,41 @@ function classSchema(cls: Constructor, ref: (cls: Constructor) => JsonSchema): J
     classTransformerMetadataStorage: defaultMetadataStorage,
     refPointerPrefix: '#/components/schemas/',
   }) as JsonSchema;
-  const properties: Record<string, JsonSchema> = { ...((fromRules.properties as Record<string, JsonSchema>) ?? {}) };
+  const properties: Record<string, JsonSchema> = {
+    ...((fromRules.properties as Record<string, JsonSchema>) ?? {}),
+  };
   const required = new Set((fromRules.required as string[] | undefined) ?? []);
   const validations = rules.getTargetValidationMetadatas(cls, '', true, false);
-  const optional = new Set(validations.filter((m) => m.type === 'conditionalValidation').map((m) => m.propertyName));
+  const optional = new Set(
+    validations.filter((m) => m.type === 'conditionalValidation').map((m) => m.propertyName),
+  );
   for (const m of defaultMetadataStorage.getExposedMetadatas(cls)) {
     const name = m.propertyName;
     if (name === undefined) continue;
     if (!optional.has(name)) required.add(name);
     if (name in properties) continue;
-    const nested = defaultMetadataStorage.findTypeMetadata(cls, name)?.typeFunction() as Constructor | undefined;
+    const nested = defaultMetadataStorage.findTypeMetadata(cls, name)?.typeFunction() as
+      Constructor | undefined;
     const type = Reflect.getMetadata('design:type', cls.prototype, name);
-    const schema = nested !== undefined && typeof nested === 'function' && ![String, Number, Boolean, Date].includes(nested as never)
-      ? type === Array ? { type: 'array', items: ref(nested) } : ref(nested)
-      : typeSchema(type);
+    const schema =
+      nested !== undefined &&
+      typeof nested === 'function' &&
+      ![String, Number, Boolean, Date].includes(nested as never)
+        ? type === Array
+          ? { type: 'array', items: ref(nested) }
+          : ref(nested)
+        : typeSchema(type);
     properties[name] = { ...schema, ...(propertySchema(cls.prototype, name) as JsonSchema) };
   }
   // Nested classes (`@Type(() => Item)`) are referenced: put them in the document too.
   const names = new Set([...Object.keys(properties), ...validations.map((m) => m.propertyName)]);
   for (const name of names) {
     const nested = defaultMetadataStorage.findTypeMetadata(cls, name)?.typeFunction();
-    if (typeof nested === 'function' && ![String, Number, Boolean, Date, Object, Array].includes(nested as never)) ref(nested as Constructor);
+    if (
+      typeof nested === 'function' &&
+      ![String, Number, Boolean, Date, Object, Array].includes(nested as never)
+    )
+      ref(nested as Constructor);
   }
   const out: JsonSchema = { ...fromRules, type: 'object', properties };
   if (required.size > 0) out.required = [...required];

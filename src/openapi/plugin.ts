@@ -22,18 +22,36 @@ export function openapi(options: OpenAPIOptions): Plugin {
     name: 'openapi',
     setup(app) {
       const json = { 'content-type': 'application/json; charset=utf-8' };
-      app.addRoute({ methods: ['GET'], pattern: path, name: 'openapi', origin: 'openapi', handler: () => new Response(document, { headers: json }) });
+      app.addRoute({
+        methods: ['GET'],
+        pattern: path,
+        name: 'openapi',
+        origin: 'openapi',
+        handler: () => new Response(document, { headers: json }),
+      });
       if (docs === false) return;
       const assets = `${docs.replace(/\/$/, '')}/assets`;
-      new StaticFiles([{ prefix: assets, dir: swaggerAssets(), name: 'openapi_assets' }], app.debug).addRoutes(app);
+      new StaticFiles(
+        [{ prefix: assets, dir: swaggerAssets(), name: 'openapi_assets' }],
+        app.debug,
+      ).addRoutes(app);
       const page = docsPage(options.title, path, assets);
-      app.addRoute({ methods: ['GET'], pattern: docs, name: 'openapi_docs', origin: 'openapi docs', handler: () => html(page) });
+      app.addRoute({
+        methods: ['GET'],
+        pattern: docs,
+        name: 'openapi_docs',
+        origin: 'openapi docs',
+        handler: () => html(page),
+      });
     },
     ready(app) {
       const built = buildOpenAPI(app.router.routes, options);
       document = JSON.stringify(built.document);
       if (app.debug && built.untyped.length > 0) {
-        app.log.warn({ operations: built.untyped }, 'openapi: these operations answer JSON without a response class, documented as any JSON: give their @Schema a response');
+        app.log.warn(
+          { operations: built.untyped },
+          'openapi: these operations answer JSON without a response class, documented as any JSON: give their @Schema a response',
+        );
       }
     },
   };
@@ -66,4 +84,3 @@ function docsPage(title: string, documentPath: string, assets: string): string {
 </html>
 `;
 }
-

@@ -2,13 +2,26 @@ import type { ValidationError, ValidatorOptions } from 'class-validator';
 import type { Logger } from 'pino';
 import { mediaType } from '../core/body';
 import type { Constructor } from '../core/container';
-import { HTTPError, HTTPInternalServerError, HTTPUnprocessableEntity, HTTPUnsupportedMediaType, RococoError } from '../core/errors';
+import {
+  HTTPError,
+  HTTPInternalServerError,
+  HTTPUnprocessableEntity,
+  HTTPUnsupportedMediaType,
+  RococoError,
+} from '../core/errors';
 import type { Request } from '../core/request';
 import { json, Response } from '../core/response';
 import type { SchemaOptions } from '../decorators/schema';
 
 /** The keys {@link SchemaOptions} accepts. */
-export const SCHEMA_OPTION_KEYS = ['request', 'query', 'params', 'response', 'status', 'forbidUnknown'];
+export const SCHEMA_OPTION_KEYS = [
+  'request',
+  'query',
+  'params',
+  'response',
+  'status',
+  'forbidUnknown',
+];
 
 /** One field that did not validate: `items[0].name` and what is wrong with it. */
 export interface FieldError {
@@ -42,16 +55,23 @@ export function schemaWrapper(
   app: { debug: boolean; log: Logger },
 ): (call: (req: Request) => unknown) => (req: Request) => Promise<unknown> {
   for (const key of Object.keys(options)) {
-    if (!SCHEMA_OPTION_KEYS.includes(key)) throw new RococoError('ROCOCO_SCHEMA', `${origin}: @Schema: unknown option '${key}' (known: ${SCHEMA_OPTION_KEYS.join(', ')})`);
+    if (!SCHEMA_OPTION_KEYS.includes(key))
+      throw new RococoError(
+        'ROCOCO_SCHEMA',
+        `${origin}: @Schema: unknown option '${key}' (known: ${SCHEMA_OPTION_KEYS.join(', ')})`,
+      );
   }
   const check = (cls: unknown, what: string) => {
-    if (cls !== undefined && typeof cls !== 'function') throw new RococoError('ROCOCO_SCHEMA', `${origin}: @Schema ${what} must be a class`);
+    if (cls !== undefined && typeof cls !== 'function')
+      throw new RococoError('ROCOCO_SCHEMA', `${origin}: @Schema ${what} must be a class`);
   };
   check(options.request, 'request');
   check(options.query, 'query');
   check(options.params, 'params');
   const responseList = Array.isArray(options.response);
-  const responseClass = responseList ? (options.response as [Constructor])[0] : (options.response as Constructor | undefined);
+  const responseClass = responseList
+    ? (options.response as [Constructor])[0]
+    : (options.response as Constructor | undefined);
   check(responseClass, 'response');
   const status = options.status ?? 200;
 
@@ -63,17 +83,26 @@ export function schemaWrapper(
     forbidUnknownValues: true,
     validationError: { target: false, value: false },
   };
-  const request = options.request && { cls: options.request, coercion: coercionOf(options.request) };
+  const request = options.request && {
+    cls: options.request,
+    coercion: coercionOf(options.request),
+  };
   const query = options.query && { cls: options.query, coercion: coercionOf(options.query) };
   const params = options.params && { cls: options.params, coercion: coercionOf(options.params) };
   const bodyFromRequest = methods.some((m) => BODY_METHODS.has(m));
   const checkResponse = responseClass !== undefined && hasValidators(responseClass);
 
-  const input = async (cls: Constructor, plain: Record<string, unknown>, where: string): Promise<object> => {
+  const input = async (
+    cls: Constructor,
+    plain: Record<string, unknown>,
+    where: string,
+  ): Promise<object> => {
     const instance = plainToInstance(cls, plain) as object;
     const errors = await validate(instance, validatorOptions);
     if (errors.length > 0) {
-      throw new HTTPUnprocessableEntity(`The ${where} did not validate`, { extensions: { errors: flatten(errors) } });
+      throw new HTTPUnprocessableEntity(`The ${where} did not validate`, {
+        extensions: { errors: flatten(errors) },
+      });
     }
     return instance;
   };
@@ -83,11 +112,19 @@ export function schemaWrapper(
     const instance = plainToInstance(cls, value, { excludeExtraneousValues: true });
     if (checkResponse) {
       const items = (Array.isArray(instance) ? instance : [instance]) as object[];
-      const errors = (await Promise.all(items.map((item) => validate(item, { forbidUnknownValues: true, validationError: { target: false } })))).flat();
+      const errors = (
+        await Promise.all(
+          items.map((item) =>
+            validate(item, { forbidUnknownValues: true, validationError: { target: false } }),
+          ),
+        )
+      ).flat();
       if (errors.length > 0) {
         const fields = flatten(errors);
         app.log.error({ route: origin, errors: fields }, 'the response does not match its @Schema');
-        const detail = app.debug ? `The response does not match its schema: ${fields.map((f) => `${f.path}: ${f.messages.join(', ')}`).join('; ')}` : undefined;
+        const detail = app.debug
+          ? `The response does not match its schema: ${fields.map((f) => `${f.path}: ${f.messages.join(', ')}`).join('; ')}`
+          : undefined;
         throw new HTTPInternalServerError(detail);
       }
     }
@@ -95,24 +132,51 @@ export function schemaWrapper(
   };
 
   return (call) => async (req) => {
-    if (params) req.validParams = await input(params.cls, coerce(clean({ ...req.params }), params.coercion), 'path');
-    if (query) req.validQuery = await input(query.cls, coerce(fields(req.query), query.coercion), 'query string');
+    if (params)
+      req.validParams = await input(
+        params.cls,
+        coerce(clean({ ...req.params }), params.coercion),
+        'path',
+      );
+    if (query)
+      req.validQuery = await input(
+        query.cls,
+        coerce(fields(req.query), query.coercion),
+        'query string',
+      );
     if (request) {
       if (bodyFromRequest && BODY_METHODS.has(req.method)) {
         req.data = await input(request.cls, await readBody(req, request.coercion), 'body');
       } else {
-        req.data = await input(request.cls, coerce(fields(req.query), request.coercion), 'query string');
+        req.data = await input(
+          request.cls,
+          coerce(fields(req.query), request.coercion),
+          'query string',
+        );
       }
     }
     const result = await call(req);
     if (responseClass === undefined) {
-      if (status === 200 || result instanceof Response || result instanceof HTTPError || result === undefined) return result;
+      if (
+        status === 200 ||
+        result instanceof Response ||
+        result instanceof HTTPError ||
+        result === undefined
+      )
+        return result;
       return json(result, { status });
     }
     if (result instanceof Response || result instanceof HTTPError) return result;
     if (responseList !== Array.isArray(result)) {
-      app.log.error({ route: origin }, `the handler returned ${Array.isArray(result) ? 'a list' : 'one item'} where @Schema declares ${responseList ? 'a list' : 'one item'}`);
-      throw new HTTPInternalServerError(app.debug ? `The response is ${Array.isArray(result) ? 'a list' : 'not a list'}, unlike its schema` : undefined);
+      app.log.error(
+        { route: origin },
+        `the handler returned ${Array.isArray(result) ? 'a list' : 'one item'} where @Schema declares ${responseList ? 'a list' : 'one item'}`,
+      );
+      throw new HTTPInternalServerError(
+        app.debug
+          ? `The response is ${Array.isArray(result) ? 'a list' : 'not a list'}, unlike its schema`
+          : undefined,
+      );
     }
     return json(await output(result), { status });
   };
@@ -134,7 +198,9 @@ async function readBody(req: Request, coercion: Coercion): Promise<Record<string
     return coerce(fields(await req.form()), coercion);
   }
   if (type === '' && (await req.buffer()).length === 0) return {};
-  throw new HTTPUnsupportedMediaType(`Send JSON, urlencoded or multipart data, not '${type || 'none'}'`);
+  throw new HTTPUnsupportedMediaType(
+    `Send JSON, urlencoded or multipart data, not '${type || 'none'}'`,
+  );
 }
 
 /** A query string or a form as an object: a repeated key becomes a list, a single one a value. */
@@ -191,17 +257,33 @@ function coerce(plain: Record<string, unknown>, coercion: Coercion): Record<stri
 /** The declared type of each validated property of a class, read once. */
 function coercionOf(cls: Constructor): Coercion {
   const coercion: Coercion = new Map();
-  const names = new Set(validator().getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false).map((m) => m.propertyName));
+  const names = new Set(
+    validator()
+      .getMetadataStorage()
+      .getTargetValidationMetadatas(cls, '', true, false)
+      .map((m) => m.propertyName),
+  );
   for (const name of names) {
     const type = Reflect.getMetadata('design:type', cls.prototype, name);
-    const kind: Kind = type === Number ? 'number' : type === Boolean ? 'boolean' : type === Date ? 'date' : type === Array ? 'array' : 'other';
+    const kind: Kind =
+      type === Number
+        ? 'number'
+        : type === Boolean
+          ? 'boolean'
+          : type === Date
+            ? 'date'
+            : type === Array
+              ? 'array'
+              : 'other';
     if (kind !== 'other') coercion.set(name, kind);
   }
   return coercion;
 }
 
 function hasValidators(cls: Constructor): boolean {
-  return validator().getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false).length > 0;
+  return (
+    validator().getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false).length > 0
+  );
 }
 
 /**
@@ -211,10 +293,16 @@ function hasValidators(cls: Constructor): boolean {
  * @example
  * return json(serialize(ProjectOut, project), { status: 201, headers: { location } });
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any class, whatever its constructor takes
-export function serialize<T>(cls: new (...args: any[]) => T, value: unknown): Record<string, unknown> {
+export function serialize<T>(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any class, whatever its constructor takes
+  cls: new (...args: any[]) => T,
+  value: unknown,
+): Record<string, unknown> {
   const { instanceToPlain, plainToInstance } = transformer();
-  return instanceToPlain(plainToInstance(cls, value, { excludeExtraneousValues: true })) as Record<string, unknown>;
+  return instanceToPlain(plainToInstance(cls, value, { excludeExtraneousValues: true })) as Record<
+    string,
+    unknown
+  >;
 }
 
 /**
@@ -224,7 +312,11 @@ export function serialize<T>(cls: new (...args: any[]) => T, value: unknown): Re
 export function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
   const out: FieldError[] = [];
   for (const e of errors) {
-    const path = /^\d+$/.test(e.property) ? `${prefix}[${e.property}]` : prefix ? `${prefix}.${e.property}` : e.property;
+    const path = /^\d+$/.test(e.property)
+      ? `${prefix}[${e.property}]`
+      : prefix
+        ? `${prefix}.${e.property}`
+        : e.property;
     if (e.constraints) out.push({ path, messages: [...new Set(Object.values(e.constraints))] });
     if (e.children && e.children.length > 0) out.push(...flatten(e.children, path));
   }

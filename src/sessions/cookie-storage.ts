@@ -66,7 +66,12 @@ export class EncryptedCookieStorage extends SessionStorage {
     const cipher = createCipheriv('aes-256-gcm', key, iv);
     cipher.setAAD(this.aad);
     const plain = JSON.stringify({ c: session.created, t: Date.now(), d: session.toJSON() });
-    const body = Buffer.concat([Buffer.of(VERSION), iv, cipher.update(plain, 'utf8'), cipher.final()]);
+    const body = Buffer.concat([
+      Buffer.of(VERSION),
+      iv,
+      cipher.update(plain, 'utf8'),
+      cipher.final(),
+    ]);
     return Buffer.concat([body, cipher.getAuthTag()]).toString('base64url');
   }
 
@@ -104,14 +109,24 @@ export class EncryptedCookieStorage extends SessionStorage {
     } catch {
       return null;
     }
-    if (typeof p.c !== 'number' || typeof p.t !== 'number' || p.d === null || typeof p.d !== 'object' || Array.isArray(p.d)) return null;
+    if (
+      typeof p.c !== 'number' ||
+      typeof p.t !== 'number' ||
+      p.d === null ||
+      typeof p.d !== 'object' ||
+      Array.isArray(p.d)
+    )
+      return null;
     if (Date.now() - p.t > this.maxAge * 1000) return null;
     return { c: p.c, d: Object.assign(Object.create(null), p.d) };
   }
 
   private key(): Buffer {
     if (this.keys.length === 0) {
-      throw new RococoError('ROCOCO_SESSION_KEYS', 'EncryptedCookieStorage has no key: pass SESSION_KEYS, or use it through sessions(storage) in createApp');
+      throw new RococoError(
+        'ROCOCO_SESSION_KEYS',
+        'EncryptedCookieStorage has no key: pass SESSION_KEYS, or use it through sessions(storage) in createApp',
+      );
     }
     return this.keys[0];
   }

@@ -7,7 +7,6 @@ import type { Request } from '../core/request';
 import { getSession, isSessionsMiddleware, sessionSlot } from './middleware';
 import type { Session } from './session';
 
-
 /** Options of {@link csrf}. */
 export interface CsrfOptions {
   /** The form field that carries the token; `csrf_token` by default. */
@@ -41,7 +40,11 @@ const TOKEN = /^[A-Za-z0-9_-]{86}$/;
  */
 export function csrf(options: CsrfOptions = {}): Middleware {
   for (const key of Object.keys(options)) {
-    if (!CSRF_OPTION_KEYS.includes(key)) throw new RococoError('ROCOCO_OPTIONS', `csrf: unknown option '${key}' (known: ${CSRF_OPTION_KEYS.join(', ')})`);
+    if (!CSRF_OPTION_KEYS.includes(key))
+      throw new RococoError(
+        'ROCOCO_OPTIONS',
+        `csrf: unknown option '${key}' (known: ${CSRF_OPTION_KEYS.join(', ')})`,
+      );
   }
   const field = options.field ?? 'csrf_token';
   const headerName = options.header ?? 'X-CSRF-Token';
@@ -49,7 +52,12 @@ export function csrf(options: CsrfOptions = {}): Middleware {
   const trusted = new Set(options.trustedOrigins ?? []);
 
   const mw: Middleware = async (req, next) => {
-    if (SAFE.has(req.method) || req.route === null || req.route.handler.meta?.extras.has(CSRF_EXEMPT)) return next();
+    if (
+      SAFE.has(req.method) ||
+      req.route === null ||
+      req.route.handler.meta?.extras.has(CSRF_EXEMPT)
+    )
+      return next();
     const type = req.headers['content-type'] ?? '';
     // JSON, or no body type at all (a DELETE): no form can send these, so the browser's word
     // on where the request comes from decides.
@@ -62,8 +70,12 @@ export function csrf(options: CsrfOptions = {}): Middleware {
       const value = (await req.form()).get(field);
       token = typeof value === 'string' ? value : undefined;
     }
-    if (typeof token !== 'string' || token === '') throw new HTTPForbidden(`CSRF token missing: send it in the form field '${field}' or the ${headerName} header`);
-    if (!verify(await getSession(req), token)) throw new HTTPForbidden('CSRF token incorrect: reload the page and try again');
+    if (typeof token !== 'string' || token === '')
+      throw new HTTPForbidden(
+        `CSRF token missing: send it in the form field '${field}' or the ${headerName} header`,
+      );
+    if (!verify(await getSession(req), token))
+      throw new HTTPForbidden('CSRF token incorrect: reload the page and try again');
     return next();
   };
   const scheme = {
@@ -74,12 +86,20 @@ export function csrf(options: CsrfOptions = {}): Middleware {
   };
   // Unsafe methods of routes that are not exempt: a 403 without the token; the token is
   // optional ({}) because a JSON client that is no browser passes without one.
-  const doc: OperationDoc = { responses: { 403: 'Cross-site request refused, or the CSRF token is missing or wrong' }, security: [{ csrf: [] }, {}], securitySchemes: { csrf: scheme } };
-  mw.openapi = ({ method, route }) => (SAFE.has(method) || route.handler.meta?.extras.has(CSRF_EXEMPT) ? undefined : doc);
+  const doc: OperationDoc = {
+    responses: { 403: 'Cross-site request refused, or the CSRF token is missing or wrong' },
+    security: [{ csrf: [] }, {}],
+    securitySchemes: { csrf: scheme },
+  };
+  mw.openapi = ({ method, route }) =>
+    SAFE.has(method) || route.handler.meta?.extras.has(CSRF_EXEMPT) ? undefined : doc;
   mw.setup = (app, chain) => {
     const at = chain.indexOf(mw);
     if (!chain.slice(0, at).some(isSessionsMiddleware)) {
-      throw new RococoError('ROCOCO_OPTIONS', 'csrf() needs sessions: put sessions(storage) before csrf() in createApp({ middlewares })');
+      throw new RococoError(
+        'ROCOCO_OPTIONS',
+        'csrf() needs sessions: put sessions(storage) before csrf() in createApp({ middlewares })',
+      );
     }
     // nunjucks' SafeString keeps csrf_input() from being escaped; loaded by the first page that
     // calls it, so an app that renders no templates never loads nunjucks.
@@ -91,7 +111,9 @@ export function csrf(options: CsrfOptions = {}): Middleware {
       const value = () => (token ??= maskedToken(session));
       return {
         csrf_token: value,
-        csrf_input: () => new (SafeString ??= (require('nunjucks') as typeof import('nunjucks')).runtime.SafeString)(`<input type="hidden" name="${field}" value="${value()}">`),
+        csrf_input: () =>
+          new (SafeString ??= (require('nunjucks') as typeof import('nunjucks')).runtime
+            .SafeString)(`<input type="hidden" name="${field}" value="${value()}">`),
       };
     });
   };

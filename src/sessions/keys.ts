@@ -15,16 +15,26 @@ export type SessionKeys = string | readonly string[] | undefined | null;
  * base64 (standard or url-safe) stops startup with a message that shows how to make one.
  */
 export function parseKeys(keys: SessionKeys): Buffer[] {
-  const list = keys === undefined || keys === null ? [] : typeof keys === 'string' ? keys.split(/[\s,]+/) : [...keys];
+  const list =
+    keys === undefined || keys === null
+      ? []
+      : typeof keys === 'string'
+        ? keys.split(/[\s,]+/)
+        : [...keys];
   const out: Buffer[] = [];
   list.forEach((key, i) => {
-    if (typeof key !== 'string') throw keyError(`SESSION_KEYS[${i}] is a ${typeof key}, not a base64 string`);
+    if (typeof key !== 'string')
+      throw keyError(`SESSION_KEYS[${i}] is a ${typeof key}, not a base64 string`);
     const k = key.trim();
     if (k === '') return;
-    const bytes = /^[A-Za-z0-9+/_-]+={0,2}$/.test(k) ? Buffer.from(k, k.includes('-') || k.includes('_') ? 'base64url' : 'base64') : null;
+    const bytes = /^[A-Za-z0-9+/_-]+={0,2}$/.test(k)
+      ? Buffer.from(k, k.includes('-') || k.includes('_') ? 'base64url' : 'base64')
+      : null;
     if (bytes === null || bytes.length !== 32) {
       const what = bytes === null ? 'is not base64' : `decodes to ${bytes.length} bytes`;
-      throw keyError(`SESSION_KEYS[${i}] (${k.slice(0, 4)}…) ${what}; each key must be 32 random bytes in base64`);
+      throw keyError(
+        `SESSION_KEYS[${i}] (${k.slice(0, 4)}…) ${what}; each key must be 32 random bytes in base64`,
+      );
     }
     out.push(bytes);
   });
@@ -39,7 +49,10 @@ export function developmentKey(file: string, log: Logger): Buffer {
   try {
     const keys = parseKeys(readFileSync(file, 'utf8'));
     if (keys.length > 0) {
-      log.warn({ file }, 'sessions: DEBUG and no SESSION_KEYS: using the development key from this file');
+      log.warn(
+        { file },
+        'sessions: DEBUG and no SESSION_KEYS: using the development key from this file',
+      );
       return keys[0];
     }
   } catch (e) {
@@ -49,7 +62,10 @@ export function developmentKey(file: string, log: Logger): Buffer {
   mkdirSync(dirname(file), { recursive: true });
   ignoreInGit(file);
   writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600 });
-  log.warn({ file }, `sessions: DEBUG and no SESSION_KEYS: generated a development key into this file; in production set SESSION_KEYS (make a key with: ${MAKE_KEY})`);
+  log.warn(
+    { file },
+    `sessions: DEBUG and no SESSION_KEYS: generated a development key into this file; in production set SESSION_KEYS (make a key with: ${MAKE_KEY})`,
+  );
   return key;
 }
 
@@ -74,5 +90,8 @@ function ignoreInGit(file: string): void {
 
 /** The error of a missing or malformed key, with the command that makes a good one. */
 export function keyError(message: string): RococoError {
-  return new RococoError('ROCOCO_SESSION_KEYS', `${message}. Make a key with:\n  ${MAKE_KEY}\nand set it as SESSION_KEYS (several, comma-separated, rotate: the first encrypts, all decrypt)`);
+  return new RococoError(
+    'ROCOCO_SESSION_KEYS',
+    `${message}. Make a key with:\n  ${MAKE_KEY}\nand set it as SESSION_KEYS (several, comma-separated, rotate: the first encrypts, all decrypt)`,
+  );
 }

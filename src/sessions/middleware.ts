@@ -27,7 +27,10 @@ export class SessionSlot {
   /** The session `newSession` replaced: its stored copy is deleted when the new one is saved. */
   private replaced: Session | null = null;
 
-  constructor(readonly storage: SessionStorage, readonly req: Request) {}
+  constructor(
+    readonly storage: SessionStorage,
+    readonly req: Request,
+  ) {}
 
   get(): Promise<Session> {
     return (this.loading ??= this.storage.load(this.req).then((s) => (this.session = s)));
@@ -59,7 +62,10 @@ export class SessionSlot {
     if (this.flashes.length > 0) {
       const session = await this.get();
       const stored = session.get<FlashMessage[]>(FLASHES_KEY);
-      session.set(FLASHES_KEY, [...(Array.isArray(stored) ? stored : []), ...this.flashes.splice(0)]);
+      session.set(FLASHES_KEY, [
+        ...(Array.isArray(stored) ? stored : []),
+        ...this.flashes.splice(0),
+      ]);
     }
     const session = this.session;
     if (session === null) return null;
@@ -68,7 +74,8 @@ export class SessionSlot {
     if (session.isInvalidated) {
       if (session.id !== null) await storage.destroy(session);
       session.id = null;
-      if (session.keys().length === 0) return session.isNew && this.replaced === null ? null : storage.clearLine(req);
+      if (session.keys().length === 0)
+        return session.isNew && this.replaced === null ? null : storage.clearLine(req);
     }
     if (session.changed) return storage.cookieLine(req, await storage.save(req, session));
     // A renewed session with nothing in it: the old cookie must still go.
@@ -90,7 +97,10 @@ export const FLASHES_KEY = '_flashes';
  */
 export function sessions(storage: SessionStorage): Middleware {
   if (!(storage instanceof Object) || typeof storage.load !== 'function') {
-    throw new RococoError('ROCOCO_OPTIONS', 'sessions(storage): storage must be an EncryptedCookieStorage, a RedisStorage or another SessionStorage');
+    throw new RococoError(
+      'ROCOCO_OPTIONS',
+      'sessions(storage): storage must be an EncryptedCookieStorage, a RedisStorage or another SessionStorage',
+    );
   }
   const mw: Middleware = async (req, next) => {
     const slot = new SessionSlot(storage, req);
@@ -108,7 +118,16 @@ export function sessions(storage: SessionStorage): Middleware {
   };
   SESSION_MIDDLEWARES.add(mw);
   // The cookie a client keeps and sends back; a route that needs a session says so itself.
-  mw.openapi = { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: storage.cookieName, description: 'The session cookie, set by the app (log in first)' } } };
+  mw.openapi = {
+    securitySchemes: {
+      session: {
+        type: 'apiKey',
+        in: 'cookie',
+        name: storage.cookieName,
+        description: 'The session cookie, set by the app (log in first)',
+      },
+    },
+  };
   mw.setup = (app) => {
     storage.setup(app);
     // Templates get the flash messages, shown once; only a session that holds some is touched.
@@ -123,7 +142,8 @@ export function sessions(storage: SessionStorage): Middleware {
 function addCookie(headers: Record<string, string | string[]>, line: string | null): void {
   if (line === null) return;
   const prev = headers['set-cookie'];
-  headers['set-cookie'] = prev === undefined ? [line] : Array.isArray(prev) ? [...prev, line] : [prev, line];
+  headers['set-cookie'] =
+    prev === undefined ? [line] : Array.isArray(prev) ? [...prev, line] : [prev, line];
   // A response that sets a session must not be kept by a shared cache and served to others.
   if (headers['cache-control'] === undefined) headers['cache-control'] = 'private, no-store';
 }
@@ -133,8 +153,16 @@ function addCookie(headers: Record<string, string | string[]>, line: string | nu
  * it may be a constant that other requests throw too, and must not carry this user's cookie.
  */
 function withCookie(e: HTTPError, line: string): HTTPError {
-  const copy = Object.create(Object.getPrototypeOf(e), Object.getOwnPropertyDescriptors(e)) as HTTPError;
-  Object.defineProperty(copy, 'headers', { value: { ...e.headers }, enumerable: true, writable: true, configurable: true });
+  const copy = Object.create(
+    Object.getPrototypeOf(e),
+    Object.getOwnPropertyDescriptors(e),
+  ) as HTTPError;
+  Object.defineProperty(copy, 'headers', {
+    value: { ...e.headers },
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
   addCookie(copy.headers, line);
   return copy;
 }

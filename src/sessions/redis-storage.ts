@@ -52,12 +52,20 @@ export class RedisStorage extends SessionStorage {
     super(cookie, 'RedisStorage', []);
     this.prefix = prefix ?? 'rococo:session:';
     this.timeout = timeout ?? 2000;
-    if (!(this.timeout > 0)) throw new RococoError('ROCOCO_OPTIONS', `RedisStorage: timeout must be a positive number of ms, got ${timeout}`);
+    if (!(this.timeout > 0))
+      throw new RococoError(
+        'ROCOCO_OPTIONS',
+        `RedisStorage: timeout must be a positive number of ms, got ${timeout}`,
+      );
     this.outageLogInterval = outageLogInterval;
     this.outages = new OutageLog(null, 'sessions: Redis', { interval: outageLogInterval });
     this.owned = typeof client === 'string';
     if (typeof client === 'string') {
-      if (client === '') throw new RococoError('ROCOCO_OPTIONS', 'RedisStorage: the Redis URL is empty (set REDIS_URL)');
+      if (client === '')
+        throw new RococoError(
+          'ROCOCO_OPTIONS',
+          'RedisStorage: the Redis URL is empty (set REDIS_URL)',
+        );
       const { Redis: Client } = require('ioredis') as typeof import('ioredis'); // only apps with Redis sessions load it
       this.client = new Client(client, {
         enableOfflineQueue: false,
@@ -79,7 +87,13 @@ export class RedisStorage extends SessionStorage {
     this.outages = new OutageLog(app.log, 'sessions: Redis', { interval: this.outageLogInterval });
     app.on('startup', () => this.ready());
     app.on('cleanup', () => this.outages.close());
-    if (this.owned) app.on('cleanup', () => this.client.quit().then(() => undefined, () => this.client.disconnect()));
+    if (this.owned)
+      app.on('cleanup', () =>
+        this.client.quit().then(
+          () => undefined,
+          () => this.client.disconnect(),
+        ),
+      );
   }
 
   /**
@@ -102,7 +116,10 @@ export class RedisStorage extends SessionStorage {
     });
     if (!ok) {
       const { host, port } = client.options;
-      throw new RococoError('ROCOCO_REDIS', `sessions: Redis at ${host}:${port} did not answer within ${this.timeout} ms; is it running? (REDIS_URL)`);
+      throw new RococoError(
+        'ROCOCO_REDIS',
+        `sessions: Redis at ${host}:${port} did not answer within ${this.timeout} ms; is it running? (REDIS_URL)`,
+      );
     }
   }
 
@@ -154,7 +171,10 @@ export class RedisStorage extends SessionStorage {
   private async run<T>(command: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer from Redis in ${this.timeout} ms`)), this.timeout);
+      timer = setTimeout(
+        () => reject(new Error(`no answer from Redis in ${this.timeout} ms`)),
+        this.timeout,
+      );
     });
     try {
       const answer = await Promise.race([command(), timedOut]);
@@ -162,7 +182,9 @@ export class RedisStorage extends SessionStorage {
       return answer;
     } catch (err) {
       this.outages.failed(err, 'sessions: Redis failed');
-      throw new HTTPServiceUnavailable('Sessions are unavailable for a moment; try again', { headers: { 'retry-after': '5' } });
+      throw new HTTPServiceUnavailable('Sessions are unavailable for a moment; try again', {
+        headers: { 'retry-after': '5' },
+      });
     } finally {
       clearTimeout(timer);
     }

@@ -22,7 +22,10 @@ export class Session {
   private invalidated = false;
 
   /** @internal Storages build sessions. */
-  constructor(data: Record<string, unknown> | null, init: { created?: number; id?: string | null } = {}) {
+  constructor(
+    data: Record<string, unknown> | null,
+    init: { created?: number; id?: string | null } = {},
+  ) {
     this.isNew = data === null;
     this.data = data ?? Object.create(null);
     this.created = init.created ?? Date.now();
@@ -40,7 +43,8 @@ export class Session {
    */
   set(key: string, value: unknown): void {
     const json = JSON.stringify(value);
-    if (json === undefined) throw new TypeError(`session.set('${key}'): ${typeof value} is not a JSON value`);
+    if (json === undefined)
+      throw new TypeError(`session.set('${key}'): ${typeof value} is not a JSON value`);
     this.data[key] = JSON.parse(json);
     this.changedKeys.add(key);
     this.deletedKeys.delete(key);

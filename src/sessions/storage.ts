@@ -25,7 +25,15 @@ export interface SessionCookieOptions {
 }
 
 /** The keys of {@link SessionCookieOptions}, for storages that check their options. */
-export const COOKIE_OPTION_KEYS = ['name', 'domain', 'path', 'httpOnly', 'sameSite', 'maxAge', 'secure'];
+export const COOKIE_OPTION_KEYS = [
+  'name',
+  'domain',
+  'path',
+  'httpOnly',
+  'sameSite',
+  'maxAge',
+  'secure',
+];
 
 /** Browsers keep at most 4096 bytes of a cookie's name and value. */
 export const MAX_COOKIE_SIZE = 4096;
@@ -41,28 +49,48 @@ export abstract class SessionStorage {
   readonly cookieName: string;
   /** The session's lifetime in seconds. */
   readonly maxAge: number;
-  private readonly cookie: Required<Pick<SessionCookieOptions, 'path' | 'httpOnly' | 'sameSite' | 'secure'>> & { domain?: string };
+  private readonly cookie: Required<
+    Pick<SessionCookieOptions, 'path' | 'httpOnly' | 'sameSite' | 'secure'>
+  > & { domain?: string };
 
   constructor(options: SessionCookieOptions, owner: string, extraKeys: readonly string[] = []) {
     for (const key of Object.keys(options)) {
       if (!COOKIE_OPTION_KEYS.includes(key) && !extraKeys.includes(key)) {
-        throw new RococoError('ROCOCO_OPTIONS', `${owner}: unknown option '${key}' (known: ${[...COOKIE_OPTION_KEYS, ...extraKeys].join(', ')})`);
+        throw new RococoError(
+          'ROCOCO_OPTIONS',
+          `${owner}: unknown option '${key}' (known: ${[...COOKIE_OPTION_KEYS, ...extraKeys].join(', ')})`,
+        );
       }
     }
     this.cookieName = options.name ?? 'rococo_session';
     this.maxAge = options.maxAge ?? DEFAULT_MAX_AGE;
     if (!Number.isInteger(this.maxAge) || this.maxAge <= 0) {
-      throw new RococoError('ROCOCO_OPTIONS', `${owner}: maxAge is in whole seconds and must be positive, got ${options.maxAge}`);
+      throw new RococoError(
+        'ROCOCO_OPTIONS',
+        `${owner}: maxAge is in whole seconds and must be positive, got ${options.maxAge}`,
+      );
     }
     if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(this.cookieName)) {
-      throw new RococoError('ROCOCO_OPTIONS', `${owner}: '${this.cookieName}' is not a valid cookie name`);
+      throw new RococoError(
+        'ROCOCO_OPTIONS',
+        `${owner}: '${this.cookieName}' is not a valid cookie name`,
+      );
     }
     const secure = options.secure ?? 'auto';
     const sameSite = options.sameSite ?? 'lax';
     if (sameSite === 'none' && secure === false) {
-      throw new RococoError('ROCOCO_OPTIONS', `${owner}: browsers refuse a sameSite 'none' cookie that is not secure`);
+      throw new RococoError(
+        'ROCOCO_OPTIONS',
+        `${owner}: browsers refuse a sameSite 'none' cookie that is not secure`,
+      );
     }
-    this.cookie = { path: options.path ?? '/', httpOnly: options.httpOnly ?? true, sameSite, secure, domain: options.domain };
+    this.cookie = {
+      path: options.path ?? '/',
+      httpOnly: options.httpOnly ?? true,
+      sameSite,
+      secure,
+      domain: options.domain,
+    };
   }
 
   /** The request's session: the stored one its cookie names, or a new empty one. */
@@ -79,7 +107,10 @@ export abstract class SessionStorage {
 
   /** The `Set-Cookie` line that carries `value`. */
   cookieLine(req: Request, value: string): string {
-    const line = serialize(this.cookieName, value, { ...this.cookieOptions(req), maxAge: this.maxAge });
+    const line = serialize(this.cookieName, value, {
+      ...this.cookieOptions(req),
+      maxAge: this.maxAge,
+    });
     const size = line.indexOf(';') === -1 ? line.length : line.indexOf(';');
     if (size > MAX_COOKIE_SIZE) {
       throw new RococoError(
@@ -93,7 +124,11 @@ export abstract class SessionStorage {
 
   /** The `Set-Cookie` line that makes the browser forget the session. */
   clearLine(req: Request): string {
-    return serialize(this.cookieName, '', { ...this.cookieOptions(req), maxAge: 0, expires: new Date(0) });
+    return serialize(this.cookieName, '', {
+      ...this.cookieOptions(req),
+      maxAge: 0,
+      expires: new Date(0),
+    });
   }
 
   /** A new, empty session, not stored yet. */

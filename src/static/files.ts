@@ -58,7 +58,9 @@ export class FileResponse extends Response {
       for (const [k, v] of Object.entries(this.headers)) r.setHeader(k, v);
     });
     stream.on('directory', () => writeProblem(res, new HTTPError(404)));
-    stream.on('error', (err: { status?: number }) => writeProblem(res, new HTTPError(err.status && err.status >= 400 ? err.status : 500)));
+    stream.on('error', (err: { status?: number }) =>
+      writeProblem(res, new HTTPError(err.status && err.status >= 400 ? err.status : 500)),
+    );
     stream.pipe(res);
   }
 }
@@ -70,8 +72,19 @@ function writeProblem(res: ServerResponse, err: HTTPError): void {
   }
   const body = JSON.stringify(err.problem());
   // send may have set file headers before failing (a 416 keeps its Content-Range).
-  for (const h of ['content-type', 'content-length', 'etag', 'last-modified', 'cache-control', 'accept-ranges']) res.removeHeader(h);
-  res.writeHead(err.status, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) });
+  for (const h of [
+    'content-type',
+    'content-length',
+    'etag',
+    'last-modified',
+    'cache-control',
+    'accept-ranges',
+  ])
+    res.removeHeader(h);
+  res.writeHead(err.status, {
+    'content-type': 'application/problem+json',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
@@ -81,7 +94,10 @@ export class StaticFiles {
   private readonly hashes = new Map<string, { mtimeMs: number; hash: string }>();
 
   /** @internal Checks each folder once, at startup. In DEBUG, hashes follow file changes. */
-  constructor(options: readonly StaticOptions[], private readonly debug: boolean) {
+  constructor(
+    options: readonly StaticOptions[],
+    private readonly debug: boolean,
+  ) {
     for (const o of options) {
       const name = o.name ?? 'static';
       if (typeof o.prefix !== 'string' || !o.prefix.startsWith('/')) {
@@ -93,7 +109,10 @@ export class StaticFiles {
         realRoot = realpathSync(root);
         if (!statSync(realRoot).isDirectory()) throw new Error('not a directory');
       } catch (e) {
-        throw new RococoError('ROCOCO_STATIC', `static '${name}': ${o.dir} is not a readable directory (${(e as Error).message})`);
+        throw new RococoError(
+          'ROCOCO_STATIC',
+          `static '${name}': ${o.dir} is not a readable directory (${(e as Error).message})`,
+        );
       }
       this.mounts.set(name, { root, realRoot, prefix: o.prefix });
     }
@@ -102,7 +121,13 @@ export class StaticFiles {
   /** Adds a route per mount: `<prefix>/<filename:.+>`, named after the mount. */
   addRoutes(app: Application): void {
     for (const [name, m] of this.mounts) {
-      app.addRoute({ methods: ['GET'], pattern: m.prefix.replace(/\/$/, '') + '/<filename:.+>', name, origin: `static '${name}'`, handler: this.handler(name) });
+      app.addRoute({
+        methods: ['GET'],
+        pattern: m.prefix.replace(/\/$/, '') + '/<filename:.+>',
+        name,
+        origin: `static '${name}'`,
+        handler: this.handler(name),
+      });
     }
   }
 
@@ -124,7 +149,8 @@ export class StaticFiles {
       } catch {
         throw new HTTPError(404);
       }
-      if (real !== mount.realRoot && !real.startsWith(mount.realRoot + sep)) throw new HTTPError(404);
+      if (real !== mount.realRoot && !real.startsWith(mount.realRoot + sep))
+        throw new HTTPError(404);
       return new FileResponse(mount.root, encoded, { immutable: req.query.has('v') });
     };
   }
@@ -135,14 +161,21 @@ export class StaticFiles {
    */
   url(prefix: string, path: string, name: string): string {
     const mount = this.mounts.get(name);
-    if (mount === undefined) throw new RococoError('ROCOCO_STATIC', `static('${path}'): no static mount is named '${name}'`);
+    if (mount === undefined)
+      throw new RococoError(
+        'ROCOCO_STATIC',
+        `static('${path}'): no static mount is named '${name}'`,
+      );
     const file = resolve(mount.root, path);
     let entry = this.hashes.get(file);
     if (entry !== undefined && !this.debug) return `${prefix}?v=${entry.hash}`;
     try {
       const mtimeMs = statSync(file).mtimeMs;
       if (entry === undefined || entry.mtimeMs !== mtimeMs) {
-        entry = { mtimeMs, hash: createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 12) };
+        entry = {
+          mtimeMs,
+          hash: createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 12),
+        };
         this.hashes.set(file, entry);
       }
       return `${prefix}?v=${entry.hash}`;

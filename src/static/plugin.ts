@@ -25,14 +25,16 @@ declare module '../core/application' {
  * createApp({ controllers, plugins: [staticFiles([{ prefix: '/static', dir: join(__dirname, 'static') }])] });
  */
 export function staticFiles(mounts: readonly StaticOptions[]): Plugin {
-  if (!Array.isArray(mounts)) throw new TypeError('staticFiles(mounts): give a list of { prefix, dir, name? }');
+  if (!Array.isArray(mounts))
+    throw new TypeError('staticFiles(mounts): give a list of { prefix, dir, name? }');
   for (const o of mounts) checkOptions('staticFiles', o, STATIC_OPTION_KEYS);
   return {
     name: 'static',
     setup(app) {
       const files = new StaticFiles(mounts, app.debug);
       files.addRoutes(app);
-      const staticUrl = (path: string, mount = 'static') => files.url(app.url(mount, { filename: path }), path, mount);
+      const staticUrl = (path: string, mount = 'static') =>
+        files.url(app.url(mount, { filename: path }), path, mount);
       app.decorate('staticUrl', staticUrl);
       app.view.addGlobal('static', staticUrl);
     },

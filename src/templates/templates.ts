@@ -40,11 +40,15 @@ export class Templates {
     this.processors = [...(options.contextProcessors ?? [])];
     const dirs = typeof options.dir === 'string' ? [options.dir] : [...options.dir];
     const nunjucks = require('nunjucks') as typeof import('nunjucks'); // only apps with templates load it
-    this.Frame = fastFrameClass((nunjucks.runtime as unknown as { Frame: new () => NunjucksFrame }).Frame);
+    this.Frame = fastFrameClass(
+      (nunjucks.runtime as unknown as { Frame: new () => NunjucksFrame }).Frame,
+    );
     const loader = new nunjucks.FileSystemLoader(dirs, { noCache: app.debug });
     this.env = new nunjucks.Environment(loader, { autoescape: true });
-    this.env.addGlobal('url', (name: string, params?: Record<string, string | number>, query?: Record<string, string>) =>
-      app.url(name, withoutKeywords(params), withoutKeywords(query)),
+    this.env.addGlobal(
+      'url',
+      (name: string, params?: Record<string, string | number>, query?: Record<string, string>) =>
+        app.url(name, withoutKeywords(params), withoutKeywords(query)),
     );
     for (const [k, v] of Object.entries(options.globals ?? {})) this.env.addGlobal(k, v);
     for (const [k, f] of Object.entries(options.filters ?? {})) this.env.addFilter(k, f);
@@ -69,7 +73,10 @@ export class Templates {
     } catch (e) {
       const msg = (e as Error).message;
       const missing = /template not found/i.test(msg);
-      throw new RococoError('ROCOCO_TEMPLATE', `${origin}: ${missing ? `the template '${name}' does not exist` : `the template '${name}' does not compile: ${msg}`}`);
+      throw new RococoError(
+        'ROCOCO_TEMPLATE',
+        `${origin}: ${missing ? `the template '${name}' does not exist` : `the template '${name}' does not compile: ${msg}`}`,
+      );
     }
   }
 
@@ -77,19 +84,26 @@ export class Templates {
    * Wraps a handler so that what it returns is rendered as the context of its template,
    * compiled now (a missing template stops startup). A `Response` or an HTTP error passes.
    */
-  wrap(call: (req: Request) => unknown, meta: TemplateMeta, origin: string): (req: Request) => unknown {
+  wrap(
+    call: (req: Request) => unknown,
+    meta: TemplateMeta,
+    origin: string,
+  ): (req: Request) => unknown {
     const compiled = this.load(meta.name, origin);
     const init = { status: meta.status };
     const finish = (req: Request, context: unknown): unknown => {
       if (context instanceof Response || context instanceof HTTPError) return context;
       const ctx = this.context(req, (context ?? {}) as object);
       // Synchronous unless a context processor is async: no promise, no microtask per page.
-      if (ctx instanceof Promise) return ctx.then((c) => html(this.renderTemplate(meta.name, compiled, c), init));
+      if (ctx instanceof Promise)
+        return ctx.then((c) => html(this.renderTemplate(meta.name, compiled, c), init));
       return html(this.renderTemplate(meta.name, compiled, ctx), init);
     };
     return (req) => {
       const context = call(req);
-      return context instanceof Promise ? context.then((c) => finish(req, c)) : finish(req, context);
+      return context instanceof Promise
+        ? context.then((c) => finish(req, c))
+        : finish(req, context);
     };
   }
 
@@ -97,7 +111,12 @@ export class Templates {
    * Renders a template for a request: `request`, `settings`, then the context processors, then
    * `context`. `compiled` (from {@link load}) skips the lookup, except in DEBUG.
    */
-  async renderString(req: Request, name: string, context: object = {}, compiled?: Template): Promise<string> {
+  async renderString(
+    req: Request,
+    name: string,
+    context: object = {},
+    compiled?: Template,
+  ): Promise<string> {
     return this.renderTemplate(name, compiled, await this.context(req, context));
   }
 
@@ -111,7 +130,11 @@ export class Templates {
     const template = this.template(name, compiled);
     let rendering = true;
     let output: string | undefined;
-    const render = template.render as unknown as (ctx: object, frame: NunjucksFrame, cb: (err: Error | null, res: string) => void) => void;
+    const render = template.render as unknown as (
+      ctx: object,
+      frame: NunjucksFrame,
+      cb: (err: Error | null, res: string) => void,
+    ) => void;
     try {
       render.call(template, context, new this.Frame(), (err, res) => {
         if (!rendering) return; // the late call: this render failed already (below)
@@ -123,13 +146,18 @@ export class Templates {
       rendering = false;
     }
     if (output === undefined) {
-      throw new Error(`The template '${name}' did not render synchronously: a template it includes does not compile, or it uses an async filter`);
+      throw new Error(
+        `The template '${name}' did not render synchronously: a template it includes does not compile, or it uses an async filter`,
+      );
     }
     return output;
   }
 
   /** The context of a render; a promise only when a context processor returns one. */
-  private context(req: Request, context: object): Record<string, unknown> | Promise<Record<string, unknown>> {
+  private context(
+    req: Request,
+    context: object,
+  ): Record<string, unknown> | Promise<Record<string, unknown>> {
     const ctx: Record<string, unknown> = { request: req, settings: this.app.settings };
     const processors = this.processors;
     for (let i = 0; i < processors.length; i++) {
@@ -140,9 +168,16 @@ export class Templates {
     return Object.assign(ctx, context);
   }
 
-  private async contextAsync(req: Request, context: object, ctx: Record<string, unknown>, pending: Promise<Record<string, unknown>>, at: number): Promise<Record<string, unknown>> {
+  private async contextAsync(
+    req: Request,
+    context: object,
+    ctx: Record<string, unknown>,
+    pending: Promise<Record<string, unknown>>,
+    at: number,
+  ): Promise<Record<string, unknown>> {
     Object.assign(ctx, await pending);
-    for (let i = at + 1; i < this.processors.length; i++) Object.assign(ctx, await this.processors[i](req));
+    for (let i = at + 1; i < this.processors.length; i++)
+      Object.assign(ctx, await this.processors[i](req));
     return Object.assign(ctx, context);
   }
 
@@ -157,10 +192,18 @@ export class Templates {
  * @example
  * return render(req, 'project.html', { project }, { status: 201 });
  */
-export async function render(req: Request, name: string, context: object = {}, init?: { status?: number; headers?: Record<string, string> }): Promise<Response> {
+export async function render(
+  req: Request,
+  name: string,
+  context: object = {},
+  init?: { status?: number; headers?: Record<string, string> },
+): Promise<Response> {
   const templates = req.app.templates;
   if (templates === undefined) {
-    throw new RococoError('ROCOCO_PLUGIN', `render('${name}'): the 'templates' plugin is not installed: add templates({ dir }) to createApp({ plugins })`);
+    throw new RococoError(
+      'ROCOCO_PLUGIN',
+      `render('${name}'): the 'templates' plugin is not installed: add templates({ dir }) to createApp({ plugins })`,
+    );
   }
   return html(await templates.renderString(req, name, context), init);
 }

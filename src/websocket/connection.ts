@@ -85,7 +85,9 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
   constructor(ws: WsSocket, req: Request) {
     this.ws = ws;
     this.req = req;
-    ws.on('message', (data: RawData, isBinary: boolean) => this.receive(new WebSocketMessage(toBuffer(data), isBinary)));
+    ws.on('message', (data: RawData, isBinary: boolean) =>
+      this.receive(new WebSocketMessage(toBuffer(data), isBinary)),
+    );
     this.closed = new Promise((resolve) => {
       ws.once('close', (code: number, reason: Buffer) => {
         this.ended = true;

@@ -22,7 +22,10 @@ export function hub(options: HubOptions = {}): Plugin {
   return {
     name: 'hub',
     setup(app) {
-      const instance = new Hub(app.log, { ...options, redis: options.redis ?? readSetting(app.settings, 'REDIS_URL', 'string', '') });
+      const instance = new Hub(app.log, {
+        ...options,
+        redis: options.redis ?? readSetting(app.settings, 'REDIS_URL', 'string', ''),
+      });
       app.container.register(Hub, { useValue: instance });
       app.decorate('hub', instance);
       app.on('cleanup', () => instance.close());

@@ -79,16 +79,31 @@ export class Hub {
     this.prefix = options.prefix ?? 'rococo:hub:';
     if (options.redis === undefined || options.redis === '') return;
     const { Redis: Client } = require('ioredis') as typeof import('ioredis');
-    const common = { maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(times * 100, 2000), lazyConnect: true };
+    const common = {
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times: number) => Math.min(times * 100, 2000),
+      lazyConnect: true,
+    };
     this.pub = new Client(options.redis, { ...common, enableOfflineQueue: false });
     // Both connect on first use, so an app that never uses its hub opens no connection. The
     // subscriber's channels are `topics`, all subscribed again on each new connection here
     // rather than by ioredis, which forgets a SUBSCRIBE that failed, could resend one for a
     // topic left meanwhile, and does not say when its resubscription is confirmed.
-    this.sub = new Client(options.redis, { ...common, enableOfflineQueue: false, autoResubscribe: false, autoResendUnfulfilledCommands: false });
+    this.sub = new Client(options.redis, {
+      ...common,
+      enableOfflineQueue: false,
+      autoResubscribe: false,
+      autoResendUnfulfilledCommands: false,
+    });
     // A reconnecting client fails every attempt while Redis is down: one outage, logged as such.
-    for (const c of [this.pub, this.sub]) c.on('error', (err) => this.outages.failed(err, 'hub: Redis connection error')).on('ready', () => this.outages.ok());
-    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.deliver(channel.toString().slice(this.prefix.length), message.toString()));
+    for (const c of [this.pub, this.sub])
+      c.on('error', (err) => this.outages.failed(err, 'hub: Redis connection error')).on(
+        'ready',
+        () => this.outages.ok(),
+      );
+    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) =>
+      this.deliver(channel.toString().slice(this.prefix.length), message.toString()),
+    );
     this.sub.on('ready', () => this.resubscribe());
     // A new connection starts with no subscriptions: whoever joins until they are made again waits.
     this.sub.on('close', () => {
@@ -111,7 +126,8 @@ export class Hub {
    */
   async publish(topic: string, data: unknown): Promise<void> {
     const json = JSON.stringify(data);
-    if (json === undefined) throw new TypeError(`hub.publish('${topic}'): ${typeof data} is not a JSON value`);
+    if (json === undefined)
+      throw new TypeError(`hub.publish('${topic}'): ${typeof data} is not a JSON value`);
     if (this.pub === null) {
       this.deliver(topic, json);
       return;
@@ -119,7 +135,10 @@ export class Hub {
     try {
       await (await this.publisher()).publish(this.prefix + topic, json);
     } catch (err) {
-      throw new RococoError('ROCOCO_HUB', `hub.publish('${topic}'): Redis is unavailable (${(err as Error).message})`);
+      throw new RococoError(
+        'ROCOCO_HUB',
+        `hub.publish('${topic}'): Redis is unavailable (${(err as Error).message})`,
+      );
     }
   }
 
@@ -137,7 +156,12 @@ export class Hub {
     if (!t.confirmed && t.waiting === null) this.confirm(topic, t);
     const entry = t;
     const off = () => {
-      if (this.topics.get(topic) !== entry || !entry.listeners.delete(listener) || entry.listeners.size > 0) return;
+      if (
+        this.topics.get(topic) !== entry ||
+        !entry.listeners.delete(listener) ||
+        entry.listeners.size > 0
+      )
+        return;
       this.topics.delete(topic);
       if (entry.waiting !== null) {
         clearTimeout(entry.waiting.timer);
@@ -158,13 +182,22 @@ export class Hub {
   /** @internal Closes the Redis connections (the app's cleanup). */
   async close(): Promise<void> {
     this.outages.close();
-    for (const [name, t] of this.topics) if (t.waiting !== null) this.settle(name, t, new RococoError('ROCOCO_HUB', `hub.subscribe('${name}'): the hub was closed`));
+    for (const [name, t] of this.topics)
+      if (t.waiting !== null)
+        this.settle(
+          name,
+          t,
+          new RococoError('ROCOCO_HUB', `hub.subscribe('${name}'): the hub was closed`),
+        );
     this.topics.clear();
     await Promise.all(
       [this.pub, this.sub].map((c) => {
         if (c === null) return undefined;
         if (c.status === 'wait' || c.status === 'end') return c.disconnect();
-        return c.quit().then(() => undefined, () => c.disconnect());
+        return c.quit().then(
+          () => undefined,
+          () => c.disconnect(),
+        );
       }),
     );
   }
@@ -173,14 +206,23 @@ export class Hub {
   private confirm(name: string, t: Topic): void {
     const sub = this.sub as Redis;
     t.ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.settle(name, t, new Error(`no confirmation within ${CONFIRM_TIMEOUT_MS} ms`)), CONFIRM_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => this.settle(name, t, new Error(`no confirmation within ${CONFIRM_TIMEOUT_MS} ms`)),
+        CONFIRM_TIMEOUT_MS,
+      );
       t.waiting = { resolve, reject, timer };
     });
     // Subscribers that never look at `ready` must not turn its rejection into an unhandled one.
     t.ready.catch(() => {});
     if (sub.status === 'ready') this.send([name]);
-    else if (sub.status === 'wait') sub.connect().catch(() => {}); // `resubscribe` sends it once connected
-    else if (sub.status === 'end') this.settle(name, t, new RococoError('ROCOCO_HUB', `hub.subscribe('${name}'): the hub was closed`));
+    else if (sub.status === 'wait')
+      sub.connect().catch(() => {}); // `resubscribe` sends it once connected
+    else if (sub.status === 'end')
+      this.settle(
+        name,
+        t,
+        new RococoError('ROCOCO_HUB', `hub.subscribe('${name}'): the hub was closed`),
+      );
     // Otherwise a connection is being made, and `resubscribe` sends it once it is ready.
   }
 
@@ -201,7 +243,9 @@ export class Hub {
       },
       (err: Error) => {
         // An earlier attempt failing late is no news to subscribers waiting for a later one.
-        for (const { name, t, waiting } of sent) if (waiting !== null && t.waiting === waiting && this.topics.get(name) === t) this.settle(name, t, err);
+        for (const { name, t, waiting } of sent)
+          if (waiting !== null && t.waiting === waiting && this.topics.get(name) === t)
+            this.settle(name, t, err);
       },
     );
   }
@@ -222,7 +266,12 @@ export class Hub {
     }
     if (err instanceof RococoError) return waiting.reject(err);
     this.outages.failed(err, 'hub: subscribe failed', { topic: name });
-    waiting.reject(new RococoError('ROCOCO_HUB', `hub.subscribe('${name}'): Redis did not confirm the subscription (${err.message}); it is made once Redis is back`));
+    waiting.reject(
+      new RococoError(
+        'ROCOCO_HUB',
+        `hub.subscribe('${name}'): Redis did not confirm the subscription (${err.message}); it is made once Redis is back`,
+      ),
+    );
   }
 
   /**
@@ -268,7 +317,8 @@ export class Hub {
         const out = fn(data);
         // A send that did not have to wait returns an already resolved promise: nothing can fail
         // later, and a handler per subscriber per message would cost a microtask each.
-        if (out instanceof Promise && out !== DONE) out.catch((err) => this.log.error({ err, topic }, 'hub: a subscriber failed'));
+        if (out instanceof Promise && out !== DONE)
+          out.catch((err) => this.log.error({ err, topic }, 'hub: a subscriber failed'));
       } catch (err) {
         this.log.error({ err, topic }, 'hub: a subscriber failed');
       }

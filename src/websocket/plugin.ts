@@ -21,7 +21,9 @@ import { WebSockets } from './server';
 export function websockets(): Plugin {
   let sockets: WebSockets;
   const refuse = () => {
-    throw new HTTPUpgradeRequired('This is a WebSocket endpoint: connect with Upgrade: websocket', { headers: { upgrade: 'websocket' } });
+    throw new HTTPUpgradeRequired('This is a WebSocket endpoint: connect with Upgrade: websocket', {
+      headers: { upgrade: 'websocket' },
+    });
   };
   return {
     name: 'websockets',
@@ -35,10 +37,22 @@ export function websockets(): Plugin {
       route.claim(WEBSOCKET);
       for (const key of route.meta.extras.keys()) {
         const other = describeKey(key);
-        if (key !== WEBSOCKET && other?.required) throw new RococoError('ROCOCO_WEBSOCKET', `${route.origin}: @WebSocket routes cannot have ${other.decorator}`);
+        if (key !== WEBSOCKET && other?.required)
+          throw new RococoError(
+            'ROCOCO_WEBSOCKET',
+            `${route.origin}: @WebSocket routes cannot have ${other.decorator}`,
+          );
       }
-      if (route.meta.routes.length > 1) throw new RococoError('ROCOCO_WEBSOCKET', `${route.origin}: a @WebSocket handler cannot have other routes`);
-      const ws = sockets.route(options, (conn: WebSocketConnection, req: Request) => route.action(conn, req), route.origin);
+      if (route.meta.routes.length > 1)
+        throw new RococoError(
+          'ROCOCO_WEBSOCKET',
+          `${route.origin}: a @WebSocket handler cannot have other routes`,
+        );
+      const ws = sockets.route(
+        options,
+        (conn: WebSocketConnection, req: Request) => route.action(conn, req),
+        route.origin,
+      );
       const chain = route.compose((req) => sockets.upgrade(req, ws));
       route.handler = refuse;
       route.upgrade = (req, socket, head) => {

@@ -59,8 +59,16 @@ export class WebSockets {
   route(options: WebSocketOptions, handler: WebSocketHandler, origin: string): UpgradeRoute {
     const maxPayload = options.maxPayload ?? 1024 * 1024;
     const heartbeat = options.heartbeat ?? 30_000;
-    if (!Number.isInteger(maxPayload) || maxPayload <= 0) throw new RococoError('ROCOCO_WEBSOCKET', `${origin}: maxPayload must be a positive whole number of bytes`);
-    if (!Number.isInteger(heartbeat) || heartbeat < 0) throw new RococoError('ROCOCO_WEBSOCKET', `${origin}: heartbeat must be a whole number of ms (0 for none)`);
+    if (!Number.isInteger(maxPayload) || maxPayload <= 0)
+      throw new RococoError(
+        'ROCOCO_WEBSOCKET',
+        `${origin}: maxPayload must be a positive whole number of bytes`,
+      );
+    if (!Number.isInteger(heartbeat) || heartbeat < 0)
+      throw new RococoError(
+        'ROCOCO_WEBSOCKET',
+        `${origin}: heartbeat must be a whole number of ms (0 for none)`,
+      );
     const protocols = [...(options.protocols ?? [])];
     const { WebSocketServer: Server } = require('ws') as typeof import('ws');
     const server = new Server({
@@ -70,7 +78,13 @@ export class WebSockets {
       perMessageDeflate: options.perMessageDeflate === true,
       handleProtocols: (offered: Set<string>) => protocols.find((p) => offered.has(p)) ?? false,
     });
-    return { server, handler, heartbeat, allowedOrigins: new Set(options.allowedOrigins ?? []), origin };
+    return {
+      server,
+      handler,
+      heartbeat,
+      allowedOrigins: new Set(options.allowedOrigins ?? []),
+      origin,
+    };
   }
 
   /**
@@ -79,18 +93,33 @@ export class WebSockets {
    */
   check(req: Request, route: UpgradeRoute): void {
     const h = req.headers;
-    if (req.method !== 'GET' || (h.upgrade ?? '').toLowerCase() !== 'websocket' || !KEY.test(h['sec-websocket-key'] ?? '') || h['sec-websocket-version'] !== '13') {
-      throw new HTTPBadRequest('Malformed WebSocket handshake: GET with Upgrade: websocket, a 16-byte Sec-WebSocket-Key and Sec-WebSocket-Version: 13', {
-        headers: { 'sec-websocket-version': '13' },
-      });
+    if (
+      req.method !== 'GET' ||
+      (h.upgrade ?? '').toLowerCase() !== 'websocket' ||
+      !KEY.test(h['sec-websocket-key'] ?? '') ||
+      h['sec-websocket-version'] !== '13'
+    ) {
+      throw new HTTPBadRequest(
+        'Malformed WebSocket handshake: GET with Upgrade: websocket, a 16-byte Sec-WebSocket-Key and Sec-WebSocket-Version: 13',
+        {
+          headers: { 'sec-websocket-version': '13' },
+        },
+      );
     }
     const origin = h.origin;
-    if (origin !== undefined && !route.allowedOrigins.has('*') && !route.allowedOrigins.has(origin) && origin !== `${req.protocol}://${req.host}`) {
+    if (
+      origin !== undefined &&
+      !route.allowedOrigins.has('*') &&
+      !route.allowedOrigins.has(origin) &&
+      origin !== `${req.protocol}://${req.host}`
+    ) {
       throw new HTTPForbidden(`WebSocket connections from ${origin} are not allowed`);
     }
     if (this.closing) throw new HTTPServiceUnavailable('The server is shutting down');
     if (this.connections.size + this.upgrading >= this.max) {
-      throw new HTTPServiceUnavailable('Too many WebSocket connections; try again later', { headers: { 'retry-after': '5' } });
+      throw new HTTPServiceUnavailable('Too many WebSocket connections; try again later', {
+        headers: { 'retry-after': '5' },
+      });
     }
   }
 
@@ -111,17 +140,26 @@ export class WebSockets {
   /** The endpoint at the end of the middleware chain: completes the handshake, starts the handler. */
   upgrade(req: Request, route: UpgradeRoute): Promise<Response> {
     const held = req.state[UPGRADE_SOCKET] as { socket: Duplex; head: Buffer } | undefined;
-    if (held === undefined) return Promise.reject(new RococoError('ROCOCO_WEBSOCKET', `${route.origin}: no upgrade in progress`));
+    if (held === undefined)
+      return Promise.reject(
+        new RococoError('ROCOCO_WEBSOCKET', `${route.origin}: no upgrade in progress`),
+      );
     this.release(req);
-    if (this.closing) return Promise.reject(new HTTPServiceUnavailable('The server is shutting down'));
+    if (this.closing)
+      return Promise.reject(new HTTPServiceUnavailable('The server is shutting down'));
     req.state[HANDED_OVER] = true;
     // The peer went away while the middlewares ran: its 'close' is past, nothing to wait for.
     if (held.socket.destroyed) return Promise.resolve(upgraded());
     return new Promise((resolve) => {
-      route.server.handleUpgrade(req.raw as IncomingMessage, held.socket, held.head, (ws: WsSocket) => {
-        this.start(ws, req, route);
-        resolve(upgraded());
-      });
+      route.server.handleUpgrade(
+        req.raw as IncomingMessage,
+        held.socket,
+        held.head,
+        (ws: WsSocket) => {
+          this.start(ws, req, route);
+          resolve(upgraded());
+        },
+      );
       // ws destroys a socket that died meanwhile without calling back: nothing more to do.
       held.socket.once('close', () => resolve(upgraded()));
     });

@@ -19,11 +19,22 @@ export async function compileProject(folders: readonly string[], prefix: string)
     join(out, 'tsconfig.json'),
     JSON.stringify({
       extends: rel('tsconfig.json'),
-      compilerOptions: { outDir: '.', rootDir: rel('.'), types: ['node'], declaration: false, sourceMap: false },
+      compilerOptions: {
+        outDir: '.',
+        rootDir: rel('.'),
+        types: ['node'],
+        declaration: false,
+        sourceMap: false,
+      },
       include: folders.map(rel),
     }),
   );
   // --noCheck: emit only (decorator metadata included); `tsc --noEmit -p .` is the type check.
-  await promisify(execFile)(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(out, 'tsconfig.json'), '--noCheck']);
+  await promisify(execFile)(process.execPath, [
+    require.resolve('typescript/bin/tsc'),
+    '-p',
+    join(out, 'tsconfig.json'),
+    '--noCheck',
+  ]);
   return out;
 }

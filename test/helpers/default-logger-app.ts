@@ -13,7 +13,10 @@ class LeakyController {
     req.log.info({ headers: req.headers }, 'as headers');
     req.log.info({ req: { headers: req.headers } }, 'as req.headers');
     req.log.info({ session: { user_id: 7, note: 'session-value-1' } }, 'as session');
-    req.log.info({ user: { id: 7, session: { note: 'session-value-2' }, password: 'password-value-1' } }, 'nested');
+    req.log.info(
+      { user: { id: 7, session: { note: 'session-value-2' }, password: 'password-value-1' } },
+      'nested',
+    );
     req.log.info({ password: 'password-value-2', email: 'demo@example.com' }, 'as password');
     return { ok: true };
   }

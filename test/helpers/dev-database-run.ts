@@ -10,13 +10,16 @@ delete process.env.DATABASE_URL;
 devDatabase('rococo_devdb', Number(port), dir).then(
   async (db) => {
     process.stdout.write(`${JSON.stringify({ url: db.url })}\n`);
-    if (hold === '--hold') await new Promise((resolve) => process.stdin.on('end', resolve).resume());
+    if (hold === '--hold')
+      await new Promise((resolve) => process.stdin.on('end', resolve).resume());
     await db.stop();
     process.exit(0);
   },
   (err: unknown) => {
     const e = err as Error | undefined;
-    process.stdout.write(`${JSON.stringify({ error: e?.name, message: e?.message ?? String(err) })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ error: e?.name, message: e?.message ?? String(err) })}\n`,
+    );
     process.exit(1);
   },
 );

@@ -14,7 +14,8 @@ export function memoryLogger(level = 'warn'): { logger: Logger; records: LogReco
   const records: LogRecord[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) records.push(JSON.parse(line) as LogRecord);
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line) records.push(JSON.parse(line) as LogRecord);
       callback();
     },
   });

@@ -3,7 +3,10 @@
 // migrates, and prints one JSON line: { applied } or { error, code }.
 'use strict';
 const path = require('node:path');
-require('ts-node').register({ transpileOnly: true, project: path.join(__dirname, '..', '..', 'tsconfig.json') });
+require('ts-node').register({
+  transpileOnly: true,
+  project: path.join(__dirname, '..', '..', 'tsconfig.json'),
+});
 const { Database } = require('../../src/database/database');
 const { migrate } = require('../../src/database/migrations');
 
@@ -25,7 +28,9 @@ async function main() {
     const applied = await migrate(db, dir);
     process.stdout.write(JSON.stringify({ applied }) + '\n');
   } catch (err) {
-    process.stdout.write(JSON.stringify({ error: String(err && err.message), code: err && err.code }) + '\n');
+    process.stdout.write(
+      JSON.stringify({ error: String(err && err.message), code: err && err.code }) + '\n',
+    );
     code = 1;
   }
   await db.close();
@@ -33,6 +38,8 @@ async function main() {
 }
 
 main().catch((err) => {
-  process.stdout.write(JSON.stringify({ error: String(err && err.message), code: 'WORKER' }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ error: String(err && err.message), code: 'WORKER' }) + '\n',
+  );
   process.exit(2);
 });

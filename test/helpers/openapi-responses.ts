@@ -8,7 +8,6 @@ import { validateOutput } from '@stoplight/prism-http/dist/validator';
  * are judged by Prism (the proxy, or, for a request the proxy answers itself, its validator).
  */
 
- 
 type Doc = Record<string, any>;
 
 /** A response as the client got it. */
@@ -24,7 +23,8 @@ export interface Answer {
  */
 export function undeclared(doc: Doc, method: string, path: string, answer: Answer): string[] {
   const operation = doc.paths?.[path]?.[method.toLowerCase()];
-  if (operation === undefined) return [`the document has no operation ${method.toUpperCase()} ${path}`];
+  if (operation === undefined)
+    return [`the document has no operation ${method.toUpperCase()} ${path}`];
   const responses = (operation.responses ?? {}) as Record<string, any>;
   const listed = Object.keys(responses).filter((k) => k !== 'default');
   const key = [String(answer.status), `${String(answer.status)[0]}XX`].find((k) => k in responses);
@@ -44,11 +44,18 @@ export function undeclared(doc: Doc, method: string, path: string, answer: Answe
   const declared = Object.keys(response?.content ?? {});
   const mediaType = (answer.contentType ?? '').split(';')[0].trim().toLowerCase();
   if (answer.body === '') {
-    return declared.length && answer.status !== 204 && answer.status !== 304 ? [`status ${answer.status} came with no body, the document declares ${declared.join(', ')}`] : [];
+    return declared.length && answer.status !== 204 && answer.status !== 304
+      ? [`status ${answer.status} came with no body, the document declares ${declared.join(', ')}`]
+      : [];
   }
-  if (declared.length === 0) return [`status ${answer.status} came with a body (${mediaType || 'no Content-Type'}), the document declares no content for it`];
+  if (declared.length === 0)
+    return [
+      `status ${answer.status} came with a body (${mediaType || 'no Content-Type'}), the document declares no content for it`,
+    ];
   if (!declared.some((d) => mediaTypeMatches(d, mediaType))) {
-    return [`status ${answer.status} came as ${mediaType || 'no Content-Type'}, the document declares only ${declared.join(', ')}`];
+    return [
+      `status ${answer.status} came as ${mediaType || 'no Content-Type'}, the document declares only ${declared.join(', ')}`,
+    ];
   }
   return [];
 }
@@ -79,7 +86,8 @@ export async function prismResponseValidator(file: string): Promise<ResponseVali
   return {
     violations(method, path, answer) {
       const resource = operations.find((o) => o.method === method.toLowerCase() && o.path === path);
-      if (resource === undefined) return [`Prism found no operation ${method.toUpperCase()} ${path}`];
+      if (resource === undefined)
+        return [`Prism found no operation ${method.toUpperCase()} ${path}`];
       let body: unknown = answer.body;
       if (/[/+]json\s*(;|$)/i.test(answer.contentType ?? '') && answer.body !== '') {
         try {
@@ -88,9 +96,15 @@ export async function prismResponseValidator(file: string): Promise<ResponseVali
           return [`the ${answer.contentType} body is not JSON: ${answer.body.slice(0, 200)}`];
         }
       }
-      const headers: Record<string, string> = answer.contentType === null ? {} : { 'content-type': answer.contentType };
-      const result = validateOutput({ resource, element: { statusCode: answer.status, headers, body } });
-      return result._tag === 'Left' ? result.left.map((v) => [...(v.path ?? []), v.message].join(': ')) : [];
+      const headers: Record<string, string> =
+        answer.contentType === null ? {} : { 'content-type': answer.contentType };
+      const result = validateOutput({
+        resource,
+        element: { statusCode: answer.status, headers, body },
+      });
+      return result._tag === 'Left'
+        ? result.left.map((v) => [...(v.path ?? []), v.message].join(': '))
+        : [];
     },
   };
 }

@@ -10,10 +10,17 @@ import ts from 'typescript';
 /** The TypeScript that openapi-typescript generates for `document` (its `paths`, `components`, `operations`). */
 export function generateTypes(document: unknown): string {
   try {
-    return execFileSync(process.execPath, [join(__dirname, 'openapi-typescript.mjs')], { input: JSON.stringify(document), stdio: 'pipe', timeout: 30_000 }).toString('utf8');
+    return execFileSync(process.execPath, [join(__dirname, 'openapi-typescript.mjs')], {
+      input: JSON.stringify(document),
+      stdio: 'pipe',
+      timeout: 30_000,
+    }).toString('utf8');
   } catch (e) {
     const stderr = (e as { stderr?: Buffer }).stderr?.toString('utf8') ?? '';
-    throw new Error(`openapi-typescript failed on the document: ${(e as Error).message}\n${stderr}`, { cause: e });
+    throw new Error(
+      `openapi-typescript failed on the document: ${(e as Error).message}\n${stderr}`,
+      { cause: e },
+    );
   }
 }
 
@@ -50,17 +57,31 @@ export function compile(dir: string, files: string[], emit: string[] = []): Comp
     rootDir: dir,
     outDir: dir,
   };
-  const program = ts.createProgram(files.map((f) => join(dir, f)), options);
+  const program = ts.createProgram(
+    files.map((f) => join(dir, f)),
+    options,
+  );
   const errors = new Map<string, TypeError[]>(files.map((f) => [f, []]));
   const global = ts.getPreEmitDiagnostics(program).filter((d) => d.file === undefined);
-  if (global.length) throw new Error(`TypeScript options: ${global.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('; ')}`);
+  if (global.length)
+    throw new Error(
+      `TypeScript options: ${global.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('; ')}`,
+    );
   for (const d of ts.getPreEmitDiagnostics(program)) {
     const file = d.file!;
-    const name = file.fileName.startsWith(dir) ? file.fileName.slice(dir.length + 1) : file.fileName;
+    const name = file.fileName.startsWith(dir)
+      ? file.fileName.slice(dir.length + 1)
+      : file.fileName;
     const { line } = file.getLineAndCharacterOfPosition(d.start ?? 0);
     const text = file.text.split('\n')[line].trim();
     const list = errors.get(name) ?? [];
-    list.push({ file: name, line: line + 1, code: d.code, message: ts.flattenDiagnosticMessageText(d.messageText, ' '), text });
+    list.push({
+      file: name,
+      line: line + 1,
+      code: d.code,
+      message: ts.flattenDiagnosticMessageText(d.messageText, ' '),
+      text,
+    });
     errors.set(name, list);
   }
   for (const f of emit) program.emit(program.getSourceFile(join(dir, f)));
@@ -69,5 +90,7 @@ export function compile(dir: string, files: string[], emit: string[] = []): Comp
 
 /** `misuse.ts:12 TS2322 Type 'string' is not assignable... | the line`, one per error. */
 export function describeErrors(errors: readonly TypeError[]): string {
-  return errors.map((e) => `${e.file}:${e.line} TS${e.code} ${e.message}\n    ${e.text}`).join('\n');
+  return errors
+    .map((e) => `${e.file}:${e.line} TS${e.code} ${e.message}\n    ${e.text}`)
+    .join('\n');
 }

@@ -1,7 +1,11 @@
 import { Client } from 'pg';
 
 /** Runs one statement on the server of DATABASE_URL (its own database, not a suite's). */
-export async function adminQuery<T = Record<string, unknown>>(text: string, values: unknown[] = [], url = process.env.DATABASE_URL as string): Promise<T[]> {
+export async function adminQuery<T = Record<string, unknown>>(
+  text: string,
+  values: unknown[] = [],
+  url = process.env.DATABASE_URL as string,
+): Promise<T[]> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
@@ -13,7 +17,10 @@ export async function adminQuery<T = Record<string, unknown>>(text: string, valu
 
 /** Server pids of the sessions connected to database `name` (the admin session is elsewhere). */
 export async function backendsOf(name: string): Promise<number[]> {
-  const rows = await adminQuery<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 ORDER BY pid', [name]);
+  const rows = await adminQuery<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = $1 ORDER BY pid',
+    [name],
+  );
   return rows.map((r) => r.pid);
 }
 
@@ -32,7 +39,11 @@ export function databaseName(url: string): string {
 }
 
 /** Polls `check` every 20 ms until it returns true; throws after `ms`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  ms = 5000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     if (await check()) return;

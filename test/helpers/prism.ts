@@ -7,7 +7,16 @@ import { join } from 'node:path';
  * `sl-violations`, the request's side and the response's side apart.
  */
 
-const PRISM = join(__dirname, '..', '..', 'node_modules', '@stoplight', 'prism-cli', 'dist', 'index.js');
+const PRISM = join(
+  __dirname,
+  '..',
+  '..',
+  'node_modules',
+  '@stoplight',
+  'prism-cli',
+  'dist',
+  'index.js',
+);
 
 /** One violation Prism found in an exchange. */
 export interface PrismViolation {
@@ -28,11 +37,19 @@ export interface PrismProxy {
 }
 
 /** Starts `prism proxy document upstream` on a free port of 127.0.0.1; rejects with its output if it does not listen in `timeoutMs`. */
-export function startPrismProxy(document: string, upstream: string, timeoutMs = 20_000): Promise<PrismProxy> {
-  const child = spawn(process.execPath, [PRISM, 'proxy', document, upstream, '--host', '127.0.0.1', '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
-  });
+export function startPrismProxy(
+  document: string,
+  upstream: string,
+  timeoutMs = 20_000,
+): Promise<PrismProxy> {
+  const child = spawn(
+    process.execPath,
+    [PRISM, 'proxy', document, upstream, '--host', '127.0.0.1', '--port', '0'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    },
+  );
   let out = '';
   const append = (chunk: Buffer) => {
     // The log has a line per exchange: keep the last 64 KiB for messages.

@@ -16,7 +16,12 @@ export interface RawExchange {
  * the blank line that ends the head. Resolves when the server closes the connection; rejects
  * if it is still open after `giveUpMs`.
  */
-export async function slowloris(port: number, path: string, everyMs = 300, giveUpMs = 8000): Promise<RawExchange> {
+export async function slowloris(
+  port: number,
+  path: string,
+  everyMs = 300,
+  giveUpMs = 8000,
+): Promise<RawExchange> {
   const socket = await rawConnect(port);
   const start = Date.now();
   return new Promise((resolve, reject) => {
@@ -31,14 +36,22 @@ export async function slowloris(port: number, path: string, everyMs = 300, giveU
     const giveUp = setTimeout(() => {
       clearInterval(trickle);
       socket.destroy();
-      reject(new Error(`the server still held the slowloris connection after ${giveUpMs} ms (${linesSent} lines sent)`));
+      reject(
+        new Error(
+          `the server still held the slowloris connection after ${giveUpMs} ms (${linesSent} lines sent)`,
+        ),
+      );
     }, giveUpMs);
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', () => {}); // a reset is a close too
     socket.on('close', () => {
       clearInterval(trickle);
       clearTimeout(giveUp);
-      resolve({ text: Buffer.concat(chunks).toString('latin1'), closedAfterMs: Date.now() - start, linesSent });
+      resolve({
+        text: Buffer.concat(chunks).toString('latin1'),
+        closedAfterMs: Date.now() - start,
+        linesSent,
+      });
     });
     socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n`);
   });
@@ -49,7 +62,10 @@ export function closedWithin(socket: Socket, giveUpMs: number): Promise<number> 
   const start = Date.now();
   return new Promise((resolve, reject) => {
     if (socket.destroyed) return resolve(0);
-    const timer = setTimeout(() => reject(new Error(`the socket was still open after ${giveUpMs} ms`)), giveUpMs);
+    const timer = setTimeout(
+      () => reject(new Error(`the socket was still open after ${giveUpMs} ms`)),
+      giveUpMs,
+    );
     socket.once('close', () => {
       clearTimeout(timer);
       resolve(Date.now() - start);
@@ -58,7 +74,10 @@ export function closedWithin(socket: Socket, giveUpMs: number): Promise<number> 
 }
 
 /** Reads from `socket` until `text` holds a complete response head and `Content-Length` body. */
-export function readResponse(socket: Socket, timeoutMs = 5000): Promise<{ status: number; head: string; body: string }> {
+export function readResponse(
+  socket: Socket,
+  timeoutMs = 5000,
+): Promise<{ status: number; head: string; body: string }> {
   return new Promise((resolve, reject) => {
     let text = '';
     const timer = setTimeout(() => {
@@ -74,7 +93,11 @@ export function readResponse(socket: Socket, timeoutMs = 5000): Promise<{ status
       if (text.length - end - 4 < length) return;
       clearTimeout(timer);
       socket.off('data', onData);
-      resolve({ status: Number(head.slice(9, 12)), head, body: text.slice(end + 4, end + 4 + length) });
+      resolve({
+        status: Number(head.slice(9, 12)),
+        head,
+        body: text.slice(end + 4, end + 4 + length),
+      });
     };
     socket.on('data', onData);
   });

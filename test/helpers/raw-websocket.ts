@@ -41,13 +41,21 @@ function parseHead(head: string): { status: number; headers: Record<string, stri
  * Writes `request` (bytes exactly as given) on a fresh socket and reads the whole answer, until
  * the server closes the connection; rejects after `timeoutMs`.
  */
-export async function rawRequest(port: number, request: string, timeoutMs = 5000): Promise<RawResponse> {
+export async function rawRequest(
+  port: number,
+  request: string,
+  timeoutMs = 5000,
+): Promise<RawResponse> {
   const socket = await rawConnect(port);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no complete answer within ${timeoutMs} ms; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1'))}`));
+      reject(
+        new Error(
+          `no complete answer within ${timeoutMs} ms; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1'))}`,
+        ),
+      );
     }, timeoutMs);
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', () => {}); // a reset after the answer is fine: 'close' follows
@@ -55,7 +63,10 @@ export async function rawRequest(port: number, request: string, timeoutMs = 5000
       clearTimeout(timer);
       const text = Buffer.concat(chunks).toString('latin1');
       const end = text.indexOf('\r\n\r\n');
-      if (end === -1) return reject(new Error(`the server closed without a complete answer: ${JSON.stringify(text)}`));
+      if (end === -1)
+        return reject(
+          new Error(`the server closed without a complete answer: ${JSON.stringify(text)}`),
+        );
       try {
         resolve({ ...parseHead(text.slice(0, end)), body: text.slice(end + 4) });
       } catch (e) {
@@ -67,7 +78,12 @@ export async function rawRequest(port: number, request: string, timeoutMs = 5000
 }
 
 /** The text of a handshake request, with any header replaced or removed (`null`). */
-export function handshake(path: string, port: number, overrides: Record<string, string | null> = {}, method = 'GET'): string {
+export function handshake(
+  path: string,
+  port: number,
+  overrides: Record<string, string | null> = {},
+  method = 'GET',
+): string {
   const headers: Record<string, string | null> = {
     host: `127.0.0.1:${port}`,
     connection: 'Upgrade',
@@ -82,7 +98,11 @@ export function handshake(path: string, port: number, overrides: Record<string, 
 }
 
 /** A WebSocket frame as bytes: FIN set, masked (as a client must) unless `mask` is false. */
-export function frame(opcode: number, payload: Buffer | string, options: { mask?: boolean; rsv?: number } = {}): Buffer {
+export function frame(
+  opcode: number,
+  payload: Buffer | string,
+  options: { mask?: boolean; rsv?: number } = {},
+): Buffer {
   const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
   const mask = options.mask ?? true;
   const len = data.length;
@@ -165,7 +185,11 @@ export async function rawWebSocket(port: number, path: string): Promise<RawWebSo
       offset = 10;
     }
     if (buffer.length < offset + len) return null;
-    const f = { fin: (buffer[0] & 0x80) !== 0, opcode: buffer[0] & 0x0f, payload: Buffer.from(buffer.subarray(offset, offset + len)) };
+    const f = {
+      fin: (buffer[0] & 0x80) !== 0,
+      opcode: buffer[0] & 0x0f,
+      payload: Buffer.from(buffer.subarray(offset, offset + len)),
+    };
     buffer = buffer.subarray(offset + len);
     return f;
   };

@@ -34,7 +34,10 @@ export class RedisServer {
   private child: ChildProcess | null = null;
   private readonly dir = mkdtempSync(join(tmpdir(), 'rococo-redis-'));
 
-  private constructor(readonly binary: string, readonly port: number) {}
+  private constructor(
+    readonly binary: string,
+    readonly port: number,
+  ) {}
 
   /** Starts a server on a free port; throws when `redis-server` is not installed. */
   static async start(): Promise<RedisServer> {
@@ -56,12 +59,26 @@ export class RedisServer {
   /** Starts (or restarts, on the same port) the server and resolves once it accepts connections. */
   async start(): Promise<void> {
     if (this.child !== null) throw new Error('redis-server already running');
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir];
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      this.dir,
+    ];
     const child = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let output = '';
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`redis-server did not start in 10 s:\n${output}`)), 10_000);
+      const timer = setTimeout(
+        () => fail(new Error(`redis-server did not start in 10 s:\n${output}`)),
+        10_000,
+      );
       const fail = (err: Error) => {
         clearTimeout(timer);
         this.child = null;
@@ -79,7 +96,9 @@ export class RedisServer {
       };
       child.stdout?.on('data', onData);
       child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-      child.once('exit', (code, signal) => fail(new Error(`redis-server exited (${code ?? signal}) while starting:\n${output}`)));
+      child.once('exit', (code, signal) =>
+        fail(new Error(`redis-server exited (${code ?? signal}) while starting:\n${output}`)),
+      );
       child.once('error', fail);
     });
     child.removeAllListeners('exit');

@@ -15,19 +15,36 @@ export const TEST_SESSION_KEY = Buffer.alloc(32, 7).toString('base64');
 export const DEMO = { email: 'demo@example.com', password: 'demo', name: 'Demo User' };
 
 /** What a browser sends: the error middleware renders error.html for it. */
-export const BROWSER = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
+export const BROWSER = {
+  accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+};
 
 /** Sessions of tests last 10 minutes: those kept in a shared Redis do not linger. */
 export const TEST_SESSION_MAX_AGE = 600;
 
 /** The sample's settings for a test database; `overrides` win (`REDIS_URL: ''` for cookie sessions). */
-export function sampleSettings(databaseUrl: string, overrides: Partial<AppSettings> = {}): AppSettings {
+export function sampleSettings(
+  databaseUrl: string,
+  overrides: Partial<AppSettings> = {},
+): AppSettings {
   const redis = process.env.REDIS_URL ?? '';
-  return loadSettings({ DATABASE_URL: databaseUrl, SESSION_KEYS: TEST_SESSION_KEY, REDIS_URL: redis, SESSION_MAX_AGE: TEST_SESSION_MAX_AGE, ...overrides }, {});
+  return loadSettings(
+    {
+      DATABASE_URL: databaseUrl,
+      SESSION_KEYS: TEST_SESSION_KEY,
+      REDIS_URL: redis,
+      SESSION_MAX_AGE: TEST_SESSION_MAX_AGE,
+      ...overrides,
+    },
+    {},
+  );
 }
 
 /** A test client of a new sample app on `databaseUrl`. */
-export function sampleClient(databaseUrl: string, overrides: Partial<AppSettings> = {}): Promise<TestClient> {
+export function sampleClient(
+  databaseUrl: string,
+  overrides: Partial<AppSettings> = {},
+): Promise<TestClient> {
   return testClient(createSampleApp(sampleSettings(databaseUrl, overrides)));
 }
 
@@ -40,7 +57,8 @@ export function csrfTokenIn(html: string): string | undefined {
 export async function csrfToken(client: TestClient, path: string): Promise<string> {
   const res = await client.get(path, { headers: BROWSER });
   const token = csrfTokenIn(await res.text());
-  if (res.status !== 200 || token === undefined) throw new Error(`GET ${path}: ${res.status}, no CSRF token in the page`);
+  if (res.status !== 200 || token === undefined)
+    throw new Error(`GET ${path}: ${res.status}, no CSRF token in the page`);
   return token;
 }
 
@@ -48,17 +66,34 @@ export async function csrfToken(client: TestClient, path: string): Promise<strin
  * Logs `client` in through the login form (its cookie jar keeps the session) and returns a CSRF
  * token of the new session, read from the logout form of the page it lands on.
  */
-export async function logIn(client: TestClient, email = DEMO.email, password = DEMO.password): Promise<string> {
+export async function logIn(
+  client: TestClient,
+  email = DEMO.email,
+  password = DEMO.password,
+): Promise<string> {
   const token = await csrfToken(client, '/login');
-  const res = await client.post('/login', { headers: BROWSER, form: { csrf_token: token, email, password } });
-  if (res.status !== 303) throw new Error(`logging in as ${email}: ${res.status} ${await res.text()}`);
+  const res = await client.post('/login', {
+    headers: BROWSER,
+    form: { csrf_token: token, email, password },
+  });
+  if (res.status !== 303)
+    throw new Error(`logging in as ${email}: ${res.status} ${await res.text()}`);
   return csrfToken(client, res.headers.get('location') as string);
 }
 
 /** Opens an account through the form (which logs it in) and returns a CSRF token of its session. */
-export async function register(client: TestClient, name: string, email: string, password = 'correct horse battery'): Promise<string> {
+export async function register(
+  client: TestClient,
+  name: string,
+  email: string,
+  password = 'correct horse battery',
+): Promise<string> {
   const token = await csrfToken(client, '/register');
-  const res = await client.post('/register', { headers: BROWSER, form: { csrf_token: token, display_name: name, email, password } });
-  if (res.status !== 303) throw new Error(`registering ${email}: ${res.status} ${await res.text()}`);
+  const res = await client.post('/register', {
+    headers: BROWSER,
+    form: { csrf_token: token, display_name: name, email, password },
+  });
+  if (res.status !== 303)
+    throw new Error(`registering ${email}: ${res.status} ${await res.text()}`);
   return csrfToken(client, res.headers.get('location') as string);
 }

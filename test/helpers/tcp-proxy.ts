@@ -12,7 +12,10 @@ export class TcpProxy {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
 
-  constructor(readonly targetHost: string, readonly targetPort: number) {}
+  constructor(
+    readonly targetHost: string,
+    readonly targetPort: number,
+  ) {}
 
   /** Connections currently open through the proxy (client side). */
   get connections(): number {

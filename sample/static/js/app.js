@@ -10,10 +10,17 @@ document.addEventListener('DOMContentLoaded', () => {
   for (const slug of document.querySelectorAll('input[data-slug-from]')) {
     const source = document.getElementById(slug.dataset.slugFrom);
     let touched = slug.value !== '';
-    slug.addEventListener('input', () => { touched = true; });
+    slug.addEventListener('input', () => {
+      touched = true;
+    });
     source?.addEventListener('input', () => {
       if (touched) return;
-      slug.value = source.value.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 32);
+      slug.value = source.value
+        .toLowerCase()
+        .normalize('NFKD')
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '')
+        .slice(0, 32);
     });
   }
 });

@@ -58,14 +58,16 @@
     if (!project || typeof project.name !== 'string') return;
     const h1 = article.querySelector('h1');
     let name = h1.firstChild;
-    if (!name || name.nodeType !== Node.TEXT_NODE) name = h1.insertBefore(document.createTextNode(''), h1.firstChild);
+    if (!name || name.nodeType !== Node.TEXT_NODE)
+      name = h1.insertBefore(document.createTextNode(''), h1.firstChild);
     const old = name.data.trim();
     name.data = `${project.name} `;
     const slug = h1.querySelector('.slug');
     if (slug) slug.textContent = String(project.slug || '');
     const lead = article.querySelector('.lead');
     if (lead) lead.textContent = project.description || 'No description yet.';
-    if (document.title.startsWith(`${old} · `)) document.title = project.name + document.title.slice(old.length);
+    if (document.title.startsWith(`${old} · `))
+      document.title = project.name + document.title.slice(old.length);
     const remove = article.querySelector('form[data-confirm]');
     if (remove) remove.dataset.confirm = `Delete “${project.name}”?`;
   }
@@ -89,7 +91,10 @@
     viewers.hidden = false;
     viewers.dataset.state = 'live';
     viewers.textContent = `${count} viewing`;
-    viewers.title = count === 1 ? 'Only this page has the project open' : `${count} pages have this project open, this one included`;
+    viewers.title =
+      count === 1
+        ? 'Only this page has the project open'
+        : `${count} pages have this project open, this one included`;
   }
 
   function showOffline(text) {
