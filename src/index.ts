@@ -5,7 +5,14 @@
 import 'reflect-metadata';
 
 export { createApp, Application } from './core/application';
-export type { AppOptions, Hook, Settings, RouteInfo } from './core/application';
+export type {
+  AppOptions,
+  Hook,
+  RequestHook,
+  SendHook,
+  Settings,
+  RouteInfo,
+} from './core/application';
 export type { Router, Route as RouteEntry, RouteMatch } from './core/router';
 export type { TrustProxy } from './core/proxy';
 export type { HandlerMeta, RouteMeta } from './core/metadata';

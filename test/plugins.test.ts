@@ -12,7 +12,11 @@ import {
   inject,
   metaKey,
   recordOnHandler,
+  HTTPForbidden,
+  json,
+  Post,
   RococoError,
+  text,
   type Application,
   type Plugin,
   type Request,
@@ -135,6 +139,132 @@ describe('a plugin', () => {
     const client = await testClient(app);
     try {
       expect(await (await client.get('/talk/quiet/bo')).json()).toEqual({ text: 'hi bo' });
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+@Controller('/hooked')
+class Hooked {
+  @Get('/plain') plain() {
+    return { ok: true };
+  }
+  @Get('/made') made() {
+    return json({ made: true }, { status: 201, headers: { 'x-own': 'handler' } });
+  }
+  @Get('/broken') broken() {
+    throw new Error('boom');
+  }
+  @Post('/upload') upload(req: Request) {
+    return req.text();
+  }
+}
+
+/** Stamps every response, answers `/ping` before anything runs, refuses `x-deny` requests. */
+function stamp(seen: string[]): Plugin {
+  return {
+    name: 'stamp',
+    setup(app) {
+      app.onRequest((req) => {
+        seen.push(`request ${req.method} ${req.path} ${req.route?.origin ?? 'no route'}`);
+        if (req.path === '/ping') return text('pong');
+        if (req.headers['x-deny'] !== undefined) throw new HTTPForbidden('denied by a hook');
+        return undefined;
+      });
+      app.onSend((_req, response) => void response.setHeader('x-stamp', String(response.status)));
+      // The second hook sees what the first one did, and may replace the response.
+      app.onSend((req, response) =>
+        req.path === '/hooked/made'
+          ? json({ replaced: response.getHeader('x-stamp') }, { status: 202 })
+          : undefined,
+      );
+    },
+  };
+}
+
+describe('request and send hooks', () => {
+  it('see every request and response: handlers, errors, 404s, 405s, and answers of their own', async () => {
+    const seen: string[] = [];
+    const app = createApp({ controllers: [Hooked], plugins: [stamp(seen)] });
+    const client = await testClient(app);
+    try {
+      const plain = await client.get('/hooked/plain');
+      expect([plain.status, plain.headers.get('x-stamp'), await plain.json()]).toEqual([
+        200,
+        '200',
+        { ok: true },
+      ]);
+      const made = await client.get('/hooked/made');
+      expect([made.status, made.headers.get('x-own'), await made.json()]).toEqual([
+        202,
+        null,
+        { replaced: '201' },
+      ]);
+      const broken = await client.get('/hooked/broken');
+      expect([broken.status, broken.headers.get('x-stamp')]).toEqual([500, '500']);
+      const missing = await client.get('/nowhere');
+      expect([missing.status, missing.headers.get('x-stamp')]).toEqual([404, '404']);
+      const wrong = await client.delete('/hooked/plain');
+      expect([wrong.status, wrong.headers.get('allow'), wrong.headers.get('x-stamp')]).toEqual([
+        405,
+        'GET, HEAD',
+        '405',
+      ]);
+      const pong = await client.get('/ping');
+      expect([pong.status, await pong.text(), pong.headers.get('x-stamp')]).toEqual([
+        200,
+        'pong',
+        '200',
+      ]);
+      const denied = await client.get('/hooked/plain', { headers: { 'x-deny': '1' } });
+      expect([denied.status, denied.headers.get('x-stamp')]).toEqual([403, '403']);
+      expect((await denied.json()).detail).toBe('denied by a hook');
+      // A hook that answers before the body is read: the body is not taken for a next request.
+      const early = await client.post('/hooked/upload', {
+        body: 'x'.repeat(1000),
+        headers: { 'x-deny': '1', 'content-type': 'text/plain' },
+      });
+      expect(early.status).toBe(403);
+      const upload = await client.post('/hooked/upload', {
+        body: 'hello',
+        headers: { 'content-type': 'text/plain' },
+      });
+      expect([upload.status, await upload.text()]).toEqual([200, 'hello']);
+    } finally {
+      await client.close();
+    }
+    expect(seen).toEqual([
+      'request GET /hooked/plain Hooked.plain',
+      'request GET /hooked/made Hooked.made',
+      'request GET /hooked/broken Hooked.broken',
+      'request GET /nowhere no route',
+      'request DELETE /hooked/plain no route',
+      'request GET /ping no route',
+      'request GET /hooked/plain Hooked.plain',
+      'request POST /hooked/upload Hooked.upload',
+      'request POST /hooked/upload Hooked.upload',
+    ]);
+  });
+
+  it('a send hook that throws ends as a bare 500, never a hang', async () => {
+    const app = createApp({
+      controllers: [Hooked],
+      plugins: [
+        {
+          name: 'faulty',
+          setup: (app) =>
+            void app.onSend(() => {
+              throw new Error('hook bug');
+            }),
+        },
+      ],
+      logger: require('pino')({ level: 'silent' }),
+    });
+    const client = await testClient(app);
+    try {
+      const res = await client.get('/hooked/plain');
+      expect([res.status, (await res.json()).title]).toEqual([500, 'Internal Server Error']);
     } finally {
       await client.close();
     }

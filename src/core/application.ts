@@ -84,6 +84,20 @@ export interface Settings {
 /** A lifecycle hook: startup, shutdown or cleanup. */
 export type Hook = (app: Application) => void | Promise<void>;
 
+/**
+ * Sees every request once it is routed, before the middlewares (404s and 405s included, as
+ * `req.route === null`): a value other than `undefined` is the response, and nothing else runs
+ * (a CORS preflight). Synchronous: what needs to wait belongs in a middleware or a route wrapper.
+ */
+export type RequestHook = (req: Request) => unknown;
+
+/**
+ * Sees every response before it is written (handlers' results, errors, 404s, files): it may
+ * change the status, headers or body, or return another response (security headers, CORS,
+ * compression). Fastify's `onSend`, aiohttp's `on_response_prepare`.
+ */
+export type SendHook = (req: Request, response: Response) => Response | void;
+
 /** What {@link createApp} takes. Unknown keys are refused. */
 export interface AppOptions {
   /** Controller classes; their decorators are read once, here. */
@@ -191,6 +205,8 @@ export class Application {
   private routesFinal = false;
   private readonly appMiddlewares: Middleware[];
   private readonly decorations = new Set<string | symbol>();
+  private readonly requestHooks: RequestHook[] = [];
+  private readonly sendHooks: SendHook[] = [];
   private readonly missChain: Endpoint | null;
   private started: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
@@ -371,6 +387,30 @@ export class Application {
     return this;
   }
 
+  /**
+   * Adds a hook that sees every request before the middlewares (see {@link RequestHook}); in
+   * the order added.
+   *
+   * @example
+   * app.onRequest((req) => (req.path === '/ping' ? text('pong') : undefined));
+   */
+  onRequest(hook: RequestHook): this {
+    this.requestHooks.push(hook);
+    return this;
+  }
+
+  /**
+   * Adds a hook that sees every response before it is written (see {@link SendHook}); in the
+   * order added, each given what the one before returned.
+   *
+   * @example
+   * app.onSend((req, response) => void response.setHeader('x-content-type-options', 'nosniff'));
+   */
+  onSend(hook: SendHook): this {
+    this.sendHooks.push(hook);
+    return this;
+  }
+
   /** Runs the startup hooks, once; `listen()` calls it. */
   startup(): Promise<void> {
     if (this.started === null && this.debug)
@@ -460,6 +500,7 @@ export class Application {
         ? new Request(raw, this, path, qs, {}, null, id)
         : new Request(raw, this, path, qs, match.params, match.route, id);
     if (this.accessLogger !== null) logAccess(this.accessLogger, req, res, process.hrtime.bigint());
+    if (this.requestHooks.length !== 0 && this.answered(req, res, expecting)) return;
     if (match === null) {
       if (expecting) res.shouldKeepAlive = false; // the body that was not asked for must not be read as a request
       this.miss(req, res);
@@ -467,6 +508,25 @@ export class Application {
     }
     if (expecting) this.continue(req, res, match.route.handler);
     else this.run(req, res, match.route.handler);
+  }
+
+  /** Runs the request hooks; true when one of them answered (or failed) the request. */
+  private answered(req: Request, res: ServerResponse, expecting: boolean): boolean {
+    let out: unknown;
+    try {
+      for (const hook of this.requestHooks) {
+        out = hook(req);
+        if (out !== undefined) break;
+      }
+    } catch (e) {
+      if (expecting) res.shouldKeepAlive = false;
+      this.fail(req, res, e);
+      return true;
+    }
+    if (out === undefined) return false;
+    if (expecting) res.shouldKeepAlive = false; // the body that was not asked for must not be read as a request
+    this.reply(req, res, out);
+    return true;
   }
 
   private continue(req: Request, res: ServerResponse, h: RouteHandler): void {
@@ -529,6 +589,7 @@ export class Application {
   private reply(req: Request, res: ServerResponse, value: unknown): void {
     try {
       if (
+        this.sendHooks.length === 0 &&
         value !== null &&
         typeof value === 'object' &&
         (value.constructor === Object || Array.isArray(value))
@@ -547,11 +608,16 @@ export class Application {
       } else {
         const response = toResponse(value);
         response.headers['x-request-id'] = req.id;
-        send(res, response);
+        send(res, this.sendHooks.length === 0 ? response : this.prepare(req, response));
       }
     } catch (e) {
       this.fail(req, res, e);
     }
+  }
+
+  private prepare(req: Request, response: Response): Response {
+    for (const hook of this.sendHooks) response = hook(req, response) ?? response;
+    return response;
   }
 
   private fail(req: Request, res: ServerResponse, err: unknown): void {
@@ -566,7 +632,7 @@ export class Application {
     try {
       const response = this.errorResponse(req, err);
       response.headers['x-request-id'] = req.id;
-      send(res, response);
+      send(res, this.sendHooks.length === 0 ? response : this.prepare(req, response));
     } catch (e) {
       // The error's own response is unsendable (say, a header with a newline): a bare 500.
       this.log.error(
