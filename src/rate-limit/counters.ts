@@ -74,9 +74,8 @@ export class Counters {
         // Keep trying to reconnect, at most every 2 s, so limits come back with Redis.
         retryStrategy: (times) => Math.min(times * 100, 2000),
       });
-      this.client.on('error', (err) =>
-        this.outages.failed(err, 'rate limits: Redis connection error'),
-      );
+      // A reconnecting client fails every attempt while Redis is down: one outage, as requests' failures.
+      this.client.on('error', (err) => this.outages.failed(err, DOWN_MESSAGES[this.redisDown]));
     } else {
       this.client = redis;
     }
