@@ -6,6 +6,7 @@ import {
   EncryptedCookieStorage,
   Get,
   getSession,
+  HTTPSeeOther,
   HTTPUnauthorized,
   Post,
   RateLimit,
@@ -88,6 +89,17 @@ class LoginController {
     if (form.get('password') !== PASSWORD)
       throw new HTTPUnauthorized(`wrong password for ${String(form.get('username'))}`);
     return { user: form.get('username') };
+  }
+}
+
+/** Failures in a row: a success (a redirect, as a login's) forgets them. */
+@Controller('')
+class StreakController {
+  @Post('/streak/<outcome>')
+  @RateLimit({ points: 2, duration: 60, failures: true, resetOnSuccess: true })
+  streak(req: Request) {
+    if (req.params.outcome === 'ok') throw new HTTPSeeOther('/');
+    throw new HTTPUnauthorized();
   }
 }
 
@@ -193,6 +205,25 @@ describe('the app-wide limit, in memory', () => {
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(2);
   });
 
+  test('points and duration read from the settings at startup', async () => {
+    const c = await client(
+      { points: (s) => s.TRIES as number, duration: (s) => s.WINDOW as number },
+      { settings: { TRIES: 2, WINDOW: 30 } },
+    );
+    const res = await c.get('/a');
+    expect(res.headers.get('ratelimit-policy')).toBe('"default";q=2;w=30');
+    expect(await statuses(c, 2)).toEqual([200, 429]);
+    expect(() =>
+      createApp({
+        controllers: [OpenController],
+        settings: { TRIES: '2' },
+        plugins: [rateLimit({ points: (s) => s.TRIES as number, duration: 1 })],
+      }),
+    ).toThrow(
+      /ROCOCO_RATE_LIMIT: rateLimit: points must be a whole number of requests, 1 or more, got 2/,
+    );
+  });
+
   test('each app counts in its own memory', async () => {
     const one = await client({ points: 1, duration: 60 });
     const two = await client({ points: 1, duration: 60 });
@@ -262,6 +293,26 @@ describe('@RateLimit', () => {
     expect(((await address.json()) as Record<string, unknown>)['violated-policies']).toEqual([
       'address',
     ]);
+  });
+
+  test('resetOnSuccess: failures in a row; a success (a redirect) forgets them', async () => {
+    const c = await client({}, { controllers: [StreakController] });
+    const go = async (outcome: string) => (await c.post(`/streak/${outcome}`)).status;
+    expect([await go('no'), await go('ok'), await go('no'), await go('no')]).toEqual([
+      401, 303, 401, 401,
+    ]);
+    const refused = await c.post('/streak/ok');
+    expect(refused.status).toBe(429);
+    expect(() => RateLimit({ points: 1, duration: 1, resetOnSuccess: true })).not.toThrow();
+    @Controller('')
+    class Bad {
+      @Get('/x')
+      @RateLimit({ points: 1, duration: 1, resetOnSuccess: true })
+      x() {}
+    }
+    expect(() => createApp({ controllers: [Bad], plugins: [rateLimit()] })).toThrow(
+      /resetOnSuccess counts failures in a row: it needs failures: true/,
+    );
   });
 
   test('a key function that finds no key leaves the request out of that limit', async () => {

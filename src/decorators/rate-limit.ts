@@ -1,3 +1,4 @@
+import type { Settings } from '../core/application';
 import { getHandlerMetas, handlerMeta } from '../core/metadata';
 import { metaKey } from '../core/plugin';
 import type { Request } from '../core/request';
@@ -18,12 +19,18 @@ export type RateLimitKey =
   | { readonly session: string }
   | ((req: Request) => string | null | undefined | Promise<string | null | undefined>);
 
+/**
+ * A number, or a function that reads it from the app's settings once, at startup (limits an
+ * operator tunes without a release): `(settings) => settings.LOGIN_ATTEMPTS as number`.
+ */
+export type FromSettings = number | ((settings: Settings) => number);
+
 /** One limit: `points` requests per `duration` seconds for each key. */
 export interface RateLimitOptions {
   /** How many requests (or, with `failures`, failed requests) a key may make per `duration`. */
-  points: number;
+  points: FromSettings;
   /** The window, in whole seconds. */
-  duration: number;
+  duration: FromSettings;
   /** Whose budget it is; `'ip'` by default. See {@link RateLimitKey}. */
   key?: RateLimitKey;
   /**
@@ -36,12 +43,25 @@ export interface RateLimitOptions {
    * failed `points` times in `duration` is refused; successes cost nothing. Brute-force guards.
    */
   failures?: boolean;
+  /**
+   * With `failures`: a success (not a 4xx) forgets the key's failures, so the limit counts
+   * failures in a row (an account's wrong passwords until the right one).
+   */
+  resetOnSuccess?: boolean;
   /** Once the budget is spent, the key is refused for this many seconds (not only until the window ends). */
-  block?: number;
+  block?: FromSettings;
 }
 
 /** The keys {@link RateLimitOptions} knows (the plugin's options add their own). */
-export const LIMIT_OPTION_KEYS = ['points', 'duration', 'key', 'name', 'failures', 'block'];
+export const LIMIT_OPTION_KEYS = [
+  'points',
+  'duration',
+  'key',
+  'name',
+  'failures',
+  'resetOnSuccess',
+  'block',
+];
 
 /** A limit as a decorator recorded it: its options, and what shares its budget. */
 export interface RecordedLimit {

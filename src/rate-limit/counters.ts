@@ -144,6 +144,17 @@ export class Counters {
     }
   }
 
+  /** A success of a `resetOnSuccess` limit: the key's failures are forgotten. */
+  async succeeded(counted: Counted): Promise<void> {
+    try {
+      await counted.store.delete(counted.key);
+      counted.consumed = 0;
+      counted.msBeforeNext = 0;
+    } catch (err) {
+      this.outages.failed(err, DOWN_MESSAGES[this.redisDown]);
+    }
+  }
+
   private async count(limit: Limit, store: RateLimiterAbstract, key: string): Promise<Counted> {
     if (limit.failures) {
       const res = await store.get(key);

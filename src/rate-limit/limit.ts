@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Settings } from '../core/application';
 import { RococoError } from '../core/errors';
 import type { Request } from '../core/request';
-import type { RateLimitKey, RateLimitOptions } from '../decorators/rate-limit';
+import type { FromSettings, RateLimitKey, RateLimitOptions } from '../decorators/rate-limit';
 import { getSession } from '../sessions/middleware';
 
 /** What one limit said of one request: its counter after the request, or that it refused it. */
@@ -23,6 +24,8 @@ export class Limit {
   /** Seconds. */
   readonly duration: number;
   readonly failures: boolean;
+  /** With `failures`: a success forgets the key's failures. */
+  readonly resetOnSuccess: boolean;
   /** Seconds a spent key stays refused (`block`); 0: until its window ends. */
   readonly block: number;
   /** The session key its budget is kept by, when `key` is `{ session }`. */
@@ -35,27 +38,30 @@ export class Limit {
   fallback: RateLimiterAbstract | null = null;
   private readonly keyFn: (req: Request) => unknown;
 
-  constructor(options: RateLimitOptions, where: string) {
+  constructor(options: RateLimitOptions, where: string, settings: Settings) {
     this.where = where;
-    const { points, duration, block } = options;
-    if (!Number.isInteger(points) || points < 1)
+    const whole = (field: 'points' | 'duration' | 'block', unit: string): number | undefined => {
+      const given: FromSettings | undefined = options[field];
+      const v: unknown = typeof given === 'function' ? given(settings) : given;
+      if (v === undefined && field === 'block') return undefined;
+      if (typeof v === 'number' && Number.isInteger(v) && v >= 1) return v;
       throw new RococoError(
         'ROCOCO_RATE_LIMIT',
-        `${where}: points must be a whole number of requests, 1 or more, got ${String(points)}`,
+        `${where}: ${field} must be a whole number of ${unit}, 1 or more, got ${String(v)}`,
       );
-    if (!Number.isInteger(duration) || duration < 1)
-      throw new RococoError(
-        'ROCOCO_RATE_LIMIT',
-        `${where}: duration must be a whole number of seconds, 1 or more, got ${String(duration)}`,
-      );
-    if (block !== undefined && (!Number.isInteger(block) || block < 1))
-      throw new RococoError(
-        'ROCOCO_RATE_LIMIT',
-        `${where}: block must be a whole number of seconds, 1 or more, got ${String(block)}`,
-      );
+    };
+    const points = whole('points', 'requests') as number;
+    const duration = whole('duration', 'seconds') as number;
+    const block = whole('block', 'seconds');
     this.points = points;
     this.duration = duration;
     this.failures = options.failures === true;
+    this.resetOnSuccess = options.resetOnSuccess === true;
+    if (this.resetOnSuccess && !this.failures)
+      throw new RococoError(
+        'ROCOCO_RATE_LIMIT',
+        `${where}: resetOnSuccess counts failures in a row: it needs failures: true`,
+      );
     this.block = block ?? 0;
     this.name = options.name ?? `${points}-in-${duration}s`;
     // The name goes into a header as a structured-field string: printable ASCII only.

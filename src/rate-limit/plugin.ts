@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Application } from '../core/application';
+import type { Application, Settings } from '../core/application';
 import { HTTPError, RococoError } from '../core/errors';
 import { checkOptions, readSetting } from '../core/options';
 import type { Plugin, RouteBuild } from '../core/plugin';
@@ -82,32 +82,19 @@ export function rateLimit(options: RateLimitPluginOptions = {}): Plugin {
     throw new RococoError('ROCOCO_RATE_LIMIT', 'rateLimit: prefix must be a string');
   const redisDown = checkRedisDown(options.redisDown ?? 'allow');
   const headers = options.headers ?? true;
-  const appLimit =
-    points === undefined
-      ? null
-      : new Limit(
-          {
-            points,
-            duration: duration as number,
-            key: options.key,
-            name: options.name ?? 'default',
-            failures: options.failures,
-            block: options.block,
-          },
-          'rateLimit',
-        );
+  let appLimit: Limit | null = null;
   let counters: Counters;
   const compiled = new Map<RecordedLimit, Limit>();
   let hooked = false;
 
-  const limitsOf = (route: RouteBuild): Limit[] => {
+  const limitsOf = (route: RouteBuild, settings: Settings): Limit[] => {
     const own = route.meta.extras.get(RATE_LIMIT) as RecordedLimit[] | undefined;
     if (own !== undefined) route.claim(RATE_LIMIT);
     const limits = appLimit === null ? [] : [appLimit];
     for (const recorded of [...controllerRateLimits(route.controller), ...(own ?? [])]) {
       let limit = compiled.get(recorded);
       if (limit === undefined) {
-        limit = new Limit(recorded.options, `@RateLimit on ${recorded.scope}`);
+        limit = new Limit(recorded.options, `@RateLimit on ${recorded.scope}`, settings);
         counters.attach(limit, recorded.scope);
         compiled.set(recorded, limit);
       }
@@ -141,12 +128,27 @@ export function rateLimit(options: RateLimitPluginOptions = {}): Plugin {
         redisDown,
         outageLogInterval: options.outageLogInterval,
       });
-      if (appLimit !== null) counters.attach(appLimit, 'app');
+      if (points !== undefined) {
+        appLimit = new Limit(
+          {
+            points,
+            duration: duration as number,
+            key: options.key,
+            name: options.name ?? 'default',
+            failures: options.failures,
+            resetOnSuccess: options.resetOnSuccess,
+            block: options.block,
+          },
+          'rateLimit',
+          app.settings,
+        );
+        counters.attach(appLimit, 'app');
+      }
       app.on('startup', () => counters.ready());
       app.on('cleanup', () => counters.close());
     },
     route(route, app) {
-      const limits = limitsOf(route);
+      const limits = limitsOf(route, app.settings);
       if (limits.length === 0) return;
       if (headers && !hooked) {
         hooked = true;
@@ -191,16 +193,23 @@ function limited(
     if (counted.some((c) => c.refused)) throw tooManyRequests(counted);
     const failures = counted.filter((c) => c.limit.failures);
     if (failures.length === 0) return inner(req);
-    const fail = () => Promise.all(failures.map((c) => counters.failed(c)));
+    // A 4xx is a failed attempt; a success (a redirect included: a login's) may forget them.
+    const settle = (status: number) =>
+      isClientError(status)
+        ? Promise.all(failures.map((c) => counters.failed(c)))
+        : status < 400
+          ? Promise.all(
+              failures.filter((c) => c.limit.resetOnSuccess).map((c) => counters.succeeded(c)),
+            )
+          : undefined;
     let out: unknown;
     try {
       out = await inner(req);
     } catch (e) {
-      if (e instanceof HTTPError && isClientError(e.status)) await fail();
+      if (e instanceof HTTPError) await settle(e.status);
       throw e;
     }
-    if ((out instanceof Response || out instanceof HTTPError) && isClientError(out.status))
-      await fail();
+    await settle(out instanceof Response || out instanceof HTTPError ? out.status : 200);
     return out;
   };
 }
