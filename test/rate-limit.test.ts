@@ -20,6 +20,7 @@ import {
 } from '../src';
 import { testClient, type TestClient } from '../src/testing';
 import { memoryLogger, WARN } from './helpers/memory-logger';
+import { TcpProxy } from './helpers/tcp-proxy';
 
 const KEY = Buffer.alloc(32, 3).toString('base64');
 const REDIS_URL = process.env.REDIS_URL || undefined;
@@ -536,6 +537,93 @@ describeRedis('in Redis', () => {
     expect((await one.get('/a')).status).toBe(429);
     await sleep(2100);
     expect((await two.get('/a')).status).toBe(200);
+  });
+
+  test('Redis that goes away and comes back: requests pass meanwhile, at once; then the count goes on', async () => {
+    const target = new URL(REDIS_URL as string);
+    const proxy = new TcpProxy(target.hostname, Number(target.port || 6379));
+    const port = await proxy.start();
+    const { logger, records } = memoryLogger('info');
+    const c = await testClient(
+      createApp({
+        controllers: [OpenController],
+        logger,
+        settings: { ACCESS_LOG: false },
+        plugins: [
+          rateLimit({
+            points: 3,
+            duration: 60,
+            name: `flaky-${randomBytes(3).toString('hex')}`,
+            prefix: PREFIX,
+            redis: `redis://127.0.0.1:${port}`,
+            timeout: 300,
+          }),
+        ],
+      }),
+    );
+    clients.push(c);
+    try {
+      expect((await c.get('/a')).headers.get('ratelimit')).toMatch(/;r=2;t=60$/);
+      await proxy.stop();
+      const start = Date.now();
+      for (let i = 0; i < 5; i++) {
+        const res = await c.get('/a');
+        expect(res.status).toBe(200);
+        expect(res.headers.get('ratelimit')).toBeNull();
+      }
+      expect(Date.now() - start).toBeLessThan(1500);
+      await proxy.start();
+      // ioredis reconnects within its retry delay (at most 2 s here).
+      let res = await c.get('/a');
+      for (let i = 0; i < 40 && res.headers.get('ratelimit') === null; i++) {
+        await sleep(100);
+        res = await c.get('/a');
+      }
+      expect(res.headers.get('ratelimit')).toMatch(/;r=1;t=\d+$/); // the count kept in Redis
+      expect((await c.get('/a')).status).toBe(200);
+      expect((await c.get('/a')).status).toBe(429);
+      await sleep(1200);
+      const msgs = records.map((r) => r.msg);
+      expect(msgs).toContain(
+        'rate limits: Redis failed; requests go through unlimited until it is back',
+      );
+      expect(msgs.some((m) => /^rate limits: Redis is back after/.test(String(m)))).toBe(true);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('a Redis that stops answering: requests wait at most the timeout, then pass', async () => {
+    const target = new URL(REDIS_URL as string);
+    const proxy = new TcpProxy(target.hostname, Number(target.port || 6379));
+    const port = await proxy.start();
+    const { logger } = memoryLogger('warn');
+    const c = await testClient(
+      createApp({
+        controllers: [OpenController],
+        logger,
+        plugins: [
+          rateLimit({
+            points: 3,
+            duration: 60,
+            prefix: PREFIX,
+            redis: `redis://127.0.0.1:${port}`,
+            timeout: 300,
+          }),
+        ],
+      }),
+    );
+    clients.push(c);
+    try {
+      expect((await c.get('/a')).status).toBe(200);
+      proxy.freeze();
+      const start = Date.now();
+      const res = await c.get('/a');
+      expect(res.status).toBe(200);
+      expect(Date.now() - start).toBeLessThan(1000);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   test('failures only, and a route limit, counted in Redis across apps', async () => {
