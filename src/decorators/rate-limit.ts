@@ -13,6 +13,11 @@ export const RATE_LIMIT = metaKey('@RateLimit', 'rate-limit');
  * address when it has none; the route must go through `sessions()`); or a function of the
  * request, which may read the body (the handler can still read it). A function that returns
  * `undefined`, `null` or `''` leaves the request out of this limit.
+ *
+ * @example
+ * key: 'ip'
+ * key: { session: 'user_id' }
+ * key: (req) => req.headers['x-api-key'] as string | undefined
  */
 export type RateLimitKey =
   | 'ip'
@@ -25,7 +30,12 @@ export type RateLimitKey =
  */
 export type FromSettings = number | ((settings: Settings) => number);
 
-/** One limit: `points` requests per `duration` seconds for each key. */
+/**
+ * One limit: `points` requests per `duration` seconds for each key.
+ *
+ * @example
+ * { points: 60, duration: 60, key: { session: 'user_id' }, name: 'writes' }
+ */
 export interface RateLimitOptions {
   /** How many requests (or, with `failures`, failed requests) a key may make per `duration`. */
   points: FromSettings;

@@ -13,6 +13,9 @@ import { isSpent, type Limit, type Verdict } from './limit';
 /**
  * What a request meets while Redis is down: `'allow'`, no limit (and a warning, once an
  * outage); `'memory'`, the limits counted in this process alone; `'refuse'`, a 503.
+ *
+ * @example
+ * rateLimit({ redisDown: 'refuse' }) // a paid API behind the route: no request unlimited
  */
 export type RedisDown = 'allow' | 'memory' | 'refuse';
 
@@ -45,6 +48,11 @@ const DOWN_MESSAGES: Record<RedisDown, string> = {
  * never waits for a Redis that is down: the client has no offline queue and a command timeout,
  * and the limiter refuses at once when the connection is not ready. Failures are logged through
  * an {@link OutageLog}: the first with its stack, then counted.
+ *
+ * @example
+ * const counters = new Counters(app.log, { redis: url, prefix, timeout: 1000, redisDown: 'allow', outageLogInterval: undefined });
+ * counters.attach(limit, 'AuthController.login');
+ * const verdict = await counters.check(limit, req.ip); // null: Redis is down, let it through
  */
 export class Counters {
   readonly client: Redis | null;

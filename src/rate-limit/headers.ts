@@ -19,6 +19,9 @@ function seconds(ms: number): number {
  * structured-field form of drafts 08 and later): each limit's quota and window, and what is left
  * of it and when it resets: `RateLimit-Policy: "5-in-60s";q=5;w=60` and
  * `RateLimit: "5-in-60s";r=2;t=41`.
+ *
+ * @example
+ * Object.assign(response.headers, rateLimitFields(verdicts));
  */
 export function rateLimitFields(verdicts: readonly Verdict[]): {
   'ratelimit-policy': string;
@@ -40,6 +43,9 @@ export function rateLimitFields(verdicts: readonly Verdict[]): {
  * The 429 of a request that spent a limit: an RFC 9457 problem of the draft's `quota-exceeded`
  * type naming the spent policies (`violated-policies`), with `Retry-After` (the longest wait of
  * the spent ones) and the `RateLimit` fields.
+ *
+ * @example
+ * if (verdicts.some((v) => v.refused)) throw tooManyRequests(verdicts);
  */
 export function tooManyRequests(verdicts: readonly Verdict[]): HTTPTooManyRequests {
   const spent = verdicts.filter((v) => v.refused);

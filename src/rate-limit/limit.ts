@@ -17,7 +17,14 @@ export interface Verdict {
   readonly refused: boolean;
 }
 
-/** A limit as checked per request: its options, compiled once at startup. */
+/**
+ * A limit as checked per request: its options, compiled once at startup (numbers read from the
+ * settings and checked, the key made a function).
+ *
+ * @example
+ * const limit = new Limit({ points: 5, duration: 900, failures: true }, '@RateLimit on AuthController.login', app.settings);
+ * const key = await limit.keyOf(req); // undefined: the limit leaves this request alone
+ */
 export class Limit {
   readonly name: string;
   readonly points: number;

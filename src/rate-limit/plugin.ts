@@ -17,7 +17,12 @@ import { checkRedisDown, Counters, type Counted, type RedisDown } from './counte
 import { rateLimitFields, tooManyRequests } from './headers';
 import { Limit } from './limit';
 
-/** What {@link rateLimit} takes: the app's own limit (optional), and where limits count. */
+/**
+ * What {@link rateLimit} takes: the app's own limit (optional), and where limits count.
+ *
+ * @example
+ * rateLimit({ points: 300, duration: 60, redis: settings.REDIS_URL, redisDown: 'memory', prefix: 'tracker:ratelimit:' })
+ */
 export interface RateLimitPluginOptions extends Partial<RateLimitOptions> {
   /**
    * Where limits count: a Redis URL or an ioredis client (shared by every worker and host), or
