@@ -6,12 +6,24 @@
  *   feature only where declared below (type-only imports do not count: they vanish at build);
  * - no cycles between files, except type-only ones.
  */
-const FEATURES = ['templates', 'static', 'schemas', 'openapi', 'websocket', 'sessions', 'database'];
+const FEATURES = [
+  'templates',
+  'static',
+  'schemas',
+  'openapi',
+  'websocket',
+  'sessions',
+  'database',
+  'rate-limit',
+];
 
 /** Which feature may import which other one, and why. */
 const ALLOWED = {
   // The docs page serves swagger-ui-dist's files with the static plugin's StaticFiles class.
   openapi: ['static'],
+  // A limit keyed by the session's user reads the session (getSession), and checks at startup
+  // that the route goes through sessions().
+  'rate-limit': ['sessions'],
 };
 
 module.exports = {

@@ -7,6 +7,7 @@ import {
   database,
   intConverter,
   openapi,
+  rateLimit,
   schemas,
   sessions,
   staticFiles,
@@ -33,7 +34,8 @@ import { UsersController } from './users/users.controller';
  *
  * Middlewares, outermost first: timing; sessions, saved around everything (also error pages
  * and redirects); error pages; then CSRF checks, so that a refused form is a 403 page. They run
- * on the WebSocket handshake of a project's live page too.
+ * on the WebSocket handshake of a project's live page too. Rate limits (`@RateLimit`) run inside
+ * them, so a 429 is an error page for browsers and a problem for API clients.
  */
 export function createSampleApp(settings: AppSettings = loadSettings()): Application {
   return createApp({
@@ -64,6 +66,10 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
         description: 'Projects of the rococo sample, as JSON.',
         prefix: '/api',
       }),
+      // Last, so a refused request costs nothing else (no validation, no body). Counted in Redis
+      // when settings.REDIS_URL is set (every worker shares the budgets), else in this process.
+      // The limits are on the routes: AuthController.login and ApiController's writes.
+      rateLimit({ prefix: `${settings.REDIS_PREFIX}ratelimit:` }),
     ],
   });
 }

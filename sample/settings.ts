@@ -22,6 +22,15 @@ export const defaults = {
   REDIS_URL: '',
   /** Prefix of the live pages' Redis keys and hub channels: apps of different databases sharing a Redis keep apart. */
   REDIS_PREFIX: 'tracker:',
+  /**
+   * Wrong passwords in a row an account may get in 15 minutes; the next login to it is refused
+   * (429) until they are 15 minutes old. A right password forgets them.
+   */
+  LOGIN_FAILURES_PER_ACCOUNT: 5,
+  /** Failed logins an address may make in an hour, whatever the accounts (password spraying). */
+  LOGIN_FAILURES_PER_ADDRESS: 50,
+  /** Changes a user may make through the API (each of POST, PUT, DELETE) per minute. */
+  API_WRITES_PER_MINUTE: 60,
   /** How long a session lasts without a request, in seconds: 14 days. */
   SESSION_MAX_AGE: 14 * 24 * 3600,
 };

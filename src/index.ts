@@ -96,3 +96,10 @@ export type { OpenAPIOptions, OperationDoc, OperationDocSource } from './openapi
 export type { DocOptions, SecurityRequirements } from './decorators/doc';
 /** Injects a token rather than the parameter's type: `@inject(SETTINGS) settings: AppSettings`. */
 export { inject } from 'tsyringe';
+
+// Rate limits (issue 17): the rateLimit() plugin and @RateLimit.
+export { rateLimit } from './rate-limit/plugin';
+export type { RateLimitPluginOptions } from './rate-limit/plugin';
+export type { RedisDown } from './rate-limit/counters';
+export { RateLimit } from './decorators/rate-limit';
+export type { RateLimitOptions, RateLimitKey } from './decorators/rate-limit';

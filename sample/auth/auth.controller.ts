@@ -7,6 +7,7 @@ import {
   HTTPSeeOther,
   newSession,
   Post,
+  RateLimit,
   render,
   Request,
   Template,
@@ -32,7 +33,25 @@ export class AuthController {
     return { next, email: '', error: null };
   }
 
+  /**
+   * Brute force meets two limits, on failed logins only (a 401 or 422): wrong passwords in a row
+   * for one account (the posted email), and failed logins from one address.
+   */
   @Post('/login', { name: 'authenticate' })
+  @RateLimit({
+    name: 'account',
+    points: (settings) => settings.LOGIN_FAILURES_PER_ACCOUNT as number,
+    duration: 15 * 60,
+    failures: true,
+    resetOnSuccess: true,
+    key: postedEmail,
+  })
+  @RateLimit({
+    name: 'address',
+    points: (settings) => settings.LOGIN_FAILURES_PER_ADDRESS as number,
+    duration: 3600,
+    failures: true,
+  })
   async login(req: Request) {
     const form = formObject(await req.form());
     const next = localPath(form.next);
@@ -108,4 +127,9 @@ export class AuthController {
     const session = await newSession(req);
     session.set(USER_ID, user.id);
   }
+}
+
+/** The account a login is for: its posted email as the login looks it up (the handler reads the form again). */
+async function postedEmail(req: Request): Promise<string> {
+  return (formObject(await req.form()).email ?? '').trim().toLowerCase();
 }

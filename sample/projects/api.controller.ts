@@ -7,13 +7,14 @@ import {
   json,
   Post,
   Put,
+  RateLimit,
   Request,
   Schema,
   serialize,
   SETTINGS,
   Use,
 } from '../../src';
-import { apiLoginRequired, apiUser } from '../auth/current-user';
+import { apiLoginRequired, apiUser, USER_ID } from '../auth/current-user';
 import type { AppSettings } from '../settings';
 import { LiveService, projectFields } from './live.service';
 import { mustOwn } from './ownership';
@@ -27,11 +28,19 @@ import {
 } from './project.schemas';
 import { ProjectsService } from './projects.service';
 
+/** Writes per user and minute; each route put under it counts its own. */
+const apiWrites = RateLimit({
+  name: 'writes',
+  points: (settings) => settings.API_WRITES_PER_MINUTE as number,
+  duration: 60,
+  key: { session: USER_ID },
+});
+
 /**
  * The JSON API, named as in the talk's `add_route_context` example; every route has a @Schema.
  * Reading is open to all; writing needs the session of a logged-in user (a 401 problem, checked
  * before the body), and changing or deleting a project, its owner (a 403). Changes reach the
- * project's open pages as the forms' do.
+ * project's open pages as the forms' do. Each write is rate limited per user (429 past it).
  */
 @Controller('/api', { name: 'api' })
 export class ApiController {
@@ -69,6 +78,7 @@ export class ApiController {
 
   @Post('/projects', { name: 'add_project' })
   @Use(apiLoginRequired)
+  @apiWrites
   @Schema({ request: ProjectInput, response: ProjectOut, status: 201 })
   @Doc({
     summary: 'Add a project',
@@ -90,6 +100,7 @@ export class ApiController {
 
   @Put('/projects/<project_id:id>', { name: 'edit_project' })
   @Use(apiLoginRequired)
+  @apiWrites
   @Schema({ params: ProjectParams, request: ProjectInput, response: ProjectOut })
   @Doc({
     summary: 'Change a project',
@@ -104,6 +115,7 @@ export class ApiController {
 
   @Delete('/projects/<project_id:id>', { name: 'delete_project' })
   @Use(apiLoginRequired)
+  @apiWrites
   @Schema({ params: ProjectParams, status: 204 })
   @Doc({ summary: 'Delete a project', responses: { 403: 'Only its owner may delete a project' } })
   async remove(req: Request<unknown, unknown, ProjectParams>): Promise<void> {

@@ -34,6 +34,11 @@ export function sampleSettings(
       SESSION_KEYS: TEST_SESSION_KEY,
       REDIS_URL: redis,
       SESSION_MAX_AGE: TEST_SESSION_MAX_AGE,
+      // Every test logs in from 127.0.0.1, and suites share a Redis: limits out of their way.
+      // test/sample-rate-limit.test.ts sets them back.
+      LOGIN_FAILURES_PER_ACCOUNT: 10_000,
+      LOGIN_FAILURES_PER_ADDRESS: 10_000,
+      API_WRITES_PER_MINUTE: 10_000,
       ...overrides,
     },
     {},

@@ -1,0 +1,223 @@
+import type { Redis } from 'ioredis';
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  type RateLimiterAbstract,
+  type RateLimiterRes,
+} from 'rate-limiter-flexible';
+import type { Logger } from 'pino';
+import { HTTPServiceUnavailable, RococoError } from '../core/errors';
+import { OutageLog } from '../core/outage-log';
+import { isSpent, type Limit, type Verdict } from './limit';
+
+/**
+ * What a request meets while Redis is down: `'allow'`, no limit (and a warning, once an
+ * outage); `'memory'`, the limits counted in this process alone; `'refuse'`, a 503.
+ *
+ * @example
+ * rateLimit({ redisDown: 'refuse' }) // a paid API behind the route: no request unlimited
+ */
+export type RedisDown = 'allow' | 'memory' | 'refuse';
+
+/** What {@link Counters} takes. */
+export interface CountersOptions {
+  /** A Redis URL or an ioredis client; null: in this process's memory. */
+  redis: string | Redis | null;
+  prefix: string;
+  /** Ms a Redis command may take. */
+  timeout: number;
+  redisDown: RedisDown;
+  outageLogInterval: number | undefined;
+}
+
+/** The verdict of a request with what it was counted in, for counting its failure afterwards. */
+export interface Counted extends Verdict {
+  readonly key: string;
+  readonly store: RateLimiterAbstract;
+}
+
+const DOWN_MESSAGES: Record<RedisDown, string> = {
+  allow: 'rate limits: Redis failed; requests go through unlimited until it is back',
+  memory: 'rate limits: Redis failed; requests are limited in each process until it is back',
+  refuse: 'rate limits: Redis failed; requests are refused (503) until it is back',
+};
+
+/**
+ * Where the limits count: in this process (rate-limiter-flexible's `RateLimiterMemory`), or in
+ * Redis (`RateLimiterRedis`), shared by every worker and host that uses it. A Redis command
+ * never waits for a Redis that is down: the client has no offline queue and a command timeout,
+ * and the limiter refuses at once when the connection is not ready. Failures are logged through
+ * an {@link OutageLog}: the first with its stack, then counted.
+ *
+ * @example
+ * const counters = new Counters(app.log, { redis: url, prefix, timeout: 1000, redisDown: 'allow', outageLogInterval: undefined });
+ * counters.attach(limit, 'AuthController.login');
+ * const verdict = await counters.check(limit, req.ip); // null: Redis is down, let it through
+ */
+export class Counters {
+  readonly client: Redis | null;
+  private readonly owned: boolean;
+  private readonly prefix: string;
+  private readonly timeout: number;
+  private readonly redisDown: RedisDown;
+  private readonly outages: OutageLog;
+
+  constructor(log: Logger, options: CountersOptions) {
+    this.prefix = options.prefix;
+    this.timeout = options.timeout;
+    this.redisDown = options.redisDown;
+    this.outages = new OutageLog(log, 'rate limits: Redis', {
+      interval: options.outageLogInterval,
+    });
+    const redis = options.redis;
+    this.owned = typeof redis === 'string';
+    if (typeof redis === 'string') {
+      const { Redis: Client } = require('ioredis') as typeof import('ioredis'); // only apps with Redis limits load it
+      this.client = new Client(redis, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: this.timeout,
+        commandTimeout: this.timeout,
+        lazyConnect: true,
+        // Keep trying to reconnect, at most every 2 s, so limits come back with Redis.
+        retryStrategy: (times) => Math.min(times * 100, 2000),
+      });
+      // A reconnecting client fails every attempt while Redis is down: one outage, as requests' failures.
+      this.client.on('error', (err) => this.outages.failed(err, DOWN_MESSAGES[this.redisDown]));
+    } else {
+      this.client = redis;
+    }
+  }
+
+  /** Gives `limit` its counters, under a prefix of its own (`scope`: what shares its budget). */
+  attach(limit: Limit, scope: string): void {
+    const memory = () =>
+      new RateLimiterMemory({
+        points: limit.points,
+        duration: limit.duration,
+        blockDuration: limit.failures ? 0 : limit.block,
+      });
+    if (this.client === null) {
+      limit.store = memory();
+      return;
+    }
+    limit.store = new RateLimiterRedis({
+      storeClient: this.client,
+      keyPrefix: `${this.prefix}${scope}:${limit.name}`,
+      points: limit.points,
+      duration: limit.duration,
+      blockDuration: limit.failures ? 0 : limit.block,
+      rejectIfRedisNotReady: true,
+    });
+    if (this.redisDown === 'memory') limit.fallback = memory();
+  }
+
+  /**
+   * Counts a request against `limit` (or, for a `failures` limit, reads its count): its verdict,
+   * or null when Redis is down and requests go through.
+   */
+  async check(limit: Limit, key: string): Promise<Counted | null> {
+    try {
+      const counted = await this.count(limit, limit.store, key);
+      if (this.outages.failing) this.outages.ok();
+      return counted;
+    } catch (err) {
+      this.outages.failed(err, DOWN_MESSAGES[this.redisDown]);
+      if (this.redisDown === 'refuse')
+        throw new HTTPServiceUnavailable('Rate limits cannot be checked for a moment; try again', {
+          headers: { 'retry-after': '5' },
+        });
+      if (limit.fallback === null) return null;
+      return this.count(limit, limit.fallback, key);
+    }
+  }
+
+  /** Counts a failed request of a `failures` limit; a Redis failure is logged, never thrown. */
+  async failed(counted: Counted): Promise<void> {
+    const { limit, store, key } = counted;
+    try {
+      let res: RateLimiterRes;
+      try {
+        res = await store.consume(key);
+      } catch (e) {
+        if (!isSpent(e)) throw e;
+        res = e;
+      }
+      if (limit.block > 0 && res.consumedPoints >= limit.points)
+        res = await store.block(key, limit.block);
+      counted.consumed = res.consumedPoints;
+      counted.msBeforeNext = res.msBeforeNext;
+    } catch (err) {
+      this.outages.failed(err, DOWN_MESSAGES[this.redisDown]);
+    }
+  }
+
+  /** A success of a `resetOnSuccess` limit: the key's failures are forgotten. */
+  async succeeded(counted: Counted): Promise<void> {
+    try {
+      await counted.store.delete(counted.key);
+      counted.consumed = 0;
+      counted.msBeforeNext = 0;
+    } catch (err) {
+      this.outages.failed(err, DOWN_MESSAGES[this.redisDown]);
+    }
+  }
+
+  private async count(limit: Limit, store: RateLimiterAbstract, key: string): Promise<Counted> {
+    if (limit.failures) {
+      const res = await store.get(key);
+      return {
+        ...limit.verdict(res, res !== null && res.consumedPoints >= limit.points),
+        key,
+        store,
+      };
+    }
+    try {
+      return { ...limit.verdict(await store.consume(key), false), key, store };
+    } catch (e) {
+      if (isSpent(e)) return { ...limit.verdict(e, true), key, store };
+      throw e;
+    }
+  }
+
+  /**
+   * Startup connects to Redis and waits, at most `timeout`, for the connection or its first
+   * error: the first requests are counted rather than let through. A Redis that cannot be
+   * reached does not stop the app: its requests meet `redisDown`.
+   */
+  async ready(): Promise<void> {
+    const client = this.client;
+    if (client === null || client.status === 'ready') return;
+    if (client.status === 'wait') client.connect().catch(() => {}); // the error is heard below
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        client.off('ready', done).off('error', done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.timeout);
+      client.once('ready', done).once('error', done);
+    });
+  }
+
+  /** Writes the outage counts and closes a client made from a URL (the app's cleanup). */
+  async close(): Promise<void> {
+    this.outages.close();
+    const c = this.client;
+    if (c === null || !this.owned) return;
+    if (c.status === 'wait' || c.status === 'end') return c.disconnect();
+    await c.quit().then(
+      () => undefined,
+      () => c.disconnect(),
+    );
+  }
+}
+
+/** Checks the plugin's Redis options at startup. */
+export function checkRedisDown(value: unknown): RedisDown {
+  if (value === 'allow' || value === 'memory' || value === 'refuse') return value;
+  throw new RococoError(
+    'ROCOCO_RATE_LIMIT',
+    `rateLimit: redisDown must be 'allow', 'memory' or 'refuse', got ${JSON.stringify(value)}`,
+  );
+}
