@@ -96,3 +96,16 @@ export type { OpenAPIOptions, OperationDoc, OperationDocSource } from './openapi
 export type { DocOptions, SecurityRequirements } from './decorators/doc';
 /** Injects a token rather than the parameter's type: `@inject(SETTINGS) settings: AppSettings`. */
 export { inject } from 'tsyringe';
+
+// Security headers (helmet's, with a CSP nonce per page that asks for one)
+export { securityHeaders } from './security-headers/plugin';
+export { cspNonce } from './security-headers/nonce';
+export { SecurityHeaders } from './decorators/security-headers';
+export type { SecurityHeadersMeta } from './decorators/security-headers';
+export type {
+  SecurityHeadersOptions,
+  StrictTransportSecurityOptions,
+  ReferrerPolicyToken,
+} from './security-headers/options';
+export type { ContentSecurityPolicyOptions, DirectiveValue } from './security-headers/csp';
+export { DEFAULT_DIRECTIVES as DEFAULT_CSP_DIRECTIVES } from './security-headers/csp';
