@@ -53,7 +53,7 @@ export function SecurityHeaders(options: SecurityHeadersMeta): ClassDecorator & 
 /** What `@SecurityHeaders` recorded on a controller class and its ancestors, the base's first. */
 export function controllerSecurityHeaders(controller: Function): SecurityHeadersMeta[] {
   const out: SecurityHeadersMeta[] = [];
-  for (let c: unknown = controller; typeof c === 'function' && c !== Function.prototype; ) {
+  for (let c: unknown = controller; typeof c === 'function' && c !== Function.prototype;) {
     const meta = onClasses.get(c as Function);
     if (meta !== undefined) out.unshift(meta);
     c = Object.getPrototypeOf(c);

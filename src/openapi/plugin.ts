@@ -93,6 +93,7 @@ function docsPage(title: string, documentPath: string, assets: string, init: str
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>${esc(title)} · API</title>
   <link rel="stylesheet" href="${esc(assets)}/swagger-ui.css">
+  <link rel="icon" type="image/png" href="${esc(assets)}/favicon-32x32.png">
 </head>
 <body>
   <div id="docs" data-url="${esc(documentPath)}"></div>

@@ -74,20 +74,32 @@ const KNOWN = new Set([
 const BARE = new Set(['upgrade-insecure-requests', 'block-all-mixed-content']);
 
 /** Keywords a browser reads only quoted: unquoted, they are a host named `self`. */
-const KEYWORDS = /^(none|self|strict-dynamic|report-sample|unsafe-inline|unsafe-eval|unsafe-hashes|wasm-unsafe-eval|inline-speculation-rules|nonce-.*|sha(256|384|512)-.*)$/;
+const KEYWORDS =
+  /^(none|self|strict-dynamic|report-sample|unsafe-inline|unsafe-eval|unsafe-hashes|wasm-unsafe-eval|inline-speculation-rules|nonce-.*|sha(256|384|512)-.*)$/;
 /** One source: visible ASCII without the separators of the header (`;` and `,`). */
 const SOURCE = /^[\x21-\x2b\x2d-\x3a\x3c-\x7e]+$/;
 
 /** The directives where a request's nonce goes, when the policy has them. */
 const NONCE_DIRECTIVES = ['script-src', 'style-src'];
 
-/** A policy compiled once: its header name, its value, and the value cut where a nonce goes. */
-export interface CompiledPolicy {
-  /** `content-security-policy`, or its `-report-only` twin. */
-  readonly name: string;
+/** A policy's header value, and the same cut where a nonce goes. */
+export interface PolicyValue {
   readonly value: string;
   /** `value` cut at the nonce's places: joined with `'nonce-…'` for a page that asked for one. */
   readonly parts: readonly string[] | null;
+}
+
+/** A policy compiled once: its header name, its value over HTTPS and over plain HTTP. */
+export interface CompiledPolicy {
+  /** `content-security-policy`, or its `-report-only` twin. */
+  readonly name: string;
+  readonly https: PolicyValue;
+  /**
+   * Without `upgrade-insecure-requests` and `block-all-mixed-content`: over plain HTTP they only
+   * break the page (its own scripts and styles asked for over HTTPS, which the server may not
+   * speak), as HSTS would; over HTTPS they keep its old http:// links working.
+   */
+  readonly http: PolicyValue;
 }
 
 /** The directives as one map: defaults (unless told otherwise), then each layer's, checked. */
@@ -162,6 +174,16 @@ export function compilePolicy(
   directives: ReadonlyMap<string, readonly string[]>,
   reportOnly: boolean,
 ): CompiledPolicy {
+  const https = policyValue(directives);
+  const plain = new Map([...directives].filter(([name]) => !BARE.has(name)));
+  return {
+    name: reportOnly ? 'content-security-policy-report-only' : 'content-security-policy',
+    https,
+    http: plain.size === directives.size ? https : policyValue(plain),
+  };
+}
+
+function policyValue(directives: ReadonlyMap<string, readonly string[]>): PolicyValue {
   const MARK = '\u0000';
   const noncedIn = new Set<string>();
   for (const name of NONCE_DIRECTIVES) {
@@ -174,10 +196,8 @@ export function compilePolicy(
       return all.length === 0 ? name : `${name} ${all.join(' ')}`;
     })
     .join(';');
-  const value = text.replaceAll(` ${MARK}`, '');
   return {
-    name: reportOnly ? 'content-security-policy-report-only' : 'content-security-policy',
-    value,
+    value: text.replaceAll(` ${MARK}`, ''),
     parts: noncedIn.size === 0 ? null : text.split(MARK),
   };
 }

@@ -39,11 +39,7 @@ export interface SecurityHeadersOptions {
   crossOriginEmbedderPolicy?: boolean | 'require-corp' | 'credentialless' | 'unsafe-none';
   /** `same-origin`. */
   crossOriginOpenerPolicy?:
-    | boolean
-    | 'same-origin'
-    | 'same-origin-allow-popups'
-    | 'noopener-allow-popups'
-    | 'unsafe-none';
+    boolean | 'same-origin' | 'same-origin-allow-popups' | 'noopener-allow-popups' | 'unsafe-none';
   /** `same-origin`. */
   crossOriginResourcePolicy?: boolean | 'same-origin' | 'same-site' | 'cross-origin';
   /** `?1`. */
@@ -93,9 +89,15 @@ export interface CompiledHeaders {
   readonly values: readonly string[];
   /** The policy, apart: a page that asked for a nonce gets it in. */
   readonly csp: CompiledPolicy | null;
-  /** Sent over HTTPS only. */
-  readonly hsts: string | null;
+  /**
+   * Sent over HTTPS only: HSTS, and the cross-origin isolation headers, which browsers honour
+   * in secure contexts only (Chromium logs an error for each page that sends COOP over HTTP).
+   */
+  readonly httpsNames: readonly string[];
+  readonly httpsValues: readonly string[];
   readonly hidePoweredBy: boolean;
+  /** Whether anything above differs between HTTP and HTTPS: only then is `req.protocol` read. */
+  readonly protocolMatters: boolean;
 }
 
 /** A header that is off, or on with one value among `allowed` (the first is its default). */
@@ -105,6 +107,8 @@ interface Choice {
   allowed: readonly string[];
   /** Off unless given. */
   optIn?: boolean;
+  /** Only over HTTPS: browsers ignore it elsewhere. */
+  httpsOnly?: boolean;
 }
 
 const CHOICES: readonly Choice[] = [
@@ -113,11 +117,13 @@ const CHOICES: readonly Choice[] = [
     header: 'cross-origin-embedder-policy',
     allowed: ['require-corp', 'credentialless', 'unsafe-none'],
     optIn: true,
+    httpsOnly: true,
   },
   {
     key: 'crossOriginOpenerPolicy',
     header: 'cross-origin-opener-policy',
     allowed: ['same-origin', 'same-origin-allow-popups', 'noopener-allow-popups', 'unsafe-none'],
+    httpsOnly: true,
   },
   {
     key: 'crossOriginResourcePolicy',
@@ -179,11 +185,13 @@ export function compileHeaders(
   };
   const names: string[] = [];
   const values: string[] = [];
+  const httpsNames: string[] = [];
+  const httpsValues: string[] = [];
   for (const choice of CHOICES) {
     const value = choiceValue(where, choice, pick(choice.key));
     if (value === null) continue;
-    names.push(choice.header);
-    values.push(value);
+    (choice.httpsOnly ? httpsNames : names).push(choice.header);
+    (choice.httpsOnly ? httpsValues : values).push(value);
   }
   const referrer = referrerPolicy(where, pick('referrerPolicy'));
   if (referrer !== null) {
@@ -193,12 +201,20 @@ export function compileHeaders(
   const hide = pick('hidePoweredBy');
   if (hide !== undefined && typeof hide !== 'boolean')
     throw new RococoError('ROCOCO_OPTIONS', `${where}: hidePoweredBy is a boolean`);
+  const csp = policy(where, layers);
+  const strict = hsts(where, pick('strictTransportSecurity'));
+  if (strict !== null) {
+    httpsNames.unshift('strict-transport-security');
+    httpsValues.unshift(strict);
+  }
   return {
     names,
     values,
-    csp: policy(where, layers),
-    hsts: hsts(where, pick('strictTransportSecurity')),
+    csp,
+    httpsNames,
+    httpsValues,
     hidePoweredBy: hide ?? true,
+    protocolMatters: httpsNames.length > 0 || (csp !== null && csp.http !== csp.https),
   };
 }
 
@@ -206,7 +222,8 @@ function choiceValue(where: string, choice: Choice, value: unknown): string | nu
   if (value === undefined) return choice.optIn ? null : choice.allowed[0];
   if (value === false) return null;
   if (value === true) return choice.allowed[0];
-  const given = typeof value === 'string' && choice.key === 'xFrameOptions' ? value.toUpperCase() : value;
+  const given =
+    typeof value === 'string' && choice.key === 'xFrameOptions' ? value.toUpperCase() : value;
   if (typeof given === 'string' && choice.allowed.includes(given) && choice.allowed.length > 1)
     return given;
   throw new RococoError(

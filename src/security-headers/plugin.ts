@@ -85,13 +85,19 @@ function addHeaders(c: CompiledHeaders, req: Request, response: Response): void 
   const h = response.headers;
   const { names, values } = c;
   for (let i = 0; i < names.length; i++) if (h[names[i]] === undefined) h[names[i]] = values[i];
+  // Asked once, and only when something differs between HTTP and HTTPS.
+  const https = c.protocolMatters ? req.protocol === 'https' : false;
   const csp = c.csp;
   if (csp !== null && h[csp.name] === undefined) {
-    const nonce = csp.parts === null ? undefined : nonceOf(req);
+    const policy = https ? csp.https : csp.http;
+    const nonce = policy.parts === null ? undefined : nonceOf(req);
     h[csp.name] =
-      nonce === undefined ? csp.value : (csp.parts as string[]).join(`'nonce-${nonce}'`);
+      nonce === undefined ? policy.value : (policy.parts as string[]).join(`'nonce-${nonce}'`);
   }
-  if (c.hsts !== null && h['strict-transport-security'] === undefined && req.protocol === 'https')
-    h['strict-transport-security'] = c.hsts;
+  if (https) {
+    const { httpsNames, httpsValues } = c;
+    for (let i = 0; i < httpsNames.length; i++)
+      if (h[httpsNames[i]] === undefined) h[httpsNames[i]] = httpsValues[i];
+  }
   if (c.hidePoweredBy && h['x-powered-by'] !== undefined) delete h['x-powered-by'];
 }
