@@ -352,6 +352,23 @@ describe('options', () => {
   });
 });
 
+test("the DEBUG page keeps its own policy, the app's other headers are added", async () => {
+  const client = await testClient(
+    app({ contentSecurityPolicy: { directives: { styleSrc: ["'self'"] } } }, { DEBUG: true }),
+  );
+  try {
+    const res = await client.get('/boom', { headers: { accept: 'text/html' } });
+    expect(res.status).toBe(500);
+    expect(await res.text()).toContain('<style>');
+    expect(securityOf(res)).toEqual({
+      ...EXPECTED,
+      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+    });
+  } finally {
+    await client.close();
+  }
+});
+
 /** The option of each default header. */
 const EXPECTED_OPTIONS = {
   contentSecurityPolicy: 'content-security-policy',

@@ -35,9 +35,9 @@ export type ReferrerPolicyToken =
 export interface SecurityHeadersOptions {
   /** helmet's default policy, merged with `directives`. */
   contentSecurityPolicy?: boolean | ContentSecurityPolicyOptions;
-  /** `Cross-Origin-Embedder-Policy`: not sent unless given (as in helmet). */
+  /** `Cross-Origin-Embedder-Policy`: not sent unless given (as in helmet); over HTTPS only. */
   crossOriginEmbedderPolicy?: boolean | 'require-corp' | 'credentialless' | 'unsafe-none';
-  /** `same-origin`. */
+  /** `same-origin`, over HTTPS only (browsers ignore it elsewhere). */
   crossOriginOpenerPolicy?:
     boolean | 'same-origin' | 'same-origin-allow-popups' | 'noopener-allow-popups' | 'unsafe-none';
   /** `same-origin`. */

@@ -18,10 +18,12 @@ import {
 /**
  * The security headers of helmet 8 on every response (handlers' results, errors, 404s, static
  * files, the docs page): a Content-Security-Policy, Cross-Origin-Opener-Policy,
- * Cross-Origin-Resource-Policy, Origin-Agent-Cluster, Referrer-Policy, Strict-Transport-Security
- * (over HTTPS only, as `req.protocol` sees it), X-Content-Type-Options, X-DNS-Prefetch-Control,
+ * Cross-Origin-Resource-Policy, Origin-Agent-Cluster, Referrer-Policy, Strict-Transport-Security,
+ * X-Content-Type-Options, X-DNS-Prefetch-Control,
  * X-Download-Options, X-Frame-Options, X-Permitted-Cross-Domain-Policies and X-XSS-Protection,
- * and no X-Powered-By. Each is configurable or `false`; CSP directives merge with the defaults.
+ * and no X-Powered-By. HSTS, COOP, COEP and `upgrade-insecure-requests` go out over HTTPS only,
+ * as `req.protocol` sees it (`TRUST_PROXY`): elsewhere browsers ignore them or break on them.
+ * Each is configurable or `false`; CSP directives merge with the defaults.
  * Headers are compiled once; a response pays for setting them, and a page that calls
  * `{{ csp_nonce() }}` (or code that calls `cspNonce(req)`) for one nonce. A header the response
  * already has is left as it is. `@SecurityHeaders(...)` changes them per controller or route.
