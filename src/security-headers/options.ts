@@ -84,19 +84,14 @@ export const SECURITY_HEADERS_OPTION_KEYS = [
 
 /** The headers of one route (or of the app), ready to be added to responses. */
 export interface CompiledHeaders {
-  /** Header names (lower case) and values, sent as they are. */
-  readonly names: readonly string[];
-  readonly values: readonly string[];
+  /** Every header sent over plain HTTP, names in lower case: the CSP without a nonce. */
+  readonly http: Readonly<Record<string, string>>;
+  /** Over HTTPS: HSTS, COOP and COEP too, and `upgrade-insecure-requests` in the CSP. */
+  readonly https: Readonly<Record<string, string>>;
   /** The policy, apart: a page that asked for a nonce gets it in. */
   readonly csp: CompiledPolicy | null;
-  /**
-   * Sent over HTTPS only: HSTS, and the cross-origin isolation headers, which browsers honour
-   * in secure contexts only (Chromium logs an error for each page that sends COOP over HTTP).
-   */
-  readonly httpsNames: readonly string[];
-  readonly httpsValues: readonly string[];
   readonly hidePoweredBy: boolean;
-  /** Whether anything above differs between HTTP and HTTPS: only then is `req.protocol` read. */
+  /** Whether `http` and `https` differ: only then is `req.protocol` read. */
   readonly protocolMatters: boolean;
 }
 
@@ -207,12 +202,16 @@ export function compileHeaders(
     httpsNames.unshift('strict-transport-security');
     httpsValues.unshift(strict);
   }
+  const http: Record<string, string> = {};
+  names.forEach((name, i) => (http[name] = values[i]));
+  if (csp !== null) http[csp.name] = csp.http.value;
+  const https: Record<string, string> = { ...http };
+  httpsNames.forEach((name, i) => (https[name] = httpsValues[i]));
+  if (csp !== null) https[csp.name] = csp.https.value;
   return {
-    names,
-    values,
+    http,
+    https,
     csp,
-    httpsNames,
-    httpsValues,
     hidePoweredBy: hide ?? true,
     protocolMatters: httpsNames.length > 0 || (csp !== null && csp.http !== csp.https),
   };

@@ -82,24 +82,23 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Plugin {
   };
 }
 
-/** Adds the compiled headers the response does not have yet. */
+/**
+ * The response's headers become the compiled ones with its own over them (a header it has is
+ * kept): one `Object.assign` from an object of a fixed shape, cheaper than a dozen lookups and
+ * stores into the response's (callgrind, `GET /`).
+ */
 function addHeaders(c: CompiledHeaders, req: Request, response: Response): void {
-  const h = response.headers;
-  const { names, values } = c;
-  for (let i = 0; i < names.length; i++) if (h[names[i]] === undefined) h[names[i]] = values[i];
-  // Asked once, and only when something differs between HTTP and HTTPS.
-  const https = c.protocolMatters ? req.protocol === 'https' : false;
+  const own = response.headers;
+  // HSTS, COOP, COEP and upgrade-insecure-requests over HTTPS only: elsewhere browsers ignore
+  // them, or (upgrade-insecure-requests) ask for the page's own files over HTTPS.
+  const https = c.protocolMatters && req.protocol === 'https';
+  const headers = Object.assign({}, https ? c.https : c.http, own);
   const csp = c.csp;
-  if (csp !== null && h[csp.name] === undefined) {
+  if (csp !== null && own[csp.name] === undefined) {
     const policy = https ? csp.https : csp.http;
     const nonce = policy.parts === null ? undefined : nonceOf(req);
-    h[csp.name] =
-      nonce === undefined ? policy.value : (policy.parts as string[]).join(`'nonce-${nonce}'`);
+    if (nonce !== undefined) headers[csp.name] = policy.parts!.join(`'nonce-${nonce}'`);
   }
-  if (https) {
-    const { httpsNames, httpsValues } = c;
-    for (let i = 0; i < httpsNames.length; i++)
-      if (h[httpsNames[i]] === undefined) h[httpsNames[i]] = httpsValues[i];
-  }
-  if (c.hidePoweredBy && h['x-powered-by'] !== undefined) delete h['x-powered-by'];
+  if (c.hidePoweredBy && own['x-powered-by'] !== undefined) delete headers['x-powered-by'];
+  response.headers = headers;
 }
