@@ -49,7 +49,7 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Plugin {
         return cspNonce(req);
       });
       app.onSend((req, response) => {
-        let headers: CompiledHeaders | null | undefined = base;
+        let headers: CompiledHeaders | null = base;
         if (anyPerRoute) {
           const meta = req.route?.handler.meta;
           const own = meta == null ? undefined : perRoute.get(meta);
