@@ -22,7 +22,12 @@ export interface ContentSecurityPolicyOptions {
 
 const CSP_OPTION_KEYS = ['directives', 'useDefaults', 'reportOnly'];
 
-/** helmet 8's default policy, directive by directive. */
+/**
+ * helmet 8's default policy, directive by directive: what `directives` are merged over.
+ *
+ * @example
+ * securityHeaders({ contentSecurityPolicy: { useDefaults: false, directives: { ...DEFAULT_CSP_DIRECTIVES, 'style-src': ["'self'"] } } })
+ */
 export const DEFAULT_DIRECTIVES: Readonly<Record<string, readonly string[]>> = {
   'default-src': ["'self'"],
   'base-uri': ["'self'"],
