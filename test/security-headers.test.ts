@@ -491,6 +491,23 @@ describe('the CSP nonce', () => {
     }
   });
 
+  test('a policy without script-src and style-src gets it in default-src, once', async () => {
+    const c = await testClient(
+      app({
+        contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'self'"] } },
+      }),
+    );
+    try {
+      const res = await c.get('/coded');
+      const nonce = /nonce="([^"]+)"/.exec(await res.text())![1];
+      expect(res.headers.get('content-security-policy')).toBe(
+        `default-src 'self' 'nonce-${nonce}'`,
+      );
+    } finally {
+      await c.close();
+    }
+  });
+
   test('without the plugin, cspNonce says so', async () => {
     const bare = await testClient(
       createApp({
