@@ -15,6 +15,7 @@ const FEATURES = [
   'sessions',
   'database',
   'rate-limit',
+  'security-headers',
 ];
 
 /** Which feature may import which other one, and why. */

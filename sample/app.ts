@@ -9,6 +9,7 @@ import {
   openapi,
   rateLimit,
   schemas,
+  securityHeaders,
   sessions,
   staticFiles,
   templates,
@@ -53,6 +54,14 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
     converters: { id: intConverter({ min: 1, max: 2 ** 31 - 1 }) },
     middlewares: [serverTiming, sessions(sessionStorage(settings)), errorPages, csrf()],
     plugins: [
+      // helmet's headers; a policy without 'unsafe-inline': the pages' scripts and styles are
+      // files under /static, and a page that needs an inline one gives it {{ csp_nonce() }}.
+      // connect-src 'self' covers the live page's WebSocket (ws: and wss: of this host).
+      securityHeaders({
+        contentSecurityPolicy: {
+          directives: { styleSrc: ["'self'"], connectSrc: ["'self'"] },
+        },
+      }),
       database({ migrations: join(SAMPLE_DIR, 'migrations'), migrate: true }),
       templates({ dir: join(SAMPLE_DIR, 'templates'), contextProcessors: [currentUserContext] }),
       staticFiles([{ prefix: '/static', dir: join(SAMPLE_DIR, 'static') }]),

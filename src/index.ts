@@ -103,3 +103,16 @@ export type { RateLimitPluginOptions } from './rate-limit/plugin';
 export type { RedisDown } from './rate-limit/counters';
 export { RateLimit } from './decorators/rate-limit';
 export type { RateLimitOptions, RateLimitKey } from './decorators/rate-limit';
+
+// Security headers (helmet's, with a CSP nonce per page that asks for one)
+export { securityHeaders } from './security-headers/plugin';
+export { cspNonce } from './security-headers/nonce';
+export { SecurityHeaders } from './decorators/security-headers';
+export type { SecurityHeadersMeta } from './decorators/security-headers';
+export type {
+  SecurityHeadersOptions,
+  StrictTransportSecurityOptions,
+  ReferrerPolicyToken,
+} from './security-headers/options';
+export type { ContentSecurityPolicyOptions, DirectiveValue } from './security-headers/csp';
+export { DEFAULT_DIRECTIVES as DEFAULT_CSP_DIRECTIVES } from './security-headers/csp';

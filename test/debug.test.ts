@@ -125,6 +125,10 @@ describe.each([
     });
     expect(res.status).toBe(500);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    // Its own policy: only its inline style, under whatever policy the app sends (securityHeaders).
+    expect(res.headers.get('content-security-policy')).toBe(
+      "default-src 'none'; style-src 'unsafe-inline'",
+    );
     const page = await res.text();
 
     expect(page).toContain('<title>Error: kaboom &lt;b&gt;</title>');

@@ -525,7 +525,11 @@ describe('the document of an app built for the test', () => {
     expect(html).toContain('<title>Shop API · API</title>');
     expect(html).toContain('<link rel="stylesheet" href="/docs/assets/swagger-ui.css">');
     expect(html).toContain('<script src="/docs/assets/swagger-ui-bundle.js"></script>');
-    expect(html).toContain('url: "/openapi.json"');
+    expect(html).toContain('<div id="docs" data-url="/openapi.json"></div>');
+    // No inline script, so that it runs under a CSP without 'unsafe-inline' (securityHeaders).
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('<script src="/docs/init.js"></script>');
+    expect(await (await client.get('/docs/init.js')).text()).toContain('SwaggerUIBundle');
     expect(html).not.toMatch(/(https?:)?\/\/[a-z]/i);
     for (const asset of ['/docs/assets/swagger-ui.css', '/docs/assets/swagger-ui-bundle.js']) {
       const res = await client.get(asset);
@@ -596,7 +600,8 @@ describe('openapi options', () => {
       const page = await client.get('/reference');
       const html = await page.text();
       expect(page.status).toBe(200);
-      expect(html).toContain('url: "/spec/openapi.json"');
+      expect(html).toContain('data-url="/spec/openapi.json"');
+      expect(html).toContain('<script src="/reference/init.js"></script>');
       expect(html).toContain('<script src="/reference/assets/swagger-ui-bundle.js"></script>');
       expect((await client.get('/reference/assets/swagger-ui-bundle.js')).status).toBe(200);
       expect((await client.get('/openapi.json')).status).toBe(404);

@@ -24,6 +24,30 @@ const PAGE = {
   })),
 };
 
+/** What securityHeaders() adds to a response over plain HTTP, by default (raw.js's SECURITY_HEADERS=1). */
+const SECURITY_HEADER_LINES = [
+  'cross-origin-resource-policy',
+  'same-origin',
+  'origin-agent-cluster',
+  '?1',
+  'x-content-type-options',
+  'nosniff',
+  'x-dns-prefetch-control',
+  'off',
+  'x-download-options',
+  'noopen',
+  'x-frame-options',
+  'SAMEORIGIN',
+  'x-permitted-cross-domain-policies',
+  'none',
+  'x-xss-protection',
+  '0',
+  'referrer-policy',
+  'no-referrer',
+  'content-security-policy',
+  "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline'",
+];
+
 const DB_QUERY = 'SELECT id, name FROM bench_items WHERE id = $1';
 const DB_ROWS = 1000;
 const randomId = () => 1 + Math.floor(Math.random() * DB_ROWS);
@@ -40,4 +64,5 @@ module.exports = {
   DB_QUERY,
   DB_ROWS,
   randomId,
+  SECURITY_HEADER_LINES,
 };

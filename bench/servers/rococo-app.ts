@@ -22,6 +22,8 @@ import {
   websockets,
   hub,
   database,
+  securityHeaders,
+  type Plugin,
 } from '../../dist/src';
 import { ItemInput } from './dto';
 const c = require('../servers/common');
@@ -129,5 +131,13 @@ export default createApp({
     schemas(),
     websockets(),
     hub(),
+    // What one send hook costs (SEND_HOOK=1: one that does nothing), and helmet's headers on
+    // every response (SECURITY_HEADERS=1): `npm run bench:callgrind` with either set.
+    ...(process.env.SEND_HOOK === '1' ? [noopSendHook()] : []),
+    ...(process.env.SECURITY_HEADERS === '1' ? [securityHeaders()] : []),
   ],
 });
+
+function noopSendHook(): Plugin {
+  return { name: 'noop-send-hook', setup: (app) => void app.onSend(() => undefined) };
+}

@@ -84,7 +84,12 @@ ${section('Request', table({ method: req.method, url: req.url, id: req.id, ip: r
 ${section('Settings', table(maskSecrets(req.settings) as Record<string, unknown>))}
 </body></html>
 `;
-  return html(body, { status: 500 });
+  // A policy of its own, which a security-headers hook keeps: nothing but its inline style runs,
+  // whatever policy the app's pages have (one without 'unsafe-inline' would leave it unstyled).
+  return html(body, {
+    status: 500,
+    headers: { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" },
+  });
 }
 
 function esc(text: string): string {

@@ -1,0 +1,62 @@
+import { handlerMeta } from '../core/metadata';
+import { checkOptions } from '../core/options';
+import { metaKey } from '../core/plugin';
+import type { SecurityHeadersOptions } from '../security-headers/options';
+
+/** Where `@SecurityHeaders` records on a method, for the `securityHeaders` plugin. */
+export const SECURITY_HEADERS = metaKey('@SecurityHeaders', 'securityHeaders');
+
+/** What `@SecurityHeaders` records: options over the app's, or `false` for no header at all. */
+export type SecurityHeadersMeta = SecurityHeadersOptions | false;
+
+const onClasses = new WeakMap<Function, SecurityHeadersMeta>();
+
+/**
+ * Changes the security headers of a controller's routes (on the class) or of one route (on a
+ * method), over the app's `securityHeaders(...)`: a header given here replaces the app's, `false`
+ * drops it, CSP directives are merged one by one; `@SecurityHeaders(false)` sends none. A method's
+ * options go over its controller's. Values are checked when the app starts.
+ *
+ * @example
+ * @Get('/embed/<id:int>')
+ * @SecurityHeaders({ xFrameOptions: false, contentSecurityPolicy: { directives: { frameAncestors: ['https://partner.example'] } } })
+ * embed(req: Request) { ... }
+ */
+export function SecurityHeaders(options: SecurityHeadersMeta): ClassDecorator & MethodDecorator {
+  if (options !== false)
+    checkOptions('@SecurityHeaders', options, [
+      'contentSecurityPolicy',
+      'crossOriginEmbedderPolicy',
+      'crossOriginOpenerPolicy',
+      'crossOriginResourcePolicy',
+      'originAgentCluster',
+      'referrerPolicy',
+      'strictTransportSecurity',
+      'xContentTypeOptions',
+      'xDnsPrefetchControl',
+      'xDownloadOptions',
+      'xFrameOptions',
+      'xPermittedCrossDomainPolicies',
+      'xXssProtection',
+      'hidePoweredBy',
+    ]);
+  return ((target: object, key?: string | symbol) => {
+    if (key === undefined) onClasses.set(target as Function, options);
+    else
+      handlerMeta((target as { constructor: Function }).constructor, String(key)).extras.set(
+        SECURITY_HEADERS,
+        options,
+      );
+  }) as ClassDecorator & MethodDecorator;
+}
+
+/** What `@SecurityHeaders` recorded on a controller class and its ancestors, the base's first. */
+export function controllerSecurityHeaders(controller: Function): SecurityHeadersMeta[] {
+  const out: SecurityHeadersMeta[] = [];
+  for (let c: unknown = controller; typeof c === 'function' && c !== Function.prototype;) {
+    const meta = onClasses.get(c as Function);
+    if (meta !== undefined) out.unshift(meta);
+    c = Object.getPrototypeOf(c);
+  }
+  return out;
+}
