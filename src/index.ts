@@ -96,3 +96,8 @@ export type { OpenAPIOptions, OperationDoc, OperationDocSource } from './openapi
 export type { DocOptions, SecurityRequirements } from './decorators/doc';
 /** Injects a token rather than the parameter's type: `@inject(SETTINGS) settings: AppSettings`. */
 export { inject } from 'tsyringe';
+
+// Compression (issue 17): brotli/gzip responses; request bodies are decoded by the kernel.
+export { compression } from './compression/plugin';
+export type { CompressionOptions } from './compression/compressor';
+export type { Encoding as CompressionEncoding } from './compression/encoders';
