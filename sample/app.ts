@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { join } from 'node:path';
 import {
   Application,
+  compression,
   createApp,
   csrf,
   database,
@@ -64,6 +65,9 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
         description: 'Projects of the rococo sample, as JSON.',
         prefix: '/api',
       }),
+      // Pages, JSON and files as the browser accepts them (br, gzip); static files with a
+      // .br or .gz beside them are sent as those.
+      compression(),
     ],
   });
 }
