@@ -666,6 +666,11 @@ describe('request bodies', () => {
     }
   });
 
+  test('an empty body is empty whatever its coding', async () => {
+    const res = await client.post('/bytes', { body: '', headers: { 'content-encoding': 'gzip' } });
+    expect(await res.json()).toEqual({ size: 0 });
+  });
+
   test('a gzipped multipart form reaches form() decoded, file included', async () => {
     const form = new FormData();
     form.append('name', 'report');

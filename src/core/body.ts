@@ -82,8 +82,13 @@ export function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
       }
     };
     const onEnd = () => {
-      if (decoder === null) finish(null);
-      else decoder.end();
+      // No bytes at all is an empty body whatever its coding (zlib would call it truncated).
+      if (decoder !== null && received !== 0) {
+        decoder.end();
+        return;
+      }
+      decoder?.destroy();
+      finish(null);
     };
     const onError = (err: Error) => {
       finish(new HTTPBadRequest(`The request body could not be read: ${err.message}`, CLOSE));
