@@ -239,6 +239,12 @@ beforeAll(async () => {
   const outside = mkdtempSync(join(tmpdir(), 'rococo-compression-outside-'));
   writeFileSync(join(outside, 'secret.br'), 'OUTSIDE-SECRET');
   symlinkSync(join(outside, 'secret.br'), join(STATIC, 'linked.css.br'));
+  // A file that is a link inside the folder: its siblings are those beside the name asked for.
+  symlinkSync(join(STATIC, 'plain.css'), join(STATIC, 'alias.css'));
+  writeFileSync(join(STATIC, 'alias.css.br'), CSS_BR);
+  // A sibling that is a link inside the folder is followed.
+  writeFileSync(join(STATIC, 'inner.css'), CSS);
+  symlinkSync(join(STATIC, 'site.css.gz'), join(STATIC, 'inner.css.gz'));
   client = await testClient(appWith());
 });
 
@@ -616,7 +622,7 @@ describe('static files', () => {
     expect(head.headers.get('content-length')).toBe(String(CSS_BR.length));
   });
 
-  test('a sibling that is a symlink out of the folder, or beside a directory, is never sent', async () => {
+  test('a sibling that is a link out of the folder, or beside a directory, is never sent', async () => {
     const linked = await client.get('/static/linked.css', { headers: BR });
     expect(linked.status).toBe(200);
     const body = decode(linked.headers.get('content-encoding'), await bytes(linked));
@@ -624,6 +630,16 @@ describe('static files', () => {
     expect(body).not.toContain('OUTSIDE-SECRET');
     const dir = await client.get('/static/dir', { headers: BR });
     expect(dir.status).toBe(404);
+  });
+
+  test('siblings are looked for beside the name asked for; a link inside the folder is followed', async () => {
+    const alias = await client.get('/static/alias.css', { headers: BR });
+    expect(alias.headers.get('content-encoding')).toBe('br');
+    expect(alias.headers.get('content-type')).toBe('text/css; charset=utf-8');
+    expect((await bytes(alias)).equals(CSS_BR)).toBe(true);
+    const inner = await client.get('/static/inner.css', { headers: BR });
+    expect(inner.headers.get('content-encoding')).toBe('gzip');
+    expect((await bytes(inner)).equals(CSS_GZ)).toBe(true);
   });
 
   test('precompressed siblings without the compression plugin', async () => {

@@ -181,14 +181,19 @@ export class StaticFiles {
       if (real !== mount.realRoot && !real.startsWith(mount.realRoot + sep))
         throw new HTTPError(404);
       const immutable = req.query.has('v');
-      const { chosen, any } = await precompressed(req, real);
+      const { chosen, any } = await precompressed(
+        req,
+        resolve(mount.root, filename),
+        real,
+        mount.realRoot,
+      );
       if (chosen === null) return new FileResponse(mount.root, encoded, { immutable, varies: any });
       mime ??= require('mime-types') as typeof MimeTypes; // send's own table, loaded with it
       return new FileResponse(mount.root, encoded + chosen.suffix, {
         immutable,
         varies: true,
         encoding: chosen.encoding,
-        type: mime.contentType(extname(real)) || 'application/octet-stream',
+        type: mime.contentType(extname(filename)) || 'application/octet-stream', // as send would
       });
     };
   }

@@ -1,4 +1,5 @@
-import { lstat, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import { sep } from 'node:path';
 import Negotiator from 'negotiator';
 import type { Request } from '../core/request';
 
@@ -30,22 +31,30 @@ const NONE: Precompressed = { chosen: null, any: false };
  * The precompressed copy of a file to send, if any: `file.css.br` or `file.css.gz` beside
  * `file.css` (as a build writes them, at brotli's best quality), chosen by the request's
  * `Accept-Encoding` with its q-values, as nginx's `gzip_static`/`brotli_static` and
- * `@fastify/static`'s `preCompressed` do. `real` is the file's real path, already checked to be
- * inside the folder; a sibling that is a symlink or not a regular file is ignored, so no sibling
- * leads out of it. A sibling is trusted to be the file compressed: rebuild it with the file.
+ * `@fastify/static`'s `preCompressed` do. `path` is the file as asked for (below the folder,
+ * where `send` will look for `path.br`), `real` its real path, `realRoot` the folder's: a
+ * directory has no siblings (send answers it with a 404), and a sibling whose real path leaves
+ * the folder, or that is not a regular file, is ignored. A sibling is trusted to be its file
+ * compressed: rebuild it with the file.
  *
  * @example
- * const { chosen } = await precompressed(req, '/srv/static/css/site.css'); // { encoding: 'br', suffix: '.br' }
+ * const { chosen } = await precompressed(req, '/srv/static/css/site.css', '/srv/static/css/site.css', '/srv/static');
+ * // chosen: { encoding: 'br', suffix: '.br' }
  */
-export async function precompressed(req: Request, real: string): Promise<Precompressed> {
-  const [original, ...found] = await Promise.all([
-    stat(real).catch(() => null),
-    ...SIBLINGS.map((s) => lstat(real + s.suffix).catch(() => null)),
-  ]);
-  if (original === null || !original.isFile()) return NONE;
+export async function precompressed(
+  req: Request,
+  path: string,
+  real: string,
+  realRoot: string,
+): Promise<Precompressed> {
+  const [file, ...found] = await Promise.all([
+    stat(real).then((s) => s.isFile()),
+    ...SIBLINGS.map((s) => sibling(path + s.suffix, realRoot)),
+  ]).catch(() => [false]);
+  if (!file) return NONE;
   // Not compared with the file's mtime (nginx and @fastify/static do not either): a checkout
   // or an image build writes files in any order, and a sibling silently ignored is worse.
-  const available = SIBLINGS.filter((_, i) => found[i]?.isFile() === true);
+  const available = SIBLINGS.filter((_, i) => found[i]);
   if (available.length === 0) return NONE;
   // negotiator 1.x takes the server's preference; @types/negotiator (0.6) does not know it.
   const negotiator = new Negotiator(req.raw) as unknown as { encoding: EncodingOf };
@@ -53,4 +62,15 @@ export async function precompressed(req: Request, real: string): Promise<Precomp
     preferred: PREFERRED,
   });
   return { chosen: available.find((s) => s.encoding === choice) ?? null, any: true };
+}
+
+/** Whether `file` is a regular file inside the folder, symlinks resolved. */
+async function sibling(file: string, realRoot: string): Promise<boolean> {
+  try {
+    const real = await realpath(file);
+    if (!real.startsWith(realRoot + sep)) return false;
+    return (await stat(real)).isFile();
+  } catch {
+    return false;
+  }
 }
