@@ -3,7 +3,8 @@ import compressible from 'compressible';
 import Negotiator from 'negotiator';
 import { RococoError } from '../core/errors';
 import type { Request } from '../core/request';
-import { mergeVary, type Response } from '../core/response';
+import type { Response } from '../core/response';
+import { appendVary } from '../core/vary';
 import { encoders, ENCODINGS, type Encoder, type Encoding } from './encoders';
 
 /** Options of `compression()`. Unknown keys are refused. */
@@ -127,7 +128,7 @@ export class Compressor {
     if (typeof type !== 'string' || compressible(type) !== true) return null;
     const cacheControl = headers['cache-control'];
     if (cacheControl !== undefined && NO_TRANSFORM.test(String(cacheControl))) return null;
-    headers.vary = mergeVary(headers.vary, 'Accept-Encoding');
+    headers.vary = appendVary(headers.vary, 'Accept-Encoding');
     // The offsets of a Range refer to the bytes as they are; HEAD answers describe what GET sends
     // and compressing nothing is no saving.
     if (req.method === 'HEAD' || req.headers.range !== undefined) return null;

@@ -68,16 +68,12 @@ export class Response {
     const body = this.body;
     const headers = this.headers;
     if (body instanceof Readable) {
-      if (headers.vary !== undefined && res.hasHeader('vary'))
-        headers.vary = mergeVary(res.getHeader('vary'), headers.vary);
       res.writeHead(this.status, headers);
       pipeline(body, res, (err) => {
         if (err) res.destroy(err);
       });
       return;
     }
-    if (headers.vary !== undefined && res.hasHeader('vary'))
-      headers.vary = mergeVary(res.getHeader('vary'), headers.vary);
     if (headers['content-length'] === undefined && this.status !== 204 && this.status !== 304) {
       headers['content-length'] = String(
         body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
@@ -164,31 +160,6 @@ function flatHeaders(headers: Record<string, string | string[]>): (string | stri
   // would keep only the last value once a header was set with setHeader (x-request-id).
   for (const name in headers) flat.push(name, headers[name]);
   return flat;
-}
-
-/**
- * Two `Vary` values as one, each name once (case aside); `*` stays `*`. The router sets the
- * headers a route's conditions read, a response adds its own (`Accept-Encoding`): both hold.
- *
- * @example
- * mergeVary('Accept', 'accept-encoding, Accept') // 'Accept, accept-encoding'
- */
-export function mergeVary(
-  current: string | string[] | number | undefined,
-  added: string | string[],
-): string {
-  const names: string[] = [];
-  const seen = new Set<string>();
-  for (const value of [current ?? '', added].flat()) {
-    for (const part of String(value).split(',')) {
-      const name = part.trim();
-      if (name === '' || seen.has(name.toLowerCase())) continue;
-      if (name === '*') return '*';
-      seen.add(name.toLowerCase());
-      names.push(name);
-    }
-  }
-  return names.join(', ');
 }
 
 /**

@@ -8,7 +8,8 @@ import type SendFile from 'send';
 import type { Application } from '../core/application';
 import { HTTPError, RococoError } from '../core/errors';
 import type { Request } from '../core/request';
-import { mergeVary, Response } from '../core/response';
+import { Response } from '../core/response';
+import { appendVary } from '../core/vary';
 import { precompressed } from './precompressed';
 
 /** One folder served under a prefix: `staticFiles([{ prefix: '/static', dir }])`. */
@@ -74,9 +75,11 @@ export class FileResponse extends Response {
     });
     const { encoding, type, varies } = this.options;
     stream.on('headers', (r: ServerResponse, _path: string, stat: Stats) => {
-      for (const [k, v] of Object.entries(this.headers))
-        r.setHeader(k, k === 'vary' ? mergeVary(r.getHeader(k), v) : v);
-      if (varies) r.setHeader('vary', mergeVary(r.getHeader('vary'), 'Accept-Encoding'));
+      for (const [k, v] of Object.entries(this.headers)) {
+        if (k === 'vary') addVary(r, Array.isArray(v) ? v.join(', ') : v);
+        else r.setHeader(k, v);
+      }
+      if (varies) addVary(r, 'Accept-Encoding');
       if (type !== undefined) r.setHeader('content-type', type);
       if (encoding === undefined) return;
       r.setHeader('content-encoding', encoding);
@@ -92,6 +95,12 @@ export class FileResponse extends Response {
     );
     stream.pipe(res);
   }
+}
+
+/** Adds names to the `Vary` already set (the router's, for routes with header conditions). */
+function addVary(res: ServerResponse, names: string): void {
+  const current = res.getHeader('vary');
+  res.setHeader('vary', appendVary(typeof current === 'number' ? String(current) : current, names));
 }
 
 function writeProblem(res: ServerResponse, err: HTTPError): void {
