@@ -16,6 +16,7 @@ const FEATURES = [
   'database',
   'rate-limit',
   'security-headers',
+  'compression',
 ];
 
 /** Which feature may import which other one, and why. */

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { join } from 'node:path';
 import {
   Application,
+  compression,
   createApp,
   csrf,
   database,
@@ -79,6 +80,10 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
       // when settings.REDIS_URL is set (every worker shares the budgets), else in this process.
       // The limits are on the routes: AuthController.login and ApiController's writes.
       rateLimit({ prefix: `${settings.REDIS_PREFIX}ratelimit:` }),
+      // Pages, JSON and files as the browser accepts them (br, gzip); static files with a
+      // .br or .gz beside them are sent as those. Its send hook runs last, on the headers the
+      // plugins before it added.
+      compression(),
     ],
   });
 }

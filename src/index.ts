@@ -116,3 +116,8 @@ export type {
 } from './security-headers/options';
 export type { ContentSecurityPolicyOptions, DirectiveValue } from './security-headers/csp';
 export { DEFAULT_DIRECTIVES as DEFAULT_CSP_DIRECTIVES } from './security-headers/csp';
+
+// Compression (issue 17): brotli/gzip responses; request bodies are decoded by the kernel.
+export { compression } from './compression/plugin';
+export type { CompressionOptions } from './compression/compressor';
+export type { Encoding as CompressionEncoding } from './compression/encoders';

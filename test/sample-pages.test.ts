@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import type { TestClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { BROWSER, logIn, sampleClient } from './helpers/sample';
@@ -216,6 +217,41 @@ describe('index page', () => {
     expect(jsRes.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(jsRes.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect(await jsRes.text()).toBe(readFileSync(join(STATIC_DIR, 'js/app.js'), 'utf8'));
+  });
+
+  test('pages, JSON and static files go out as the browser accepts them (br), and decode to the same', async () => {
+    const ACCEPT = { ...BROWSER, 'accept-encoding': 'gzip, deflate, br, zstd' };
+    const masked = (html: string) => html.replace(/name="csrf_token" value="[\w-]{86}"/g, '');
+    const res = await client.get('/', { headers: ACCEPT });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-encoding')).toBe('br');
+    expect(res.headers.get('vary')).toContain('Accept-Encoding');
+    const decoded = brotliDecompressSync(Buffer.from(await res.arrayBuffer())).toString();
+    expect(masked(decoded)).toBe(masked((await page('/')).body));
+
+    const api = await client.get('/openapi.json', { headers: ACCEPT });
+    expect(api.headers.get('content-encoding')).toBe('br');
+    const doc = JSON.parse(brotliDecompressSync(Buffer.from(await api.arrayBuffer())).toString());
+    expect(doc).toEqual(await (await client.get('/openapi.json')).json());
+    const small = await client.get('/api/projects/1', { headers: ACCEPT });
+    expect(small.headers.get('content-encoding')).toBeNull(); // below the threshold (1 KiB)
+    expect(small.headers.get('vary')).toBe('Accept-Encoding');
+
+    // swagger-ui's bundle from swagger-ui-dist, through the static plugin's StaticFiles
+    const bundle = await client.get('/docs/assets/swagger-ui-bundle.js', { headers: ACCEPT });
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get('content-encoding')).toBe('br');
+
+    const css = await client.get(`/static/css/site.css?v=${contentHash('css/site.css')}`, {
+      headers: { 'accept-encoding': 'gzip' },
+    });
+    expect(css.headers.get('content-encoding')).toBe('gzip');
+    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+    expect(gunzipSync(Buffer.from(await css.arrayBuffer())).toString()).toBe(
+      readFileSync(join(STATIC_DIR, 'css/site.css'), 'utf8'),
+    );
+    const icon = await client.get('/static/favicon.svg', { headers: ACCEPT });
+    expect(icon.headers.get('content-encoding')).toBeNull(); // 228 bytes: below the threshold
   });
 
   test('HEAD answers like GET without a body', async () => {

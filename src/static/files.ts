@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { resolve, sep } from 'node:path';
+import { extname, resolve, sep } from 'node:path';
+import type MimeTypes from 'mime-types';
 import type SendFile from 'send';
 import type { Application } from '../core/application';
 import { HTTPError, RococoError } from '../core/errors';
 import type { Request } from '../core/request';
 import { Response } from '../core/response';
+import { appendVary } from '../core/vary';
+import { precompressed } from './precompressed';
 
 /** One folder served under a prefix: `staticFiles([{ prefix: '/static', dir }])`. */
 export interface StaticOptions {
@@ -25,6 +28,22 @@ export const STATIC_OPTION_KEYS = ['prefix', 'dir', 'name'];
 const YEAR = 365 * 24 * 3600 * 1000;
 
 let sendFile: typeof SendFile | undefined;
+let mime: typeof MimeTypes | undefined;
+
+/** Options of a {@link FileResponse}. */
+export interface FileResponseOptions {
+  /** Cached for a year (`immutable`): the URL carries the file's hash. */
+  immutable?: boolean;
+  /**
+   * The file is another one compressed (`site.css.br`): sent with this `Content-Encoding`, with
+   * `type` as its `Content-Type`, and an ETag of its own (`-br` added to send's).
+   */
+  encoding?: string;
+  /** The `Content-Type` to send, rather than the one of the file's extension. */
+  type?: string;
+  /** What is sent depends on `Accept-Encoding` (the file has precompressed siblings): `Vary` says so. */
+  varies?: boolean;
+}
 
 /**
  * A response that streams a file with `send`: content type, ETag and Last-Modified with 304,
@@ -38,7 +57,7 @@ export class FileResponse extends Response {
   constructor(
     readonly root: string,
     readonly path: string,
-    readonly options: { immutable?: boolean } = {},
+    readonly options: FileResponseOptions = {},
   ) {
     super(null);
   }
@@ -54,8 +73,21 @@ export class FileResponse extends Response {
       lastModified: true,
       ...(this.options.immutable ? { maxAge: YEAR, immutable: true } : { maxAge: 0 }),
     });
-    stream.on('headers', (r: ServerResponse) => {
-      for (const [k, v] of Object.entries(this.headers)) r.setHeader(k, v);
+    const { encoding, type, varies } = this.options;
+    stream.on('headers', (r: ServerResponse, _path: string, stat: Stats) => {
+      for (const [k, v] of Object.entries(this.headers)) {
+        if (k === 'vary') addVary(r, Array.isArray(v) ? v.join(', ') : v);
+        else r.setHeader(k, v);
+      }
+      if (varies) addVary(r, 'Accept-Encoding');
+      if (type !== undefined) r.setHeader('content-type', type);
+      if (encoding === undefined) return;
+      r.setHeader('content-encoding', encoding);
+      // send's ETag (size and mtime) with the coding: never the one of the file as it is.
+      r.setHeader(
+        'etag',
+        `W/"${stat.size.toString(16)}-${stat.mtime.getTime().toString(16)}-${encoding}"`,
+      );
     });
     stream.on('directory', () => writeProblem(res, new HTTPError(404)));
     stream.on('error', (err: { status?: number }) =>
@@ -63,6 +95,12 @@ export class FileResponse extends Response {
     );
     stream.pipe(res);
   }
+}
+
+/** Adds names to the `Vary` already set (the router's, for routes with header conditions). */
+function addVary(res: ServerResponse, names: string): void {
+  const current = res.getHeader('vary');
+  res.setHeader('vary', appendVary(typeof current === 'number' ? String(current) : current, names));
 }
 
 function writeProblem(res: ServerResponse, err: HTTPError): void {
@@ -151,7 +189,21 @@ export class StaticFiles {
       }
       if (real !== mount.realRoot && !real.startsWith(mount.realRoot + sep))
         throw new HTTPError(404);
-      return new FileResponse(mount.root, encoded, { immutable: req.query.has('v') });
+      const immutable = req.query.has('v');
+      const { chosen, any } = await precompressed(
+        req,
+        resolve(mount.root, filename),
+        real,
+        mount.realRoot,
+      );
+      if (chosen === null) return new FileResponse(mount.root, encoded, { immutable, varies: any });
+      mime ??= require('mime-types') as typeof MimeTypes; // send's own table, loaded with it
+      return new FileResponse(mount.root, encoded + chosen.suffix, {
+        immutable,
+        varies: true,
+        encoding: chosen.encoding,
+        type: mime.contentType(extname(filename)) || 'application/octet-stream', // as send would
+      });
     };
   }
 
