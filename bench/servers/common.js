@@ -24,6 +24,17 @@ const PAGE = {
   })),
 };
 
+/**
+ * The plugin scenarios (run.js): the plugin this server runs with (`PLUGIN`: cors, headers,
+ * rate-memory, rate-redis, compress) and its settings, the same for every server. The rate
+ * limit is one the bench never reaches: what is measured is counting, not refusing.
+ */
+const PLUGIN = process.env.PLUGIN || '';
+const CORS_ORIGIN = 'https://app.example';
+const RATE = { points: 1e9, seconds: 60 };
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const COMPRESS_THRESHOLD = 1024;
+
 const DB_QUERY = 'SELECT id, name FROM bench_items WHERE id = $1';
 const DB_ROWS = 1000;
 const randomId = () => 1 + Math.floor(Math.random() * DB_ROWS);
@@ -37,6 +48,11 @@ module.exports = {
   PAGE_TEMPLATE,
   RESOURCES,
   PAGE,
+  PLUGIN,
+  CORS_ORIGIN,
+  RATE,
+  REDIS_URL,
+  COMPRESS_THRESHOLD,
   DB_QUERY,
   DB_ROWS,
   randomId,

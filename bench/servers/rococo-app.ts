@@ -22,6 +22,11 @@ import {
   websockets,
   hub,
   database,
+  cors,
+  securityHeaders,
+  rateLimit,
+  compression,
+  type Plugin,
 } from '../../dist/src';
 import { ItemInput } from './dto';
 const c = require('../servers/common');
@@ -116,12 +121,23 @@ function resource(name: string) {
   return ResourceController;
 }
 
+/** The plugin scenarios (run.js): one plugin of rococo's, with the settings every server shares. */
+const PLUGINS: Record<string, () => Plugin> = {
+  cors: () => cors({ origins: [c.CORS_ORIGIN], credentials: true }),
+  headers: () => securityHeaders(),
+  'rate-memory': () => rateLimit({ points: c.RATE.points, duration: c.RATE.seconds }),
+  'rate-redis': () => rateLimit({ points: c.RATE.points, duration: c.RATE.seconds }),
+  compress: () => compression({ threshold: c.COMPRESS_THRESHOLD }),
+};
+
 export default createApp({
   controllers: [MainController, LiveController, ...c.RESOURCES.map(resource)],
   // The peers log nothing per request; an access-log line is measured on its own (see README).
   settings: immutableSettings({
     DATABASE_URL: c.DATABASE_URL,
     ACCESS_LOG: process.env.ACCESS_LOG === '1',
+    // The rate limit counts in Redis when the app has one.
+    ...(c.PLUGIN === 'rate-redis' ? { REDIS_URL: c.REDIS_URL } : {}),
   }),
   plugins: [
     database({ max: c.POOL_SIZE }),
@@ -129,5 +145,6 @@ export default createApp({
     schemas(),
     websockets(),
     hub(),
+    ...(c.PLUGIN ? [PLUGINS[c.PLUGIN]()] : []),
   ],
 });
