@@ -46,6 +46,68 @@ const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString());
 ensureTool('wrk', ['--version']);
 
 const CLUSTER_SCENARIOS = ['json-w2', 'page-w2'];
+const { CORS_ORIGIN } = require('./servers/common');
+
+/** Which plugin each plugin scenario measures, and what it is called in the tables. */
+const PLUGINS = {
+  cors: { scenarios: ['cors'], rococo: 'cors()', fastify: '@fastify/cors' },
+  headers: { scenarios: ['headers'], rococo: 'securityHeaders()', fastify: '@fastify/helmet' },
+  'rate-memory': {
+    scenarios: ['rate-memory'],
+    rococo: 'rateLimit(), in memory',
+    fastify: '@fastify/rate-limit, in memory',
+  },
+  'rate-redis': {
+    scenarios: ['rate-redis'],
+    rococo: 'rateLimit(), in Redis',
+    fastify: '@fastify/rate-limit, in Redis',
+    env: { REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379' },
+  },
+  compress: {
+    scenarios: ['page-gzip', 'page-br'],
+    rococo: 'compression()',
+    fastify: '@fastify/compress',
+  },
+};
+function PLUGIN_SERVERS() {
+  // The floor of any security-headers plugin: raw node:http writing the same lines by hand.
+  const rawHeaders = {
+    id: 'raw-headers',
+    name: 'node:http (raw) + the same headers by hand',
+    file: 'servers/raw.js',
+    env: { PLUGIN: 'headers' },
+    scenarios: ['headers'],
+    base: 'raw',
+  };
+  return [
+    rawHeaders,
+    ...Object.entries(PLUGINS).flatMap(([plugin, p]) => [
+      {
+        id: `rococo-${plugin}`,
+        name: `rococo + ${p.rococo}`,
+        file: 'dist/rococo.js',
+        env: { PLUGIN: plugin, ...p.env },
+        scenarios: p.scenarios,
+        base: 'rococo',
+      },
+      {
+        id: `fastify-${plugin}`,
+        name: `Fastify + ${p.fastify}`,
+        file: 'servers/fastify.js',
+        env: { PLUGIN: plugin, ...p.env },
+        scenarios: p.scenarios,
+        base: 'fastify',
+      },
+    ]),
+  ];
+}
+const pluginScenario = (plugin) => [
+  'raw',
+  'rococo',
+  `rococo-${plugin}`,
+  'fastify',
+  `fastify-${plugin}`,
+];
 const SERVERS = [
   {
     id: 'raw',
@@ -103,6 +165,9 @@ const SERVERS = [
     cluster: true,
     scenarios: CLUSTER_SCENARIOS,
   },
+  // The plugin scenarios: rococo and Fastify each with one plugin of its own (common.js's
+  // PLUGIN), next to themselves without it and raw node:http.
+  ...PLUGIN_SERVERS(),
 ].filter((s) => !flag('servers') || flag('servers').includes(s.id));
 
 const ECHO = '{"name":"rococo","tags":["a","b"],"count":3,"nested":{"ok":true}}';
@@ -177,6 +242,49 @@ const SCENARIOS = [
     check: (r) => r.type.startsWith('text/html') && r.text.split('<tr class=').length === 21,
     only: 'cluster',
   },
+  {
+    id: 'cors',
+    title: `GET / with CORS: a simple request from an allowed origin, credentials`,
+    path: '/',
+    headers: { origin: CORS_ORIGIN },
+    servers: pluginScenario('cors'),
+    check: (r) =>
+      isJson(r) && (r.plugin !== true || r.headers['access-control-allow-origin'] === CORS_ORIGIN),
+  },
+  {
+    id: 'headers',
+    title: "GET / with security headers (helmet's defaults)",
+    path: '/',
+    servers: ['raw-headers', ...pluginScenario('headers')],
+    check: (r) =>
+      isJson(r) &&
+      (r.plugin !== true ||
+        (r.headers['x-content-type-options'] === 'nosniff' &&
+          /default-src 'self'/.test(r.headers['content-security-policy'] ?? ''))),
+  },
+  ...['memory', 'redis'].map((where) => ({
+    id: `rate-${where}`,
+    title: `GET / with a rate limit per client address, counted in ${where === 'redis' ? 'Redis' : 'memory'}`,
+    path: '/',
+    servers: pluginScenario(`rate-${where}`),
+    // rococo sends the IETF RateLimit header; @fastify/rate-limit x-ratelimit-remaining.
+    check: (r) =>
+      isJson(r) &&
+      (r.plugin !== true ||
+        r.headers.ratelimit !== undefined ||
+        r.headers['x-ratelimit-remaining'] !== undefined),
+  })),
+  ...['gzip', 'br'].map((encoding) => ({
+    id: `page-${encoding}`,
+    title: `GET /page compressed (Accept-Encoding: ${encoding})`,
+    path: '/page',
+    headers: { 'accept-encoding': encoding },
+    servers: pluginScenario('compress'),
+    check: (r) =>
+      r.type.startsWith('text/html') &&
+      r.text.split('<tr class=').length === 21 &&
+      (r.plugin !== true || r.headers['content-encoding'] === encoding),
+  })),
   ...Object.entries(WS.SCENARIOS).map(([id, { title, unit, per }]) => ({
     id,
     title,
@@ -190,7 +298,11 @@ const SCENARIOS = [
 // The rounds of a scenario: its own count in a full run (see db), else the mode's.
 const roundsOf = (sc) => (QUICK ? MODE.rounds : (sc.rounds ?? MODE.rounds));
 const serversFor = (sc) =>
-  SERVERS.filter((s) => (!sc.only || s[sc.only]) && (!s.scenarios || s.scenarios.includes(sc.id)));
+  sc.servers
+    ? SERVERS.filter((s) => sc.servers.includes(s.id))
+    : SERVERS.filter(
+        (s) => (!sc.only || s[sc.only]) && (!s.scenarios || s.scenarios.includes(sc.id)),
+      );
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -265,11 +377,11 @@ const startAll = async (servers) => {
 };
 
 // --- checks: every server answers every scenario correctly ------------------------------------
-async function call(s, method, path, body) {
+async function call(s, method, path, body, headers = {}) {
   const res = await fetch(`http://127.0.0.1:${s.port}${path}`, {
     method,
     body,
-    headers: body ? { 'content-type': 'application/json' } : {},
+    headers: body ? { 'content-type': 'application/json', ...headers } : headers,
   });
   const text = await res.text();
   let json;
@@ -278,7 +390,15 @@ async function call(s, method, path, body) {
   } catch {
     // not JSON: the text is the body
   }
-  return { status: res.status, type: res.headers.get('content-type') ?? '', text, json };
+  return {
+    status: res.status,
+    type: res.headers.get('content-type') ?? '',
+    headers: Object.fromEntries(res.headers),
+    // The servers of a plugin scenario must show the plugin's work, the others only answer.
+    plugin: s.base !== undefined,
+    text,
+    json,
+  };
 }
 
 async function verify(sc, s) {
@@ -289,7 +409,7 @@ async function verify(sc, s) {
       throw new Error(`${s.name} fails ${sc.id}: ${e.message}`, { cause: e });
     }
   }
-  const r = await call(s, sc.method ?? 'GET', sc.path, sc.body);
+  const r = await call(s, sc.method ?? 'GET', sc.path, sc.body, sc.headers);
   const problems = [];
   if (r.status !== 200) problems.push(`status ${r.status}`);
   else if (!sc.check(r)) problems.push(`unexpected answer (${r.type}): ${r.text.slice(0, 200)}`);
@@ -310,6 +430,8 @@ function luaScript(sc, depth) {
   const lines = [`wrk.method = "${sc.method ?? 'GET'}"`];
   if (sc.body)
     lines.push(`wrk.body = [==[${sc.body}]==]`, `wrk.headers["Content-Type"] = "application/json"`);
+  for (const [name, value] of Object.entries(sc.headers ?? {}))
+    lines.push(`wrk.headers["${name}"] = "${value}"`);
   lines.push(
     'init = function(args)',
     '  local r = {}',
@@ -529,6 +651,13 @@ function table(sc, rows) {
     'x raw',
   ];
   if (sc.websocket) head.push('busy server/client');
+  // A plugin scenario: what the plugin adds to its server's CPU per request without it.
+  const plugin = sc.servers !== undefined;
+  if (plugin) head.push('plugin CPU cost');
+  const cost = (r) => {
+    const base = rows.find((b) => b.id === SERVERS.find((s) => s.id === r.id)?.base);
+    return base ? `+${((r.cpu / base.cpu - 1) * 100).toFixed(0)}%` : '';
+  };
   const body = rows.map((r) => [
     r.name + (r.errors ? ` (${r.errors} socket errors)` : ''),
     `${k(r.rps)} (${k(r.min)}-${k(r.max)})`,
@@ -537,9 +666,10 @@ function table(sc, rows) {
     r.rss.toFixed(0),
     raw ? `${(r.rps / raw.rps).toFixed(2)}x` : '-',
     ...(sc.websocket ? [r.busy] : []),
+    ...(plugin ? [cost(r)] : []),
   ]);
   // The WebSocket scenarios only run on the servers that have them (see the notes).
-  if (!sc.websocket && sc.only !== 'cluster')
+  if (!sc.websocket && sc.only !== 'cluster' && !plugin)
     for (const s of SERVERS)
       if (!s.scenarios && !rows.some((r) => r.id === s.id))
         body.push([s.name, 'n/a', '', '', '', '']);
@@ -563,6 +693,10 @@ const PEERS = [
   'pg',
   'class-validator',
   'ws',
+  '@fastify/cors',
+  '@fastify/helmet',
+  '@fastify/rate-limit',
+  '@fastify/compress',
   '@nestjs/websockets',
   '@nestjs/platform-ws',
 ];
@@ -609,7 +743,8 @@ async function main() {
   const all = await startAll(SERVERS);
   try {
     for (const sc of SCENARIOS)
-      for (const s of all) if (!sc.only || s[sc.only]) await verify(sc, s);
+      for (const s of all)
+        if (serversFor(sc).includes(SERVERS.find((x) => x.id === s.id))) await verify(sc, s);
   } finally {
     await Promise.all(all.map(stop));
   }

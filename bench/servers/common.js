@@ -24,7 +24,7 @@ const PAGE = {
   })),
 };
 
-/** What securityHeaders() adds to a response over plain HTTP, by default (raw.js's SECURITY_HEADERS=1). */
+/** What securityHeaders() adds to a response over plain HTTP, by default (raw.js with PLUGIN=headers). */
 const SECURITY_HEADER_LINES = [
   'cross-origin-resource-policy',
   'same-origin',
@@ -48,6 +48,17 @@ const SECURITY_HEADER_LINES = [
   "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline'",
 ];
 
+/**
+ * The plugin scenarios (run.js): the plugin this server runs with (`PLUGIN`: cors, headers,
+ * rate-memory, rate-redis, compress) and its settings, the same for every server. The rate
+ * limit is one the bench never reaches: what is measured is counting, not refusing.
+ */
+const PLUGIN = process.env.PLUGIN || '';
+const CORS_ORIGIN = 'https://app.example';
+const RATE = { points: 1e9, seconds: 60 };
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const COMPRESS_THRESHOLD = 1024;
+
 const DB_QUERY = 'SELECT id, name FROM bench_items WHERE id = $1';
 const DB_ROWS = 1000;
 const randomId = () => 1 + Math.floor(Math.random() * DB_ROWS);
@@ -61,6 +72,11 @@ module.exports = {
   PAGE_TEMPLATE,
   RESOURCES,
   PAGE,
+  PLUGIN,
+  CORS_ORIGIN,
+  RATE,
+  REDIS_URL,
+  COMPRESS_THRESHOLD,
   DB_QUERY,
   DB_ROWS,
   randomId,

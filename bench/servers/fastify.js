@@ -8,28 +8,53 @@ const env = nunjucks.configure(c.TEMPLATES, { autoescape: true });
 const pool = new Pool({ connectionString: c.DATABASE_URL, max: c.POOL_SIZE });
 const app = fastify({ logger: false });
 
-app.get('/', async () => ({ hello: 'world' }));
-app.get('/projects/:id(^\\d+$)', async (req) => ({ id: Number(req.params.id) }));
-for (const name of c.RESOURCES) {
-  const base = `/api/v1/${name}`;
-  app.get(base, async () => []);
-  app.post(base, async (req, reply) => reply.code(201).send({ resource: name, created: true }));
-  app.get(`${base}/:id`, async (req) => ({ resource: name, id: Number(req.params.id) }));
-  app.put(`${base}/:id`, async (req) => ({
-    resource: name,
-    id: Number(req.params.id),
-    updated: true,
-  }));
-  app.delete(`${base}/:id`, async (req) => ({
-    resource: name,
-    id: Number(req.params.id),
-    deleted: true,
-  }));
-}
-app.post('/echo', async (req) => req.body);
-app.get('/page', async (req, reply) =>
-  reply.type('text/html; charset=utf-8').send(env.render(c.PAGE_TEMPLATE, c.PAGE)),
-);
-app.get('/db', async () => (await pool.query(c.DB_QUERY, [c.randomId()])).rows[0]);
+// The plugin scenarios: Fastify's own packages, as its users install them, with the settings
+// every server shares (common.js).
+const PLUGINS = {
+  cors: () => [require('@fastify/cors'), { origin: [c.CORS_ORIGIN], credentials: true }],
+  headers: () => [require('@fastify/helmet'), {}],
+  'rate-memory': () => [
+    require('@fastify/rate-limit'),
+    { max: c.RATE.points, timeWindow: c.RATE.seconds * 1000 },
+  ],
+  'rate-redis': () => [
+    require('@fastify/rate-limit'),
+    {
+      max: c.RATE.points,
+      timeWindow: c.RATE.seconds * 1000,
+      redis: new (require('ioredis'))(c.REDIS_URL),
+    },
+  ],
+  compress: () => [require('@fastify/compress'), { threshold: c.COMPRESS_THRESHOLD }],
+};
+if (c.PLUGIN) app.register(...PLUGINS[c.PLUGIN]());
+
+// Routes in a plugin context of their own, registered after the plugin: rate-limit and
+// compress apply to the routes declared once they are loaded.
+app.register(async (app) => {
+  app.get('/', async () => ({ hello: 'world' }));
+  app.get('/projects/:id(^\\d+$)', async (req) => ({ id: Number(req.params.id) }));
+  for (const name of c.RESOURCES) {
+    const base = `/api/v1/${name}`;
+    app.get(base, async () => []);
+    app.post(base, async (req, reply) => reply.code(201).send({ resource: name, created: true }));
+    app.get(`${base}/:id`, async (req) => ({ resource: name, id: Number(req.params.id) }));
+    app.put(`${base}/:id`, async (req) => ({
+      resource: name,
+      id: Number(req.params.id),
+      updated: true,
+    }));
+    app.delete(`${base}/:id`, async (req) => ({
+      resource: name,
+      id: Number(req.params.id),
+      deleted: true,
+    }));
+  }
+  app.post('/echo', async (req) => req.body);
+  app.get('/page', async (req, reply) =>
+    reply.type('text/html; charset=utf-8').send(env.render(c.PAGE_TEMPLATE, c.PAGE)),
+  );
+  app.get('/db', async () => (await pool.query(c.DB_QUERY, [c.randomId()])).rows[0]);
+});
 
 app.listen({ port: c.PORT, host: c.HOST });

@@ -18,9 +18,9 @@ const pool = new Pool({ connectionString: c.DATABASE_URL, max: c.POOL_SIZE });
 const resources = new Set(c.RESOURCES);
 const PROJECT = /^\/projects\/(\d+)$/;
 
-// SECURITY_HEADERS=1: the header lines rococo's securityHeaders() sends over HTTP, written by hand
+// PLUGIN=headers: the header lines rococo's securityHeaders() sends over HTTP, written by hand
 // (what node itself costs to write them: the floor of any such plugin).
-const SECURITY = process.env.SECURITY_HEADERS === '1' ? c.SECURITY_HEADER_LINES : null;
+const SECURITY = c.PLUGIN === 'headers' ? c.SECURITY_HEADER_LINES : null;
 
 function send(res, status, type, body) {
   const head = ['content-type', type, 'content-length', String(Buffer.byteLength(body))];

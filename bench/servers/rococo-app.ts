@@ -22,7 +22,10 @@ import {
   websockets,
   hub,
   database,
+  cors,
   securityHeaders,
+  rateLimit,
+  compression,
   type Plugin,
 } from '../../dist/src';
 import { ItemInput } from './dto';
@@ -118,12 +121,25 @@ function resource(name: string) {
   return ResourceController;
 }
 
+/** The plugin scenarios (run.js): one plugin of rococo's, with the settings every server shares. */
+const PLUGINS: Record<string, () => Plugin> = {
+  cors: () => cors({ origins: [c.CORS_ORIGIN], credentials: true }),
+  headers: () => securityHeaders(),
+  'rate-memory': () => rateLimit({ points: c.RATE.points, duration: c.RATE.seconds }),
+  'rate-redis': () => rateLimit({ points: c.RATE.points, duration: c.RATE.seconds }),
+  compress: () => compression({ threshold: c.COMPRESS_THRESHOLD }),
+  // For `npm run bench:callgrind`: what one send hook that does nothing costs.
+  'send-hook': () => ({ name: 'noop-send-hook', setup: (app) => void app.onSend(() => undefined) }),
+};
+
 export default createApp({
   controllers: [MainController, LiveController, ...c.RESOURCES.map(resource)],
   // The peers log nothing per request; an access-log line is measured on its own (see README).
   settings: immutableSettings({
     DATABASE_URL: c.DATABASE_URL,
     ACCESS_LOG: process.env.ACCESS_LOG === '1',
+    // The rate limit counts in Redis when the app has one.
+    ...(c.PLUGIN === 'rate-redis' ? { REDIS_URL: c.REDIS_URL } : {}),
   }),
   plugins: [
     database({ max: c.POOL_SIZE }),
@@ -131,13 +147,6 @@ export default createApp({
     schemas(),
     websockets(),
     hub(),
-    // What one send hook costs (SEND_HOOK=1: one that does nothing), and helmet's headers on
-    // every response (SECURITY_HEADERS=1): `npm run bench:callgrind` with either set.
-    ...(process.env.SEND_HOOK === '1' ? [noopSendHook()] : []),
-    ...(process.env.SECURITY_HEADERS === '1' ? [securityHeaders()] : []),
+    ...(c.PLUGIN ? [PLUGINS[c.PLUGIN]()] : []),
   ],
 });
-
-function noopSendHook(): Plugin {
-  return { name: 'noop-send-hook', setup: (app) => void app.onSend(() => undefined) };
-}
