@@ -96,3 +96,7 @@ export type { OpenAPIOptions, OperationDoc, OperationDocSource } from './openapi
 export type { DocOptions, SecurityRequirements } from './decorators/doc';
 /** Injects a token rather than the parameter's type: `@inject(SETTINGS) settings: AppSettings`. */
 export { inject } from 'tsyringe';
+
+// CORS: the cors() plugin, @Cors, and the app's trusted origins (app.origins) it adds to
+export { TrustedOrigins } from './core/origins';
+export type { OriginCheck } from './core/origins';

@@ -36,6 +36,7 @@ import { Response, send, toResponse, writeRawResponse } from './response';
 import { Router, type QueryInit } from './router';
 import { compileConverters, type Converter } from './converters';
 import { readSetting } from './options';
+import { TrustedOrigins } from './origins';
 import { describeKey, isPlugin, type Plugin, type RouteBuild, type UpgradeHandler } from './plugin';
 import { compileTrust, type TrustProxy } from './proxy';
 import { scanControllers, type ScannedRoute } from './scanner';
@@ -191,6 +192,8 @@ export class Application {
   server: Server | null = null;
   /** What plugins and middlewares put in every view: globals and context processors. */
   readonly view = new ViewContext();
+  /** Foreign origins plugins trust as the app's own (CSRF and WebSocket origin checks). */
+  readonly origins = new TrustedOrigins();
 
   private readonly hooks: Record<'startup' | 'shutdown' | 'cleanup', Hook[]>;
   /** Hooks plugins added: they start before the app's own and clean up after them. */
