@@ -100,3 +100,4 @@ export { inject } from 'tsyringe';
 // CORS: the cors() plugin, @Cors, and the app's trusted origins (app.origins) it adds to
 export { TrustedOrigins } from './core/origins';
 export type { OriginCheck } from './core/origins';
+export { recordOnController } from './core/plugin';

@@ -758,6 +758,7 @@ export class Application {
       methods: r.methods,
       pattern: r.path,
       meta: r.meta,
+      controllerExtras: r.controllerExtras,
       controller: r.controller,
       instance,
       middlewares,
@@ -767,7 +768,7 @@ export class Application {
       compose: (endpoint) => compose(middlewares, endpoint),
     };
     for (const plugin of this.plugins) plugin.route?.(build, this);
-    for (const key of r.meta.extras.keys()) {
+    for (const key of [...r.meta.extras.keys(), ...r.controllerExtras.keys()]) {
       const known = describeKey(key);
       if (known === undefined || !known.required || claimed.has(key)) continue;
       throw new RococoError(
