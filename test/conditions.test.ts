@@ -155,3 +155,16 @@ test('the same conditions twice on one method and path stop createApp; unknown o
   }
   expect(() => createApp({ controllers: [Empty] })).toThrow(/conditions are empty/);
 });
+
+test("a response's own Vary is merged with the route conditions', not put in its place", async () => {
+  const app = createApp({ controllers: [ItemsController] });
+  app.onSend((req, response) => void response.setHeader('vary', 'Accept-Encoding'));
+  const own = await testClient(app);
+  try {
+    const res = await own.get('/items', { headers: { 'accept-version': '2' } });
+    expect(res.headers.get('vary')).toBe('accept-version, Accept-Encoding');
+    expect((await own.get('/items/7')).headers.get('vary')).toBe('Accept-Encoding');
+  } finally {
+    await own.close();
+  }
+});

@@ -1,6 +1,7 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { Readable, pipeline, type Duplex } from 'node:stream';
 import { serialize, type SerializeOptions } from 'cookie';
+import { appendVary } from './vary';
 
 /** What a response can carry: text, bytes, a stream, or nothing. */
 export type ResponseBody = string | Buffer | Uint8Array | Readable | null;
@@ -161,8 +162,21 @@ function flatHeaders(headers: Record<string, string | string[]>): (string | stri
   return flat;
 }
 
-/** Writes a response to node's `ServerResponse`. */
+/**
+ * Writes a response to node's `ServerResponse`. A `Vary` the router already set (route
+ * conditions on headers) is merged into the response's own, which writeHead would otherwise
+ * replace it with.
+ */
 export function send(res: ServerResponse, response: Response): void {
+  const vary = response.headers.vary;
+  if (vary !== undefined) {
+    const routed = res.getHeader('vary');
+    if (routed !== undefined)
+      response.headers.vary = appendVary(
+        String(routed),
+        Array.isArray(vary) ? vary.join(', ') : vary,
+      );
+  }
   response.writeTo(res);
 }
 
