@@ -6,7 +6,16 @@
  *   feature only where declared below (type-only imports do not count: they vanish at build);
  * - no cycles between files, except type-only ones.
  */
-const FEATURES = ['templates', 'static', 'schemas', 'openapi', 'websocket', 'sessions', 'database'];
+const FEATURES = [
+  'templates',
+  'static',
+  'schemas',
+  'openapi',
+  'websocket',
+  'sessions',
+  'database',
+  'cors',
+];
 
 /** Which feature may import which other one, and why. */
 const ALLOWED = {

@@ -101,3 +101,6 @@ export { inject } from 'tsyringe';
 export { TrustedOrigins } from './core/origins';
 export type { OriginCheck } from './core/origins';
 export { recordOnController } from './core/plugin';
+export { cors } from './cors/plugin';
+export { Cors } from './decorators/cors';
+export type { CorsOptions, CorsOrigins } from './decorators/cors';
