@@ -16,6 +16,7 @@ import {
 } from '../src';
 import { AuthController } from './auth/auth.controller';
 import { currentUserContext } from './auth/current-user';
+import { apiCors } from './cors';
 import { errorPages, serverTiming } from './middlewares';
 import { PagesController } from './pages/pages.controller';
 import { ApiController } from './projects/api.controller';
@@ -56,6 +57,8 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
       staticFiles([{ prefix: '/static', dir: join(SAMPLE_DIR, 'static') }]),
       schemas(),
       websockets(),
+      // Pages of CORS_ORIGINS may call the JSON API (preflights are answered before the middlewares).
+      apiCors(settings),
       // Through Redis when settings.REDIS_URL is set (project pages in every worker).
       hub({ prefix: `${settings.REDIS_PREFIX}hub:` }),
       openapi({
