@@ -7,6 +7,9 @@
  * with csrf() and the WebSocket Origin check (app.origins).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   Controller,
   Cors,
@@ -23,6 +26,7 @@ import {
   Post,
   RococoError,
   sessions,
+  staticFiles,
   Use,
   WebSocket,
   websockets,
@@ -374,6 +378,33 @@ describe("cors(): '*', RegExp and function origins, and the other options", () =
       expect(res.headers.get('vary')).toBe('Origin');
     } finally {
       await client.close();
+    }
+  });
+
+  test('files of staticFiles() carry the headers too, and their 304s', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rococo-cors-'));
+    writeFileSync(join(dir, 'app.js'), 'console.log(1);');
+    const client = await testClient(
+      createApp({ plugins: [staticFiles([{ prefix: '/static', dir }]), cors({ origins: [APP] })] }),
+    );
+    try {
+      const res = await client.get('/static/app.js', { headers: { origin: APP } });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe('console.log(1);');
+      expect(acao(res)).toBe(APP);
+      expect(res.headers.get('vary')).toBe('Origin');
+      const etag = res.headers.get('etag') as string;
+      const again = await client.get('/static/app.js', {
+        headers: { origin: APP, 'if-none-match': etag },
+      });
+      expect(again.status).toBe(304);
+      expect(acao(again)).toBe(APP);
+      const pre = await preflightOf(client)('/static/app.js', APP, 'GET');
+      expect(pre.status).toBe(204);
+      expect(pre.headers.get('access-control-allow-methods')).toBe('GET, HEAD');
+    } finally {
+      await client.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
