@@ -37,6 +37,8 @@ import { UsersController } from './users/users.controller';
  * on the WebSocket handshake of a project's live page too.
  */
 export function createSampleApp(settings: AppSettings = loadSettings()): Application {
+  // Before the session storage opens its Redis client: a wrong CORS_ORIGINS leaks nothing.
+  const corsPlugin = apiCors(settings);
   return createApp({
     controllers: [
       PagesController,
@@ -58,7 +60,7 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
       schemas(),
       websockets(),
       // Pages of CORS_ORIGINS may call the JSON API (preflights are answered before the middlewares).
-      apiCors(settings),
+      corsPlugin,
       // Through Redis when settings.REDIS_URL is set (project pages in every worker).
       hub({ prefix: `${settings.REDIS_PREFIX}hub:` }),
       openapi({
