@@ -17,6 +17,7 @@ const FEATURES = [
   'rate-limit',
   'security-headers',
   'compression',
+  'cors',
 ];
 
 /** Which feature may import which other one, and why. */

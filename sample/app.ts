@@ -19,6 +19,7 @@ import {
 } from '../src';
 import { AuthController } from './auth/auth.controller';
 import { currentUserContext } from './auth/current-user';
+import { apiCors } from './cors';
 import { errorPages, serverTiming } from './middlewares';
 import { PagesController } from './pages/pages.controller';
 import { ApiController } from './projects/api.controller';
@@ -40,6 +41,8 @@ import { UsersController } from './users/users.controller';
  * them, so a 429 is an error page for browsers and a problem for API clients.
  */
 export function createSampleApp(settings: AppSettings = loadSettings()): Application {
+  // Before the session storage opens its Redis client: a wrong CORS_ORIGINS leaks nothing.
+  const corsPlugin = apiCors(settings);
   return createApp({
     controllers: [
       PagesController,
@@ -68,6 +71,8 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
       staticFiles([{ prefix: '/static', dir: join(SAMPLE_DIR, 'static') }]),
       schemas(),
       websockets(),
+      // Pages of CORS_ORIGINS may call the JSON API (preflights are answered before the middlewares).
+      corsPlugin,
       // Through Redis when settings.REDIS_URL is set (project pages in every worker).
       hub({ prefix: `${settings.REDIS_PREFIX}hub:` }),
       openapi({

@@ -33,6 +33,11 @@ export const defaults = {
   API_WRITES_PER_MINUTE: 60,
   /** How long a session lasts without a request, in seconds: 14 days. */
   SESSION_MAX_AGE: 14 * 24 * 3600,
+  /**
+   * Origins of other sites' pages that may call the JSON API with the user's session (CORS),
+   * separated by commas: `https://tracker-ui.example,http://localhost:5173`. Empty: none.
+   */
+  CORS_ORIGINS: '',
 };
 
 /** The sample's settings type, as controllers receive it with `@inject(SETTINGS)`. */

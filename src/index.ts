@@ -121,3 +121,11 @@ export { DEFAULT_DIRECTIVES as DEFAULT_CSP_DIRECTIVES } from './security-headers
 export { compression } from './compression/plugin';
 export type { CompressionOptions } from './compression/compressor';
 export type { Encoding as CompressionEncoding } from './compression/encoders';
+
+// CORS: the cors() plugin, @Cors, and the app's trusted origins (app.origins) it adds to
+export { TrustedOrigins } from './core/origins';
+export type { OriginCheck } from './core/origins';
+export { recordOnController } from './core/plugin';
+export { cors } from './cors/plugin';
+export { Cors } from './decorators/cors';
+export type { CorsOptions, CorsOrigins } from './decorators/cors';

@@ -651,3 +651,65 @@ describe('writes need a login, changes the owner', () => {
     expect(await stored(2)).toBeDefined();
   });
 });
+
+describe('CORS on the API (CORS_ORIGINS)', () => {
+  const UI = 'https://tracker-ui.example';
+  let ui: TestClient;
+  beforeAll(async () => {
+    ui = await sampleClient(db.url, { CORS_ORIGINS: `${UI}, http://localhost:5173` });
+    await logIn(ui);
+  });
+  afterAll(() => ui?.close());
+
+  test('a preflight from an allowed origin is answered: 204, with credentials and max-age', async () => {
+    const res = await ui.options('/api/projects', {
+      headers: {
+        origin: UI,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe(UI);
+    expect(res.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(res.headers.get('access-control-allow-methods')).toBe('GET, HEAD, POST');
+    expect(res.headers.get('access-control-allow-headers')).toBe('content-type');
+    expect(res.headers.get('access-control-max-age')).toBe('600');
+  });
+
+  test('a credentialed GET and POST from the allowed origin work; another origin is refused', async () => {
+    const list = await ui.get('/api/projects', { headers: { origin: UI } });
+    expect(list.status).toBe(200);
+    expect(list.headers.get('access-control-allow-origin')).toBe(UI);
+    expect(list.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(list.headers.get('vary')).toContain('Origin');
+    const cross = { 'sec-fetch-site': 'cross-site' };
+    const added = await ui.post('/api/projects', {
+      json: { name: 'From the UI', slug: 'from-the-ui', description: '' },
+      headers: { origin: UI, ...cross },
+    });
+    expect(added.status).toBe(201);
+    expect(added.headers.get('access-control-expose-headers')).toBe('Location');
+    const evil = 'https://evil.example';
+    const refused = await ui.post('/api/projects', {
+      json: { name: 'Evil', slug: 'evil', description: '' },
+      headers: { origin: evil, ...cross },
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  test('a CORS_ORIGINS entry that is not an origin stops startup', () => {
+    expect(() => sampleClient(db.url, { CORS_ORIGINS: 'https://ui.example/' })).toThrow(
+      "CORS_ORIGINS: 'https://ui.example/' is not an origin",
+    );
+  });
+
+  test('pages are not shared, and without CORS_ORIGINS nothing is', async () => {
+    const page = await ui.get('/login', { headers: { origin: UI } });
+    expect(page.headers.get('access-control-allow-origin')).toBeNull();
+    const res = await visitor.get('/api/projects', { headers: { origin: UI } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});

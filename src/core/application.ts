@@ -36,6 +36,7 @@ import { Response, send, toResponse, writeRawResponse } from './response';
 import { Router, type QueryInit } from './router';
 import { compileConverters, type Converter } from './converters';
 import { readSetting } from './options';
+import { TrustedOrigins } from './origins';
 import { describeKey, isPlugin, type Plugin, type RouteBuild, type UpgradeHandler } from './plugin';
 import { compileTrust, type TrustProxy } from './proxy';
 import { scanControllers, type ScannedRoute } from './scanner';
@@ -191,6 +192,8 @@ export class Application {
   server: Server | null = null;
   /** What plugins and middlewares put in every view: globals and context processors. */
   readonly view = new ViewContext();
+  /** Foreign origins plugins trust as the app's own (CSRF and WebSocket origin checks). */
+  readonly origins = new TrustedOrigins();
 
   private readonly hooks: Record<'startup' | 'shutdown' | 'cleanup', Hook[]>;
   /** Hooks plugins added: they start before the app's own and clean up after them. */
@@ -755,6 +758,7 @@ export class Application {
       methods: r.methods,
       pattern: r.path,
       meta: r.meta,
+      controllerExtras: r.controllerExtras,
       controller: r.controller,
       instance,
       middlewares,
@@ -764,7 +768,7 @@ export class Application {
       compose: (endpoint) => compose(middlewares, endpoint),
     };
     for (const plugin of this.plugins) plugin.route?.(build, this);
-    for (const key of r.meta.extras.keys()) {
+    for (const key of [...r.meta.extras.keys(), ...r.controllerExtras.keys()]) {
       const known = describeKey(key);
       if (known === undefined || !known.required || claimed.has(key)) continue;
       throw new RococoError(

@@ -38,6 +38,7 @@ export interface HandlerMeta {
 const controllers = new WeakMap<Function, ControllerMeta>();
 const classMiddlewares = new WeakMap<Function, Middleware[]>();
 const handlers = new WeakMap<Function, Map<string, HandlerMeta>>();
+const controllerExtras = new WeakMap<Function, Map<symbol, unknown>>();
 
 /** Records `@Controller` options on a class. */
 export function setControllerMeta(target: Function, meta: ControllerMeta): void {
@@ -60,6 +61,21 @@ export function getClassMiddlewares(target: Function): Middleware[] {
   const chain: Middleware[] = [];
   for (const cls of lineage(target)) chain.push(...(classMiddlewares.get(cls) ?? []));
   return chain;
+}
+
+/** What plugins' class decorators recorded on a class itself, by key; created on first use. */
+export function controllerExtrasOf(target: Function): Map<symbol, unknown> {
+  let map = controllerExtras.get(target);
+  if (map === undefined) controllerExtras.set(target, (map = new Map()));
+  return map;
+}
+
+/** What class decorators recorded on a class and its ancestors, by key (a subclass's own win). */
+export function getControllerExtras(target: Function): Map<symbol, unknown> {
+  const out = new Map<symbol, unknown>();
+  for (const cls of lineage(target))
+    for (const [k, v] of controllerExtras.get(cls) ?? []) out.set(k, v);
+  return out;
 }
 
 /** The metadata of a method, created on first use. */

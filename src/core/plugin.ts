@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Application } from './application';
 import type { Constructor } from './container';
-import { handlerMeta, type HandlerMeta } from './metadata';
+import { controllerExtrasOf, handlerMeta, type HandlerMeta } from './metadata';
 import type { Endpoint, Middleware } from './middleware';
 import type { Request } from './request';
 
@@ -56,6 +56,8 @@ export interface RouteBuild {
   readonly pattern: string;
   /** What the decorators recorded on the handler method. */
   readonly meta: HandlerMeta;
+  /** What class decorators recorded on its controller (`recordOnController`), by key. */
+  readonly controllerExtras: ReadonlyMap<symbol, unknown>;
   readonly controller: Constructor;
   /** The controller instance the handler is bound to. */
   readonly instance: object;
@@ -111,6 +113,21 @@ export function metaKey(
 export function recordOnHandler(key: symbol, value: unknown): MethodDecorator {
   return (target, method) => {
     handlerMeta(target.constructor, String(method)).extras.set(key, value);
+  };
+}
+
+/**
+ * A class decorator that records `value` under `key` on the controller, for all its routes
+ * (`route.controllerExtras` in a plugin's `route()`), and does nothing else; a key no installed
+ * plugin claims stops startup as a method's does. The class-wide form of {@link recordOnHandler}.
+ *
+ * @example
+ * export const Timed = (label: string) => recordOnController(TIMED, { label });
+ * @Timed('admin') @Controller('/admin') class AdminController { ... }
+ */
+export function recordOnController(key: symbol, value: unknown): ClassDecorator {
+  return (target) => {
+    controllerExtrasOf(target).set(key, value);
   };
 }
 

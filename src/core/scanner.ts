@@ -2,6 +2,7 @@ import type { Constructor } from './container';
 import { RococoError } from './errors';
 import {
   getClassMiddlewares,
+  getControllerExtras,
   getControllerMeta,
   getHandlerMetas,
   type ExpectHandler,
@@ -22,6 +23,8 @@ export interface ScannedRoute {
   /** Controller then method middlewares (the app's are added by the application). */
   middlewares: Middleware[];
   meta: HandlerMeta;
+  /** What class decorators recorded on the controller (and its ancestors), by key. */
+  controllerExtras: ReadonlyMap<symbol, unknown>;
   /** `ProjectsController.show`, for error messages. */
   origin: string;
   /** The route's `expect` check, if any. */
@@ -48,6 +51,7 @@ export function scanControllers(controllers: readonly Constructor[]): ScannedRou
       );
     }
     const classMws = getClassMiddlewares(cls);
+    const controllerExtras = getControllerExtras(cls);
     let routes = 0;
     for (const [method, hmeta] of getHandlerMetas(cls)) {
       const origin = `${cls.name}.${method}`;
@@ -75,6 +79,7 @@ export function scanControllers(controllers: readonly Constructor[]): ScannedRou
           name,
           middlewares: [...classMws, ...hmeta.middlewares],
           meta: hmeta,
+          controllerExtras,
           origin,
           expect: r.expect,
           conditions: r.conditions,

@@ -16,7 +16,8 @@ export interface WebSocketOptions {
   /** Ms between pings; a peer that has not answered the previous one is cut off. 30000 by default, 0 for none. */
   heartbeat?: number;
   /**
-   * Origins (`https://app.example.com`) allowed besides the app's own host; `'*'` allows any.
+   * Origins (`https://app.example.com`) allowed besides the app's own host and those the app's
+   * plugins trust (`app.origins`: the CORS plugin's credentialed ones); `'*'` allows any.
    * A browser's handshake from any other origin gets a 403 (cross-site WebSocket hijacking).
    */
   allowedOrigins?: readonly string[];

@@ -13,7 +13,10 @@ export interface CsrfOptions {
   field?: string;
   /** The header that carries the token; `X-CSRF-Token` by default. */
   header?: string;
-  /** Other origins (`https://admin.example.com`) whose JSON requests are trusted as same-origin. */
+  /**
+   * Other origins (`https://admin.example.com`) whose JSON requests are trusted as same-origin,
+   * besides those the app's plugins trust (`app.origins`: the CORS plugin's credentialed ones).
+   */
   trustedOrigins?: readonly string[];
 }
 
@@ -162,7 +165,8 @@ function verify(session: Session, token: string): boolean {
 
 function sameOrigin(req: Request, trusted: Set<string>): boolean {
   const origin = req.headers.origin;
-  if (origin !== undefined && trusted.has(origin)) return true;
+  if (origin !== undefined && (trusted.has(origin) || req.app.origins.trusts(origin, req)))
+    return true;
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined) return site === 'same-origin' || site === 'none';
   if (origin === undefined) return true;

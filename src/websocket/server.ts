@@ -111,7 +111,8 @@ export class WebSockets {
       origin !== undefined &&
       !route.allowedOrigins.has('*') &&
       !route.allowedOrigins.has(origin) &&
-      origin !== `${req.protocol}://${req.host}`
+      origin !== `${req.protocol}://${req.host}` &&
+      !req.app.origins.trusts(origin, req)
     ) {
       throw new HTTPForbidden(`WebSocket connections from ${origin} are not allowed`);
     }
