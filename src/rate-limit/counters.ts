@@ -123,6 +123,8 @@ export class Counters {
         points: limit.points,
         duration: limit.duration,
         blockDuration: limit.failures ? 0 : limit.block,
+        // Each limit has a store of its own: a prefix would only cost a string per request.
+        keyPrefix: '',
       });
     if (this.client === null) {
       limit.store = memory();
@@ -147,22 +149,38 @@ export class Counters {
   check(limit: Limit, key: string): Counted | null | Promise<Counted | null> {
     const memory = limit.memory;
     if (memory !== null && !limit.failures) return countInMemory(limit, memory, key);
-    return this.count(limit, limit.store, key).then(
-      (counted) => {
-        if (this.outages.failing) this.outages.ok();
-        return counted;
-      },
-      (err: unknown) => {
-        this.outages.failed(err, DOWN_MESSAGES[this.redisDown]);
-        if (this.redisDown === 'refuse')
-          throw new HTTPServiceUnavailable(
-            'Rate limits cannot be checked for a moment; try again',
-            { headers: { 'retry-after': '5' } },
-          );
-        if (limit.fallback === null) return null;
-        return this.count(limit, limit.fallback, key);
-      },
-    );
+    const down = (err: unknown) => this.down(err, limit, key);
+    const client = this.client as ScriptedClient | null;
+    if (client === null || limit.failures || limit.block > 0)
+      return this.count(limit, limit.store, key).then((c) => this.up(c), down);
+    // As rate-limiter-flexible's limiter: no waiting for a connection that is not there.
+    if (client.status !== 'ready') return down(new Error('Redis connection is not ready'));
+    return client
+      .rococoRateLimit(limit.store.getKey(key), limit.duration)
+      .then(
+        ([consumed, ms]) =>
+          this.up(counted(limit, limit.store, key, consumed, ms, consumed > limit.points)),
+        down,
+      );
+  }
+
+  /** A count from Redis: an outage, if there was one, is over. */
+  private up(c: Counted): Counted {
+    if (this.outages.failing) this.outages.ok();
+    return c;
+  }
+
+  /** What a request meets when Redis failed: let through (null), counted in memory, or a 503. */
+  private down(err: unknown, limit: Limit, key: string): Promise<Counted | null> {
+    this.outages.failed(err, DOWN_MESSAGES[this.redisDown]);
+    if (this.redisDown === 'refuse')
+      return Promise.reject(
+        new HTTPServiceUnavailable('Rate limits cannot be checked for a moment; try again', {
+          headers: { 'retry-after': '5' },
+        }),
+      );
+    if (limit.fallback === null) return Promise.resolve(null);
+    return this.count(limit, limit.fallback, key);
   }
 
   /** Counts a failed request of a `failures` limit; a Redis failure is logged, never thrown. */
@@ -201,15 +219,6 @@ export class Counters {
       const res = await store.get(key);
       const consumed = res?.consumedPoints ?? 0;
       return counted(limit, store, key, consumed, res?.msBeforeNext ?? 0, consumed >= limit.points);
-    }
-    if (store === limit.store && this.client !== null && limit.block === 0) {
-      // rate-limiter-flexible's limiter refuses at once when the connection is not ready.
-      if (this.client.status !== 'ready') throw new Error('Redis connection is not ready');
-      const [consumed, ms] = await (this.client as ScriptedClient).rococoRateLimit(
-        store.getKey(key),
-        limit.duration,
-      );
-      return counted(limit, store, key, consumed, ms, consumed > limit.points);
     }
     let res: RateLimiterRes;
     let refused = false;

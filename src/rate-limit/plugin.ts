@@ -169,11 +169,7 @@ function limited(
   counters: Counters,
   headers: boolean,
 ): (req: Request) => unknown {
-  const decide = (req: Request, answers: readonly (Counted | null)[]): unknown => {
-    const counted =
-      answers.length === 1 && answers[0] !== null
-        ? (answers as Counted[])
-        : answers.filter((a): a is Counted => a !== null);
+  const decide = (req: Request, counted: readonly Counted[]): unknown => {
     let failures = false;
     for (const c of counted) {
       if (c.refused) throw tooManyRequests(counted);
@@ -197,6 +193,21 @@ function limited(
       },
     );
   };
+  if (limits.length === 1) {
+    // The common case, one limit: no arrays of answers, no Promise.all.
+    const only = limits[0];
+    const one = (req: Request, key: string | undefined): unknown => {
+      if (key === undefined) return inner(req);
+      const answer = counters.check(only, key);
+      if (answer instanceof Promise)
+        return answer.then((a) => decide(req, a === null ? NONE : [a]));
+      return decide(req, answer === null ? NONE : [answer]);
+    };
+    return (req) => {
+      const key = only.keyOf(req);
+      return key instanceof Promise ? key.then((k) => one(req, k)) : one(req, key);
+    };
+  }
   return (req) => {
     let pending = false;
     const answers: (Counted | null | Promise<Counted | null>)[] = [];
@@ -217,10 +228,17 @@ function limited(
       for (const a of answers) if (a instanceof Promise) a.catch(() => {});
       throw e;
     }
-    if (!pending) return decide(req, answers as (Counted | null)[]);
-    return Promise.all(answers).then((settled) => decide(req, settled));
+    const counts = (all: readonly (Counted | null)[]) =>
+      decide(
+        req,
+        all.filter((a): a is Counted => a !== null),
+      );
+    if (!pending) return counts(answers as (Counted | null)[]);
+    return Promise.all(answers).then(counts);
   };
 }
+
+const NONE: readonly Counted[] = [];
 
 /**
  * The fields on what the handler returned: a response or an HTTP error; any other value becomes
