@@ -6,6 +6,7 @@ import {
   EncryptedCookieStorage,
   Get,
   getSession,
+  HTTPNotFound,
   HTTPSeeOther,
   HTTPUnauthorized,
   Post,
@@ -68,6 +69,37 @@ class SharedLimitController {
   @Get('/two')
   two() {
     return { ok: 2 };
+  }
+}
+
+/** Handlers that answer with other things than a plain object. */
+@Controller('/kinds')
+class KindsController {
+  @Get('/text')
+  text() {
+    return 'hello';
+  }
+
+  @Get('/later')
+  async later() {
+    await sleep(1);
+    return { later: true };
+  }
+
+  @Get('/missing')
+  missing(): never {
+    throw new HTTPNotFound('no such thing');
+  }
+
+  @Get('/missing-later')
+  async missingLater(): Promise<never> {
+    await sleep(1);
+    throw new HTTPNotFound('no such thing');
+  }
+
+  @Get('/crash')
+  crash(): never {
+    throw new Error('a bug');
   }
 }
 
@@ -183,6 +215,31 @@ describe('the app-wide limit, in memory', () => {
     }
     expect((await c.post('/a')).status).toBe(405);
     expect(await statuses(c, 3)).toEqual([200, 200, 429]);
+  });
+
+  test('every answer of a limited route has the fields: text, async JSON, HTTP errors thrown at once or later; a 500 stays a 500', async () => {
+    const c = await client({ points: 10, duration: 60 }, { controllers: [KindsController] });
+    const text = await c.get('/kinds/text');
+    expect(text.status).toBe(200);
+    expect(text.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await text.text()).toBe('hello');
+    expect(text.headers.get('ratelimit')).toBe('"default";r=9;t=60');
+    const later = await c.get('/kinds/later');
+    expect(await later.json()).toEqual({ later: true });
+    expect(later.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(later.headers.get('ratelimit')).toBe('"default";r=8;t=60');
+    for (const [path, left] of [
+      ['/kinds/missing', 7],
+      ['/kinds/missing-later', 6],
+    ] as const) {
+      const res = await c.get(path);
+      expect(res.status).toBe(404);
+      expect(res.headers.get('ratelimit-policy')).toBe('"default";q=10;w=60');
+      expect(res.headers.get('ratelimit')).toMatch(new RegExp(`^"default";r=${left};t=(59|60)$`));
+    }
+    const crash = await c.get('/kinds/crash');
+    expect(crash.status).toBe(500);
+    expect(await statuses(c, 6, '/kinds/text')).toEqual([200, 200, 200, 200, 200, 429]);
   });
 
   test('headers: false leaves the fields off successes; a 429 still has them', async () => {

@@ -4,14 +4,19 @@ import type { Verdict } from './limit';
 /** The problem type of draft-ietf-httpapi-ratelimit-headers for a spent quota. */
 export const QUOTA_EXCEEDED = 'https://iana.org/assignments/http-problem-types#quota-exceeded';
 
-/** A policy name as a structured-field string (RFC 9651): quoted, `"` and `\` escaped. */
-function sfString(name: string): string {
+/**
+ * A policy name as a structured-field string (RFC 9651): quoted, `"` and `\` escaped.
+ *
+ * @example
+ * sfString('logins'); // '"logins"'
+ */
+export function sfString(name: string): string {
   return `"${name.replace(/[\\"]/g, (c) => '\\' + c)}"`;
 }
 
 /** Seconds until a window ends, rounded up (a client that waits that long is not refused). */
 function seconds(ms: number): number {
-  return Math.max(Math.ceil(ms / 1000), 0);
+  return ms > 0 ? Math.ceil(ms / 1000) : 0;
 }
 
 /**
@@ -27,16 +32,39 @@ export function rateLimitFields(verdicts: readonly Verdict[]): {
   'ratelimit-policy': string;
   ratelimit: string;
 } {
+  return { 'ratelimit-policy': policyField(verdicts), ratelimit: limitField(verdicts) };
+}
+
+/**
+ * The `RateLimit-Policy` field of the limits that counted a request (each limit's member is
+ * built once, at startup).
+ *
+ * @example
+ * response.headers['ratelimit-policy'] = policyField(verdicts); // "default";q=300;w=60
+ */
+export function policyField(verdicts: readonly Verdict[]): string {
+  if (verdicts.length === 1) return verdicts[0].limit.policyField;
   let policy = '';
+  for (const v of verdicts) policy += (policy === '' ? '' : ', ') + v.limit.policyField;
+  return policy;
+}
+
+/**
+ * The `RateLimit` field: what is left of each limit and when its window resets.
+ *
+ * @example
+ * response.headers.ratelimit = limitField(verdicts); // "default";r=299;t=60
+ */
+export function limitField(verdicts: readonly Verdict[]): string {
   let limit = '';
-  for (const v of verdicts) {
-    const { name, points, duration } = v.limit;
-    const sep = policy === '' ? '' : ', ';
-    policy += `${sep}${sfString(name)};q=${points};w=${duration}`;
-    limit += `${sep}${sfString(name)};r=${Math.max(points - v.consumed, 0)}`;
-    if (v.msBeforeNext > 0) limit += `;t=${seconds(v.msBeforeNext)}`;
+  for (let i = 0; i < verdicts.length; i++) {
+    const v = verdicts[i];
+    const left = v.limit.points - v.consumed;
+    if (i > 0) limit += ', ';
+    limit += v.limit.remainingField + (left > 0 ? left : 0);
+    if (v.msBeforeNext > 0) limit += ';t=' + seconds(v.msBeforeNext);
   }
-  return { 'ratelimit-policy': policy, ratelimit: limit };
+  return limit;
 }
 
 /**

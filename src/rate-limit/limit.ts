@@ -5,6 +5,16 @@ import { RococoError } from '../core/errors';
 import type { Request } from '../core/request';
 import type { FromSettings, RateLimitKey, RateLimitOptions } from '../decorators/rate-limit';
 import { getSession } from '../sessions/middleware';
+import { sfString } from './headers';
+
+/**
+ * rate-limiter-flexible's in-process storage (`RateLimiterMemory`'s `_memoryStorage`): what
+ * its `consume` counts with, synchronously.
+ */
+export interface MemoryStorage {
+  incrby(key: string, value: number, durationSec: number): RateLimiterRes;
+  set(key: string, value: number, durationSec: number): RateLimiterRes;
+}
 
 /** What one limit said of one request: its counter after the request, or that it refused it. */
 export interface Verdict {
@@ -43,6 +53,15 @@ export class Limit {
   store!: RateLimiterAbstract;
   /** Its counters in this process, for `redisDown: 'memory'`. */
   fallback: RateLimiterAbstract | null = null;
+  /**
+   * The storage of `store` when it is rate-limiter-flexible's memory: read synchronously (its
+   * `consume` wraps a synchronous count in a promise), so a request costs no promise.
+   */
+  memory: MemoryStorage | null = null;
+  /** Its `RateLimit-Policy` member: `"name";q=5;w=60`. */
+  readonly policyField: string;
+  /** The start of its `RateLimit` member, up to what is left: `"name";r=`. */
+  readonly remainingField: string;
   private readonly keyFn: (req: Request) => unknown;
 
   constructor(options: RateLimitOptions, where: string, settings: Settings) {
@@ -77,29 +96,29 @@ export class Limit {
         'ROCOCO_RATE_LIMIT',
         `${where}: name must be printable ASCII, got ${JSON.stringify(this.name)}`,
       );
+    this.policyField = `${sfString(this.name)};q=${points};w=${duration}`;
+    this.remainingField = `${sfString(this.name)};r=`;
     const key = options.key ?? 'ip';
     this.sessionKey = typeof key === 'object' && key !== null ? key.session : undefined;
     this.keyFn = compileKey(key, where);
   }
 
-  /** The request's key for this limit, or undefined when the limit does not apply to it. */
-  async keyOf(req: Request): Promise<string | undefined> {
-    const key = await this.keyFn(req);
-    if (key === undefined || key === null || key === '') return undefined;
-    const s = String(key);
-    // A posted value may be long: its Redis key stays short.
-    return s.length <= 200 ? s : 'sha256:' + createHash('sha256').update(s).digest('base64url');
+  /**
+   * The request's key for this limit, or undefined when the limit does not apply to it: at
+   * once when the key is (the address, a function that returns a string), or a promise.
+   */
+  keyOf(req: Request): string | undefined | Promise<string | undefined> {
+    const key = this.keyFn(req);
+    return key instanceof Promise ? key.then(keyString) : keyString(key);
   }
+}
 
-  /** A verdict from what the counters answered (`RateLimiterRes`), or null when there is no window yet. */
-  verdict(res: RateLimiterRes | null, refused: boolean): Verdict {
-    return {
-      limit: this,
-      consumed: res?.consumedPoints ?? 0,
-      msBeforeNext: res?.msBeforeNext ?? 0,
-      refused,
-    };
-  }
+/** A key function's answer as a key: undefined for none, long ones hashed. */
+function keyString(key: unknown): string | undefined {
+  if (key === undefined || key === null || key === '') return undefined;
+  const s = typeof key === 'string' ? key : String(key);
+  // A posted value may be long: its Redis key stays short.
+  return s.length <= 200 ? s : 'sha256:' + createHash('sha256').update(s).digest('base64url');
 }
 
 function compileKey(key: RateLimitKey, where: string): (req: Request) => unknown {

@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
-import type { Application, Settings } from '../core/application';
+import type { Settings } from '../core/application';
 import { HTTPError, RococoError } from '../core/errors';
 import { checkOptions, readSetting } from '../core/options';
 import type { Plugin, RouteBuild } from '../core/plugin';
 import type { Request } from '../core/request';
-import { Response } from '../core/response';
+import { Response, toResponse } from '../core/response';
 import {
   controllerRateLimits,
   LIMIT_OPTION_KEYS,
@@ -14,7 +14,7 @@ import {
 } from '../decorators/rate-limit';
 import { isSessionsMiddleware } from '../sessions/middleware';
 import { checkRedisDown, Counters, type Counted, type RedisDown } from './counters';
-import { rateLimitFields, tooManyRequests } from './headers';
+import { limitField, policyField, tooManyRequests } from './headers';
 import { Limit } from './limit';
 
 /**
@@ -54,8 +54,6 @@ const PLUGIN_KEYS = [
   'headers',
 ];
 
-const VERDICTS = Symbol('rococo.rateLimits');
-
 /**
  * Rate limits (rate-limiter-flexible): the app's own limit, `rateLimit({ points, duration })`,
  * on every controller route, and the limits of `@RateLimit` routes and controllers. Counted in
@@ -90,7 +88,6 @@ export function rateLimit(options: RateLimitPluginOptions = {}): Plugin {
   let appLimit: Limit | null = null;
   let counters: Counters;
   const compiled = new Map<RecordedLimit, Limit>();
-  let hooked = false;
 
   const limitsOf = (route: RouteBuild, settings: Settings): Limit[] => {
     const own = route.meta.extras.get(RATE_LIMIT) as RecordedLimit[] | undefined;
@@ -155,68 +152,144 @@ export function rateLimit(options: RateLimitPluginOptions = {}): Plugin {
     route(route, app) {
       const limits = limitsOf(route, app.settings);
       if (limits.length === 0) return;
-      if (headers && !hooked) {
-        hooked = true;
-        addHeaders(app);
-      }
       route.handler = limited(route.handler, limits, counters, headers);
     },
   };
 }
 
-/** Puts the `RateLimit` fields of what the limits said on the response (success or error). */
-function addHeaders(app: Application): void {
-  app.onSend((req, response) => {
-    if (req.route === null) return;
-    const verdicts = req.state[VERDICTS] as Counted[] | undefined;
-    if (verdicts === undefined || verdicts.length === 0) return;
-    const fields = rateLimitFields(verdicts);
-    response.headers['ratelimit-policy'] = fields['ratelimit-policy'];
-    response.headers.ratelimit = fields.ratelimit;
-  });
-}
-
-/** The route's handler behind its limits. */
+/**
+ * The route's handler behind its limits. The fields go on the response the handler gives (a
+ * plain object becomes its JSON Response here), not through an app-wide send hook: that would
+ * cost every route of the app the kernel's plain-object fast path. A limit counted in memory
+ * with a synchronous key costs no promise: the handler's own result goes back as it is.
+ */
 function limited(
   inner: (req: Request) => unknown,
   limits: readonly Limit[],
   counters: Counters,
   headers: boolean,
-): (req: Request) => Promise<unknown> {
-  const check = async (limit: Limit, req: Request): Promise<Counted | null> => {
-    const key = await limit.keyOf(req);
-    return key === undefined ? null : counters.check(limit, key);
-  };
-  return async (req) => {
-    const counted: Counted[] = [];
-    const answers =
-      limits.length === 1
-        ? [await check(limits[0], req)]
-        : await Promise.all(limits.map((l) => check(l, req)));
-    for (const a of answers) if (a !== null) counted.push(a);
-    if (headers) req.state[VERDICTS] = counted;
-    if (counted.some((c) => c.refused)) throw tooManyRequests(counted);
-    const failures = counted.filter((c) => c.limit.failures);
-    if (failures.length === 0) return inner(req);
-    // A 4xx is a failed attempt; a success (a redirect included: a login's) may forget them.
-    const settle = (status: number) =>
-      isClientError(status)
-        ? Promise.all(failures.map((c) => counters.failed(c)))
-        : status < 400
-          ? Promise.all(
-              failures.filter((c) => c.limit.resetOnSuccess).map((c) => counters.succeeded(c)),
-            )
-          : undefined;
+): (req: Request) => unknown {
+  const decide = (req: Request, counted: readonly Counted[]): unknown => {
+    let failures = false;
+    for (const c of counted) {
+      if (c.refused) throw tooManyRequests(counted);
+      if (c.limit.failures) failures = true;
+    }
+    if (failures) return withFailures(req, inner, counted, counters, headers);
+    if (!headers || counted.length === 0) return inner(req);
+    const policy = policyField(counted);
+    const limit = limitField(counted);
     let out: unknown;
     try {
-      out = await inner(req);
+      out = inner(req);
     } catch (e) {
-      if (e instanceof HTTPError) await settle(e.status);
+      throw errorWithFields(e, policy, limit);
+    }
+    if (!(out instanceof Promise)) return withFields(out, policy, limit);
+    return out.then(
+      (v) => withFields(v, policy, limit),
+      (e: unknown) => {
+        throw errorWithFields(e, policy, limit);
+      },
+    );
+  };
+  if (limits.length === 1) {
+    // The common case, one limit: no arrays of answers, no Promise.all.
+    const only = limits[0];
+    const one = (req: Request, key: string | undefined): unknown => {
+      if (key === undefined) return inner(req);
+      const answer = counters.check(only, key);
+      if (answer instanceof Promise)
+        return answer.then((a) => decide(req, a === null ? NONE : [a]));
+      return decide(req, answer === null ? NONE : [answer]);
+    };
+    return (req) => {
+      const key = only.keyOf(req);
+      return key instanceof Promise ? key.then((k) => one(req, k)) : one(req, key);
+    };
+  }
+  return (req) => {
+    let pending = false;
+    const answers: (Counted | null | Promise<Counted | null>)[] = [];
+    try {
+      for (const limit of limits) {
+        const key = limit.keyOf(req);
+        const answer =
+          key instanceof Promise
+            ? key.then((k) => (k === undefined ? null : counters.check(limit, k)))
+            : key === undefined
+              ? null
+              : counters.check(limit, key);
+        if (answer instanceof Promise) pending = true;
+        answers.push(answer);
+      }
+    } catch (e) {
+      // A key function threw: the answers already under way are dropped, not left unhandled.
+      for (const a of answers) if (a instanceof Promise) a.catch(() => {});
       throw e;
     }
-    await settle(out instanceof Response || out instanceof HTTPError ? out.status : 200);
-    return out;
+    const counts = (all: readonly (Counted | null)[]) =>
+      decide(
+        req,
+        all.filter((a): a is Counted => a !== null),
+      );
+    if (!pending) return counts(answers as (Counted | null)[]);
+    return Promise.all(answers).then(counts);
   };
+}
+
+const NONE: readonly Counted[] = [];
+
+/**
+ * The fields on what the handler returned: a response or an HTTP error; any other value becomes
+ * the response the kernel would have made of it.
+ */
+function withFields(out: unknown, policy: string, limit: string): unknown {
+  if (out instanceof HTTPError) return errorWithFields(out, policy, limit);
+  const response = toResponse(out);
+  response.headers['ratelimit-policy'] = policy;
+  response.headers.ratelimit = limit;
+  return response;
+}
+
+/** The fields on what the handler threw, when it is an HTTP error (a 500 goes as it is). */
+function errorWithFields(e: unknown, policy: string, limit: string): unknown {
+  if (e instanceof HTTPError) {
+    e.headers['ratelimit-policy'] = policy;
+    e.headers.ratelimit = limit;
+  }
+  return e;
+}
+
+/**
+ * A route with `failures` limits: a 4xx is a failed attempt; a success (a redirect included: a
+ * login's) may forget them. The fields then say what the counts are after the request.
+ */
+async function withFailures(
+  req: Request,
+  inner: (req: Request) => unknown,
+  counted: readonly Counted[],
+  counters: Counters,
+  headers: boolean,
+): Promise<unknown> {
+  const failures = counted.filter((c) => c.limit.failures);
+  const settle = (status: number) =>
+    isClientError(status)
+      ? Promise.all(failures.map((c) => counters.failed(c)))
+      : status < 400
+        ? Promise.all(
+            failures.filter((c) => c.limit.resetOnSuccess).map((c) => counters.succeeded(c)),
+          )
+        : undefined;
+  let out: unknown;
+  try {
+    out = await inner(req);
+  } catch (e) {
+    if (e instanceof HTTPError) await settle(e.status);
+    throw headers ? errorWithFields(e, policyField(counted), limitField(counted)) : e;
+  }
+  await settle(out instanceof Response || out instanceof HTTPError ? out.status : 200);
+  return headers ? withFields(out, policyField(counted), limitField(counted)) : out;
 }
 
 /** A failed attempt: a 4xx of the handler's own. */
