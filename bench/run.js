@@ -656,7 +656,9 @@ function table(sc, rows) {
   if (plugin) head.push('plugin CPU cost');
   const cost = (r) => {
     const base = rows.find((b) => b.id === SERVERS.find((s) => s.id === r.id)?.base);
-    return base ? `+${((r.cpu / base.cpu - 1) * 100).toFixed(0)}%` : '';
+    if (!base) return '';
+    const pct = Math.round((r.cpu / base.cpu - 1) * 100);
+    return `${pct >= 0 ? '+' : ''}${pct}%`;
   };
   const body = rows.map((r) => [
     r.name + (r.errors ? ` (${r.errors} socket errors)` : ''),
