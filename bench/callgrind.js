@@ -29,7 +29,8 @@
 // then differ by up to 2.3x. Nothing else is changed: no --jitless, no --predictable.
 //
 // Options: --server ID (rococo, raw, fastify, express, koa, hono, nest-express, nest-fastify,
-// routing-controllers), --path /x (GET), --warmup 20000, --requests 3000, --batches 5,
+// routing-controllers), --path /x (GET), --origin URL (an Origin header: what CORS reads; with
+// PLUGIN=cors in the environment), --warmup 20000, --requests 3000, --batches 5,
 // --runs 1 (a fresh server each), --settle 12, --out FILE (appends a line), --no-build,
 // --keep (keeps the dumps for callgrind_annotate), --trace (--keep, and the server's
 // --trace-gc --trace-opt --trace-deopt with a line at each dump: what happened in a batch).
@@ -78,6 +79,7 @@ function options(argv) {
   const o = {
     server: 'rococo',
     path: '/',
+    origin: '',
     warmup: 20_000,
     requests: 3_000,
     batches: 5,
@@ -252,7 +254,8 @@ async function measure(o) {
     load = client();
     const startup = seconds();
     const send = async (requests) => {
-      const statuses = await load.send({ port, method: 'GET', path: o.path, requests });
+      const headers = o.origin ? { origin: o.origin } : {};
+      const statuses = await load.send({ port, method: 'GET', path: o.path, headers, requests });
       const bad = Object.entries(statuses).filter(([s]) => s !== '200');
       if (bad.length)
         throw new Error(

@@ -1,7 +1,7 @@
 'use strict';
 // The plain keep-alive client of callgrind.js, in a process of its own: Node's http.Agent, 10
 // sockets, one request in flight on each (no pipelining). The parent sends
-// { port, method, path, requests }; the client sends them all, then answers { ok, statuses }
+// { port, method, path, headers, requests }; the client sends them all, then answers { ok, statuses }
 // (or { ok: false, error }). The sockets stay open between batches, so a batch after the first
 // costs the server no connection.
 const http = require('node:http');
@@ -9,9 +9,9 @@ const http = require('node:http');
 const SOCKETS = 10;
 const agent = new http.Agent({ keepAlive: true, maxSockets: SOCKETS });
 
-function one(port, method, path) {
+function one(port, method, path, headers) {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, agent }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent }, (res) => {
       res.on('end', () => resolve(res.statusCode));
       res.on('error', reject);
       res.resume();
@@ -21,14 +21,14 @@ function one(port, method, path) {
   });
 }
 
-async function batch({ port, method, path, requests }) {
+async function batch({ port, method, path, headers = {}, requests }) {
   const statuses = {};
   let left = requests;
   // SOCKETS loops, each sending its next request when its last answer is in.
   const loop = async () => {
     while (left > 0) {
       left--;
-      const status = await one(port, method, path);
+      const status = await one(port, method, path, headers);
       statuses[status] = (statuses[status] ?? 0) + 1;
     }
   };
