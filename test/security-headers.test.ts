@@ -437,14 +437,19 @@ describe('@SecurityHeaders', () => {
     const client = await testClient(
       createApp({ controllers: [GadgetsController], plugins: [securityHeaders()] }),
     );
-    const one = await client.get('/gadgets/one');
-    expect(one.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
-    expect(one.headers.get('referrer-policy')).toBe('same-origin');
-    expect(one.headers.get('x-frame-options')).toBe('DENY');
-    const two = await client.get('/gadgets/two');
-    expect(two.headers.get('x-frame-options')).toBe('DENY');
-    expect(two.headers.get('referrer-policy')).toBe('no-referrer,strict-origin-when-cross-origin');
-    await client.close();
+    try {
+      const one = await client.get('/gadgets/one');
+      expect(one.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
+      expect(one.headers.get('referrer-policy')).toBe('same-origin');
+      expect(one.headers.get('x-frame-options')).toBe('DENY');
+      const two = await client.get('/gadgets/two');
+      expect(two.headers.get('x-frame-options')).toBe('DENY');
+      expect(two.headers.get('referrer-policy')).toBe(
+        'no-referrer,strict-origin-when-cross-origin',
+      );
+    } finally {
+      await client.close();
+    }
   });
 
   test('other routes keep the app headers', async () => {
