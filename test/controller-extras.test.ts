@@ -1,7 +1,7 @@
 /**
  * recordOnController: a plugin's class decorator records once for all of a controller's routes
  * (inherited by subclasses, a subclass's own winning), the plugin reads it in route() as
- * `route.controllerExtras`, and a key no installed plugin claims stops startup as a method's does.
+ * `route.controllerValues(key)` (base first), and a key no installed plugin claims stops startup as a method's does.
  */
 import {
   Controller,
@@ -23,7 +23,7 @@ const MethodTag = (tag: string): MethodDecorator => recordOnHandler(TAG, tag);
 const tag: Plugin = {
   name: 'tag',
   route(route) {
-    const value = route.meta.extras.get(TAG) ?? route.controllerExtras.get(TAG) ?? 'none';
+    const value = route.meta.extras.get(TAG) ?? route.controllerValues(TAG).at(-1) ?? 'none';
     route.claim(TAG);
     route.handler = () => ({ tag: value });
   },
@@ -82,5 +82,38 @@ describe('recordOnController', () => {
     expect(err).toBeInstanceOf(RococoError);
     expect(err).toMatchObject({ code: 'ROCOCO_PLUGIN' });
     expect((err as Error).message).toContain("@Tag needs the 'tag' plugin");
+  });
+
+  test('stacked class decorators all record: the base first, each class top to bottom', async () => {
+    @ClassTag('base-1')
+    @ClassTag('base-2')
+    @Controller('/stacked-base')
+    class StackedBase {
+      @Get('/') all() {}
+    }
+    @ClassTag('sub-1')
+    @ClassTag('sub-2')
+    @Controller('/stacked-sub')
+    class StackedSub extends StackedBase {}
+    const all: Plugin = {
+      name: 'tag',
+      route(route) {
+        const values = route.controllerValues(TAG);
+        route.claim(TAG);
+        route.handler = () => ({ values });
+      },
+    };
+    const client = await testClient(
+      createApp({ controllers: [StackedBase, StackedSub, PlainController], plugins: [all] }),
+    );
+    try {
+      const valuesOf = async (path: string) =>
+        ((await (await client.get(path)).json()) as { values: string[] }).values;
+      expect(await valuesOf('/stacked-base/')).toEqual(['base-1', 'base-2']);
+      expect(await valuesOf('/stacked-sub/')).toEqual(['base-1', 'base-2', 'sub-1', 'sub-2']);
+      expect(await valuesOf('/plain/a')).toEqual([]);
+    } finally {
+      await client.close();
+    }
   });
 });

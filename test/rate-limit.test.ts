@@ -474,8 +474,32 @@ describe('mistakes stop startup', () => {
       /ROCOCO_PLUGIN: RouteLimitController\.limited: @RateLimit needs the 'rate-limit' plugin/,
     );
     expect(() => createApp({ controllers: [SharedLimitController] })).toThrow(
-      /@RateLimit needs the 'rate-limit' plugin/,
+      /ROCOCO_PLUGIN: SharedLimitController\.one: @RateLimit needs the 'rate-limit' plugin/,
     );
+    // A route of a subclass is under its base's class limit too (the base needs no routes).
+    @RateLimit({ points: 3, duration: 2 })
+    class LimitedBase {}
+    @Controller('/more')
+    class MoreLimited extends LimitedBase {
+      @Get('/three')
+      three() {}
+    }
+    expect(() => createApp({ controllers: [MoreLimited] })).toThrow(
+      /ROCOCO_PLUGIN: MoreLimited\.three: @RateLimit needs the 'rate-limit' plugin/,
+    );
+  });
+
+  test("a subclass's own routes share its base's class limit", async () => {
+    @Controller('/more-shared')
+    class MoreShared extends SharedLimitController {
+      @Get('/three')
+      three() {
+        return { ok: 3 };
+      }
+    }
+    const c = await client({}, { controllers: [MoreShared] });
+    expect(await statuses(c, 2, '/more-shared/three')).toEqual([200, 200]);
+    expect(await statuses(c, 2, '/more-shared/one')).toEqual([200, 429]);
   });
 
   test('two limits of one name on a route', () => {

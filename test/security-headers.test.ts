@@ -147,6 +147,21 @@ class WidgetsController {
   }
 }
 
+/** Inherits its base's @SecurityHeaders and layers its own over them. */
+@Controller('/gadgets')
+@SecurityHeaders({ xFrameOptions: 'DENY' })
+class GadgetsController extends WidgetsController {}
+
+/** Only a class-level @SecurityHeaders, for the missing-plugin check. */
+@Controller('/plain-widgets')
+@SecurityHeaders(false)
+class PlainWidgetsController {
+  @Get('/')
+  index() {
+    return 'plain';
+  }
+}
+
 function app(options?: SecurityHeadersOptions, settings: object = {}, more: Plugin[] = []) {
   return createApp({
     controllers: [SiteController, WidgetsController],
@@ -417,6 +432,26 @@ describe('@SecurityHeaders', () => {
     expect(two.headers.get('referrer-policy')).toBe('no-referrer,strict-origin-when-cross-origin');
   });
 
+  test("a subclass's @SecurityHeaders goes over its base's, the method's over both", async () => {
+    // Alone: a method routed in two controllers has one set of headers (they are kept by method).
+    const client = await testClient(
+      createApp({ controllers: [GadgetsController], plugins: [securityHeaders()] }),
+    );
+    try {
+      const one = await client.get('/gadgets/one');
+      expect(one.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
+      expect(one.headers.get('referrer-policy')).toBe('same-origin');
+      expect(one.headers.get('x-frame-options')).toBe('DENY');
+      const two = await client.get('/gadgets/two');
+      expect(two.headers.get('x-frame-options')).toBe('DENY');
+      expect(two.headers.get('referrer-policy')).toBe(
+        'no-referrer,strict-origin-when-cross-origin',
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
   test('other routes keep the app headers', async () => {
     expect(securityOf(await client.get('/text'))).toEqual({
       ...EXPECTED,
@@ -428,6 +463,18 @@ describe('@SecurityHeaders', () => {
     expect(() =>
       createApp({ controllers: [SiteController], plugins: [templates({ dir })] }),
     ).toThrow(/@SecurityHeaders needs the 'securityHeaders' plugin/);
+  });
+
+  test('a class-level @SecurityHeaders without the plugin stops startup too', () => {
+    expect(() => createApp({ controllers: [PlainWidgetsController] })).toThrow(
+      /ROCOCO_PLUGIN: PlainWidgetsController\.index: @SecurityHeaders needs the 'securityHeaders' plugin/,
+    );
+    // Inherited: the subclass's routes carry its base's decorator.
+    @Controller('/sub-widgets')
+    class SubWidgets extends PlainWidgetsController {}
+    expect(() => createApp({ controllers: [SubWidgets] })).toThrow(
+      /ROCOCO_PLUGIN: SubWidgets\.index: @SecurityHeaders needs the 'securityHeaders' plugin/,
+    );
   });
 });
 

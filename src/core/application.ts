@@ -758,7 +758,7 @@ export class Application {
       methods: r.methods,
       pattern: r.path,
       meta: r.meta,
-      controllerExtras: r.controllerExtras,
+      controllerValues: (key) => r.controllerExtras.get(key) ?? [],
       controller: r.controller,
       instance,
       middlewares,

@@ -38,7 +38,7 @@ export interface HandlerMeta {
 const controllers = new WeakMap<Function, ControllerMeta>();
 const classMiddlewares = new WeakMap<Function, Middleware[]>();
 const handlers = new WeakMap<Function, Map<string, HandlerMeta>>();
-const controllerExtras = new WeakMap<Function, Map<symbol, unknown>>();
+const controllerExtras = new WeakMap<Function, Map<symbol, unknown[]>>();
 
 /** Records `@Controller` options on a class. */
 export function setControllerMeta(target: Function, meta: ControllerMeta): void {
@@ -63,18 +63,25 @@ export function getClassMiddlewares(target: Function): Middleware[] {
   return chain;
 }
 
-/** What plugins' class decorators recorded on a class itself, by key; created on first use. */
-export function controllerExtrasOf(target: Function): Map<symbol, unknown> {
+/**
+ * Records `value` under `key` on a class itself, after what it has: class decorators apply
+ * bottom-up, so each is put before the ones applied earlier and the values read top to bottom.
+ */
+export function addControllerExtra(target: Function, key: symbol, value: unknown): void {
   let map = controllerExtras.get(target);
   if (map === undefined) controllerExtras.set(target, (map = new Map()));
-  return map;
+  map.set(key, [value, ...(map.get(key) ?? [])]);
 }
 
-/** What class decorators recorded on a class and its ancestors, by key (a subclass's own win). */
-export function getControllerExtras(target: Function): Map<symbol, unknown> {
-  const out = new Map<symbol, unknown>();
+/**
+ * What class decorators recorded on a class and its ancestors, by key: the base's values first,
+ * each class's in the order its decorators are written.
+ */
+export function getControllerExtras(target: Function): Map<symbol, readonly unknown[]> {
+  const out = new Map<symbol, unknown[]>();
   for (const cls of lineage(target))
-    for (const [k, v] of controllerExtras.get(cls) ?? []) out.set(k, v);
+    for (const [k, vs] of controllerExtras.get(cls) ?? [])
+      out.set(k, [...(out.get(k) ?? []), ...vs]);
   return out;
 }
 

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Application } from './application';
 import type { Constructor } from './container';
-import { controllerExtrasOf, handlerMeta, type HandlerMeta } from './metadata';
+import { addControllerExtra, handlerMeta, type HandlerMeta } from './metadata';
 import type { Endpoint, Middleware } from './middleware';
 import type { Request } from './request';
 
@@ -56,8 +56,17 @@ export interface RouteBuild {
   readonly pattern: string;
   /** What the decorators recorded on the handler method. */
   readonly meta: HandlerMeta;
-  /** What class decorators recorded on its controller (`recordOnController`), by key. */
-  readonly controllerExtras: ReadonlyMap<symbol, unknown>;
+  /**
+   * What class decorators recorded under `key` on its controller and the controller's ancestors
+   * (`recordOnController`): the base class's values first, each class's in the order its
+   * decorators are written; empty if none. A plugin picks its rule: the last value (the
+   * subclass's) wins, the values are layered in order, or all apply.
+   *
+   * @example
+   * const layers = route.controllerValues(TIMED) as TimedOptions[];
+   * const nearest = layers.at(-1);
+   */
+  controllerValues(key: symbol): readonly unknown[];
   readonly controller: Constructor;
   /** The controller instance the handler is bound to. */
   readonly instance: object;
@@ -117,9 +126,11 @@ export function recordOnHandler(key: symbol, value: unknown): MethodDecorator {
 }
 
 /**
- * A class decorator that records `value` under `key` on the controller, for all its routes
- * (`route.controllerExtras` in a plugin's `route()`), and does nothing else; a key no installed
- * plugin claims stops startup as a method's does. The class-wide form of {@link recordOnHandler}.
+ * A class decorator that records `value` under `key` on the controller, for all its routes and
+ * those of its subclasses (`route.controllerValues(key)` in a plugin's `route()`), and does
+ * nothing else; a key no installed plugin claims stops startup as a method's does. Stacked
+ * decorators of one key all record (read top to bottom). The class-wide form of
+ * {@link recordOnHandler}.
  *
  * @example
  * export const Timed = (label: string) => recordOnController(TIMED, { label });
@@ -127,7 +138,7 @@ export function recordOnHandler(key: symbol, value: unknown): MethodDecorator {
  */
 export function recordOnController(key: symbol, value: unknown): ClassDecorator {
   return (target) => {
-    controllerExtrasOf(target).set(key, value);
+    addControllerExtra(target, key, value);
   };
 }
 

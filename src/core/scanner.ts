@@ -24,7 +24,7 @@ export interface ScannedRoute {
   middlewares: Middleware[];
   meta: HandlerMeta;
   /** What class decorators recorded on the controller (and its ancestors), by key. */
-  controllerExtras: ReadonlyMap<symbol, unknown>;
+  controllerExtras: ReadonlyMap<symbol, readonly unknown[]>;
   /** `ProjectsController.show`, for error messages. */
   origin: string;
   /** The route's `expect` check, if any. */

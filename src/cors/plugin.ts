@@ -62,7 +62,8 @@ export function cors(options: CorsOptions = {}): Plugin {
     },
     route(route) {
       const method = route.meta.extras.get(CORS) as CorsOptions | false | undefined;
-      const controller = route.controllerExtras.get(CORS) as CorsOptions | false | undefined;
+      // A subclass's @Cors replaces its base's, whole.
+      const controller = route.controllerValues(CORS).at(-1) as CorsOptions | false | undefined;
       if (method !== undefined) route.claim(CORS);
       if (controller !== undefined) route.claim(CORS);
       const prior = sources.get(route.meta);

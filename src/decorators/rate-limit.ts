@@ -1,6 +1,6 @@
 import type { Settings } from '../core/application';
-import { getHandlerMetas, handlerMeta } from '../core/metadata';
-import { metaKey } from '../core/plugin';
+import { handlerMeta } from '../core/metadata';
+import { metaKey, recordOnController } from '../core/plugin';
 import type { Request } from '../core/request';
 import { checkOptions } from './options';
 
@@ -80,8 +80,6 @@ export interface RecordedLimit {
   readonly scope: string;
 }
 
-const classLimits = new WeakMap<Function, RecordedLimit[]>();
-
 /**
  * Limits how often a route (on a method) or each route of a controller (on the class, one
  * budget shared by its routes) is called, besides the app's `rateLimit()` limit. Several may be
@@ -98,14 +96,9 @@ export function RateLimit(options: RateLimitOptions): ClassDecorator & MethodDec
   return ((target: object, key?: string | symbol) => {
     if (key === undefined) {
       const cls = target as Function;
-      const limits = classLimits.get(cls) ?? [];
-      // Class decorators apply bottom-up: prepend, so the limits read top to bottom.
-      classLimits.set(cls, [{ options, scope: cls.name }, ...limits]);
-      // Mark the class's own routes, so that without the plugin installed startup says so.
-      for (const [method, meta] of getHandlerMetas(cls)) {
-        if (meta.routes.length === 0 || !Object.hasOwn(cls.prototype as object, method)) continue;
-        if (!meta.extras.has(RATE_LIMIT)) meta.extras.set(RATE_LIMIT, []);
-      }
+      // One object per decorator: the plugin gives each one budget, shared by the class's routes.
+      const limit: RecordedLimit = { options, scope: cls.name };
+      recordOnController(RATE_LIMIT, limit)(cls);
       return;
     }
     const cls = (target as { constructor: Function }).constructor;
@@ -113,12 +106,4 @@ export function RateLimit(options: RateLimitOptions): ClassDecorator & MethodDec
     const limits = (meta.extras.get(RATE_LIMIT) as RecordedLimit[] | undefined) ?? [];
     meta.extras.set(RATE_LIMIT, [{ options, scope: `${cls.name}.${String(key)}` }, ...limits]);
   }) as ClassDecorator & MethodDecorator;
-}
-
-/** @internal The limits `@RateLimit` recorded on a controller and its ancestors, the base's first. */
-export function controllerRateLimits(cls: Function): RecordedLimit[] {
-  const out: RecordedLimit[] = [];
-  for (let c: Function | null = cls; c && c !== Function.prototype; c = Object.getPrototypeOf(c))
-    out.unshift(...(classLimits.get(c) ?? []));
-  return out;
 }

@@ -1,15 +1,13 @@
 import { handlerMeta } from '../core/metadata';
 import { checkOptions } from '../core/options';
-import { metaKey } from '../core/plugin';
+import { metaKey, recordOnController } from '../core/plugin';
 import type { SecurityHeadersOptions } from '../security-headers/options';
 
-/** Where `@SecurityHeaders` records on a method, for the `securityHeaders` plugin. */
+/** Where `@SecurityHeaders` records (on a method or a class), for the `securityHeaders` plugin. */
 export const SECURITY_HEADERS = metaKey('@SecurityHeaders', 'securityHeaders');
 
 /** What `@SecurityHeaders` records: options over the app's, or `false` for no header at all. */
 export type SecurityHeadersMeta = SecurityHeadersOptions | false;
-
-const onClasses = new WeakMap<Function, SecurityHeadersMeta>();
 
 /**
  * Changes the security headers of a controller's routes (on the class) or of one route (on a
@@ -41,22 +39,11 @@ export function SecurityHeaders(options: SecurityHeadersMeta): ClassDecorator & 
       'hidePoweredBy',
     ]);
   return ((target: object, key?: string | symbol) => {
-    if (key === undefined) onClasses.set(target as Function, options);
+    if (key === undefined) recordOnController(SECURITY_HEADERS, options)(target as Function);
     else
       handlerMeta((target as { constructor: Function }).constructor, String(key)).extras.set(
         SECURITY_HEADERS,
         options,
       );
   }) as ClassDecorator & MethodDecorator;
-}
-
-/** What `@SecurityHeaders` recorded on a controller class and its ancestors, the base's first. */
-export function controllerSecurityHeaders(controller: Function): SecurityHeadersMeta[] {
-  const out: SecurityHeadersMeta[] = [];
-  for (let c: unknown = controller; typeof c === 'function' && c !== Function.prototype;) {
-    const meta = onClasses.get(c as Function);
-    if (meta !== undefined) out.unshift(meta);
-    c = Object.getPrototypeOf(c);
-  }
-  return out;
 }

@@ -6,7 +6,6 @@ import type { Plugin, RouteBuild } from '../core/plugin';
 import type { Request } from '../core/request';
 import { Response, toResponse } from '../core/response';
 import {
-  controllerRateLimits,
   LIMIT_OPTION_KEYS,
   RATE_LIMIT,
   type RateLimitOptions,
@@ -91,9 +90,11 @@ export function rateLimit(options: RateLimitPluginOptions = {}): Plugin {
 
   const limitsOf = (route: RouteBuild, settings: Settings): Limit[] => {
     const own = route.meta.extras.get(RATE_LIMIT) as RecordedLimit[] | undefined;
-    if (own !== undefined) route.claim(RATE_LIMIT);
+    // Every class limit of the controller's lineage applies, base first, then the method's.
+    const onClasses = route.controllerValues(RATE_LIMIT) as RecordedLimit[];
+    if (own !== undefined || onClasses.length > 0) route.claim(RATE_LIMIT);
     const limits = appLimit === null ? [] : [appLimit];
-    for (const recorded of [...controllerRateLimits(route.controller), ...(own ?? [])]) {
+    for (const recorded of [...onClasses, ...(own ?? [])]) {
       let limit = compiled.get(recorded);
       if (limit === undefined) {
         limit = new Limit(recorded.options, `@RateLimit on ${recorded.scope}`, settings);

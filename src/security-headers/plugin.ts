@@ -2,11 +2,7 @@ import type { HandlerMeta } from '../core/metadata';
 import type { Plugin } from '../core/plugin';
 import type { Request } from '../core/request';
 import type { Response } from '../core/response';
-import {
-  controllerSecurityHeaders,
-  SECURITY_HEADERS,
-  type SecurityHeadersMeta,
-} from '../decorators/security-headers';
+import { SECURITY_HEADERS, type SecurityHeadersMeta } from '../decorators/security-headers';
 import { cspNonce, enableNonces, nonceOf } from './nonce';
 import {
   checkHeadersOptions,
@@ -61,7 +57,9 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Plugin {
     route(route) {
       const own = route.meta.extras.get(SECURITY_HEADERS) as SecurityHeadersMeta | undefined;
       if (own !== undefined) route.claim(SECURITY_HEADERS);
-      const layers = [...controllerSecurityHeaders(route.controller)];
+      // The controller's lineage, base first, then the method: each layer over the ones before.
+      const layers = [...route.controllerValues(SECURITY_HEADERS)] as SecurityHeadersMeta[];
+      if (layers.length > 0) route.claim(SECURITY_HEADERS);
       if (own !== undefined) layers.push(own);
       if (layers.length === 0) return;
       const where = `@SecurityHeaders on ${route.origin}`;
