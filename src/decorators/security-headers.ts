@@ -6,6 +6,24 @@ import type { SecurityHeadersOptions } from '../security-headers/options';
 /** Where `@SecurityHeaders` records (on a method or a class), for the `securityHeaders` plugin. */
 export const SECURITY_HEADERS = metaKey('@SecurityHeaders', 'securityHeaders');
 
+/** The keys of `SecurityHeadersOptions`: what `@SecurityHeaders` and `securityHeaders()` accept. */
+export const SECURITY_HEADERS_OPTION_KEYS = [
+  'contentSecurityPolicy',
+  'crossOriginEmbedderPolicy',
+  'crossOriginOpenerPolicy',
+  'crossOriginResourcePolicy',
+  'originAgentCluster',
+  'referrerPolicy',
+  'strictTransportSecurity',
+  'xContentTypeOptions',
+  'xDnsPrefetchControl',
+  'xDownloadOptions',
+  'xFrameOptions',
+  'xPermittedCrossDomainPolicies',
+  'xXssProtection',
+  'hidePoweredBy',
+];
+
 /** What `@SecurityHeaders` records: options over the app's, or `false` for no header at all. */
 export type SecurityHeadersMeta = SecurityHeadersOptions | false;
 
@@ -21,23 +39,7 @@ export type SecurityHeadersMeta = SecurityHeadersOptions | false;
  * embed(req: Request) { ... }
  */
 export function SecurityHeaders(options: SecurityHeadersMeta): ClassDecorator & MethodDecorator {
-  if (options !== false)
-    checkOptions('@SecurityHeaders', options, [
-      'contentSecurityPolicy',
-      'crossOriginEmbedderPolicy',
-      'crossOriginOpenerPolicy',
-      'crossOriginResourcePolicy',
-      'originAgentCluster',
-      'referrerPolicy',
-      'strictTransportSecurity',
-      'xContentTypeOptions',
-      'xDnsPrefetchControl',
-      'xDownloadOptions',
-      'xFrameOptions',
-      'xPermittedCrossDomainPolicies',
-      'xXssProtection',
-      'hidePoweredBy',
-    ]);
+  if (options !== false) checkOptions('@SecurityHeaders', options, SECURITY_HEADERS_OPTION_KEYS);
   return ((target: object, key?: string | symbol) => {
     if (key === undefined) recordOnController(SECURITY_HEADERS, options)(target as Function);
     else

@@ -1,3 +1,4 @@
+import { SECURITY_HEADERS_OPTION_KEYS } from '../decorators/security-headers';
 import { RococoError } from '../core/errors';
 import {
   checkPolicyOptions,
@@ -63,24 +64,6 @@ export interface SecurityHeadersOptions {
   /** Removes an `X-Powered-By` header a handler or middleware set: true. */
   hidePoweredBy?: boolean;
 }
-
-/** The keys {@link SecurityHeadersOptions} accepts. */
-export const SECURITY_HEADERS_OPTION_KEYS = [
-  'contentSecurityPolicy',
-  'crossOriginEmbedderPolicy',
-  'crossOriginOpenerPolicy',
-  'crossOriginResourcePolicy',
-  'originAgentCluster',
-  'referrerPolicy',
-  'strictTransportSecurity',
-  'xContentTypeOptions',
-  'xDnsPrefetchControl',
-  'xDownloadOptions',
-  'xFrameOptions',
-  'xPermittedCrossDomainPolicies',
-  'xXssProtection',
-  'hidePoweredBy',
-];
 
 /** The headers of one route (or of the app), ready to be added to responses. */
 export interface CompiledHeaders {
