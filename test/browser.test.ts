@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { browserTest as browserTestFor, launchChromium } from './helpers/chromium';
 import type { TestClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
 import { BROWSER, DEMO, logIn, sampleClient } from './helpers/sample';
@@ -12,19 +13,11 @@ import { TcpProxy } from './helpers/tcp-proxy';
  * /usr/bin/chromium the test is skipped on a laptop, and fails in CI (`.ci/run` installs it).
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, 'artifacts');
 const SCREENSHOT = join(ARTIFACTS, 'sample-projects.png');
 const ADDED_SCREENSHOT = join(ARTIFACTS, 'sample-project-added.png');
 const LIVE_SCREENSHOT = join(ARTIFACTS, 'sample-live.png');
-const hasChromium = existsSync(CHROMIUM);
-
-if (!hasChromium && !process.env.CI) {
-  console.warn(
-    `browser.test.ts: skipped, ${CHROMIUM} does not exist (apt-get install chromium to run it)`,
-  );
-}
-const browserTest = hasChromium || process.env.CI ? test : test.skip;
+const browserTest = browserTestFor('browser.test.ts');
 
 let db: TestDatabase | undefined;
 let client: TestClient | undefined;
@@ -42,28 +35,11 @@ afterAll(async () => {
  * viewers this file's pages must not see.
  */
 async function start(): Promise<{ client: TestClient; browser: Browser }> {
-  if (!hasChromium) {
-    throw new Error(
-      `CI is set but ${CHROMIUM} does not exist: install Debian's chromium (.ci/run does) to run the browser test`,
-    );
-  }
   db ??= await createTestDatabase();
   client ??= await sampleClient(db.url, {
     REDIS_PREFIX: `test-browser-${randomBytes(6).toString('hex')}:`,
   });
-  browser ??= await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser ??= await launchChromium();
   return { client, browser };
 }
 

@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { browserTest as browserTestFor, launchChromium } from './helpers/chromium';
 import { createSampleApp } from '../sample/app';
 import { sampleSettings } from './helpers/sample';
 import { testClient, type TestClient } from '../src/testing';
@@ -12,19 +13,11 @@ import { createTestDatabase, type TestDatabase } from './helpers/database';
  * anything, and shows the API. Skipped without /usr/bin/chromium on a laptop, failing in CI.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, 'artifacts');
 const SCREENSHOT = join(ARTIFACTS, 'docs.png');
 /** A host name Chromium resolves to the test server: the page as a deployed site would see it. */
 const PUBLIC_HOST = 'rococo-docs.test';
-const hasChromium = existsSync(CHROMIUM);
-
-if (!hasChromium && !process.env.CI) {
-  console.warn(
-    `docs-browser.test.ts: skipped, ${CHROMIUM} does not exist (apt-get install chromium to run it)`,
-  );
-}
-const browserTest = hasChromium || process.env.CI ? test : test.skip;
+const browserTest = browserTestFor('docs-browser.test.ts');
 
 const SUMMARIES = [
   'Where everything is',
@@ -40,29 +33,11 @@ let client: TestClient | undefined;
 let browser: Browser | undefined;
 
 async function start(): Promise<{ client: TestClient; browser: Browser }> {
-  if (!hasChromium) {
-    throw new Error(
-      `CI is set but ${CHROMIUM} does not exist: install Debian's chromium (.ci/run does) to run the browser test`,
-    );
-  }
   if (client === undefined) {
     db = await createTestDatabase();
     client = await testClient(createSampleApp(sampleSettings(db.url)));
   }
-  browser ??= await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--host-resolver-rules=MAP ${PUBLIC_HOST} 127.0.0.1`,
-    ],
-  });
+  browser ??= await launchChromium([PUBLIC_HOST]);
   return { client, browser };
 }
 

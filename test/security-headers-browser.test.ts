@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { browserTest as browserTestFor, launchChromium } from './helpers/chromium';
 import { Controller, createApp, Get, securityHeaders, Template, templates } from '../src';
 import { testClient, type TestClient } from '../src/testing';
 import { createTestDatabase, type TestDatabase } from './helpers/database';
@@ -16,16 +17,9 @@ import { DEMO, sampleClient } from './helpers/sample';
  * it does. Skipped without /usr/bin/chromium on a laptop, failing in CI.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 /** A host name Chromium resolves to the test server: no localhost exemption of any kind. */
 const PUBLIC_HOST = 'rococo-csp.test';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium && !process.env.CI) {
-  console.warn(
-    `security-headers-browser.test.ts: skipped, ${CHROMIUM} does not exist (apt-get install chromium to run it)`,
-  );
-}
-const browserTest = hasChromium || process.env.CI ? test : test.skip;
+const browserTest = browserTestFor('security-headers-browser.test.ts');
 
 let db: TestDatabase | undefined;
 let client: TestClient | undefined;
@@ -38,24 +32,7 @@ afterAll(async () => {
 });
 
 async function launch(): Promise<Browser> {
-  if (!hasChromium)
-    throw new Error(
-      `CI is set but ${CHROMIUM} does not exist: install Debian's chromium (.ci/run does) to run the browser test`,
-    );
-  return (browser ??= await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--host-resolver-rules=MAP ${PUBLIC_HOST} 127.0.0.1`,
-    ],
-  }));
+  return (browser ??= await launchChromium([PUBLIC_HOST]));
 }
 
 /** The test server's URL under the public host name. */
