@@ -18,10 +18,12 @@ import {
   RococoError,
   text,
   type Application,
+  type Middleware,
   type Plugin,
   type Request,
 } from '../src';
 import { testClient } from '../src/testing';
+import { memoryLogger } from './helpers/memory-logger';
 
 const SHOUT = metaKey('@Shout', 'shout');
 /** A decorator of the test's own: records under the plugin's key, nothing else. */
@@ -271,6 +273,158 @@ describe('request and send hooks', () => {
   });
 });
 
+describe('response hooks, plugin middlewares, log fields, quiet routes, draining', () => {
+  /** Measures every response, wraps every request in a middleware, tags every log line. */
+  function observer(done: string[]): Plugin {
+    return {
+      name: 'observer',
+      setup(app) {
+        app.addRoute({
+          methods: ['GET'],
+          pattern: '/probe',
+          origin: 'observer plugin',
+          quiet: true,
+          handler: (req) => ({ draining: req.app.draining }),
+        });
+        app.use(async (req, next) => {
+          req.state.outer = 'plugin';
+          const res = await next();
+          res.setHeader('x-wrapped', String(req.state.inner ?? 'no app middleware'));
+          return res;
+        });
+        app.onResponse((req, res, start) => {
+          const ms = Number(process.hrtime.bigint() - start) / 1e6;
+          done.push(
+            `${req.method} ${req.path} ${res.statusCode} ${res.writableFinished} ${ms >= 0}`,
+          );
+        });
+        app.logFields((req) => (req.path === '/hooked/plain' ? { traceId: 'abc' } : undefined));
+      },
+    };
+  }
+
+  it('see what they should, in the order they should', async () => {
+    const done: string[] = [];
+    const { logger, records } = memoryLogger('info');
+    const app = createApp({
+      controllers: [Hooked],
+      plugins: [observer(done)],
+      logger,
+      // The app's own middleware runs inside the plugin's: it sees the plugin's mark.
+      middlewares: [
+        async (req, next) => {
+          req.state.inner = `app after ${String(req.state.outer)}`;
+          return next();
+        },
+      ],
+    });
+    const client = await testClient(app);
+    try {
+      const plain = await client.get('/hooked/plain');
+      expect([plain.status, plain.headers.get('x-wrapped')]).toEqual([200, 'app after plugin']);
+      const missing = await client.get('/nowhere');
+      expect([missing.status, missing.headers.get('x-wrapped')]).toEqual([404, null]);
+      const probe = await client.get('/probe');
+      expect([await probe.json(), probe.headers.get('x-wrapped')]).toEqual([
+        { draining: false },
+        'app after plugin',
+      ]);
+    } finally {
+      await client.close();
+    }
+    await logger.flush();
+    expect(done).toEqual([
+      'GET /hooked/plain 200 true true',
+      'GET /nowhere 404 true true',
+      'GET /probe 200 true true',
+    ]);
+    const lines = records.filter((r) => r.msg === 'request');
+    // The probe's line is at debug level, so not written at info.
+    expect(lines.map((r) => [r.path, r.traceId])).toEqual([
+      ['/hooked/plain', 'abc'],
+      ['/nowhere', undefined],
+    ]);
+  });
+
+  it("a quiet route's line is written at debug level; req.log carries the fields", async () => {
+    const { logger, records } = memoryLogger('debug');
+    const app = createApp({ controllers: [Logs], plugins: [observer([])], logger });
+    const client = await testClient(app);
+    try {
+      await client.get('/probe');
+      await client.get('/hooked/plain');
+    } finally {
+      await client.close();
+    }
+    await logger.flush();
+    expect(records.filter((r) => r.msg === 'request').map((r) => [r.path, r.level])).toEqual([
+      ['/probe', 20],
+      ['/hooked/plain', 30],
+    ]);
+    expect(records.find((r) => r.msg === 'from the handler')).toMatchObject({ traceId: 'abc' });
+  });
+
+  it('draining is true from the moment close() starts, while a request is still answered', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    @Controller('')
+    class Slow {
+      @Get('/slow') async slow(req: Request) {
+        await gate;
+        return { draining: req.app.draining };
+      }
+    }
+    const app = createApp({ controllers: [Slow], logger: require('pino')({ level: 'silent' }) });
+    const client = await testClient(app);
+    const slow = client.get('/slow');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(app.draining).toBe(false);
+    const closed = client.close();
+    expect(app.draining).toBe(true);
+    release();
+    const res = await slow;
+    expect([res.status, await res.json()]).toEqual([200, { draining: true }]);
+    await closed;
+  });
+
+  it('a response hook that throws is logged, and the others still run', async () => {
+    const { logger, records } = memoryLogger('error');
+    const seen: string[] = [];
+    const app = createApp({
+      controllers: [Hooked],
+      logger,
+      plugins: [
+        {
+          name: 'faulty',
+          setup(app) {
+            app.onResponse(() => {
+              throw new Error('hook bug');
+            });
+            app.onResponse((req) => void seen.push(req.path));
+          },
+        },
+      ],
+    });
+    const client = await testClient(app);
+    try {
+      expect((await client.get('/hooked/plain')).status).toBe(200);
+    } finally {
+      await client.close();
+    }
+    await logger.flush();
+    expect(seen).toEqual(['/hooked/plain']);
+    expect(records.map((r) => r.msg)).toContain('a response hook failed');
+  });
+});
+
+@Controller('/hooked')
+class Logs {
+  @Get('/plain') plain(req: Request) {
+    req.log.info('from the handler');
+    return { ok: true };
+  }
+}
+
 describe('mistakes stop createApp', () => {
   const refused = (fn: () => unknown): RococoError => {
     try {
@@ -325,6 +479,20 @@ describe('mistakes stop createApp', () => {
     expect(refused(() => createApp({ plugins: [late] })).message).toBe(
       "ROCOCO_PLUGIN: late plugin: routes are added in a plugin's setup(), before the app is built",
     );
+  });
+
+  it('a plugin middleware outside setup, or not a function', () => {
+    const app = createApp();
+    expect(refused(() => app.use(async (_req, next) => next())).message).toBe(
+      "ROCOCO_PLUGIN: app.use: plugins add middlewares in setup(); the app's own go in createApp({ middlewares })",
+    );
+    expect(
+      refused(() =>
+        createApp({
+          plugins: [{ name: 'x', setup: (app) => void app.use(42 as unknown as Middleware) }],
+        }),
+      ).message,
+    ).toBe('ROCOCO_PLUGIN: app.use: 42 is not a function');
   });
 
   it('a plugin may refuse a route with a coded error', () => {

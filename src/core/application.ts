@@ -99,6 +99,20 @@ export type RequestHook = (req: Request) => unknown;
  */
 export type SendHook = (req: Request, response: Response) => Response | void;
 
+/**
+ * Sees every response once it is done: written to the end, or cut short because the client
+ * went away (`res.writableFinished` tells which). `start` is `process.hrtime.bigint()` when the
+ * request arrived. For what is measured after the fact (metrics, the end of a trace span);
+ * Fastify's `onResponse`. It must not throw.
+ */
+export type ResponseHook = (req: Request, res: ServerResponse, start: bigint) => void;
+
+/**
+ * Fields a plugin adds to a request's log lines (`req.log` and its access line): a trace's
+ * ids. Called once for `req.log` and once for the access line; `undefined` adds nothing.
+ */
+export type LogFields = (req: Request) => Record<string, unknown> | undefined;
+
 /** What {@link createApp} takes. Unknown keys are refused. */
 export interface AppOptions {
   /** Controller classes; their decorators are read once, here. */
@@ -146,6 +160,8 @@ export interface RouteInfo {
   readonly controllerName: string | undefined;
   readonly handlerName: string;
   readonly middlewares?: readonly Middleware[];
+  /** A plugin's route whose access lines are written at `debug` level, not `info` (probes). */
+  readonly quiet?: boolean;
 }
 
 /** What the router holds for a route: the bound handler, and its middleware chain if any. */
@@ -205,11 +221,14 @@ export class Application {
   /** The installed plugins, in setup order (dependencies first). */
   private readonly plugins: readonly Plugin[];
   private installing = false;
-  private routesFinal = false;
   private readonly appMiddlewares: Middleware[];
   private readonly decorations = new Set<string | symbol>();
   private readonly requestHooks: RequestHook[] = [];
   private readonly sendHooks: SendHook[] = [];
+  private readonly responseHooks: ResponseHook[] = [];
+  private readonly logFieldHooks: LogFields[] = [];
+  /** Routes plugins added: put in the router once every plugin's middleware is known. */
+  private readonly added: Parameters<Application['addRoute']>[0][] = [];
   private readonly missChain: Endpoint | null;
   private started: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
@@ -288,9 +307,25 @@ export class Application {
     }
     // Plugins first: what they register, the app's own providers may replace.
     this.plugins = orderPlugins(options.plugins ?? []);
+    const appOwn = appMws.length;
     this.installing = true;
     for (const plugin of this.plugins) plugin.setup?.(this);
     this.installing = false;
+    // Plugins' middlewares go outside the app's own, in setup order (see use()).
+    appMws.unshift(...appMws.splice(appOwn));
+    for (const route of this.added) {
+      this.router.add({
+        methods: route.methods,
+        pattern: route.pattern,
+        name: route.name,
+        origin: route.origin,
+        handler: handlerOf(
+          route.handler,
+          appMws,
+          route.quiet === true ? { ...ADDED, quiet: true } : ADDED,
+        ),
+      });
+    }
     registerProviders(this.container, options.providers ?? []);
     const scanned = scanControllers(options.controllers ?? []);
     const setUp = new Set<Middleware>();
@@ -314,7 +349,6 @@ export class Application {
         conditions: r.conditions,
       });
     }
-    this.routesFinal = true;
     for (const plugin of this.plugins) plugin.ready?.(this);
     this.missChain =
       appMws.length === 0
@@ -367,19 +401,36 @@ export class Application {
     name?: string;
     origin: string;
     handler: (req: Request) => unknown;
+    /** Its access lines at `debug` level, not `info`: a probe polled every few seconds. */
+    quiet?: boolean;
   }): void {
-    if (this.routesFinal)
+    if (!this.installing)
       throw new RococoError(
         'ROCOCO_PLUGIN',
         `${route.origin}: routes are added in a plugin's setup(), before the app is built`,
       );
-    this.router.add({
-      methods: route.methods,
-      pattern: route.pattern,
-      name: route.name,
-      origin: route.origin,
-      handler: handlerOf(route.handler, this.appMiddlewares, ADDED),
-    });
+    this.added.push(route);
+  }
+
+  /**
+   * Adds an app-wide middleware from a plugin's `setup()`: it runs outside the app's own
+   * middlewares (it sees what they answer or throw), plugins' in setup order, and for every
+   * request that reaches the middlewares, 404s included. Routes then leave the direct path, so
+   * a plugin adds one only when it has work to do (tracing with an SDK registered).
+   *
+   * @example
+   * setup(app) { app.use((req, next) => context.with(spanContext(req), next)); }
+   */
+  use(middleware: Middleware): this {
+    if (!this.installing)
+      throw new RococoError(
+        'ROCOCO_PLUGIN',
+        `app.use: plugins add middlewares in setup(); the app's own go in createApp({ middlewares })`,
+      );
+    if (typeof middleware !== 'function')
+      throw new RococoError('ROCOCO_PLUGIN', `app.use: ${String(middleware)} is not a function`);
+    this.appMiddlewares.push(middleware);
+    return this;
   }
 
   /** Adds a lifecycle hook. */
@@ -412,6 +463,49 @@ export class Application {
   onSend(hook: SendHook): this {
     this.sendHooks.push(hook);
     return this;
+  }
+
+  /**
+   * Adds a hook that sees every response once it is done (see {@link ResponseHook}); in the
+   * order added.
+   *
+   * @example
+   * app.onResponse((req, res, start) => histogram.observe(Number(process.hrtime.bigint() - start) / 1e9));
+   */
+  onResponse(hook: ResponseHook): this {
+    this.responseHooks.push(hook);
+    return this;
+  }
+
+  /**
+   * Adds fields to every log line of a request (see {@link LogFields}).
+   *
+   * @example
+   * app.logFields((req) => ({ traceId: traceOf(req) }));
+   */
+  logFields(fields: LogFields): this {
+    this.logFieldHooks.push(fields);
+    return this;
+  }
+
+  /** @internal The fields plugins add to a request's log lines; null when none. */
+  fieldsOf(req: Request): Record<string, unknown> | null {
+    if (this.logFieldHooks.length === 0) return null;
+    let out: Record<string, unknown> | null = null;
+    for (const hook of this.logFieldHooks) {
+      const fields = hook(req);
+      if (fields !== undefined) out = out === null ? { ...fields } : Object.assign(out, fields);
+    }
+    return out;
+  }
+
+  /**
+   * True from the moment `close()` starts (SIGTERM under `rococo serve`): requests in flight
+   * still finish, but a readiness probe should now say no, so that load balancers stop
+   * sending before the connections close.
+   */
+  get draining(): boolean {
+    return this.closing !== null;
   }
 
   /** Runs the startup hooks, once; `listen()` calls it. */
@@ -502,7 +596,11 @@ export class Application {
       match === null
         ? new Request(raw, this, path, qs, {}, null, id)
         : new Request(raw, this, path, qs, match.params, match.route, id);
-    if (this.accessLogger !== null) logAccess(this.accessLogger, req, res, process.hrtime.bigint());
+    if (this.accessLogger !== null || this.responseHooks.length !== 0) {
+      const start = process.hrtime.bigint();
+      if (this.accessLogger !== null) logAccess(this.accessLogger, req, res, start);
+      if (this.responseHooks.length !== 0) this.watch(req, res, start);
+    }
     if (this.requestHooks.length !== 0 && this.answered(req, res, expecting)) return;
     if (match === null) {
       if (expecting) res.shouldKeepAlive = false; // the body that was not asked for must not be read as a request
@@ -511,6 +609,18 @@ export class Application {
     }
     if (expecting) this.continue(req, res, match.route.handler);
     else this.run(req, res, match.route.handler);
+  }
+
+  private watch(req: Request, res: ServerResponse, start: bigint): void {
+    res.once('close', () => {
+      for (const hook of this.responseHooks) {
+        try {
+          hook(req, res, start);
+        } catch (err) {
+          this.log.error({ err, reqId: req.id }, 'a response hook failed');
+        }
+      }
+    });
   }
 
   /** Runs the request hooks; true when one of them answered (or failed) the request. */

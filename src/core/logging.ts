@@ -76,6 +76,9 @@ export function accessLogger(log: Logger): Logger {
 
 /** Logs one line for a request when its response is done (or the client went away). */
 export function logAccess(log: Logger, req: Request, res: ServerResponse, start: bigint): void {
+  // A probe's lines (a plugin's quiet route) go at debug level: none at all unless it is on.
+  const quiet = req.route?.handler.quiet === true;
+  if (quiet && !log.isLevelEnabled('debug')) return;
   // Read now: once a client has gone away, its socket no longer knows the peer's address.
   const remote = req.ip;
   // 'close' comes after 'finish' too, or alone when the client went away: one listener.
@@ -84,18 +87,18 @@ export function logAccess(log: Logger, req: Request, res: ServerResponse, start:
     const length =
       res.getHeader('content-length') ??
       /\r\ncontent-length: *(\d+)/i.exec((res as { _header?: string })._header ?? '')?.[1];
-    log.info(
-      {
-        reqId: req.id,
-        method: req.method,
-        path: req.path,
-        status: res.statusCode,
-        bytes: length === undefined ? undefined : Number(length),
-        ms: Math.round(Number(process.hrtime.bigint() - start) / 1e4) / 100,
-        remote,
-        aborted: res.writableFinished ? undefined : true,
-      },
-      'request',
-    );
+    const line = {
+      reqId: req.id,
+      method: req.method,
+      path: req.path,
+      status: res.statusCode,
+      bytes: length === undefined ? undefined : Number(length),
+      ms: Math.round(Number(process.hrtime.bigint() - start) / 1e4) / 100,
+      remote,
+      aborted: res.writableFinished ? undefined : true,
+    };
+    const fields = req.app.fieldsOf(req);
+    if (quiet) log.debug(fields === null ? line : Object.assign(line, fields), 'request');
+    else log.info(fields === null ? line : Object.assign(line, fields), 'request');
   });
 }

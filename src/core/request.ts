@@ -15,7 +15,7 @@ export interface MatchedRoute {
   /** Where it was declared: `ProjectsController.show`. */
   readonly origin: string;
   /** What the decorators recorded on the handler (null for static files and docs). */
-  readonly handler: { readonly meta: HandlerMeta | null };
+  readonly handler: { readonly meta: HandlerMeta | null; readonly quiet?: boolean };
 }
 
 /**
@@ -84,7 +84,11 @@ export class Request<Data = unknown, Query = unknown, Params = unknown> {
 
   /** The app's logger with this request's id on every line (`reqId`). */
   get log(): Logger {
-    return (this._log ??= this.app.log.child({ reqId: this.id }));
+    if (this._log !== undefined) return this._log;
+    const fields = this.app.fieldsOf(this);
+    return (this._log = this.app.log.child(
+      fields === null ? { reqId: this.id } : { reqId: this.id, ...fields },
+    ));
   }
 
   /** The query string, parsed on first use. */

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { tracingChannel } from 'node:diagnostics_channel';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { Logger } from 'pino';
 import { HTTPNotFound, HTTPServiceUnavailable, RococoError } from '../core/errors';
@@ -101,18 +102,41 @@ interface Frame {
 // Only savepoint callbacks run in it: apps that never nest never pay for async context.
 const frames = new AsyncLocalStorage<Frame>();
 
+/** What the `rococo:database:query` channel publishes for a statement. */
+export interface QueryMessage {
+  /** The statement's text with its `$n` placeholders: never the values. */
+  readonly text: string;
+  /** The pool of the engine that runs it: tells one app's database from another's. */
+  readonly pool: Pool;
+  /** Set by the channel: the statement's failure, when it failed. */
+  error?: unknown;
+}
+
+/**
+ * Every statement the engine runs, as a `diagnostics_channel` TracingChannel (start, end,
+ * asyncStart, asyncEnd, error): how tracing and metrics see queries without the engine knowing
+ * them. `start` runs in the caller's async context. Without subscribers a query pays one check.
+ */
+export const queryChannel = tracingChannel<unknown, QueryMessage>('rococo:database:query');
+
+/** `run()`, published on {@link queryChannel} when someone listens. */
+function traced<R>(pool: Pool, text: string, run: () => Promise<R>): Promise<R> {
+  return queryChannel.hasSubscribers ? queryChannel.tracePromise(run, { text, pool }) : run();
+}
+
 // Statements on one connection go one after the other: pg queues them itself, but warns that
 // pg 9 will not.
 const lanes = new WeakMap<PoolClient, Promise<unknown>>();
 
 function exec<T extends QueryResultRow>(
   dog: Watchdog | null,
+  pool: Pool,
   client: PoolClient,
   text: string,
   values?: unknown[],
 ) {
   const run = (lanes.get(client) ?? Promise.resolve()).then(() =>
-    watched(dog, client, client.query<T>(text, values)),
+    traced(pool, text, () => watched(dog, client, client.query<T>(text, values))),
   );
   lanes.set(
     client,
@@ -281,11 +305,25 @@ export class Database {
   private run<T extends QueryResultRow, R>(q: Query, shape: (rows: T[]) => R): Promise<R> {
     const text = typeof q === 'string' ? q : q.text;
     const values = typeof q === 'string' ? undefined : (q.values as unknown[]);
+    if (this.frame === null && queryChannel.hasSubscribers)
+      return queryChannel.tracePromise(() => this.pooled(text, values, shape), {
+        text,
+        pool: this.pool,
+      });
     if (this.frame !== null)
-      return exec<T>(this.dog, this.frame.client, text, values).then(
+      return exec<T>(this.dog, this.pool, this.frame.client, text, values).then(
         (result) => shape(result.rows),
         this.fail,
       );
+    return this.pooled(text, values, shape);
+  }
+
+  /** A query outside a transaction: on a connection of the pool's, given back at once. */
+  private pooled<T extends QueryResultRow, R>(
+    text: string,
+    values: unknown[] | undefined,
+    shape: (rows: T[]) => R,
+  ): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.pool.connect((err, client, release) => {
         if (err !== undefined && err !== null) return reject(this.unavailable(err));
@@ -330,7 +368,7 @@ export class Database {
     };
     client.on('error', onError);
     try {
-      await client.query('BEGIN');
+      await traced(this.pool, 'BEGIN', () => client.query('BEGIN'));
       if (this.outages.failing) this.outages.ok();
       // No frames.run() here: the context is needed only inside savepoints, and entering an
       // AsyncLocalStorage turns on node's promise hooks for the whole process.
@@ -341,11 +379,11 @@ export class Database {
         parent: frames.getStore(),
       };
       const result = await fn(new Database(this.pool, this.log, frame, this.dog, this.outages));
-      await exec(this.dog, client, 'COMMIT');
+      await exec(this.dog, this.pool, client, 'COMMIT');
       return result;
     } catch (err) {
       try {
-        await exec(this.dog, client, 'ROLLBACK');
+        await exec(this.dog, this.pool, client, 'ROLLBACK');
       } catch (rollbackError) {
         broken = rollbackError as Error; // the connection is gone: do not give it back
       }
@@ -369,7 +407,7 @@ export class Database {
   private async runSavepoint<T>(level: Frame, fn: (tx: Database) => Promise<T>): Promise<T> {
     const name = `rococo_sp_${level.depth}`;
     const { client } = level;
-    await exec(this.dog, client, `SAVEPOINT ${name}`);
+    await exec(this.dog, this.pool, client, `SAVEPOINT ${name}`);
     try {
       const frame: Frame = {
         client,
@@ -380,10 +418,10 @@ export class Database {
       const result = await frames.run(frame, () =>
         fn(new Database(this.pool, this.log, frame, this.dog, this.outages)),
       );
-      await exec(this.dog, client, `RELEASE SAVEPOINT ${name}`);
+      await exec(this.dog, this.pool, client, `RELEASE SAVEPOINT ${name}`);
       return result;
     } catch (err) {
-      await exec(this.dog, client, `ROLLBACK TO SAVEPOINT ${name}`);
+      await exec(this.dog, this.pool, client, `ROLLBACK TO SAVEPOINT ${name}`);
       throw err;
     }
   }

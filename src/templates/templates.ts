@@ -1,3 +1,4 @@
+import { tracingChannel } from 'node:diagnostics_channel';
 import type { Environment, Template } from 'nunjucks';
 import type { Application } from '../core/application';
 import { HTTPError, RococoError } from '../core/errors';
@@ -19,6 +20,23 @@ export interface TemplatesOptions {
   /** More globals, next to `url`, `request`, `settings` and what plugins add (`static`). */
   globals?: Record<string, unknown>;
 }
+
+/** What the `rococo:templates:render` channel publishes for a render. */
+export interface RenderMessage {
+  /** The template's name, as `@Template` or `render()` gave it. */
+  readonly name: string;
+  /** The engine that renders it: tells one app's templates from another's. */
+  readonly engine: Templates;
+  /** Set by the channel: the render's failure, when it failed. */
+  error?: unknown;
+}
+
+/**
+ * Every render, as a `diagnostics_channel` TracingChannel (start, end, error; renders are
+ * synchronous): how tracing sees them without this engine knowing it. Without subscribers a
+ * render pays one check.
+ */
+export const renderChannel = tracingChannel<unknown, RenderMessage>('rococo:templates:render');
 
 /** The keys {@link TemplatesOptions} accepts. */
 export const TEMPLATES_OPTION_KEYS = ['dir', 'contextProcessors', 'filters', 'globals'];
@@ -127,6 +145,15 @@ export class Templates {
    * filter: it then calls back later, from a timer, and the render is an error here.
    */
   private renderTemplate(name: string, compiled: Template | undefined, context: object): string {
+    if (renderChannel.hasSubscribers)
+      return renderChannel.traceSync(() => this.renderNow(name, compiled, context), {
+        name,
+        engine: this,
+      });
+    return this.renderNow(name, compiled, context);
+  }
+
+  private renderNow(name: string, compiled: Template | undefined, context: object): string {
     const template = this.template(name, compiled);
     let rendering = true;
     let output: string | undefined;
