@@ -68,6 +68,12 @@ const PLUGINS = {
     rococo: 'compression()',
     fastify: '@fastify/compress',
   },
+  metrics: { scenarios: ['metrics'], rococo: 'metrics()', fastify: 'fastify-metrics' },
+  tracing: {
+    scenarios: ['tracing'],
+    rococo: 'tracing(), no SDK',
+    fastify: '@fastify/otel, no SDK',
+  },
 };
 function PLUGIN_SERVERS() {
   // The floor of any security-headers plugin: raw node:http writing the same lines by hand.
@@ -274,6 +280,21 @@ const SCENARIOS = [
         r.headers.ratelimit !== undefined ||
         r.headers['x-ratelimit-remaining'] !== undefined),
   })),
+  {
+    id: 'metrics',
+    title: 'GET / with Prometheus metrics (duration histogram by route, process defaults)',
+    path: '/',
+    servers: pluginScenario('metrics'),
+    check: isJson,
+    scrape: '/metrics',
+  },
+  {
+    id: 'tracing',
+    title: 'GET / with OpenTelemetry tracing on and no SDK registered',
+    path: '/',
+    servers: pluginScenario('tracing'),
+    check: isJson,
+  },
   ...['gzip', 'br'].map((encoding) => ({
     id: `page-${encoding}`,
     title: `GET /page compressed (Accept-Encoding: ${encoding})`,
@@ -413,6 +434,12 @@ async function verify(sc, s) {
   const problems = [];
   if (r.status !== 200) problems.push(`status ${r.status}`);
   else if (!sc.check(r)) problems.push(`unexpected answer (${r.type}): ${r.text.slice(0, 200)}`);
+  // A metrics server must expose the request just made (a route histogram's series).
+  if (sc.scrape && s.base !== undefined) {
+    const m = await call(s, 'GET', sc.scrape);
+    if (m.status !== 200 || !/_bucket\{/.test(m.text))
+      problems.push(`${sc.scrape} has no histogram (status ${m.status})`);
+  }
   if (sc.reject && (await call(s, 'GET', sc.reject)).status !== 404)
     problems.push(`${sc.reject} is not a 404`);
   if (sc.invalid) {

@@ -26,6 +26,10 @@ const PLUGINS = {
     },
   ],
   compress: () => [require('@fastify/compress'), { threshold: c.COMPRESS_THRESHOLD }],
+  // Its defaults: route histogram and summary, the process's default metrics, GET /metrics.
+  metrics: () => [require('fastify-metrics'), { endpoint: '/metrics' }],
+  // The OpenTelemetry instrumentation with no SDK registered: what it costs when traces are off.
+  tracing: () => [new (require('@fastify/otel').FastifyOtelInstrumentation)().plugin()],
 };
 if (c.PLUGIN) app.register(...PLUGINS[c.PLUGIN]());
 
