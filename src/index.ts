@@ -10,6 +10,8 @@ export type {
   Hook,
   RequestHook,
   SendHook,
+  ResponseHook,
+  LogFields,
   Settings,
   RouteInfo,
 } from './core/application';
