@@ -23,6 +23,9 @@ const PROBE_PARENT = {
  * span context for a child; an SDK makes a new span id, even for a span it does not sample. The
  * parent is not sampled, so that a parent-based sampler (the SDK's default) makes no span, and
  * span processors see nothing.
+ *
+ * @example
+ * if (!recordsSpans(trace.getTracer('rococo'))) return; // no SDK: install nothing
  */
 export function recordsSpans(tracer: Tracer): boolean {
   const parent = trace.setSpanContext(ROOT_CONTEXT, PROBE_PARENT);
@@ -37,6 +40,9 @@ const PROBE_KEY = createContextKey('rococo.tracing.probe');
  * Whether a context manager is registered (`AsyncLocalStorageContextManager`, as NodeSDK
  * registers): without one, `context.with()` does nothing, and a query's span cannot find its
  * request's.
+ *
+ * @example
+ * if (!hasContextManager()) app.log.warn('spans of queries will not find their request span');
  */
 export function hasContextManager(): boolean {
   const probe = ROOT_CONTEXT.setValue(PROBE_KEY, true);

@@ -6,15 +6,17 @@ export interface Statement {
   readonly summary: string;
 }
 
-const FIRST_WORD = /^\s*(?:(?:--[^\n]*\n|\/\*[\s\S]*?\*\/)\s*)*([A-Za-z]+)/;
+/** Blanks and comments before the statement. */
+const LEAD = /^\s*(?:(?:--[^\n]*\n|\/\*[\s\S]*?\*\/)\s*)*/;
+const FIRST_WORD = /^[A-Za-z]+/;
 const IDENT = String.raw`("(?:[^"]|"")+"|[A-Za-z_][\w$]*)(?:\.("(?:[^"]|"")+"|[A-Za-z_][\w$]*))?`;
 // The table a plain statement works on; anything fancier (a subquery, a CTE) is named by its operation.
 const TARGET: Record<string, RegExp> = {
   // The first FROM only: a later one is a subquery's.
   SELECT: new RegExp(String.raw`^(?:(?!\bFROM\b)[\s\S])*\bFROM\s+(?:ONLY\s+)?${IDENT}`, 'i'),
-  DELETE: new RegExp(String.raw`^\s*DELETE\s+FROM\s+(?:ONLY\s+)?${IDENT}`, 'i'),
-  INSERT: new RegExp(String.raw`^\s*INSERT\s+INTO\s+${IDENT}`, 'i'),
-  UPDATE: new RegExp(String.raw`^\s*UPDATE\s+(?:ONLY\s+)?${IDENT}`, 'i'),
+  DELETE: new RegExp(String.raw`^DELETE\s+FROM\s+(?:ONLY\s+)?${IDENT}`, 'i'),
+  INSERT: new RegExp(String.raw`^INSERT\s+INTO\s+${IDENT}`, 'i'),
+  UPDATE: new RegExp(String.raw`^UPDATE\s+(?:ONLY\s+)?${IDENT}`, 'i'),
 };
 
 // An app's statements are a few hundred texts with `$n` placeholders: read each once. A bound
@@ -40,10 +42,11 @@ export function statementOf(text: string): Statement {
 }
 
 function read(text: string): Statement {
-  const word = FIRST_WORD.exec(text)?.[1];
+  const body = text.slice((LEAD.exec(text) as RegExpExecArray)[0].length);
+  const word = FIRST_WORD.exec(body)?.[0];
   if (word === undefined) return { operation: undefined, summary: 'postgresql' };
   const operation = word.toUpperCase();
-  const target = TARGET[operation]?.exec(text);
+  const target = TARGET[operation]?.exec(body);
   if (target == null) return { operation, summary: operation };
   const table =
     target[2] === undefined ? unquote(target[1]) : `${unquote(target[1])}.${unquote(target[2])}`;
