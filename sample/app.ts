@@ -16,6 +16,7 @@ import {
   templates,
   websockets,
   hub,
+  tracing,
 } from '../src';
 import { AuthController } from './auth/auth.controller';
 import { currentUserContext } from './auth/current-user';
@@ -58,6 +59,9 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
     converters: { id: intConverter({ min: 1, max: 2 ** 31 - 1 }) },
     middlewares: [serverTiming, sessions(sessionStorage(settings)), errorPages, csrf()],
     plugins: [
+      // OpenTelemetry spans of requests, queries and renders when serve.ts started the SDK
+      // (OTEL_EXPORTER_OTLP_ENDPOINT); else nothing. First: its hook sees CORS preflights too.
+      tracing(),
       // helmet's headers; a policy without 'unsafe-inline': the pages' scripts and styles are
       // files under /static, and a page that needs an inline one gives it {{ csp_nonce() }}.
       // connect-src 'self' covers the live page's WebSocket (ws: and wss: of this host).

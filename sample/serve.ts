@@ -2,6 +2,7 @@ import { RococoError, type Application } from '../src';
 import { createSampleApp } from './app';
 import { isDevelopment } from './development';
 import { loadSettings } from './settings';
+import { startTelemetry } from './telemetry';
 
 /**
  * The sample for `rococo serve dist/sample/serve.js`: each worker builds its app here, with
@@ -17,5 +18,9 @@ export default function sampleApp(): Application {
       'DATABASE_URL is not set: set DATABASE_URL=postgres://..., or run npm start, which starts an embedded PostgreSQL',
     );
   }
-  return createSampleApp(settings);
+  // Before the app: tracing() looks for OpenTelemetry's SDK when the app is built.
+  const stopTelemetry = startTelemetry();
+  const app = createSampleApp(settings);
+  if (stopTelemetry !== null) app.on('cleanup', stopTelemetry);
+  return app;
 }

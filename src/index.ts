@@ -131,3 +131,7 @@ export { recordOnController } from './core/plugin';
 export { cors } from './cors/plugin';
 export { Cors } from './decorators/cors';
 export type { CorsOptions, CorsOrigins } from './decorators/cors';
+
+// Tracing (issue 18): OpenTelemetry spans for requests, queries and renders
+export { tracing } from './tracing/plugin';
+export type { TracingOptions } from './tracing/plugin';

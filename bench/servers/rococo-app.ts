@@ -26,6 +26,7 @@ import {
   securityHeaders,
   rateLimit,
   compression,
+  tracing,
   type Plugin,
 } from '../../dist/src';
 import { ItemInput } from './dto';
@@ -130,7 +131,26 @@ const PLUGINS: Record<string, () => Plugin> = {
   compress: () => compression({ threshold: c.COMPRESS_THRESHOLD }),
   // For `npm run bench:callgrind`: what one send hook that does nothing costs.
   'send-hook': () => ({ name: 'noop-send-hook', setup: (app) => void app.onSend(() => undefined) }),
+  // For `npm run bench:callgrind`: tracing() with no OpenTelemetry SDK (it must cost nothing),
+  // and with one that records every span and exports none (what tracing itself costs).
+  tracing: () => tracing(),
+  'tracing-sdk': () => tracing(),
 };
+
+if (c.PLUGIN === 'tracing-sdk') {
+  // Before createApp, as an app must (tracing() looks for the SDK at setup). The SDK packages
+  // are the root's devDependencies.
+  const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
+  const { BasicTracerProvider } =
+    require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
+  const { AsyncLocalStorageContextManager } =
+    require('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks');
+  const { W3CTraceContextPropagator } =
+    require('@opentelemetry/core') as typeof import('@opentelemetry/core');
+  api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  api.propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  api.trace.setGlobalTracerProvider(new BasicTracerProvider());
+}
 
 export default createApp({
   controllers: [MainController, LiveController, ...c.RESOURCES.map(resource)],
