@@ -119,9 +119,20 @@ export interface QueryMessage {
  */
 export const queryChannel = tracingChannel<unknown, QueryMessage>('rococo:database:query');
 
+/**
+ * A promise of this realm: node's TracingChannel makes its promises in node's own, which
+ * `instanceof Promise` does not see where the global Promise is another (jest's sandbox), so a
+ * handler returning a query unawaited would look like a plain value to the kernel.
+ */
+function ownPromise<R>(p: Promise<R>): Promise<R> {
+  return p instanceof Promise ? p : Promise.resolve(p);
+}
+
 /** `run()`, published on {@link queryChannel} when someone listens. */
 function traced<R>(pool: Pool, text: string, run: () => Promise<R>): Promise<R> {
-  return queryChannel.hasSubscribers ? queryChannel.tracePromise(run, { text, pool }) : run();
+  return queryChannel.hasSubscribers
+    ? ownPromise(queryChannel.tracePromise(run, { text, pool }))
+    : run();
 }
 
 // Statements on one connection go one after the other: pg queues them itself, but warns that
@@ -306,10 +317,12 @@ export class Database {
     const text = typeof q === 'string' ? q : q.text;
     const values = typeof q === 'string' ? undefined : (q.values as unknown[]);
     if (this.frame === null && queryChannel.hasSubscribers)
-      return queryChannel.tracePromise(() => this.pooled(text, values, shape), {
-        text,
-        pool: this.pool,
-      });
+      return ownPromise(
+        queryChannel.tracePromise(() => this.pooled(text, values, shape), {
+          text,
+          pool: this.pool,
+        }),
+      );
     if (this.frame !== null)
       return exec<T>(this.dog, this.pool, this.frame.client, text, values).then(
         (result) => shape(result.rows),
