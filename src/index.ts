@@ -129,3 +129,11 @@ export { recordOnController } from './core/plugin';
 export { cors } from './cors/plugin';
 export { Cors } from './decorators/cors';
 export type { CorsOptions, CorsOrigins } from './decorators/cors';
+
+// Health probes (issue 18): the health() plugin (/healthz, /readyz), app.health, redisCheck
+export { health } from './health/plugin';
+export type { HealthOptions } from './health/plugin';
+export { Health } from './health/health';
+export type { CheckStatus, HealthCheck, HealthCheckFunction, HealthReport } from './health/health';
+export { redisCheck } from './health/redis';
+export type { RedisCheckOptions } from './health/redis';
