@@ -31,7 +31,12 @@ export interface HealthCheck {
   readonly close?: () => void | Promise<void>;
 }
 
-/** What a readiness check said: `up`, `down` (it failed) or `timeout` (no answer in time). */
+/**
+ * What a readiness check said: `up`, `down` (it failed) or `timeout` (no answer in time).
+ *
+ * @example
+ * const failed = Object.keys(report.checks).filter((name) => report.checks[name] !== 'up');
+ */
 export type CheckStatus = 'up' | 'down' | 'timeout';
 
 /**
@@ -46,7 +51,12 @@ export interface HealthReport {
   readonly checks: Readonly<Record<string, CheckStatus>>;
 }
 
-/** How {@link Health} runs its checks: the `health()` plugin's options of the same names. */
+/**
+ * How {@link Health} runs its checks: the `health()` plugin's options of the same names.
+ *
+ * @example
+ * new Health(app.log, { timeout: 1000, cache: 1000 })
+ */
 export interface HealthSettings {
   /** Ms a check may take by default. */
   readonly timeout: number;
@@ -66,7 +76,13 @@ interface Entry {
   readonly outages: OutageLog;
 }
 
-/** A positive, finite number of ms, or a `ROCOCO_HEALTH` error naming `what`. */
+/**
+ * A positive (or with `zero`, non-negative), finite number of ms, or a `ROCOCO_HEALTH` error
+ * naming `what`.
+ *
+ * @example
+ * const cache = checkMs('health: cache', options.cache ?? 1000, true);
+ */
 export function checkMs(what: string, value: unknown, zero = false): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (value === 0 && !zero))
     throw new RococoError(
@@ -79,6 +95,9 @@ export function checkMs(what: string, value: unknown, zero = false): number {
 /**
  * A check as given (a function or a {@link HealthCheck}), checked: a bad name, value, key or
  * timeout is a `ROCOCO_HEALTH` error naming the check. `where` says whose check it is.
+ *
+ * @example
+ * const { run, timeout } = checkCheck('health: checks', 'redis', value);
  */
 export function checkCheck(
   where: string,

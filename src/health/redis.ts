@@ -2,7 +2,12 @@ import type { Redis } from 'ioredis';
 import { RococoError } from '../core/errors';
 import { checkMs, type HealthCheck } from './health';
 
-/** Options of {@link redisCheck}. */
+/**
+ * Options of {@link redisCheck}.
+ *
+ * @example
+ * redisCheck(settings.REDIS_URL, { timeout: 500 })
+ */
 export interface RedisCheckOptions {
   /** Ms the `PING` may take; the plugin's `timeout` by default. */
   timeout?: number;
