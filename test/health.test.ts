@@ -389,6 +389,11 @@ describe('mistakes stop startup', () => {
     ['a negative timeout', () => health({ timeout: -1 }), 'got -1'],
     ['an infinite timeout', () => health({ timeout: Infinity }), 'got Infinity'],
     ['a negative cache', () => health({ cache: -5 }), 'health: cache must be a non-negative'],
+    [
+      'an outageLogInterval of 0',
+      () => health({ outageLogInterval: 0 }),
+      'health: outageLogInterval must be a positive',
+    ],
     ['a check name with a space', () => health({ checks: { 'my db': () => 1 } }), "'my db'"],
     ['a path without /', () => health({ ready: 'readyz' }), 'ready must be a path'],
     ['live and ready on one path', () => health({ live: '/h', ready: '/h' }), "both '/h'"],

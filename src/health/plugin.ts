@@ -73,6 +73,8 @@ export function health(options: HealthOptions = {}): Plugin {
     throw new RococoError('ROCOCO_HEALTH', `health: live and ready are both '${live}'`);
   const timeout = checkMs('health: timeout', options.timeout ?? 1000);
   const cache = checkMs('health: cache', options.cache ?? 1000, true);
+  const { outageLogInterval } = options;
+  if (outageLogInterval !== undefined) checkMs('health: outageLogInterval', outageLogInterval);
   const given = options.checks ?? {};
   if (given === null || typeof given !== 'object' || Array.isArray(given))
     throw new RococoError('ROCOCO_HEALTH', 'health: checks must be an object of checks by name');
@@ -80,15 +82,11 @@ export function health(options: HealthOptions = {}): Plugin {
   for (const [name, value] of Object.entries(given))
     if (value !== false) checkCheck('health: checks', name, value);
 
-  let checks: Health;
   return {
     name: 'health',
     setup(app) {
-      checks = new Health(app.log, {
-        timeout,
-        cache,
-        outageLogInterval: options.outageLogInterval,
-      });
+      // Of this app's own: one plugin object may be given to several apps (tests do).
+      const checks = new Health(app.log, { timeout, cache, outageLogInterval });
       for (const [name, value] of Object.entries(given))
         if (value !== false) checks.add(name, value);
       app.decorate('health', checks);
@@ -115,6 +113,7 @@ export function health(options: HealthOptions = {}): Plugin {
     ready(app) {
       // Here, not in setup: the database plugin may be listed after this one.
       const db = (app as Application & { database?: Database }).database;
+      const checks = app.health as Health;
       if (db !== undefined && given.database !== false && !checks.has('database'))
         checks.add('database', () => db.query('SELECT 1'));
     },
