@@ -19,6 +19,7 @@ const FEATURES = [
   'compression',
   'cors',
   'tracing',
+  'health',
 ];
 
 /** Which feature may import which other one, and why. */

@@ -6,9 +6,11 @@ import {
   createApp,
   csrf,
   database,
+  health,
   intConverter,
   openapi,
   rateLimit,
+  redisCheck,
   schemas,
   securityHeaders,
   sessions,
@@ -71,6 +73,9 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
         },
       }),
       database({ migrations: join(SAMPLE_DIR, 'migrations'), migrate: true }),
+      // /healthz and /readyz for the orchestrator: the database's SELECT 1 comes with database();
+      // Redis (sessions, hub, limits, live viewers) is checked when REDIS_URL is set.
+      health({ checks: { redis: settings.REDIS_URL !== '' && redisCheck(settings.REDIS_URL) } }),
       templates({ dir: join(SAMPLE_DIR, 'templates'), contextProcessors: [currentUserContext] }),
       staticFiles([{ prefix: '/static', dir: join(SAMPLE_DIR, 'static') }]),
       schemas(),

@@ -135,3 +135,10 @@ export type { CorsOptions, CorsOrigins } from './decorators/cors';
 // Tracing (issue 18): OpenTelemetry spans for requests, queries and renders
 export { tracing } from './tracing/plugin';
 export type { TracingOptions } from './tracing/plugin';
+// Health probes (issue 18): the health() plugin (/healthz, /readyz), app.health, redisCheck
+export { health } from './health/plugin';
+export type { HealthOptions } from './health/plugin';
+export { Health } from './health/health';
+export type { CheckStatus, HealthCheck, HealthCheckFunction, HealthReport } from './health/health';
+export { redisCheck } from './health/redis';
+export type { RedisCheckOptions } from './health/redis';

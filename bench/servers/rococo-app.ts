@@ -27,6 +27,7 @@ import {
   rateLimit,
   compression,
   tracing,
+  health,
   type Plugin,
 } from '../../dist/src';
 import { ItemInput } from './dto';
@@ -129,6 +130,8 @@ const PLUGINS: Record<string, () => Plugin> = {
   'rate-memory': () => rateLimit({ points: c.RATE.points, duration: c.RATE.seconds }),
   'rate-redis': () => rateLimit({ points: c.RATE.points, duration: c.RATE.seconds }),
   compress: () => compression({ threshold: c.COMPRESS_THRESHOLD }),
+  // For `npm run bench:callgrind`: what /healthz and /readyz cost the other routes (nothing).
+  health: () => health(),
   // For `npm run bench:callgrind`: what one send hook that does nothing costs.
   'send-hook': () => ({ name: 'noop-send-hook', setup: (app) => void app.onSend(() => undefined) }),
   // For `npm run bench:callgrind`: tracing() with no OpenTelemetry SDK (it must cost nothing),
