@@ -40,6 +40,7 @@ import { TrustedOrigins } from './origins';
 import { describeKey, isPlugin, type Plugin, type RouteBuild, type UpgradeHandler } from './plugin';
 import { compileTrust, type TrustProxy } from './proxy';
 import { scanControllers, type ScannedRoute } from './scanner';
+import { invoker, routeParams, type RouteParam } from './params';
 import { getControllerMeta, type ExpectHandler, type HandlerMeta } from './metadata';
 import type { Duplex } from 'node:stream';
 
@@ -862,6 +863,17 @@ export class Application {
     middlewares: readonly Middleware[],
   ): RouteBuild {
     const claimed = new Set<symbol>();
+    const params = routeParams(
+      r.meta.params,
+      Reflect.getMetadata?.('design:paramtypes', r.controller.prototype, r.handler) as
+        unknown[] | undefined,
+      this.router.parameters(r.path),
+      r.origin,
+    );
+    // Plugins wrap `handler` before the parameters' resolvers are final (a plugin sets those
+    // of the parameters it handles): the call is looked up once they are.
+    let call: (req: Request) => unknown =
+      params === null ? (req) => fn.call(instance, req) : () => undefined;
     const build: RouteBuild = {
       origin: r.origin,
       name: r.name,
@@ -873,11 +885,18 @@ export class Application {
       instance,
       middlewares,
       action: (...args) => fn.apply(instance, args),
-      handler: (req) => fn.call(instance, req),
+      handler: params === null ? call : (req) => call(req),
+      params: params ?? [],
       claim: (key) => void claimed.add(key),
       compose: (endpoint) => compose(middlewares, endpoint),
     };
     for (const plugin of this.plugins) plugin.route?.(build, this);
+    if (params !== null)
+      call = invoker(
+        fn,
+        instance,
+        params.map((p) => resolverOf(p, r.origin)),
+      );
     for (const key of [...r.meta.extras.keys(), ...r.controllerExtras.keys()]) {
       const known = describeKey(key);
       if (known === undefined || !known.required || claimed.has(key)) continue;
@@ -969,6 +988,15 @@ export class Application {
  */
 export function createApp(options: AppOptions = {}): Application {
   return new Application(options);
+}
+
+/** A parameter's resolver; one no plugin took (a schema class without the schemas plugin) stops startup. */
+function resolverOf(p: RouteParam, origin: string): (req: Request) => unknown {
+  if (p.resolve !== undefined) return p.resolve;
+  throw new RococoError(
+    'ROCOCO_PLUGIN',
+    `${origin}: ${p.label} of the class ${(p.type as Function).name} needs the 'schemas' plugin: add schemas() to createApp({ plugins })`,
+  );
 }
 
 /** A route's handler: called directly when no middleware applies, else through its chain. */

@@ -104,6 +104,21 @@ export class Router<H> {
     ),
   ) {}
 
+  /**
+   * The parameters of a pattern and their converters (null: a plain or regex parameter); an
+   * empty map for a pattern that does not compile (`add()` says why).
+   */
+  parameters(pattern: string): Map<string, Converter | null> {
+    const out = new Map<string, Converter | null>();
+    try {
+      for (const p of compilePattern(pattern, this.converters).parts)
+        if (p.kind === 'param') out.set(p.name, p.converter);
+    } catch (e) {
+      if (!(e instanceof PatternError)) throw e;
+    }
+    return out;
+  }
+
   /** Adds a route; throws a {@link RococoError} naming `spec.origin` for any mistake. */
   add(spec: RouteSpec<H>): Route<H> {
     let pattern: CompiledPattern;
