@@ -215,6 +215,12 @@ export class Router<H> {
     return out;
   }
 
+  /** What is wrong with a route name nothing has (with the names it may be a typo of); undefined for a known one. */
+  unknownName(name: string): string | undefined {
+    if (this.names.has(name)) return undefined;
+    return `no route is named '${name}'${suggest(name, [...this.names.keys()])}`;
+  }
+
   /**
    * The path of a named route, parameters percent-encoded, query appended.
    *
@@ -223,12 +229,7 @@ export class Router<H> {
    */
   url(name: string, params: Record<string, string | number> = {}, query?: QueryInit): string {
     const route = this.names.get(name);
-    if (route === undefined) {
-      throw new RococoError(
-        'ROCOCO_URL',
-        `no route is named '${name}'${suggest(name, [...this.names.keys()])}`,
-      );
-    }
+    if (route === undefined) throw new RococoError('ROCOCO_URL', this.unknownName(name) as string);
     const { parts, paramNames, checks } = route.pattern;
     for (const key of Object.keys(params)) {
       if (!paramNames.includes(key)) {
