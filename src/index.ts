@@ -13,6 +13,7 @@ export type {
   Settings,
   RouteInfo,
 } from './core/application';
+export type { RouteParams, RouteName, UrlArguments } from './core/application';
 export type { Router, Route as RouteEntry, RouteMatch } from './core/router';
 export type { TrustProxy } from './core/proxy';
 export type { HandlerMeta, RouteMeta } from './core/metadata';

@@ -114,6 +114,29 @@ export type ResponseHook = (req: Request, res: ServerResponse, start: bigint) =>
  */
 export type LogFields = (req: Request) => Record<string, unknown> | undefined;
 
+/**
+ * Route names and the types of their parameters, for `app.url()`: empty (any name, any
+ * parameters) until `rococo routes <module> --types <file>` writes a declaration that fills
+ * it; then a name no route has, or a missing or mistyped parameter, is a compile error.
+ *
+ * @example
+ * declare module 'rococo' { interface RouteParams { 'projects.show': { project_id: number } } }
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by declaration merging
+export interface RouteParams {}
+
+/** A route name `app.url()` accepts: any string until {@link RouteParams} is filled. */
+export type RouteName = [keyof RouteParams] extends [never]
+  ? string
+  : Extract<keyof RouteParams, string>;
+
+/** What `app.url(name, ...)` takes after the name: the parameters (required when the route has some), then the query. */
+export type UrlArguments<N> = N extends keyof RouteParams
+  ? Record<string, never> extends RouteParams[N]
+    ? [params?: RouteParams[N], query?: QueryInit]
+    : [params: RouteParams[N], query?: QueryInit]
+  : [params?: Record<string, string | number>, query?: QueryInit];
+
 /** What {@link createApp} takes. Unknown keys are refused. */
 export interface AppOptions {
   /** Controller classes; their decorators are read once, here. */
@@ -163,6 +186,8 @@ export interface RouteInfo {
   readonly middlewares?: readonly Middleware[];
   /** A plugin's route whose access lines are written at `debug` level, not `info` (probes). */
   readonly quiet?: boolean;
+  /** The plugins that wrapped the handler, innermost first (`rococo routes` shows them). */
+  readonly plugins?: readonly string[];
 }
 
 /** What the router holds for a route: the bound handler, and its middleware chain if any. */
@@ -364,8 +389,8 @@ export class Application {
    * @example
    * app.url('api.project', { id: 42 }) // '/api/projects/42'
    */
-  url(name: string, params?: Record<string, string | number>, query?: QueryInit): string {
-    return this.router.url(name, params, query);
+  url<N extends RouteName>(name: N, ...args: UrlArguments<N>): string {
+    return this.router.url(name, args[0] as Record<string, string | number> | undefined, args[1]);
   }
 
   /** An installed plugin, by name: for plugins that work with another when it is there. */
@@ -843,6 +868,7 @@ export class Application {
       meta: r.meta,
       controllerName: controller?.name ?? r.controller.name,
       handlerName: r.handler,
+      plugins: build.wrappedBy,
     });
     if (r.expect !== undefined) handler.expect = r.expect;
     if (build.upgrade !== undefined) {
@@ -890,7 +916,13 @@ export class Application {
       claim: (key) => void claimed.add(key),
       compose: (endpoint) => compose(middlewares, endpoint),
     };
-    for (const plugin of this.plugins) plugin.route?.(build, this);
+    const wrappers: string[] = [];
+    for (const plugin of this.plugins) {
+      const before = build.handler;
+      plugin.route?.(build, this);
+      if (build.handler !== before) wrappers.push(plugin.name);
+    }
+    build.wrappedBy = wrappers;
     if (params !== null)
       call = invoker(
         fn,
