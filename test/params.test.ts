@@ -12,6 +12,7 @@ import {
   Query,
   Req,
   RococoError,
+  openapi,
   schemas,
   Session,
   sessions,
@@ -19,6 +20,7 @@ import {
   type Request,
 } from '../src';
 import { testClient, type TestClient } from '../src/testing';
+import { swaggerParserVerdict, validateOpenAPI } from './helpers/openapi';
 
 /**
  * Handler parameter decorators through real HTTP: each one present, missing, of the wrong
@@ -198,6 +200,60 @@ describe('handler parameters', () => {
     ]);
     const [status, body] = await get('/t/me');
     expect([status, body.detail]).toEqual([401, 'Who are you?']);
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('lists what the decorators read: query and header parameters, bodies, their answers', async () => {
+    const app = createApp({
+      controllers: [Tasks],
+      plugins: [schemas(), openapi({ title: 'Tasks', version: '1' })],
+    });
+    const client = await testClient(app);
+    let doc;
+    try {
+      doc = await (await client.get('/openapi.json')).json();
+    } finally {
+      await client.close();
+    }
+    expect(validateOpenAPI(doc).valid).toBe(true);
+    expect(swaggerParserVerdict(doc)).toMatchObject({ valid: true });
+    const search = doc.paths['/t/search'].get;
+    expect(search.parameters).toEqual([
+      { name: 'q', in: 'query', required: true, schema: { type: 'string' } },
+      { name: 'page', in: 'query', required: false, schema: { type: 'number', default: 1 } },
+      { name: 'open', in: 'query', required: false, schema: { type: 'boolean' } },
+      {
+        name: 'tag',
+        in: 'query',
+        required: false,
+        schema: { type: 'array', items: { type: 'string' } },
+      },
+      {
+        name: 'since',
+        in: 'query',
+        required: false,
+        schema: { type: 'string', format: 'date-time' },
+      },
+    ]);
+    expect(Object.keys(search.responses)).toEqual(['200', '400', 'default']);
+    expect(doc.paths['/t/header'].get.parameters[0]).toEqual({
+      name: 'x-count',
+      in: 'header',
+      required: true,
+      schema: { type: 'number' },
+    });
+    expect(doc.paths['/t/paged'].get.parameters[0]).toMatchObject({
+      name: 'page',
+      in: 'query',
+      required: true,
+    });
+    const add = doc.paths['/t'].post;
+    expect(add.requestBody.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/NewTask',
+    });
+    expect(Object.keys(add.responses)).toEqual(['200', '400', '413', '415', '422', 'default']);
+    expect(Object.keys(doc.paths['/t/text'].post.requestBody.content)).toEqual(['text/plain']);
   });
 });
 

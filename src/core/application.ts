@@ -188,6 +188,8 @@ export interface RouteInfo {
   readonly quiet?: boolean;
   /** The plugins that wrapped the handler, innermost first (`rococo routes` shows them). */
   readonly plugins?: readonly string[];
+  /** The handler's decorated parameters (`@Query`, `@Body`...), with their declared types. */
+  readonly params?: readonly RouteParam[];
 }
 
 /** What the router holds for a route: the bound handler, and its middleware chain if any. */
@@ -869,6 +871,7 @@ export class Application {
       controllerName: controller?.name ?? r.controller.name,
       handlerName: r.handler,
       plugins: build.wrappedBy,
+      params: build.params,
     });
     if (r.expect !== undefined) handler.expect = r.expect;
     if (build.upgrade !== undefined) {
