@@ -15,6 +15,7 @@ export type {
   Settings,
   RouteInfo,
 } from './core/application';
+export type { RouteParams, RouteName, UrlArguments } from './core/application';
 export type { Router, Route as RouteEntry, RouteMatch } from './core/router';
 export type { TrustProxy } from './core/proxy';
 export type { HandlerMeta, RouteMeta } from './core/metadata';
@@ -54,7 +55,9 @@ export { staticFiles } from './static/plugin';
 export { FileResponse, StaticFiles } from './static/files';
 export type { StaticOptions } from './static/files';
 
-export { Session } from './sessions/session';
+export { Session } from './sessions/param';
+/** The session class, for a `SessionStorage` of your own that builds sessions (`new SessionData(data)`). */
+export { Session as SessionData } from './sessions/session';
 export { SessionStorage } from './sessions/storage';
 export type { SessionCookieOptions } from './sessions/storage';
 export { EncryptedCookieStorage } from './sessions/cookie-storage';
@@ -81,6 +84,10 @@ export { Controller } from './decorators/controller';
 export type { ControllerOptions } from './decorators/controller';
 export { Route, Get, Post, Put, Patch, Delete, Head, Options } from './decorators/route';
 export type { RouteOptions } from './decorators/route';
+export { Param, Query, Header, Body, Req, createParamDecorator } from './decorators/params';
+export type { ParamOptions } from './decorators/params';
+export type { RouteParam } from './core/params';
+export type { ParamMeta, ParamSource } from './core/metadata';
 export { Use } from './decorators/use';
 export { Injectable } from './decorators/injectable';
 export { Template } from './decorators/template';

@@ -313,27 +313,40 @@ describe('the route table at startup', () => {
       const lines = routesLine(records);
       expect(lines).toHaveLength(1);
       expect(lines[0].level).toBe(30);
-      const rows = (lines[0].msg as string).split('\n').slice(1);
+      const [head, ...rows] = (lines[0].msg as string).split('\n').slice(1);
+      expect(head.split(/\s{2,}/)).toEqual([
+        'METHOD',
+        'PATTERN',
+        'NAME',
+        'HANDLER',
+        'MIDDLEWARES',
+        'PLUGINS',
+      ]);
       expect(rows).toHaveLength(5);
-      const row = (origin: string) =>
-        rows.find((r) => r.trimEnd().endsWith(origin))?.split(/\s{2,}/);
+      const row = (origin: string) => rows.find((r) => r.includes(` ${origin} `))?.split(/\s{2,}/);
       expect(row('DebugController.boom')).toEqual([
         'GET',
         '/debug/boom',
         'debug.boom',
         'DebugController.boom',
+        '-',
+        '-',
       ]);
       expect(row('DebugController.item')).toEqual([
         'GET',
         '/debug/items/<item_id:\\d+>',
         'debug.item',
         'DebugController.item',
+        '-',
+        '-',
       ]);
       expect(row('DebugController.add')).toEqual([
         'POST',
         '/debug/things',
         'debug.add_thing',
         'DebugController.add',
+        '-',
+        '-',
       ]);
       expect(row('DebugController.thrownString')?.slice(0, 2)).toEqual(['GET', '/debug/string']);
       // And the app serves as usual.

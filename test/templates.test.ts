@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import {
   createApp,
   Controller,
@@ -454,6 +454,46 @@ describe('template errors at startup', () => {
       'ROCOCO_PLUGIN',
       "ROCOCO_PLUGIN: NoTemplatesController.page: @Template needs the 'templates' plugin: add it to createApp({ plugins })",
     ]);
+  });
+
+  test("a template's url() with a route name that does not exist names the file and line", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rococo-url-check-'));
+    try {
+      mkdirSync(join(dir, 'parts'));
+      writeFileSync(
+        join(dir, 'parts', 'nav.html'),
+        `<a href="{{ url('pages.home') }}">home</a>\n{# fine: built at render time #}{{ url(name) }}\n<a href="{{ url( "pages.hom" ) }}">typo</a>\n`,
+      );
+      writeFileSync(join(dir, 'page.html'), `{{ url('nowhere', id=1) }}`);
+      @Controller('', { name: 'pages' })
+      class Pages {
+        @Get('/', { name: 'home' })
+        home() {
+          return {};
+        }
+      }
+      const err = startupError(() =>
+        createApp({ controllers: [Pages], plugins: [templates({ dir })] }),
+      );
+      expect(err.code).toBe('ROCOCO_TEMPLATE_URL');
+      const lines = err.message
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim())
+        .sort();
+      expect(lines).toEqual([
+        `${relative(process.cwd(), join(dir, 'page.html'))}:1: url('nowhere'): no route is named 'nowhere'`,
+        `${relative(process.cwd(), join(dir, 'parts', 'nav.html'))}:3: url('pages.hom'): no route is named 'pages.hom'`,
+      ]);
+      // With the route there, the same templates start.
+      writeFileSync(join(dir, 'page.html'), `{{ url('pages.home') }}`);
+      writeFileSync(join(dir, 'parts', 'nav.html'), `{{ url("pages.home") }}`);
+      expect(() =>
+        createApp({ controllers: [Pages], plugins: [templates({ dir })] }),
+      ).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('an unknown key in the templates options', () => {

@@ -6,6 +6,7 @@ import {
   createApp,
   Database,
   Get,
+  Param,
   Post,
   Put,
   Delete,
@@ -34,17 +35,29 @@ import { ItemInput } from './dto';
 const c = require('../servers/common');
 
 @Controller()
+class ProjectController {
+  @Get('/projects/<id:\\d+>', { name: 'project' })
+  project(req: Request) {
+    return { id: Number(req.params.id) };
+  }
+}
+
+/** TYPED_PARAMS=1 (for `npm run bench:callgrind`): the same route with a converter and `@Param`. */
+@Controller()
+class TypedProjectController {
+  @Get('/projects/<id:int>', { name: 'project' })
+  project(@Param('id') id: number) {
+    return { id };
+  }
+}
+
+@Controller()
 class MainController {
   constructor(private readonly db: Database) {}
 
   @Get('/', { name: 'hello' })
   hello() {
     return { hello: 'world' };
-  }
-
-  @Get('/projects/<id:\\d+>', { name: 'project' })
-  project(req: Request) {
-    return { id: Number(req.params.id) };
   }
 
   @Post('/echo', { name: 'echo' })
@@ -156,7 +169,12 @@ if (c.PLUGIN === 'tracing-sdk') {
 }
 
 export default createApp({
-  controllers: [MainController, LiveController, ...c.RESOURCES.map(resource)],
+  controllers: [
+    MainController,
+    process.env.TYPED_PARAMS === '1' ? TypedProjectController : ProjectController,
+    LiveController,
+    ...c.RESOURCES.map(resource),
+  ],
   // The peers log nothing per request; an access-log line is measured on its own (see README).
   settings: immutableSettings({
     DATABASE_URL: c.DATABASE_URL,

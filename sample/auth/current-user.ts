@@ -1,4 +1,5 @@
 import {
+  createParamDecorator,
   getSession,
   HTTPSeeOther,
   HTTPUnauthorized,
@@ -50,6 +51,15 @@ export async function apiUser(req: Request): Promise<User> {
     );
   return user;
 }
+
+/**
+ * `@CurrentUser()`: the logged-in user of an API request as a handler parameter; without one, a
+ * 401 problem (`apiUser`).
+ *
+ * @example
+ * async add(@Req() req: Request<ProjectInput>, @CurrentUser() user: User) { ... }
+ */
+export const CurrentUser = createParamDecorator((req) => apiUser(req), 'CurrentUser');
 
 /**
  * `@Use(apiLoginRequired)`: a 401 before the body is even validated. Its `openapi` puts the

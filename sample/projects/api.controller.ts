@@ -8,13 +8,15 @@ import {
   Post,
   Put,
   RateLimit,
+  Req,
   Request,
   Schema,
   serialize,
   SETTINGS,
   Use,
 } from '../../src';
-import { apiLoginRequired, apiUser, USER_ID } from '../auth/current-user';
+import { apiLoginRequired, CurrentUser, USER_ID } from '../auth/current-user';
+import type { User } from '../users/users.service';
 import type { AppSettings } from '../settings';
 import { LiveService, projectFields } from './live.service';
 import { mustOwn } from './ownership';
@@ -85,8 +87,8 @@ export class ApiController {
     description: 'A taken slug is a 409.',
     responses: { 409: 'The slug is taken' },
   })
-  async add(req: Request<ProjectInput>) {
-    const project = await this.projects.add(req.data, (await apiUser(req)).id);
+  async add(@Req() req: Request<ProjectInput>, @CurrentUser() user: User) {
+    const project = await this.projects.add(req.data, user.id);
     const location = req.app.url('api.project', { project_id: project.id });
     return json(serialize(ProjectOut, project), { status: 201, headers: { location } });
   }
@@ -106,8 +108,8 @@ export class ApiController {
     summary: 'Change a project',
     responses: { 403: 'Only its owner may change a project', 409: 'The slug is taken' },
   })
-  async edit(req: Request<ProjectInput, unknown, ProjectParams>) {
-    mustOwn(await apiUser(req), await this.projects.get(req.validParams.project_id));
+  async edit(@Req() req: Request<ProjectInput, unknown, ProjectParams>, @CurrentUser() user: User) {
+    mustOwn(user, await this.projects.get(req.validParams.project_id));
     const project = await this.projects.update(req.validParams.project_id, req.data);
     await this.live.publish(project.id, { type: 'project', project: projectFields(project) });
     return project;
@@ -118,8 +120,11 @@ export class ApiController {
   @apiWrites
   @Schema({ params: ProjectParams, status: 204 })
   @Doc({ summary: 'Delete a project', responses: { 403: 'Only its owner may delete a project' } })
-  async remove(req: Request<unknown, unknown, ProjectParams>): Promise<void> {
-    mustOwn(await apiUser(req), await this.projects.get(req.validParams.project_id));
+  async remove(
+    @Req() req: Request<unknown, unknown, ProjectParams>,
+    @CurrentUser() user: User,
+  ): Promise<void> {
+    mustOwn(user, await this.projects.get(req.validParams.project_id));
     await this.projects.remove(req.validParams.project_id);
     await this.live.publish(req.validParams.project_id, { type: 'deleted' });
   }

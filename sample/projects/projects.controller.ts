@@ -6,7 +6,9 @@ import {
   HTTPFound,
   HTTPUnprocessableEntity,
   json,
+  Param,
   Post,
+  Req,
   Request,
   Template,
   render,
@@ -72,8 +74,8 @@ export class ProjectsController {
 
   @Get('/<project_id:id>', { name: 'show' })
   @Template('project.html')
-  async show(req: Request) {
-    return this.page(req, await this.projects.get(Number(req.params.project_id)));
+  async show(@Param('project_id') id: number, @Req() req: Request) {
+    return this.page(req, await this.projects.get(id));
   }
 
   /**

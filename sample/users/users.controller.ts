@@ -1,4 +1,4 @@
-import { Controller, Get, Request, Template } from '../../src';
+import { Controller, Get, Param, Template } from '../../src';
 import { ProjectsService } from '../projects/projects.service';
 import { UsersService } from './users.service';
 
@@ -12,8 +12,7 @@ export class UsersController {
 
   @Get('/<user_id:id>', { name: 'profile' })
   @Template('user.html')
-  async profile(req: Request) {
-    const id = Number(req.params.user_id);
+  async profile(@Param('user_id') id: number) {
     const user = await this.users.get(id); // a missing user: HTTPNotFound, the 404 page
     return { user, projects: await this.projects.byOwner(id) };
   }

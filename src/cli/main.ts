@@ -4,12 +4,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serve, type MasterOutput } from './master';
 import { parseServeArgs, SERVE_USAGE, UserError } from './options';
+import { routes } from './routes';
 import { runWorker, WORKER_ENV, type WorkerConfig } from './worker';
 
 const USAGE = `Usage: rococo <command> [options]
 
 Commands:
   serve <module>[:export]   serve an app with a master process and workers (rococo serve --help)
+  routes <module>[:export]  print its route table; --types FILE types app.url() (rococo routes --help)
 
 Options:
   -h, --help      this help
@@ -49,12 +51,16 @@ export async function runCli(
         }
         return await serve(options, { ...output, stderr });
       }
+      case 'routes':
+        return await routes(rest, stdout);
       default:
         throw new UserError(`unknown command '${command}'\n\n${USAGE}`, 2);
     }
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
-    stderr(`rococo${command === 'serve' ? ' serve' : ''}: ${e.message}\n`);
+    stderr(
+      `rococo${command === 'serve' || command === 'routes' ? ` ${command}` : ''}: ${e.message}\n`,
+    );
     return e.exitCode;
   }
 }

@@ -40,6 +40,7 @@ import { TrustedOrigins } from './origins';
 import { describeKey, isPlugin, type Plugin, type RouteBuild, type UpgradeHandler } from './plugin';
 import { compileTrust, type TrustProxy } from './proxy';
 import { scanControllers, type ScannedRoute } from './scanner';
+import { invoker, routeParams, type RouteParam } from './params';
 import { getControllerMeta, type ExpectHandler, type HandlerMeta } from './metadata';
 import type { Duplex } from 'node:stream';
 
@@ -113,6 +114,29 @@ export type ResponseHook = (req: Request, res: ServerResponse, start: bigint) =>
  */
 export type LogFields = (req: Request) => Record<string, unknown> | undefined;
 
+/**
+ * Route names and the types of their parameters, for `app.url()`: empty (any name, any
+ * parameters) until `rococo routes <module> --types <file>` writes a declaration that fills
+ * it; then a name no route has, or a missing or mistyped parameter, is a compile error.
+ *
+ * @example
+ * declare module 'rococo' { interface RouteParams { 'projects.show': { project_id: number } } }
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by declaration merging
+export interface RouteParams {}
+
+/** A route name `app.url()` accepts: any string until {@link RouteParams} is filled. */
+export type RouteName = [keyof RouteParams] extends [never]
+  ? string
+  : Extract<keyof RouteParams, string>;
+
+/** What `app.url(name, ...)` takes after the name: the parameters (required when the route has some), then the query. */
+export type UrlArguments<N> = N extends keyof RouteParams
+  ? Record<string, never> extends RouteParams[N]
+    ? [params?: RouteParams[N], query?: QueryInit]
+    : [params: RouteParams[N], query?: QueryInit]
+  : [params?: Record<string, string | number>, query?: QueryInit];
+
 /** What {@link createApp} takes. Unknown keys are refused. */
 export interface AppOptions {
   /** Controller classes; their decorators are read once, here. */
@@ -162,6 +186,10 @@ export interface RouteInfo {
   readonly middlewares?: readonly Middleware[];
   /** A plugin's route whose access lines are written at `debug` level, not `info` (probes). */
   readonly quiet?: boolean;
+  /** The plugins that wrapped the handler, innermost first (`rococo routes` shows them). */
+  readonly plugins?: readonly string[];
+  /** The handler's decorated parameters (`@Query`, `@Body`...), with their declared types. */
+  readonly params?: readonly RouteParam[];
 }
 
 /** What the router holds for a route: the bound handler, and its middleware chain if any. */
@@ -363,8 +391,8 @@ export class Application {
    * @example
    * app.url('api.project', { id: 42 }) // '/api/projects/42'
    */
-  url(name: string, params?: Record<string, string | number>, query?: QueryInit): string {
-    return this.router.url(name, params, query);
+  url<N extends RouteName>(name: N, ...args: UrlArguments<N>): string {
+    return this.router.url(name, args[0] as Record<string, string | number> | undefined, args[1]);
   }
 
   /** An installed plugin, by name: for plugins that work with another when it is there. */
@@ -842,6 +870,8 @@ export class Application {
       meta: r.meta,
       controllerName: controller?.name ?? r.controller.name,
       handlerName: r.handler,
+      plugins: build.wrappedBy,
+      params: build.params,
     });
     if (r.expect !== undefined) handler.expect = r.expect;
     if (build.upgrade !== undefined) {
@@ -862,6 +892,17 @@ export class Application {
     middlewares: readonly Middleware[],
   ): RouteBuild {
     const claimed = new Set<symbol>();
+    const params = routeParams(
+      r.meta.params,
+      Reflect.getMetadata?.('design:paramtypes', r.controller.prototype, r.handler) as
+        unknown[] | undefined,
+      this.router.parameters(r.path),
+      r.origin,
+    );
+    // Plugins wrap `handler` before the parameters' resolvers are final (a plugin sets those
+    // of the parameters it handles): the call is looked up once they are.
+    let call: (req: Request) => unknown =
+      params === null ? (req) => fn.call(instance, req) : () => undefined;
     const build: RouteBuild = {
       origin: r.origin,
       name: r.name,
@@ -873,11 +914,24 @@ export class Application {
       instance,
       middlewares,
       action: (...args) => fn.apply(instance, args),
-      handler: (req) => fn.call(instance, req),
+      handler: params === null ? call : (req) => call(req),
+      params: params ?? [],
       claim: (key) => void claimed.add(key),
       compose: (endpoint) => compose(middlewares, endpoint),
     };
-    for (const plugin of this.plugins) plugin.route?.(build, this);
+    const wrappers: string[] = [];
+    for (const plugin of this.plugins) {
+      const before = build.handler;
+      plugin.route?.(build, this);
+      if (build.handler !== before) wrappers.push(plugin.name);
+    }
+    build.wrappedBy = wrappers;
+    if (params !== null)
+      call = invoker(
+        fn,
+        instance,
+        params.map((p) => resolverOf(p, r.origin)),
+      );
     for (const key of [...r.meta.extras.keys(), ...r.controllerExtras.keys()]) {
       const known = describeKey(key);
       if (known === undefined || !known.required || claimed.has(key)) continue;
@@ -969,6 +1023,15 @@ export class Application {
  */
 export function createApp(options: AppOptions = {}): Application {
   return new Application(options);
+}
+
+/** A parameter's resolver; one no plugin took (a schema class without the schemas plugin) stops startup. */
+function resolverOf(p: RouteParam, origin: string): (req: Request) => unknown {
+  if (p.resolve !== undefined) return p.resolve;
+  throw new RococoError(
+    'ROCOCO_PLUGIN',
+    `${origin}: ${p.label} of the class ${(p.type as Function).name} needs the 'schemas' plugin: add schemas() to createApp({ plugins })`,
+  );
 }
 
 /** A route's handler: called directly when no middleware applies, else through its chain. */

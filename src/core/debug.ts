@@ -44,11 +44,29 @@ export function routeTable(
     pattern: { source: string };
     name: string | undefined;
     origin: string;
+    handler?: { middlewares?: readonly { name: string }[]; plugins?: readonly string[] };
   }[],
 ): string {
-  const rows = routes.map((r) => [r.methods.join(','), r.pattern.source, r.name ?? '', r.origin]);
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length), 0));
-  return rows.map((r) => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c)).join('  ')).join('\n');
+  const rows = [
+    ['METHOD', 'PATTERN', 'NAME', 'HANDLER', 'MIDDLEWARES', 'PLUGINS'],
+    ...routes.map((r) => [
+      r.methods.join(','),
+      r.pattern.source,
+      r.name ?? '-',
+      r.origin,
+      (r.handler?.middlewares ?? []).map((m) => m.name || '(anonymous)').join(',') || '-',
+      (r.handler?.plugins ?? []).join(',') || '-',
+    ]),
+  ];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i]) : c))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /**

@@ -27,10 +27,30 @@ export interface RouteMeta {
 /** A route's check of a request that waits for `100 Continue`: throw an HTTP error to refuse it. */
 export type ExpectHandler = (req: Request) => void | Promise<void>;
 
+/** Where a handler parameter's value comes from (`@Param`, `@Query`, `@Body`...). */
+export type ParamSource = 'param' | 'query' | 'body' | 'header' | 'req' | 'custom';
+
+/** One handler parameter, as its decorator recorded it. */
+export interface ParamMeta {
+  source: ParamSource;
+  /** The path parameter, query key or header it reads; undefined for the whole query or body. */
+  name: string | undefined;
+  /** A missing value is `undefined` (or `default`) instead of a 400. */
+  optional: boolean;
+  /** The value when the request has none. */
+  default?: unknown;
+  /** A custom decorator's resolver (`createParamDecorator`). */
+  resolve?: (req: Request) => unknown;
+  /** The decorator as written, for messages: `@Query('page')`. */
+  label: string;
+}
+
 /** Everything recorded on one handler method. */
 export interface HandlerMeta {
   routes: RouteMeta[];
   middlewares: Middleware[];
+  /** The decorated parameters, by position; empty for a `(req)` handler. */
+  params: ParamMeta[];
   /** Later features (templates, schemas) keep their own data here, by key. */
   extras: Map<symbol, unknown>;
 }
@@ -91,7 +111,7 @@ export function handlerMeta(target: Function, method: string): HandlerMeta {
   if (map === undefined) handlers.set(target, (map = new Map()));
   let meta = map.get(method);
   if (meta === undefined)
-    map.set(method, (meta = { routes: [], middlewares: [], extras: new Map() }));
+    map.set(method, (meta = { routes: [], middlewares: [], params: [], extras: new Map() }));
   return meta;
 }
 

@@ -5,6 +5,7 @@ import type { Constructor } from './container';
 import { addControllerExtra, handlerMeta, type HandlerMeta } from './metadata';
 import type { Endpoint, Middleware } from './middleware';
 import type { Request } from './request';
+import type { RouteParam } from './params';
 
 /**
  * A feature of an application, plugged in through `createApp({ plugins })`: the database,
@@ -87,6 +88,13 @@ export interface RouteBuild {
   upgrade?: UpgradeHandler;
   /** Says that this plugin builds what `key` recorded: a key no plugin claims stops startup. */
   claim(key: symbol): void;
+  /**
+   * The handler's decorated parameters (`@Param`, `@Body`...; empty for a `(req)` handler). A
+   * plugin that handles one (a `@Body()` of a schema class) sets its `resolve`.
+   */
+  readonly params: readonly RouteParam[];
+  /** @internal Set by the app once every plugin saw the route: those that wrapped its handler. */
+  wrappedBy?: readonly string[];
   /** Wraps an endpoint in the route's middlewares (as the kernel does for `handler`). */
   compose(endpoint: Endpoint): Endpoint;
 }

@@ -104,6 +104,21 @@ export class Router<H> {
     ),
   ) {}
 
+  /**
+   * The parameters of a pattern and their converters (null: a plain or regex parameter); an
+   * empty map for a pattern that does not compile (`add()` says why).
+   */
+  parameters(pattern: string): Map<string, Converter | null> {
+    const out = new Map<string, Converter | null>();
+    try {
+      for (const p of compilePattern(pattern, this.converters).parts)
+        if (p.kind === 'param') out.set(p.name, p.converter);
+    } catch (e) {
+      if (!(e instanceof PatternError)) throw e;
+    }
+    return out;
+  }
+
   /** Adds a route; throws a {@link RococoError} naming `spec.origin` for any mistake. */
   add(spec: RouteSpec<H>): Route<H> {
     let pattern: CompiledPattern;
@@ -200,6 +215,12 @@ export class Router<H> {
     return out;
   }
 
+  /** What is wrong with a route name nothing has (with the names it may be a typo of); undefined for a known one. */
+  unknownName(name: string): string | undefined {
+    if (this.names.has(name)) return undefined;
+    return `no route is named '${name}'${suggest(name, [...this.names.keys()])}`;
+  }
+
   /**
    * The path of a named route, parameters percent-encoded, query appended.
    *
@@ -208,12 +229,7 @@ export class Router<H> {
    */
   url(name: string, params: Record<string, string | number> = {}, query?: QueryInit): string {
     const route = this.names.get(name);
-    if (route === undefined) {
-      throw new RococoError(
-        'ROCOCO_URL',
-        `no route is named '${name}'${suggest(name, [...this.names.keys()])}`,
-      );
-    }
+    if (route === undefined) throw new RococoError('ROCOCO_URL', this.unknownName(name) as string);
     const { parts, paramNames, checks } = route.pattern;
     for (const key of Object.keys(params)) {
       if (!paramNames.includes(key)) {

@@ -5,6 +5,7 @@ import type { MatchedRoute } from '../core/request';
 import type { Route } from '../core/router';
 import { DOC, type DocOptions, type SecurityRequirements } from '../decorators/doc';
 import { SCHEMA, type SchemaOptions } from '../decorators/schema';
+import { isUserClass, type RouteParam } from '../core/params';
 
 declare module '../core/middleware' {
   interface Middleware {
@@ -109,6 +110,7 @@ const KNOWN: Record<number, string> = {
   413: 'The body is larger than MAX_BODY_SIZE',
   415: 'The body is not JSON, urlencoded or multipart',
 };
+const PARAMETER_400 = 'A query parameter or header is missing, or not of its type';
 const UNTYPED_JSON: JsonSchema = { description: 'Any JSON: the route declares no response class' };
 
 /** The document and the operations whose JSON answer has no class (a startup warning in DEBUG). */
@@ -181,13 +183,18 @@ export function buildOpenAPI(
       if (doc.description) op.description = doc.description;
       if (doc.deprecated) op.deprecated = true;
       const params = [...parameters];
+      const declared = declaredInputs(route.handler.params ?? [], ref);
+      params.push(...declared.parameters);
       if (schema?.query) params.push(...queryParameters(schema.query, ref));
       if (schema?.request && !BODY_METHODS.has(method))
         params.push(...queryParameters(schema.request, ref));
       if (params.length) op.parameters = params;
-      const readsBody = schema?.request !== undefined && BODY_METHODS.has(method);
-      if (readsBody) {
-        const s = ref(schema.request as Constructor);
+      const readsBody =
+        (schema?.request !== undefined || declared.body !== undefined) && BODY_METHODS.has(method);
+      if (declared.body !== undefined && BODY_METHODS.has(method)) {
+        op.requestBody = declared.body;
+      } else if (readsBody) {
+        const s = ref(schema?.request as Constructor);
         op.requestBody = {
           required: true,
           content: {
@@ -202,6 +209,9 @@ export function buildOpenAPI(
       const answers: Record<number, string> = {};
       if (readsBody) for (const status of [400, 413, 415]) answers[status] = KNOWN[status];
       if (parameters.length > 0) answers[404] = KNOWN[404];
+      if (declared.checked)
+        answers[400] =
+          answers[400] === undefined ? PARAMETER_400 : `${answers[400]}; or: ${PARAMETER_400}`;
       let security: SecurityRequirements | undefined;
       const docs = [...middlewareDocs(route, method), doc];
       for (const d of docs) {
@@ -219,10 +229,11 @@ export function buildOpenAPI(
       op.responses = responses(
         success,
         answers,
-        schema !== undefined &&
-          (schema.request !== undefined ||
-            schema.query !== undefined ||
-            schema.params !== undefined),
+        declared.validates ||
+          (schema !== undefined &&
+            (schema.request !== undefined ||
+              schema.query !== undefined ||
+              schema.params !== undefined)),
       );
       item[method.toLowerCase()] = op;
     });
@@ -349,6 +360,77 @@ function pathOf(
   }
   return { path, parameters };
 }
+/**
+ * What a handler's parameter decorators read: `@Query('x')` and `@Header('x')` as parameters
+ * typed by their declared types, `@Query()` of a class as its properties, `@Body()` as the
+ * request body (a class's schema, text, bytes or any JSON).
+ */
+function declaredInputs(
+  params: readonly RouteParam[],
+  ref: (cls: Constructor) => JsonSchema,
+): { parameters: JsonSchema[]; body?: JsonSchema; checked: boolean; validates: boolean } {
+  const parameters: JsonSchema[] = [];
+  let body: JsonSchema | undefined;
+  let checked = false;
+  let validates = false;
+  for (const p of params) {
+    if ((p.source === 'query' || p.source === 'header') && p.name !== undefined) {
+      checked = true;
+      parameters.push({
+        name: p.name,
+        in: p.source,
+        required: !p.optional,
+        schema: scalarSchema(p.type, p.default),
+      });
+    } else if (p.source === 'query' && isUserClass(p.type)) {
+      validates = true;
+      parameters.push(...queryParameters(p.type as Constructor, ref));
+    } else if (p.source === 'body') {
+      if (isUserClass(p.type)) {
+        validates = true;
+        const s = ref(p.type as Constructor);
+        body = {
+          required: true,
+          content: {
+            'application/json': { schema: s },
+            'application/x-www-form-urlencoded': { schema: s },
+            'multipart/form-data': { schema: s },
+          },
+        };
+      } else {
+        const type =
+          p.type === String
+            ? 'text/plain'
+            : p.type === Buffer
+              ? 'application/octet-stream'
+              : 'application/json';
+        body = {
+          required: true,
+          content: {
+            [type]: { schema: type === 'application/json' ? {} : { type: 'string' } },
+          },
+        };
+      }
+    }
+  }
+  return { parameters, body, checked, validates };
+}
+
+function scalarSchema(type: unknown, fallback: unknown): JsonSchema {
+  const schema: JsonSchema =
+    type === Number
+      ? { type: 'number' }
+      : type === Boolean
+        ? { type: 'boolean' }
+        : type === Date
+          ? { type: 'string', format: 'date-time' }
+          : type === Array
+            ? { type: 'array', items: { type: 'string' } }
+            : { type: 'string' };
+  if (fallback !== undefined) schema.default = fallback;
+  return schema;
+}
+
 function queryParameters(cls: Constructor, ref: (cls: Constructor) => JsonSchema): JsonSchema[] {
   const schema = classSchema(cls, ref);
   const required = new Set((schema.required as string[] | undefined) ?? []);

@@ -1,6 +1,7 @@
 import type { Plugin } from '../core/plugin';
 import { SCHEMA, type SchemaOptions } from '../decorators/schema';
-import { schemaWrapper } from './schema';
+import type { Constructor } from '../core/container';
+import { schemaParam, schemaWrapper } from './schema';
 
 declare module '../core/request' {
   interface Request<Data = unknown, Query = unknown, Params = unknown> {
@@ -26,6 +27,9 @@ export function schemas(): Plugin {
   return {
     name: 'schemas',
     route(route, app) {
+      for (const p of route.params)
+        if (p.resolve === undefined && (p.source === 'body' || p.source === 'query'))
+          p.resolve = schemaParam(p.type as Constructor, p.source);
       const options = route.meta.extras.get(SCHEMA) as SchemaOptions | undefined;
       if (options === undefined) return;
       route.claim(SCHEMA);

@@ -34,7 +34,7 @@ export function staticFiles(mounts: readonly StaticOptions[]): Plugin {
       const files = new StaticFiles(mounts, app.debug);
       files.addRoutes(app);
       const staticUrl = (path: string, mount = 'static') =>
-        files.url(app.url(mount, { filename: path }), path, mount);
+        files.url(app.router.url(mount, { filename: path }), path, mount);
       app.decorate('staticUrl', staticUrl);
       app.view.addGlobal('static', staticUrl);
     },

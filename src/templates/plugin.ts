@@ -2,6 +2,7 @@ import { checkOptions } from '../core/options';
 import type { Plugin } from '../core/plugin';
 import { TEMPLATE, type TemplateMeta } from '../decorators/template';
 import { Templates, type TemplatesOptions } from './templates';
+import { checkTemplateUrls } from './url-check';
 
 declare module '../core/application' {
   interface Application {
@@ -37,6 +38,9 @@ export function templates(options: TemplatesOptions): Plugin {
     },
     ready(app) {
       engine.adopt(app.view);
+      checkTemplateUrls(typeof options.dir === 'string' ? [options.dir] : options.dir, (name) =>
+        app.router.unknownName(name),
+      );
     },
   };
 }

@@ -66,7 +66,7 @@ export class Templates {
     this.env.addGlobal(
       'url',
       (name: string, params?: Record<string, string | number>, query?: Record<string, string>) =>
-        app.url(name, withoutKeywords(params), withoutKeywords(query)),
+        app.router.url(name, withoutKeywords(params), withoutKeywords(query)),
     );
     for (const [k, v] of Object.entries(options.globals ?? {})) this.env.addGlobal(k, v);
     for (const [k, f] of Object.entries(options.filters ?? {})) this.env.addFilter(k, f);
