@@ -18,6 +18,7 @@ const FEATURES = [
   'security-headers',
   'compression',
   'cors',
+  'metrics',
 ];
 
 /** Which feature may import which other one, and why. */

@@ -129,3 +129,9 @@ export { recordOnController } from './core/plugin';
 export { cors } from './cors/plugin';
 export { Cors } from './decorators/cors';
 export type { CorsOptions, CorsOrigins } from './decorators/cors';
+
+// Metrics (issue 18): Prometheus metrics with prom-client, one registry per app (app.metrics)
+export { metrics, NO_ROUTE as METRICS_NO_ROUTE } from './metrics/plugin';
+export type { MetricsOptions } from './metrics/plugin';
+export { setMetricsAggregator } from './metrics/aggregator';
+export type { MetricsAggregator } from './metrics/aggregator';
