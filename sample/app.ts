@@ -7,6 +7,7 @@ import {
   csrf,
   database,
   intConverter,
+  metrics,
   openapi,
   rateLimit,
   schemas,
@@ -58,6 +59,9 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
     converters: { id: intConverter({ min: 1, max: 2 ** 31 - 1 }) },
     middlewares: [serverTiming, sessions(sessionStorage(settings)), errorPages, csrf()],
     plugins: [
+      // Prometheus metrics at /metrics (request durations by route name, the pool, WebSockets);
+      // under `rococo serve -w N` a scrape of any worker sums them all.
+      metrics(),
       // helmet's headers; a policy without 'unsafe-inline': the pages' scripts and styles are
       // files under /static, and a page that needs an inline one gives it {{ csp_nonce() }}.
       // connect-src 'self' covers the live page's WebSocket (ws: and wss: of this host).

@@ -1,5 +1,5 @@
 import { tracingChannel } from 'node:diagnostics_channel';
-import type { ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
@@ -90,7 +90,7 @@ export function metrics(options: MetricsOptions = {}): Plugin {
   if (typeof defaults !== 'boolean')
     throw new RococoError('ROCOCO_METRICS', 'metrics(): defaultMetrics must be true or false');
 
-  const requests = new WeakMap<Application, { index(): void }>();
+  const requests = new WeakMap<Application, ReturnType<typeof instrumentRequests>>();
   return {
     name: 'metrics',
     setup(app) {
@@ -109,6 +109,9 @@ export function metrics(options: MetricsOptions = {}): Plugin {
             headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' },
           }),
       });
+    },
+    server(server, app) {
+      requests.get(app)?.watch(server);
     },
     ready(app) {
       const registry = app.metrics as Registry;
@@ -151,10 +154,17 @@ function instrumentRequests(app: Application, registry: Registry, buckets: reado
     SIZE_BUCKETS,
   );
   for (const h of [duration, requestSize, responseSize]) registry.registerMetric(h as never);
+  // Arrivals are counted by a listener on the app's servers rather than a request hook: another
+  // plugin's hook that answers a request (a CORS preflight) stops the hooks after it, and the
+  // response would then be counted out without having been counted in.
   let inFlight = 0;
+  let watched = false;
+  const arrive = () => {
+    inFlight++;
+  };
   new (prom as PromClient).Gauge({
     name: 'http_requests_in_flight',
-    help: 'Requests received whose response is not done yet',
+    help: 'Requests received by the servers of the app whose response is not done yet',
     registers: [registry],
     collect() {
       this.set(inFlight);
@@ -193,12 +203,8 @@ function instrumentRequests(app: Application, registry: Registry, buckets: reado
     return s;
   };
 
-  app.onRequest(() => {
-    inFlight++;
-    return undefined;
-  });
   app.onResponse((req, res, start) => {
-    inFlight--;
+    if (watched) inFlight--;
     const status = res.statusCode;
     const cls = !res.writableFinished ? 0 : status >= 100 && status < 600 ? (status / 100) | 0 : 5;
     const s = seriesOf(req, cls);
@@ -214,6 +220,13 @@ function instrumentRequests(app: Application, registry: Registry, buckets: reado
     /** Once the route table is complete: each route's label, its name or else its pattern. */
     index(): void {
       for (const r of app.router.routes) labelOf.set(r, r.name ?? r.pattern.source);
+    },
+    /** Each server the app makes: its requests are counted in as they arrive. */
+    watch(server: Server): void {
+      watched = true;
+      // Before the app's own listener, which may answer at once (a scrape reads this count).
+      server.prependListener('request', arrive);
+      server.prependListener('checkContinue', arrive);
     },
   };
 }
