@@ -26,6 +26,7 @@ import {
   securityHeaders,
   rateLimit,
   compression,
+  metrics,
   type Plugin,
 } from '../../dist/src';
 import { ItemInput } from './dto';
@@ -128,6 +129,8 @@ const PLUGINS: Record<string, () => Plugin> = {
   'rate-memory': () => rateLimit({ points: c.RATE.points, duration: c.RATE.seconds }),
   'rate-redis': () => rateLimit({ points: c.RATE.points, duration: c.RATE.seconds }),
   compress: () => compression({ threshold: c.COMPRESS_THRESHOLD }),
+  // For `npm run bench:callgrind`: what metrics() adds to a request (defaults included).
+  metrics: () => metrics(),
   // For `npm run bench:callgrind`: what one send hook that does nothing costs.
   'send-hook': () => ({ name: 'noop-send-hook', setup: (app) => void app.onSend(() => undefined) }),
 };
