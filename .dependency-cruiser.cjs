@@ -20,6 +20,7 @@ const FEATURES = [
   'cors',
   'tracing',
   'health',
+  'metrics',
 ];
 
 /** Which feature may import which other one, and why. */

@@ -8,6 +8,7 @@ import {
   database,
   health,
   intConverter,
+  metrics,
   openapi,
   rateLimit,
   redisCheck,
@@ -64,6 +65,9 @@ export function createSampleApp(settings: AppSettings = loadSettings()): Applica
       // OpenTelemetry spans of requests, queries and renders when serve.ts started the SDK
       // (OTEL_EXPORTER_OTLP_ENDPOINT); else nothing. First: its hook sees CORS preflights too.
       tracing(),
+      // Prometheus metrics at /metrics (request durations by route name, the pool, WebSockets);
+      // under `rococo serve -w N` a scrape of any worker sums them all.
+      metrics(),
       // helmet's headers; a policy without 'unsafe-inline': the pages' scripts and styles are
       // files under /static, and a page that needs an inline one gives it {{ csp_nonce() }}.
       // connect-src 'self' covers the live page's WebSocket (ws: and wss: of this host).

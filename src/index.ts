@@ -149,3 +149,8 @@ export { Health } from './health/health';
 export type { CheckStatus, HealthCheck, HealthCheckFunction, HealthReport } from './health/health';
 export { redisCheck } from './health/redis';
 export type { RedisCheckOptions } from './health/redis';
+// Metrics (issue 18): Prometheus metrics with prom-client, one registry per app (app.metrics)
+export { metrics, NO_ROUTE as METRICS_NO_ROUTE } from './metrics/plugin';
+export type { MetricsOptions } from './metrics/plugin';
+export { setMetricsAggregator } from './metrics/aggregator';
+export type { MetricsAggregator } from './metrics/aggregator';

@@ -4,6 +4,7 @@ import { Agent, get as httpGet } from 'node:http';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { compileProject } from './helpers/compile';
+import { checkExposition, valueOf } from './helpers/exposition';
 
 /**
  * `rococo serve` as users run it: the CLI and the fixture apps compiled by tsc (decorator
@@ -502,6 +503,92 @@ describe('rococo serve', () => {
     expect((await slow).error).toBeDefined();
     expect(s.master('worker did not stop within --graceful-timeout: killing it')).toHaveLength(1);
   }, 20_000);
+});
+
+describe('rococo serve and metrics()', () => {
+  /** The text of a scrape, through whichever worker takes the connection. */
+  const scrape = (url: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      httpGet(`${url}/metrics`, { agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(text))));
+      }).on('error', reject);
+    });
+  const home = (t: string) =>
+    valueOf(t, 'http_request_duration_seconds_count', { route: 'home', status: '2xx' }) ?? 0;
+  const scrapes = (t: string) =>
+    valueOf(t, 'http_request_duration_seconds_count', { route: '/metrics' }) ?? 0;
+  const send = async (url: string, n: number) => {
+    const replies = await Promise.all(Array.from({ length: n }, () => request(`${url}/`)));
+    expect(replies.map((r) => r.status)).toEqual(replies.map(() => 200));
+    return new Set(replies.map((r) => r.body?.pid));
+  };
+
+  test('a scrape of any worker sums them all, and replaced or killed workers never make a counter drop', async () => {
+    // Round robin: the master hands connections to the workers in turn, so both serve some.
+    const s = new Served([`${fixture('metrics-app.js')}:app`, '-w', '2', '-b', '127.0.0.1:0'], {
+      NODE_CLUSTER_SCHED_POLICY: 'rr',
+    });
+    const url = await s.ready(2);
+    expect((await send(url, 30)).size).toBe(2);
+    let t = await scrape(url);
+    checkExposition(t);
+    expect(home(t)).toBe(30);
+    expect(scrapes(t)).toBe(0); // a scrape is counted once its response is done
+    expect(valueOf(t, 'rococo_metrics_workers', { state: 'answered' })).toBe(2);
+    expect(valueOf(t, 'http_requests_in_flight')).toBe(1); // the scrape itself, in one worker
+    t = await scrape(url);
+    expect(home(t)).toBe(30);
+    expect(scrapes(t)).toBe(1);
+
+    // SIGHUP: both workers replaced gracefully; their final counts stay in the sums.
+    const old = s.workerPids();
+    s.signal('SIGHUP');
+    await s.until(
+      () => old.every((p) => s.master('worker stopped').some((l) => l.workerPid === p)),
+      'the old workers stopped',
+      10_000,
+    );
+    await s.until(() => s.workerPids().length === 2, 'two new workers');
+    t = await scrape(url);
+    checkExposition(t);
+    expect(home(t)).toBe(30);
+    expect(scrapes(t)).toBe(2);
+    await send(url, 10);
+    t = await scrape(url);
+    expect(home(t)).toBe(40);
+    const before = scrapes(t);
+
+    // A worker killed outright: what it counted until the last scrape stays.
+    const [victim] = s.workerPids();
+    process.kill(victim, 'SIGKILL');
+    await s.until(
+      () => s.workerPids().length === 2 && !s.workerPids().includes(victim),
+      'a replacement',
+    );
+    t = await scrape(url);
+    checkExposition(t);
+    expect(home(t)).toBe(40);
+    // Its last scrape may have finished after it reported: lost, but nothing drops below before.
+    expect(scrapes(t)).toBeGreaterThanOrEqual(before);
+    expect(valueOf(t, 'rococo_metrics_workers', { state: 'answered' })).toBe(2);
+
+    // A worker whose event loop is blocked: the scrape (round robin: the other worker) does not
+    // wait for it, and counts it with its last known counters.
+    const blocked = request(`${url}/block`);
+    await sleep(300);
+    const started = Date.now();
+    t = await scrape(url);
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(valueOf(t, 'rococo_metrics_workers', { state: 'late' })).toBe(1);
+    expect(home(t)).toBe(40);
+    checkExposition(t);
+    expect((await blocked).status).toBe(200);
+    s.signal('SIGTERM');
+    expect(await s.exited).toEqual({ code: 0, signal: null });
+  }, 30_000);
 });
 
 describe('the server process', () => {

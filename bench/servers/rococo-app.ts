@@ -29,6 +29,7 @@ import {
   compression,
   tracing,
   health,
+  metrics,
   type Plugin,
 } from '../../dist/src';
 import { ItemInput } from './dto';
@@ -145,6 +146,8 @@ const PLUGINS: Record<string, () => Plugin> = {
   compress: () => compression({ threshold: c.COMPRESS_THRESHOLD }),
   // For `npm run bench:callgrind`: what /healthz and /readyz cost the other routes (nothing).
   health: () => health(),
+  // For `npm run bench:callgrind`: what metrics() adds to a request (defaults included).
+  metrics: () => metrics(),
   // For `npm run bench:callgrind`: what one send hook that does nothing costs.
   'send-hook': () => ({ name: 'noop-send-hook', setup: (app) => void app.onSend(() => undefined) }),
   // For `npm run bench:callgrind`: tracing() with no OpenTelemetry SDK (it must cost nothing),

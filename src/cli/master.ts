@@ -5,6 +5,7 @@ import { dirname, extname, join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { resolveModule } from './load';
 import { UserError, type Bind, type ServeOptions } from './options';
+import { MetricsAggregation } from './metrics';
 import { Watcher } from './watch';
 import { WORKER_ENV, type MasterMessage, type WorkerConfig, type WorkerMessage } from './worker';
 
@@ -132,6 +133,8 @@ function urlOf(bind: Bind): string {
  */
 class Master {
   private readonly slots = new Map<number, Slot>();
+  /** The workers' metrics, summed for a scrape of any of them (apps with metrics() only). */
+  private readonly metrics = new MetricsAggregation();
   private generation = 0;
   private stopping = false;
   private finished = false;
@@ -266,6 +269,7 @@ class Master {
 
   private onMessage(slot: Slot, m: WorkerMessage): void {
     if (m === null || typeof m !== 'object') return;
+    if (this.metrics.onMessage(slot.id, slot.worker, m)) return;
     switch (m.rococo) {
       case 'heartbeat':
         slot.lastBeat = Date.now();
@@ -287,6 +291,7 @@ class Master {
         for (const f of m.files ?? []) this.watcher?.addDir(dirname(f));
         if (slot.state !== 'booting') return;
         slot.state = 'serving';
+        this.metrics.add(slot.id, slot.worker);
         if (!this.everServed) {
           this.everServed = true;
           for (const b of this.binds) this.log.info({ url: urlOf(b) }, `listening at ${urlOf(b)}`);
@@ -300,6 +305,7 @@ class Master {
 
   private onExit(slot: Slot, code: number | null, signal: string | null): void {
     this.slots.delete(slot.id);
+    this.metrics.remove(slot.id);
     if (slot.killTimer !== null) clearTimeout(slot.killTimer);
     const who = { worker: slot.id, workerPid: slot.pid, code, signal };
     const now = Date.now();

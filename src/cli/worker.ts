@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { sep } from 'node:path';
 import { loadApp, type ServableApp } from './load';
+import { workerMetrics, type MasterMetricsMessage, type WorkerMetricsMessage } from './metrics';
 import { UserError, type Bind } from './options';
 
 /** The environment variable that carries a worker's {@link WorkerConfig} (JSON). */
@@ -26,10 +27,11 @@ export type WorkerMessage =
   | { rococo: 'heartbeat' }
   | { rococo: 'listening'; files?: string[] }
   | { rococo: 'boot-error'; message: string }
-  | { rococo: 'recycle'; requests: number };
+  | { rococo: 'recycle'; requests: number }
+  | WorkerMetricsMessage;
 
 /** Messages from the master to a worker. */
-export type MasterMessage = { rococo: 'stop' };
+export type MasterMessage = { rococo: 'stop' } | MasterMetricsMessage;
 
 /**
  * The worker's HTTP servers, one a bind, each made by `app.createServer()`: `app.close()` drains
@@ -106,18 +108,23 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   let serving = false;
   let stopWanted = false;
   let stopping = false;
+  /** Sends the app's last metrics (after its last request), when it has metrics. */
+  let finalMetrics: (() => Promise<void>) | null = null;
   const exit = (code: number) => process.exit(code);
   const stop = () => {
     stopWanted = true;
     if (!serving || stopping || app === null || servers === null) return;
     stopping = true;
-    app.close().then(
-      () => exit(0),
-      (err) => {
-        app?.log.error({ err }, 'rococo serve: closing the app failed');
-        exit(1);
-      },
-    );
+    app
+      .close()
+      .then(() => finalMetrics?.())
+      .then(
+        () => exit(0),
+        (err) => {
+          app?.log.error({ err }, 'rococo serve: closing the app failed');
+          exit(1);
+        },
+      );
   };
   process.on('message', (m: MasterMessage) => {
     if (m?.rococo === 'stop') stop();
@@ -135,6 +142,8 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
         `the app of '${config.spec}' is already listening (its module called listen()): export the app, or a function that builds it, and let rococo serve listen`,
       );
     }
+    // A scrape of any worker answers with every worker's series, which the master sums.
+    finalMetrics = workerMetrics(app, send);
     servers = new Servers(app, config.binds, config.maxRequests > 0 ? onRequest : undefined);
     await app.startup();
     if (stopWanted) {

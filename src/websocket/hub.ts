@@ -71,6 +71,8 @@ export class Hub {
   private readonly sub: Redis | null = null;
   private connecting: Promise<void> | null = null;
   private readonly outages: OutageLog;
+  /** Messages this process published, and messages it delivered to local subscribers (for metrics). */
+  readonly counts = { published: 0, delivered: 0 };
 
   /** @internal The app makes its hub. */
   constructor(log: Logger, options: HubOptions = {}) {
@@ -128,6 +130,7 @@ export class Hub {
     const json = JSON.stringify(data);
     if (json === undefined)
       throw new TypeError(`hub.publish('${topic}'): ${typeof data} is not a JSON value`);
+    this.counts.published++;
     if (this.pub === null) {
       this.deliver(topic, json);
       return;
@@ -308,6 +311,7 @@ export class Hub {
     } catch {
       return; // not ours
     }
+    this.counts.delivered++;
     // The listeners of this moment: one subscribed meanwhile waits for the next message (iterating
     // the live Set would call it now, and call a listener that renews its own subscription again
     // and again); one unsubscribed meanwhile is skipped.

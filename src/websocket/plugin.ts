@@ -8,6 +8,12 @@ import { WEBSOCKET, type WebSocketOptions } from '../decorators/websocket';
 import type { WebSocketConnection } from './connection';
 import { WebSockets } from './server';
 
+/** The `websockets` plugin, as `app.plugin<WebSocketsPlugin>('websockets')` finds it. */
+export interface WebSocketsPlugin extends Plugin {
+  /** How many of the app's WebSockets are open now (for metrics). */
+  readonly open: number;
+}
+
 /**
  * WebSockets on `ws` for `@WebSocket` routes, in the app's own router: the handshake is
  * checked (400 malformed, 403 foreign origin, 503 over `MAX_WEBSOCKETS`), the route's
@@ -18,8 +24,8 @@ import { WebSockets } from './server';
  * @example
  * createApp({ controllers: [LiveController], plugins: [websockets()] });
  */
-export function websockets(): Plugin {
-  let sockets: WebSockets;
+export function websockets(): WebSocketsPlugin {
+  let current: WebSockets | undefined;
   const refuse = () => {
     throw new HTTPUpgradeRequired('This is a WebSocket endpoint: connect with Upgrade: websocket', {
       headers: { upgrade: 'websocket' },
@@ -27,11 +33,18 @@ export function websockets(): Plugin {
   };
   return {
     name: 'websockets',
+    get open() {
+      return current?.size ?? 0;
+    },
     setup(app) {
-      sockets = new WebSockets(app, readSetting(app.settings, 'MAX_WEBSOCKETS', 'number', 10_000));
+      const sockets = (current = new WebSockets(
+        app,
+        readSetting(app.settings, 'MAX_WEBSOCKETS', 'number', 10_000),
+      ));
       app.on('shutdown', () => sockets.close());
     },
     route(route, app) {
+      const sockets = current as WebSockets; // setup() ran first
       const options = route.meta.extras.get(WEBSOCKET) as WebSocketOptions | undefined;
       if (options === undefined) return;
       route.claim(WEBSOCKET);
