@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { runCli } from '../src/cli/main';
 import { masterLogger } from '../src/cli/master';
 import { developmentKey } from '../src/sessions/keys';
-import { devDatabase, DevDatabaseError } from './dev-database';
+import { devDatabase, DevDatabaseError } from '../src/dev-database';
 import { isDevelopment } from './development';
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

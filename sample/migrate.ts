@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import pino from 'pino';
 import { Database, migrate } from '../src';
-import { devDatabase } from './dev-database';
+import { devDatabase } from '../src/dev-database';
 import { SAMPLE_DIR } from './paths';
 
 /** `npm run migrate`: applies the sample's migrations to DATABASE_URL (or the embedded server). */

