@@ -120,6 +120,8 @@ export function csrf(options: CsrfOptions = {}): Middleware {
       };
     });
   };
+  // Named for `rococo routes` and the DEBUG route table, which list middlewares by name.
+  Object.defineProperty(mw, 'name', { value: 'csrf' });
   return mw;
 }
 

@@ -136,6 +136,8 @@ export function sessions(storage: SessionStorage): Middleware {
       return { messages: slot === undefined ? [] : await slot.takeFlashes() };
     });
   };
+  // Named for `rococo routes` and the DEBUG route table, which list middlewares by name.
+  Object.defineProperty(mw, 'name', { value: 'sessions' });
   return mw;
 }
 
