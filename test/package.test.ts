@@ -28,6 +28,8 @@ import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative, resolve, sep } from 'node:path';
 
+import { createTestDatabase } from './helpers/database';
+
 const ROOT = resolve(__dirname, '..');
 const FIXTURE = join(__dirname, 'fixtures', 'package-app');
 
@@ -77,16 +79,25 @@ const childEnv: NodeJS.ProcessEnv = Object.fromEntries(
     npm_config_fund: 'false',
   }).filter(
     ([k]) =>
-      !/^npm_(package|lifecycle)_/.test(k) && k !== 'npm_config_local_prefix' && k !== 'INIT_CWD',
+      !/^npm_(package|lifecycle)_/.test(k) &&
+      k !== 'npm_config_local_prefix' &&
+      k !== 'INIT_CWD' &&
+      k !== 'JEST_WORKER_ID',
   ),
 );
 
-function run(file: string, args: string[], cwd: string, timeout = 45_000): Promise<Run> {
+function run(
+  file: string,
+  args: string[],
+  cwd: string,
+  timeout = 45_000,
+  env: NodeJS.ProcessEnv = {},
+): Promise<Run> {
   return new Promise((done, fail) => {
     execFile(
       file,
       args,
-      { cwd, env: childEnv, timeout, maxBuffer: 16 * 1024 * 1024 },
+      { cwd, env: { ...childEnv, ...env }, timeout, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
         if (error) {
           fail(
@@ -140,6 +151,143 @@ function sourceFiles(dir: string, base = dir): string[] {
 }
 
 const exact = (range: string) => /^\d+\.\d+\.\d+(-[\w.]+)?$/.test(range);
+
+/**
+ * Installs `direct` into the project at `dir`, offline: a lock file made from the tarball's
+ * manifest (rococo) and the root lock file (everything else, found the way node finds it), then
+ * `npm ci --offline` from the tarballs the root's `npm ci` cached.
+ */
+async function installOffline(
+  dir: string,
+  project: { name: string; version: string },
+  direct: Record<string, string>,
+  devDirect: Record<string, string>,
+  tarball: string,
+  tarballSpec: string,
+  manifest: PackageJson,
+  lock: Record<string, LockEntry>,
+): Promise<void> {
+  const app = project;
+  const appDir = dir;
+  // Its lock file: rococo's entry from the tarball's package.json, every other package as the
+  // root lock file has it, found the way node finds it.
+  const tarballIntegrity = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
+  const packages: Record<string, LockEntry> = {
+    '': {
+      name: app.name,
+      version: app.version,
+      dependencies: direct,
+      ...(Object.keys(devDirect).length > 0 ? { devDependencies: devDirect } : {}),
+    },
+    'node_modules/rococo': {
+      version: manifest.version,
+      resolved: tarballSpec,
+      integrity: tarballIntegrity,
+      ...(manifest.dependencies ? { dependencies: manifest.dependencies } : {}),
+      ...(manifest.optionalDependencies
+        ? { optionalDependencies: manifest.optionalDependencies }
+        : {}),
+      ...(manifest.peerDependencies ? { peerDependencies: manifest.peerDependencies } : {}),
+      ...(manifest.peerDependenciesMeta
+        ? { peerDependenciesMeta: manifest.peerDependenciesMeta }
+        : {}),
+      ...(manifest.bin ? { bin: manifest.bin } : {}),
+    },
+  };
+  const problems: string[] = [];
+  const queue: Array<[from: string, deps: Record<string, string>, optional: Set<string>]> = [
+    [
+      '',
+      Object.fromEntries(
+        [...Object.keys(direct), ...Object.keys(devDirect)]
+          .filter((n) => n !== 'rococo')
+          .map((n) => [n, '']),
+      ),
+      new Set(),
+    ],
+    [
+      'node_modules/rococo',
+      {
+        ...manifest.dependencies,
+        ...manifest.optionalDependencies,
+        ...manifest.peerDependencies,
+      },
+      new Set([
+        ...Object.keys(manifest.optionalDependencies ?? {}),
+        ...Object.entries(manifest.peerDependenciesMeta ?? {})
+          .filter(([, m]) => m.optional)
+          .map(([n]) => n),
+      ]),
+    ],
+  ];
+  while (queue.length > 0) {
+    const [from, deps, optional] = queue.shift()!;
+    for (const [name, range] of Object.entries(deps)) {
+      const key = resolveInLock(lock, name, from);
+      if (key === undefined) {
+        if (!optional.has(name))
+          problems.push(
+            `${name}@${range}, needed by ${from || 'the project'}, is not in the root package-lock.json`,
+          );
+        continue;
+      }
+      if (from === 'node_modules/rococo' && exact(range) && lock[key].version !== range) {
+        problems.push(
+          `rococo needs ${name}@${range}; the root package-lock.json has ${lock[key].version}`,
+        );
+      }
+      if (packages[key] !== undefined) continue;
+      const { dev: _dev, devOptional: _devOptional, peer: _peer, ...entry } = lock[key];
+      // The root lock file may omit registry URLs (omit-lockfile-registry-resolved); with the URL
+      // and the integrity, npm takes the tarball from its cache without the package's document.
+      if (entry.resolved === undefined && entry.integrity !== undefined && !entry.link) {
+        const pkgName = key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length);
+        entry.resolved = `https://registry.npmjs.org/${pkgName}/-/${pkgName.split('/').pop()}-${entry.version}.tgz`;
+      }
+      packages[key] = entry;
+      const ownOptional = new Set([
+        ...Object.keys(entry.optionalDependencies ?? {}),
+        ...Object.entries(entry.peerDependenciesMeta ?? {})
+          .filter(([, m]) => m.optional)
+          .map(([n]) => n),
+      ]);
+      queue.push([
+        key,
+        { ...entry.dependencies, ...entry.optionalDependencies, ...entry.peerDependencies },
+        ownOptional,
+      ]);
+    }
+  }
+  expect(problems).toEqual([]);
+  writeFileSync(
+    join(appDir, 'package-lock.json'),
+    JSON.stringify(
+      { name: app.name, version: app.version, lockfileVersion: 3, requires: true, packages },
+      null,
+      2,
+    ) + '\n',
+  );
+
+  try {
+    await run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], appDir);
+  } catch (e) {
+    const message = (e as Error).message;
+    const uncached = [
+      ...new Set(
+        [...message.matchAll(/request to (\S+) failed: cache mode is 'only-if-cached'/g)].map(
+          (m) => m[1],
+        ),
+      ),
+    ];
+    if (uncached.length > 0) {
+      throw new Error(
+        `npm's cache lacks ${uncached.join(', ')}: run \`npm ci\` at the root first (this test never goes online)\n${message}`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+}
 
 describe('the npm package', () => {
   let work: string;
@@ -327,111 +475,7 @@ describe('the npm package', () => {
     app.dependencies = direct;
     writeFileSync(join(appDir, 'package.json'), JSON.stringify(app, null, 2) + '\n');
 
-    // Its lock file: rococo's entry from the tarball's package.json, every other package as the
-    // root lock file has it, found the way node finds it.
-    const tarballIntegrity = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
-    const packages: Record<string, LockEntry> = {
-      '': { name: app.name, version: app.version, dependencies: direct },
-      'node_modules/rococo': {
-        version: manifest.version,
-        resolved: tarballSpec,
-        integrity: tarballIntegrity,
-        ...(manifest.dependencies ? { dependencies: manifest.dependencies } : {}),
-        ...(manifest.optionalDependencies
-          ? { optionalDependencies: manifest.optionalDependencies }
-          : {}),
-        ...(manifest.peerDependencies ? { peerDependencies: manifest.peerDependencies } : {}),
-        ...(manifest.peerDependenciesMeta
-          ? { peerDependenciesMeta: manifest.peerDependenciesMeta }
-          : {}),
-        ...(manifest.bin ? { bin: manifest.bin } : {}),
-      },
-    };
-    const problems: string[] = [];
-    const queue: Array<[from: string, deps: Record<string, string>, optional: Set<string>]> = [
-      ['', { 'reflect-metadata': '', typescript: '', '@types/node': '' }, new Set()],
-      [
-        'node_modules/rococo',
-        {
-          ...manifest.dependencies,
-          ...manifest.optionalDependencies,
-          ...manifest.peerDependencies,
-        },
-        new Set([
-          ...Object.keys(manifest.optionalDependencies ?? {}),
-          ...Object.entries(manifest.peerDependenciesMeta ?? {})
-            .filter(([, m]) => m.optional)
-            .map(([n]) => n),
-        ]),
-      ],
-    ];
-    while (queue.length > 0) {
-      const [from, deps, optional] = queue.shift()!;
-      for (const [name, range] of Object.entries(deps)) {
-        const key = resolveInLock(lock, name, from);
-        if (key === undefined) {
-          if (!optional.has(name))
-            problems.push(
-              `${name}@${range}, needed by ${from || 'the project'}, is not in the root package-lock.json`,
-            );
-          continue;
-        }
-        if (from === 'node_modules/rococo' && exact(range) && lock[key].version !== range) {
-          problems.push(
-            `rococo needs ${name}@${range}; the root package-lock.json has ${lock[key].version}`,
-          );
-        }
-        if (packages[key] !== undefined) continue;
-        const { dev: _dev, devOptional: _devOptional, peer: _peer, ...entry } = lock[key];
-        // The root lock file may omit registry URLs (omit-lockfile-registry-resolved); with the URL
-        // and the integrity, npm takes the tarball from its cache without the package's document.
-        if (entry.resolved === undefined && entry.integrity !== undefined && !entry.link) {
-          const pkgName = key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length);
-          entry.resolved = `https://registry.npmjs.org/${pkgName}/-/${pkgName.split('/').pop()}-${entry.version}.tgz`;
-        }
-        packages[key] = entry;
-        const ownOptional = new Set([
-          ...Object.keys(entry.optionalDependencies ?? {}),
-          ...Object.entries(entry.peerDependenciesMeta ?? {})
-            .filter(([, m]) => m.optional)
-            .map(([n]) => n),
-        ]);
-        queue.push([
-          key,
-          { ...entry.dependencies, ...entry.optionalDependencies, ...entry.peerDependencies },
-          ownOptional,
-        ]);
-      }
-    }
-    expect(problems).toEqual([]);
-    writeFileSync(
-      join(appDir, 'package-lock.json'),
-      JSON.stringify(
-        { name: app.name, version: app.version, lockfileVersion: 3, requires: true, packages },
-        null,
-        2,
-      ) + '\n',
-    );
-
-    try {
-      await run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], appDir);
-    } catch (e) {
-      const message = (e as Error).message;
-      const uncached = [
-        ...new Set(
-          [...message.matchAll(/request to (\S+) failed: cache mode is 'only-if-cached'/g)].map(
-            (m) => m[1],
-          ),
-        ),
-      ];
-      if (uncached.length > 0) {
-        throw new Error(
-          `npm's cache lacks ${uncached.join(', ')}: run \`npm ci\` at the root first (this test never goes online)\n${message}`,
-          { cause: e },
-        );
-      }
-      throw e;
-    }
+    await installOffline(appDir, app, direct, {}, tarball, tarballSpec, manifest, lock);
     const installedManifest = JSON.parse(
       readFileSync(join(appDir, 'node_modules', 'rococo', 'package.json'), 'utf8'),
     ) as PackageJson;
@@ -525,4 +569,54 @@ describe('the npm package', () => {
     );
     expect(esm.stdout).toBe('function function function function\n');
   });
+
+  test('rococo new makes a project that installs offline and passes its own npm test', async () => {
+    if (!compiled) throw new Error('the hello app was not installed: see the tests before');
+    const dir = join(work, 'greeter');
+    const cli = join(appDir, 'node_modules', 'rococo', 'dist', 'src', 'cli', 'main.js');
+    const made = await run(process.execPath, [cli, 'new', dir], work);
+    expect(made.stdout).toContain('Made greeter in');
+    // A folder with something in it is refused.
+    await expect(run(process.execPath, [cli, 'new', dir], work)).rejects.toThrow(/is not empty/);
+
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson & {
+      devDependencies: Record<string, string>;
+    };
+    // Every version the project pins is rococo's own (its package.json), rococo at its version.
+    expect(pkg.dependencies?.rococo).toBe(manifest.version);
+    for (const [name, v] of Object.entries({ ...pkg.dependencies, ...pkg.devDependencies }))
+      expect([name, exact(v)]).toEqual([name, true]);
+    // Installed from the tarball rather than the registry, as `npm install ../rococo.tgz` would.
+    const dependencies = {
+      ...pkg.dependencies,
+      rococo: `file:${relative(dir, tarball).split(sep).join('/')}`,
+    };
+    writeFileSync(
+      join(dir, 'package.json'),
+      JSON.stringify({ ...pkg, dependencies }, null, 2) + '\n',
+    );
+    const rootLock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, LockEntry>;
+    };
+    await installOffline(
+      dir,
+      pkg,
+      dependencies,
+      pkg.devDependencies,
+      tarball,
+      dependencies.rococo,
+      manifest,
+      rootLock.packages,
+    );
+    // Its own `npm test` (tsc, then jest over real HTTP), on a database of its own.
+    const db = await createTestDatabase();
+    try {
+      const { stdout, stderr } = await run('npm', ['test'], dir, 170_000, {
+        DATABASE_URL: db.url,
+      });
+      expect(`${stdout}\n${stderr}`).toMatch(/Tests:\s+2 passed, 2 total/);
+    } finally {
+      await db.drop();
+    }
+  }, 240_000);
 });

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serve, type MasterOutput } from './master';
 import { parseServeArgs, SERVE_USAGE, UserError } from './options';
+import { newProject } from './new';
 import { routes } from './routes';
 import { runWorker, WORKER_ENV, type WorkerConfig } from './worker';
 
@@ -12,6 +13,7 @@ const USAGE = `Usage: rococo <command> [options]
 Commands:
   serve <module>[:export]   serve an app with a master process and workers (rococo serve --help)
   routes <module>[:export]  print its route table; --types FILE types app.url() (rococo routes --help)
+  new <dir>                 make a project: a page, a JSON API, a migration, a test (rococo new --help)
 
 Options:
   -h, --help      this help
@@ -53,13 +55,15 @@ export async function runCli(
       }
       case 'routes':
         return await routes(rest, stdout);
+      case 'new':
+        return newProject(rest, stdout);
       default:
         throw new UserError(`unknown command '${command}'\n\n${USAGE}`, 2);
     }
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
     stderr(
-      `rococo${command === 'serve' || command === 'routes' ? ` ${command}` : ''}: ${e.message}\n`,
+      `rococo${command === 'serve' || command === 'routes' || command === 'new' ? ` ${command}` : ''}: ${e.message}\n`,
     );
     return e.exitCode;
   }
