@@ -13,6 +13,7 @@ import { BROWSER, logIn, sampleSettings } from './helpers/sample';
 
 const ODD_IDS = [
   '123456789012345678901234567890123456789',
+  '1'.repeat(40),
   '9'.repeat(2000),
   '2147483648',
   '9007199254740993',
@@ -26,6 +27,7 @@ const ODD_IDS = [
   '1.5',
   '1%00',
   '%F0%9F%92%A9',
+  '%EF%BC%91%EF%BC%92', // １２, full-width digits, as a browser sends them
   'abc',
 ];
 
