@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { UserError } from './options';
+import { parseCommand, UserError } from './options';
 import { projectFiles } from './project-files';
 
 export const NEW_USAGE = `Usage: rococo new <dir> [options]
@@ -28,17 +27,7 @@ const DEV_DEPENDENCIES = [
 
 /** `rococo new`: resolves to its exit code. */
 export function newProject(args: readonly string[], stdout: (text: string) => void): number {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: { name: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (e) {
-    throw new UserError(`${(e as Error).message}\n\n${NEW_USAGE}`, 2);
-  }
+  const parsed = parseCommand('new', args, { name: { type: 'string' } });
   if (parsed.values.help) {
     stdout(`${NEW_USAGE}\n`);
     return 0;

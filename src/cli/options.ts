@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /**
  * A mistake of the person running the command (a bad option, a missing module, an export that
@@ -63,27 +63,28 @@ Options:
 Signals to the master: TERM or INT stop gracefully (a second one stops at once); HUP replaces
 the workers one by one without dropping a request.`;
 
-/** The options of `rococo serve`, from its arguments (after `serve`) and the environment. */
-export function parseServeArgs(
+type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
+type WithHelp<T extends OptionSpecs> = T & { help: { type: 'boolean'; short: 'h' } };
+/** What {@link parseCommand} gives: node's parseArgs result for these options. */
+export type ParsedCommand<T extends OptionSpecs> = ReturnType<
+  typeof parseArgs<{ args: string[]; allowPositionals: true; strict: true; options: WithHelp<T> }>
+>;
+
+/**
+ * A command's arguments by node's `parseArgs` (strict, positionals allowed, `-h`/`--help`
+ * added): a mistake is a {@link UserError} (exit code 2) that says what and where to look.
+ */
+export function parseCommand<T extends OptionSpecs>(
+  command: string,
   args: readonly string[],
-  env: NodeJS.ProcessEnv = process.env,
-): ServeOptions | 'help' {
-  let parsed;
+  options: T,
+): ParsedCommand<T> {
   try {
-    parsed = parseArgs({
+    return parseArgs({
       args: [...args],
       allowPositionals: true,
       strict: true,
-      options: {
-        workers: { type: 'string', short: 'w' },
-        bind: { type: 'string', short: 'b', multiple: true },
-        timeout: { type: 'string', short: 't' },
-        'graceful-timeout': { type: 'string' },
-        'max-requests': { type: 'string' },
-        'max-requests-jitter': { type: 'string' },
-        reload: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: { ...options, help: { type: 'boolean', short: 'h' } } as WithHelp<T>,
     });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
@@ -92,9 +93,24 @@ export function parseServeArgs(
       err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== undefined
         ? `unknown option '${option}'`
         : err.message;
-    throw new UserError(`${message} (see rococo serve --help)`, 2);
+    throw new UserError(`${message} (see rococo ${command} --help)`, 2);
   }
-  const { values, positionals } = parsed;
+}
+
+/** The options of `rococo serve`, from its arguments (after `serve`) and the environment. */
+export function parseServeArgs(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ServeOptions | 'help' {
+  const { values, positionals } = parseCommand('serve', args, {
+    workers: { type: 'string', short: 'w' },
+    bind: { type: 'string', short: 'b', multiple: true },
+    timeout: { type: 'string', short: 't' },
+    'graceful-timeout': { type: 'string' },
+    'max-requests': { type: 'string' },
+    'max-requests-jitter': { type: 'string' },
+    reload: { type: 'boolean' },
+  });
   if (values.help) return 'help';
   if (positionals.length === 0)
     throw new UserError(`which app? Give a module: rococo serve dist/app.js\n\n${SERVE_USAGE}`, 2);

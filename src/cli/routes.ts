@@ -1,8 +1,7 @@
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { routeTable } from '../core/debug';
 import { loadApp, resolveModule, type ServableApp } from './load';
-import { UserError } from './options';
+import { parseCommand, UserError } from './options';
 
 export const ROUTES_USAGE = `Usage: rococo routes <module>[:export] [options]
 
@@ -21,21 +20,10 @@ export async function routes(
   args: readonly string[],
   stdout: (text: string) => void,
 ): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        types: { type: 'string' },
-        module: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UserError(`${(e as Error).message}\n\n${ROUTES_USAGE}`, 2);
-  }
+  const parsed = parseCommand('routes', args, {
+    types: { type: 'string' },
+    module: { type: 'string' },
+  });
   if (parsed.values.help) {
     stdout(`${ROUTES_USAGE}\n`);
     return 0;
