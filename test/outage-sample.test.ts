@@ -170,10 +170,17 @@ describeRedis(
           );
         // The line waits for a second without failures; on a loaded machine requests of the outage
         // may still fail for a while after the first success.
+        // 30 s: under the full suite's load the last failing request of a worker may come late.
+        const databaseLines = () =>
+          lines
+            .filter((l) => l.time > pgCut && /database/.test(l.msg))
+            .map((l) => `${l.pid}: ${l.msg}`)
+            .join('; ');
         await waitFor(
           () => back('database', pgCut) === pgFirst().length,
-          15_000,
+          30_000,
           '"database is back" lines',
+          databaseLines,
         );
         await sleep(1000);
 

@@ -38,16 +38,20 @@ export function databaseName(url: string): string {
   return decodeURIComponent(new URL(url).pathname.slice(1));
 }
 
-/** Polls `check` every 20 ms until it returns true; throws after `ms`. */
+/** Polls `check` every 20 ms until it returns true; throws after `ms`, with what `seen()` says then. */
 export async function waitFor(
   check: () => boolean | Promise<boolean>,
   ms = 5000,
   what = 'condition',
+  seen?: () => string,
 ): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${ms} ms waiting for ${what}${seen === undefined ? '' : ` (seen: ${seen()})`}`,
+      );
     await new Promise((r) => setTimeout(r, 20));
   }
 }
