@@ -134,10 +134,10 @@ const SERVERS = [
     stdout: 'ignore',
     scenarios: ['json'],
   },
-  { id: 'fastify', name: 'Fastify', file: 'servers/fastify.js' },
+  { id: 'fastify', name: 'Fastify', file: 'servers/fastify.js', validate: true },
   { id: 'express', name: 'Express', file: 'servers/express.js' },
   { id: 'koa', name: 'Koa', file: 'servers/koa.js' },
-  { id: 'hono', name: 'Hono', file: 'servers/hono.js' },
+  { id: 'hono', name: 'Hono', file: 'servers/hono.js', validate: true },
   { id: 'nest-express', name: 'NestJS (Express)', file: 'dist/nest-express.js', validate: true },
   {
     id: 'nest-fastify',
@@ -226,7 +226,8 @@ const SCENARIOS = [
   },
   {
     id: 'validate',
-    title: 'POST /validate (class-validator: @Schema, ValidationPipe...)',
+    title:
+      'POST /validate (class-validator: @Schema, ValidationPipe...; Fastify: JSON schema; Hono: zod)',
     method: 'POST',
     path: '/validate',
     only: 'validate',

@@ -1,6 +1,8 @@
 'use strict';
 const { Hono } = require('hono');
 const { serve } = require('@hono/node-server');
+const { zValidator } = require('@hono/zod-validator');
+const { z } = require('zod');
 const nunjucks = require('nunjucks');
 const { Pool } = require('pg');
 const c = require('./common');
@@ -24,6 +26,14 @@ for (const name of c.RESOURCES) {
   );
 }
 app.post('/echo', async (ctx) => ctx.json(await ctx.req.json()));
+// What a Hono user writes for validation: zod through its validator middleware (unknown keys stripped).
+const item = z.object({
+  name: z.string().min(1).max(32),
+  quantity: z.number().int().min(1).max(100),
+  email: z.email(),
+  tags: z.array(z.string()).max(5).optional(),
+});
+app.post('/validate', zValidator('json', item), (ctx) => ctx.json(ctx.req.valid('json')));
 app.get('/page', (ctx) => ctx.html(env.render(c.PAGE_TEMPLATE, c.PAGE)));
 app.get('/db', async (ctx) => ctx.json((await pool.query(c.DB_QUERY, [c.randomId()])).rows[0]));
 
