@@ -864,13 +864,13 @@ export class Application {
       r.handler
     ];
     const mws = [...appMws, ...r.middlewares];
-    const build = this.buildRoute(r, instance as object, fn, mws);
+    const { build, plugins } = this.buildRoute(r, instance as object, fn, mws);
     const controller = getControllerMeta(r.controller);
     const handler = handlerOf(build.handler, mws, {
       meta: r.meta,
       controllerName: controller?.name ?? r.controller.name,
       handlerName: r.handler,
-      plugins: build.wrappedBy,
+      plugins,
       params: build.params,
     });
     if (r.expect !== undefined) handler.expect = r.expect;
@@ -890,7 +890,7 @@ export class Application {
     instance: object,
     fn: (...args: unknown[]) => unknown,
     middlewares: readonly Middleware[],
-  ): RouteBuild {
+  ): { build: RouteBuild; plugins: string[] } {
     const claimed = new Set<symbol>();
     const params = routeParams(
       r.meta.params,
@@ -903,6 +903,7 @@ export class Application {
     // of the parameters it handles): the call is looked up once they are.
     let call: (req: Request) => unknown =
       params === null ? (req) => fn.call(instance, req) : () => undefined;
+    const late = (req: Request) => call(req);
     const build: RouteBuild = {
       origin: r.origin,
       name: r.name,
@@ -914,24 +915,26 @@ export class Application {
       instance,
       middlewares,
       action: (...args) => fn.apply(instance, args),
-      handler: params === null ? call : (req) => call(req),
+      handler: params === null ? call : late,
       params: params ?? [],
       claim: (key) => void claimed.add(key),
       compose: (endpoint) => compose(middlewares, endpoint),
     };
-    const wrappers: string[] = [];
+    const plugins: string[] = [];
     for (const plugin of this.plugins) {
       const before = build.handler;
       plugin.route?.(build, this);
-      if (build.handler !== before) wrappers.push(plugin.name);
+      if (build.handler !== before) plugins.push(plugin.name);
     }
-    build.wrappedBy = wrappers;
-    if (params !== null)
+    if (params !== null) {
       call = invoker(
         fn,
         instance,
         params.map((p) => resolverOf(p, r.origin)),
       );
+      // No plugin wrapped it: the route calls the argument builder itself, not through `late`.
+      if (build.handler === late) build.handler = call;
+    }
     for (const key of [...r.meta.extras.keys(), ...r.controllerExtras.keys()]) {
       const known = describeKey(key);
       if (known === undefined || !known.required || claimed.has(key)) continue;
@@ -940,7 +943,7 @@ export class Application {
         `${r.origin}: ${known.decorator} needs the '${known.plugin}' plugin: add it to createApp({ plugins })`,
       );
     }
-    return build;
+    return { build, plugins };
   }
 
   /**

@@ -93,8 +93,6 @@ export interface RouteBuild {
    * plugin that handles one (a `@Body()` of a schema class) sets its `resolve`.
    */
   readonly params: readonly RouteParam[];
-  /** @internal Set by the app once every plugin saw the route: those that wrapped its handler. */
-  wrappedBy?: readonly string[];
   /** Wraps an endpoint in the route's middlewares (as the kernel does for `handler`). */
   compose(endpoint: Endpoint): Endpoint;
 }

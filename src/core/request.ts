@@ -14,6 +14,8 @@ export interface MatchedRoute {
   readonly methods: readonly string[];
   /** Where it was declared: `ProjectsController.show`. */
   readonly origin: string;
+  /** Its pattern as declared (`source`: `/projects/<project_id:int>`): a label that is not the raw path. */
+  readonly pattern: { readonly source: string };
   /** What the decorators recorded on the handler (null for static files and docs). */
   readonly handler: { readonly meta: HandlerMeta | null; readonly quiet?: boolean };
 }

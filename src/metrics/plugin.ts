@@ -66,7 +66,7 @@ const STARTED = Symbol('metrics: query start');
  *
  * @example
  * const app = createApp({ controllers, plugins: [database(), metrics()] });
- * new (prom as PromClient).Counter({ name: 'signups_total', help: 'Accounts created', registers: [app.metrics!] });
+ * new Counter({ name: 'signups_total', help: 'Accounts created', registers: [app.metrics!] }); // prom-client's
  */
 export function metrics(options: MetricsOptions = {}): Plugin {
   checkOptions('metrics', options, OPTION_KEYS);
@@ -115,7 +115,6 @@ export function metrics(options: MetricsOptions = {}): Plugin {
     },
     ready(app) {
       const registry = app.metrics as Registry;
-      requests.get(app)?.index();
       if (app.database !== undefined) instrumentDatabase(app, registry, app.database.pool);
       const ws = app.plugin<WebSocketsPlugin>('websockets');
       if (ws !== undefined)
@@ -171,11 +170,10 @@ function instrumentRequests(app: Application, registry: Registry, buckets: reado
     },
   });
 
-  // Filled by ready(): req.route is the router's own route object, so a Map of those finds a
-  // request's label without a string being built or hashed.
+  // req.route is the router's own route object, so a Map of those finds a request's series
+  // without a string being built or hashed.
   const byRoute = new Map<object, RouteSeries>();
   const unmatched: RouteSeries = new Map();
-  const labelOf = new Map<object, string>();
   const seriesOf = (req: Request, cls: number): Series => {
     let row = req.route === null ? unmatched : byRoute.get(req.route);
     if (row === undefined) {
@@ -189,10 +187,7 @@ function instrumentRequests(app: Application, registry: Registry, buckets: reado
     }
     let s = slots[cls];
     if (s === undefined) {
-      const route =
-        req.route === null
-          ? NO_ROUTE
-          : (labelOf.get(req.route) ?? req.route.name ?? req.route.origin);
+      const route = req.route === null ? NO_ROUTE : (req.route.name ?? req.route.pattern.source);
       const l = { method: req.method, route, status: CLASSES[cls] };
       s = slots[cls] = {
         duration: duration.series(l),
@@ -217,10 +212,6 @@ function instrumentRequests(app: Application, registry: Registry, buckets: reado
     if (sent >= 0) s.response.observe(sent);
   });
   return {
-    /** Once the route table is complete: each route's label, its name or else its pattern. */
-    index(): void {
-      for (const r of app.router.routes) labelOf.set(r, r.name ?? r.pattern.source);
-    },
     /** Each server the app makes: its requests are counted in as they arrive. */
     watch(server: Server): void {
       watched = true;

@@ -46,20 +46,13 @@ interface Traced {
  */
 export class RequestSpans {
   private readonly traced = new WeakMap<Request, Traced>();
-  /** Each route's pattern as declared (`/projects/<project_id>`), by the router's route. */
-  private readonly patterns = new Map<object, string>();
 
   constructor(private readonly tracer: Tracer) {}
-
-  /** Reads the route table once it is built: a span is named by its route's pattern. */
-  learnRoutes(routes: readonly { readonly pattern: { readonly source: string } }[]): void {
-    for (const route of routes) this.patterns.set(route, route.pattern.source);
-  }
 
   /** Starts the request's span, child of the caller's `traceparent` when it sent one. */
   start(req: Request): undefined {
     const known = METHODS.has(req.method);
-    const pattern = req.route === null ? undefined : this.patterns.get(req.route);
+    const pattern = req.route?.pattern.source;
     const attributes: Attributes = {
       'http.request.method': known ? req.method : '_OTHER',
       'url.path': req.path,

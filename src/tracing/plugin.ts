@@ -40,7 +40,6 @@ export function tracing(options: TracingOptions = {}): Plugin {
   const given = options.tracerProvider;
   if (given !== undefined && typeof (given as Partial<TracerProvider>)?.getTracer !== 'function')
     fail('tracing(): tracerProvider must be a TracerProvider (an object with getTracer())');
-  let spans: RequestSpans | null = null;
   return {
     name: 'tracing',
     setup(app) {
@@ -58,16 +57,13 @@ export function tracing(options: TracingOptions = {}): Plugin {
         app.log.warn(
           'tracing(): no OpenTelemetry context manager is registered: query and render spans will not be children of their request span (register AsyncLocalStorageContextManager)',
         );
-      const s = (spans = new RequestSpans(tracer));
+      const s = new RequestSpans(tracer);
       app.onRequest((req) => s.start(req));
       app.use((req, next) => s.run(req, next));
       app.onResponse((req, res) => s.end(req, res));
       app.logFields((req) => s.logFields(req));
       app.on('cleanup', traceQueries(app, tracer));
       app.on('cleanup', traceRenders(app, tracer));
-    },
-    ready(app) {
-      spans?.learnRoutes(app.router.routes);
     },
   };
 }
