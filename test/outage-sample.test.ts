@@ -237,9 +237,11 @@ describeRedis(
         expect(pgStacks.length).toBeGreaterThanOrEqual(1);
         expect(pgStacks.length).toBeLessThanOrEqual(2);
         expect(new Set(pgStacks.map((l) => l.pid)).size).toBe(pgStacks.length);
-        expect(
-          pgWindow.other.filter((l) => l.msg.startsWith('database is back after')).length,
-        ).toBe(pgStacks.length);
+        // "Back" from each worker whose requests failed (an idle-only worker: see pgFirst above).
+        const pgBack = pgWindow.other.filter((l) => l.msg.startsWith('database is back after'));
+        const requestFailures = pgStacks.filter((l) => /^database unavailable/.test(l.msg));
+        expect(pgBack.length).toBeGreaterThanOrEqual(requestFailures.length);
+        expect(pgBack.length).toBeLessThanOrEqual(pgStacks.length);
         expect(pgWindow.other.length).toBeLessThanOrEqual(6);
         // Redis: sessions in both workers, the hub and the live page's counts in the worker with
         // the socket: each with a line with the stack, then "is back" once it answers again.
