@@ -29,7 +29,8 @@
 // then differ by up to 2.3x. Nothing else is changed: no --jitless, no --predictable.
 //
 // Options: --server ID (rococo, raw, fastify, express, koa, hono, nest-express, nest-fastify,
-// routing-controllers), --path /x (GET), --origin URL (an Origin header: what CORS reads; with
+// routing-controllers), --path /x (GET), --body JSON (a POST of that JSON to --path instead;
+// --body @FILE reads it from a file), --origin URL (an Origin header: what CORS reads; with
 // PLUGIN=cors in the environment), --warmup 20000, --requests 3000, --batches 5,
 // --runs 1 (a fresh server each), --settle 12, --out FILE (appends a line), --no-build,
 // --keep (keeps the dumps for callgrind_annotate), --trace (--keep, and the server's
@@ -80,6 +81,7 @@ function options(argv) {
     server: 'rococo',
     path: '/',
     origin: '',
+    body: '',
     warmup: 20_000,
     requests: 3_000,
     batches: 5,
@@ -113,6 +115,8 @@ function options(argv) {
     throw new Error(`unknown server ${o.server} (known: ${Object.keys(SERVERS).join(', ')})`);
   if (!o.path.startsWith('/')) throw new Error(`--path must start with /, got ${o.path}`);
   if (o.trace) o.keep = true;
+  if (o.body.startsWith('@')) o.body = readFileSync(o.body.slice(1), 'utf8');
+  if (o.body) JSON.parse(o.body); // a typo fails here, not as 400s after the warm-up
   return o;
 }
 
@@ -186,10 +190,12 @@ async function startServer(o, port, dir) {
   while (Date.now() < deadline) {
     if (child.exitCode !== null)
       throw new Error(`${o.server} exited during startup:\n${stderr.slice(-2000)}`);
-    const status = await probe(port, o.path).catch(() => null);
+    // A POST is checked by the first batch: up means answering GET / (every bench server does).
+    const probed = o.body ? '/' : o.path;
+    const status = await probe(port, probed).catch(() => null);
     if (status === 200) return server;
     if (status !== null)
-      throw new Error(`${o.server} answers GET ${o.path} with ${status}, not 200`);
+      throw new Error(`${o.server} answers GET ${probed} with ${status}, not 200`);
     await sleep(250);
   }
   throw new Error(`${o.server} did not answer under valgrind within 180 s`);
@@ -255,11 +261,14 @@ async function measure(o) {
     const startup = seconds();
     const send = async (requests) => {
       const headers = o.origin ? { origin: o.origin } : {};
-      const statuses = await load.send({ port, method: 'GET', path: o.path, headers, requests });
+      if (o.body) headers['content-type'] = 'application/json';
+      const method = o.body ? 'POST' : 'GET';
+      const body = o.body || undefined;
+      const statuses = await load.send({ port, method, path: o.path, headers, body, requests });
       const bad = Object.entries(statuses).filter(([s]) => s !== '200');
       if (bad.length)
         throw new Error(
-          `${o.server}: ${bad.map(([s, n]) => `${n} x ${s}`).join(', ')} on GET ${o.path}`,
+          `${o.server}: ${bad.map(([s, n]) => `${n} x ${s}`).join(', ')} on ${method} ${o.path}`,
         );
     };
     await sleep(o.settle * 1000);
@@ -313,7 +322,7 @@ async function main() {
   const busy = await machineBusy(1000);
   const plan = `${o.warmup} warm-up + ${o.batches} x ${o.requests}`;
   console.log(
-    `${o.server}, GET ${o.path}: ${o.runs} run(s) of ${plan} requests; Node ${process.version}, ${describeMachine()}, ${pct(busy)} busy with other work`,
+    `${o.server}, ${o.body ? 'POST' : 'GET'} ${o.path}: ${o.runs} run(s) of ${plan} requests; Node ${process.version}, ${describeMachine()}, ${pct(busy)} busy with other work`,
   );
   const runs = [];
   for (let r = 1; r <= o.runs; r++) {
@@ -343,7 +352,7 @@ async function main() {
       new Date().toISOString().slice(0, 16),
       commit,
       o.server,
-      `GET ${o.path}`,
+      `${o.body ? 'POST' : 'GET'} ${o.path}`,
       plan,
       runs.map((x) => x.toFixed(0)).join(','),
       `${pct(busy)}/${pct(after)}`,

@@ -178,6 +178,16 @@ const SERVERS = [
 
 const ECHO = '{"name":"rococo","tags":["a","b"],"count":3,"nested":{"ok":true}}';
 const VALID = { name: 'widget', quantity: 3, email: 'dev@example.com', tags: ['a', 'b'] };
+// 20 lines, every third with a note: about 1.3 KB of JSON.
+const ORDER = {
+  customer: { name: 'Ada Lovelace', email: 'ada@example.com' },
+  lines: Array.from({ length: 20 }, (_, i) => ({
+    sku: `SKU-${1000 + i}`,
+    quantity: 1 + ((i * 7) % 100),
+    ...(i % 3 === 0 ? { note: `gift wrap, item ${i}` } : {}),
+  })),
+  comment: 'leave at the door',
+};
 const isJson = (r) => r.type.startsWith('application/json');
 const SCENARIOS = [
   {
@@ -234,6 +244,20 @@ const SCENARIOS = [
     body: JSON.stringify({ ...VALID, extra: 'dropped' }),
     check: (r) => isJson(r) && isDeepStrictEqual(r.json, VALID),
     invalid: JSON.stringify({ name: '', quantity: 300, email: 'nope' }),
+  },
+  {
+    id: 'validate-order',
+    title:
+      'POST /validate-order (a bigger body: a nested object and a list of 20 nested items; the same validators)',
+    method: 'POST',
+    path: '/validate-order',
+    only: 'validate',
+    body: JSON.stringify({ ...ORDER, extra: 'dropped' }),
+    check: (r) => isJson(r) && isDeepStrictEqual(r.json, ORDER),
+    invalid: JSON.stringify({
+      ...ORDER,
+      lines: [...ORDER.lines.slice(1), { sku: '', quantity: 0 }],
+    }),
   },
   {
     id: 'json-w2',

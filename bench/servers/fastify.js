@@ -55,6 +55,39 @@ app.register(async (app) => {
     { schema: { body: item, response: { 200: item } } },
     async (req) => req.body,
   );
+  const line = {
+    type: 'object',
+    required: ['sku', 'quantity'],
+    additionalProperties: false,
+    properties: {
+      sku: { type: 'string', minLength: 1, maxLength: 32 },
+      quantity: { type: 'integer', minimum: 1, maximum: 100 },
+      note: { type: 'string', maxLength: 200 },
+    },
+  };
+  const order = {
+    type: 'object',
+    required: ['customer', 'lines'],
+    additionalProperties: false,
+    properties: {
+      customer: {
+        type: 'object',
+        required: ['name', 'email'],
+        additionalProperties: false,
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: 64 },
+          email: { type: 'string', format: 'email' },
+        },
+      },
+      lines: { type: 'array', minItems: 1, maxItems: 50, items: line },
+      comment: { type: 'string', maxLength: 500 },
+    },
+  };
+  app.post(
+    '/validate-order',
+    { schema: { body: order, response: { 200: order } } },
+    async (req) => req.body,
+  );
   app.get('/projects/:id(^\\d+$)', async (req) => ({ id: Number(req.params.id) }));
   for (const name of c.RESOURCES) {
     const base = `/api/v1/${name}`;

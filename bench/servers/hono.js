@@ -34,6 +34,21 @@ const item = z.object({
   tags: z.array(z.string()).max(5).optional(),
 });
 app.post('/validate', zValidator('json', item), (ctx) => ctx.json(ctx.req.valid('json')));
+const order = z.object({
+  customer: z.object({ name: z.string().min(1).max(64), email: z.email() }),
+  lines: z
+    .array(
+      z.object({
+        sku: z.string().min(1).max(32),
+        quantity: z.number().int().min(1).max(100),
+        note: z.string().max(200).optional(),
+      }),
+    )
+    .min(1)
+    .max(50),
+  comment: z.string().max(500).optional(),
+});
+app.post('/validate-order', zValidator('json', order), (ctx) => ctx.json(ctx.req.valid('json')));
 app.get('/page', (ctx) => ctx.html(env.render(c.PAGE_TEMPLATE, c.PAGE)));
 app.get('/db', async (ctx) => ctx.json((await pool.query(c.DB_QUERY, [c.randomId()])).rows[0]));
 

@@ -16,7 +16,7 @@ import {
 } from '@nestjs/common';
 import nunjucks from 'nunjucks';
 import { Pool } from 'pg';
-import { ItemInput } from './dto';
+import { ItemInput, OrderInput } from './dto';
 import { GATEWAYS } from './nest-ws';
 const c = require('../servers/common');
 
@@ -58,6 +58,12 @@ class MainController {
   @Post('validate')
   @HttpCode(200)
   validate(@Body() body: ItemInput) {
+    return body;
+  }
+
+  @Post('validate-order')
+  @HttpCode(200)
+  validateOrder(@Body() body: OrderInput) {
     return body;
   }
 }

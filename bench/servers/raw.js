@@ -7,7 +7,7 @@ const nunjucks = require('nunjucks');
 const { Pool } = require('pg');
 const { plainToInstance } = require('class-transformer');
 const { validate } = require('class-validator');
-const { ItemInput } = require('../dist/dto');
+const { ItemInput, OrderInput } = require('../dist/dto');
 const c = require('./common');
 
 const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(c.TEMPLATES), {
@@ -80,12 +80,13 @@ function route(req, res) {
     return send(res, 200, 'text/html; charset=utf-8', page.render(c.PAGE));
   if (get && path === '/db')
     return pool.query(c.DB_QUERY, [c.randomId()]).then(({ rows }) => json(res, rows[0]));
-  if (req.method === 'POST' && path === '/validate') return validated(req, res);
+  if (req.method === 'POST' && path === '/validate') return validated(req, res, ItemInput);
+  if (req.method === 'POST' && path === '/validate-order') return validated(req, res, OrderInput);
   return notFound(res);
 }
 
-async function validated(req, res) {
-  const item = plainToInstance(ItemInput, await readJson(req));
+async function validated(req, res, cls) {
+  const item = plainToInstance(cls, await readJson(req));
   const errors = await validate(item, { whitelist: true, forbidUnknownValues: true });
   if (errors.length > 0) json(res, { errors: errors.map((e) => e.property) }, 422);
   else json(res, item);

@@ -32,7 +32,7 @@ import {
   metrics,
   type Plugin,
 } from '../../dist/src';
-import { ItemInput } from './dto';
+import { ItemInput, OrderInput } from './dto';
 const c = require('../servers/common');
 
 @Controller()
@@ -80,6 +80,12 @@ class MainController {
   @Post('/validate', { name: 'validate' })
   @Schema(ItemInput)
   validate(req: Request<ItemInput>) {
+    return req.data;
+  }
+
+  @Post('/validate-order', { name: 'validate-order' })
+  @Schema(OrderInput)
+  validateOrder(req: Request<OrderInput>) {
     return req.data;
   }
 }

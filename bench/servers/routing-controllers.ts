@@ -15,7 +15,7 @@ import {
 } from 'routing-controllers';
 import nunjucks from 'nunjucks';
 import { Pool } from 'pg';
-import { ItemInput } from './dto';
+import { ItemInput, OrderInput } from './dto';
 const c = require('../servers/common');
 
 const env = nunjucks.configure(c.TEMPLATES, { autoescape: true });
@@ -45,6 +45,11 @@ class MainController {
 
   @Post('/validate')
   validate(@Body() body: ItemInput) {
+    return body;
+  }
+
+  @Post('/validate-order')
+  validateOrder(@Body() body: OrderInput) {
     return body;
   }
 }
