@@ -26,7 +26,6 @@ export class ItemInput {
 // rococo's dist/ resolves class-transformer from the root's node_modules, a second copy whose @Type
 // store is its own (class-validator's is global): record the nested types in both copies, so that
 // rococo, NestJS and routing-controllers all see them.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const rootTransformer = require('../../node_modules/class-transformer') as {
   Type: typeof benchType;
 };
