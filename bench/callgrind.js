@@ -35,6 +35,13 @@
 // --runs 1 (a fresh server each), --settle 12, --out FILE (appends a line), --no-build,
 // --keep (keeps the dumps for callgrind_annotate), --trace (--keep, and the server's
 // --trace-gc --trace-opt --trace-deopt with a line at each dump: what happened in a batch).
+//
+// --ws echo: instructions per WebSocket message echoed instead (servers raw, rococo,
+// nest-fastify: run.js's ws-echo scenario). The load is run.js's, ws-load.js on CPU 1 (100
+// connections to /ws/echo, 10 messages in flight each); --warmup, --requests (messages per batch)
+// and the settling count messages, and each run of the load ends once every message it sent came
+// back, so a batch's dump divides by the messages echoed in it. `npm run bench:callgrind --
+// --ws echo --server rococo --requests 20000`.
 const { spawn, execFileSync } = require('node:child_process');
 const http = require('node:http');
 const {
@@ -50,6 +57,8 @@ const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { ensureTool, freePort, machineBusy, describeMachine } = require('./machine');
 
+const WS = require('./ws-load');
+
 const BENCH = __dirname;
 const ROOT = join(BENCH, '..');
 const SERVERS = {
@@ -63,6 +72,8 @@ const SERVERS = {
   'nest-fastify': 'dist/nest-fastify.js',
   'routing-controllers': 'dist/routing-controllers.js',
 };
+// The servers of run.js's WebSocket scenarios.
+const WS_SERVERS = ['raw', 'rococo', 'nest-fastify'];
 // The young generation of node 20 on 64 bits under load: two semi-spaces of 16 MB, its maximum
 // (rococo reaches it within the warm-up; raw node:http's stays at 8 MB longer).
 const NODE_FLAGS = [
@@ -82,6 +93,7 @@ function options(argv) {
     path: '/',
     origin: '',
     body: '',
+    ws: '',
     warmup: 20_000,
     requests: 3_000,
     batches: 5,
@@ -117,6 +129,9 @@ function options(argv) {
   if (o.trace) o.keep = true;
   if (o.body.startsWith('@')) o.body = readFileSync(o.body.slice(1), 'utf8');
   if (o.body) JSON.parse(o.body); // a typo fails here, not as 400s after the warm-up
+  if (o.ws !== '' && o.ws !== 'echo') throw new Error(`--ws: echo only, got ${o.ws}`);
+  if (o.ws && !WS_SERVERS.includes(o.server))
+    throw new Error(`--ws: ${o.server} has no WebSocket echo (${WS_SERVERS.join(', ')} have)`);
   return o;
 }
 
@@ -244,6 +259,34 @@ function client() {
   return { send, kill: () => child.kill('SIGKILL') };
 }
 
+// --ws echo: ws-load.js, driven as run.js drives it; send(n) resolves to the messages echoed.
+function wsClient(port, pid) {
+  const child = track(
+    spawn('taskset', ['-c', '1', process.execPath, join(BENCH, 'ws-load.js')], {
+      cwd: BENCH,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
+  const ask = (m) =>
+    new Promise((resolve, reject) => {
+      const onExit = (code) => reject(new Error(`ws-load.js exited (${code})`));
+      child.once('exit', onExit);
+      child.once('message', (r) => {
+        child.off('exit', onExit);
+        if (r.ok) resolve(r);
+        else reject(new Error(`ws-load.js ${m.cmd}: ${r.error}`));
+      });
+      child.send(m);
+    });
+  let ready = null;
+  const send = async (messages) => {
+    ready ??= ask({ cmd: 'setup', scenario: 'ws-echo', ports: [port], clk: 100 });
+    await ready;
+    return (await ask({ cmd: 'run', target: 0, pid, messages })).total;
+  };
+  return { send, kill: () => child.kill('SIGKILL') };
+}
+
 async function measure(o) {
   const dir = mkdtempSync(join(tmpdir(), 'rococo-callgrind-'));
   const port = await freePort();
@@ -257,9 +300,12 @@ async function measure(o) {
   let load = null;
   try {
     server = await startServer(o, port, dir);
-    load = client();
+    if (o.ws) await WS.check(port, 'ws-echo');
+    load = o.ws ? wsClient(port, server.pid) : client();
     const startup = seconds();
+    // What send() sent: the requests asked for, or the messages echoed (a few more).
     const send = async (requests) => {
+      if (o.ws) return load.send(requests);
       const headers = o.origin ? { origin: o.origin } : {};
       if (o.body) headers['content-type'] = 'application/json';
       const method = o.body ? 'POST' : 'GET';
@@ -270,6 +316,7 @@ async function measure(o) {
         throw new Error(
           `${o.server}: ${bad.map(([s, n]) => `${n} x ${s}`).join(', ')} on ${method} ${o.path}`,
         );
+      return requests;
     };
     await sleep(o.settle * 1000);
     seconds();
@@ -282,17 +329,14 @@ async function measure(o) {
     // closes the connections left idle for 10 s, and the closes deoptimize the stream code.
     let settling = 0;
     const until = Date.now() + o.settle * 1000;
-    while (Date.now() < until) {
-      await send(500);
-      settling += 500;
-    }
+    while (Date.now() < until) settling += await send(500);
     dump(server, 'settled');
     const settled = seconds();
     const batches = [];
     for (let i = 1; i <= o.batches; i++) {
-      await send(o.requests);
+      const sent = await send(o.requests);
       const total = dump(server, `batch-${i}`);
-      batches.push({ total, perRequest: total / o.requests, seconds: seconds() });
+      batches.push({ total, sent, perRequest: total / sent, seconds: seconds() });
     }
     return { startup, warmup, settling, settled, batches, dir };
   } finally {
@@ -321,18 +365,21 @@ async function main() {
   if (o.path === '/db') await require('./database').prepareDatabase();
   const busy = await machineBusy(1000);
   const plan = `${o.warmup} warm-up + ${o.batches} x ${o.requests}`;
+  const what = o.ws ? 'WebSocket echo' : `${o.body ? 'POST' : 'GET'} ${o.path}`;
+  const unit = o.ws ? 'message' : 'request';
   console.log(
-    `${o.server}, ${o.body ? 'POST' : 'GET'} ${o.path}: ${o.runs} run(s) of ${plan} requests; Node ${process.version}, ${describeMachine()}, ${pct(busy)} busy with other work`,
+    `${o.server}, ${what}: ${o.runs} run(s) of ${plan} ${unit}s; Node ${process.version}, ${describeMachine()}, ${pct(busy)} busy with other work`,
   );
   const runs = [];
   for (let r = 1; r <= o.runs; r++) {
     const m = await measure(o);
     const perRequest = median(m.batches.map((b) => b.perRequest));
-    const mean = m.batches.reduce((a, b) => a + b.total, 0) / (o.batches * o.requests);
+    const mean =
+      m.batches.reduce((a, b) => a + b.total, 0) / m.batches.reduce((a, b) => a + b.sent, 0);
     runs.push(perRequest);
     console.log(
-      `run ${r}: ${k(perRequest)} instructions/request (median batch; mean ${k(mean)}); batches ${m.batches.map((b) => `${k(b.perRequest)} (${b.total}, ${b.seconds.toFixed(0)} s)`).join(', ')}; ` +
-        `start-up ${m.startup.toFixed(0)} s, warm-up ${m.warmup.toFixed(0)} s, ${m.settling} requests in ${m.settled.toFixed(0)} s not counted${o.keep ? `; kept ${m.dir}` : ''}`,
+      `run ${r}: ${k(perRequest)} instructions/${unit} (median batch; mean ${k(mean)}); batches ${m.batches.map((b) => `${k(b.perRequest)} (${b.total}, ${b.seconds.toFixed(0)} s)`).join(', ')}; ` +
+        `start-up ${m.startup.toFixed(0)} s, warm-up ${m.warmup.toFixed(0)} s, ${m.settling} ${unit}s in ${m.settled.toFixed(0)} s not counted${o.keep ? `; kept ${m.dir}` : ''}`,
     );
     const s = spread(m.batches.map((b) => b.perRequest));
     if (s > BATCH_SPREAD)
@@ -352,7 +399,7 @@ async function main() {
       new Date().toISOString().slice(0, 16),
       commit,
       o.server,
-      `${o.body ? 'POST' : 'GET'} ${o.path}`,
+      what,
       plan,
       runs.map((x) => x.toFixed(0)).join(','),
       `${pct(busy)}/${pct(after)}`,

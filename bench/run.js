@@ -2,7 +2,8 @@
 'use strict';
 // rococo next to raw node:http and its peers. `npm run bench` at the root installs and builds,
 // then runs this; `npm run bench -- --quick` for a short pass. Options: --quick,
-// --scenarios=json,db  --servers=raw,rococo (a subset, for profiling).
+// --scenarios=json,db  --servers=raw,rococo (a subset, for profiling), --cluster-policy=none|rr
+// (the -w 2 servers' scheduling policy, both the same: none by default, as rococo serve's).
 //
 // Each server runs in its own process pinned to CPU 0; wrk runs on CPU 1 (100 connections,
 // pipelining 10). Per scenario: start the servers, warm each up, then alternating rounds; p99 comes
@@ -46,6 +47,14 @@ const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString());
 ensureTool('wrk', ['--version']);
 
 const CLUSTER_SCENARIOS = ['json-w2', 'page-w2'];
+// Both -w 2 servers with the same cluster scheduling policy: rococo serve's (the workers accept
+// on the shared socket; see src/cli/master.ts for why), not node's Linux default for raw-cluster
+// (the master accepts and hands each connection over). Each honours node's own variable.
+// --cluster-policy=rr runs both with round robin instead.
+const CLUSTER_POLICY = flag('cluster-policy')?.[0] ?? 'none';
+if (!['none', 'rr'].includes(CLUSTER_POLICY))
+  throw new Error(`--cluster-policy: none or rr, got ${CLUSTER_POLICY}`);
+const CLUSTER_ENV = { NODE_CLUSTER_SCHED_POLICY: CLUSTER_POLICY };
 const { CORS_ORIGIN } = require('./servers/common');
 
 /** Which plugin each plugin scenario measures, and what it is called in the tables. */
@@ -158,6 +167,7 @@ const SERVERS = [
     id: 'raw-cluster',
     name: 'node:cluster + node:http (raw), 2 workers',
     file: 'servers/raw-cluster.js',
+    env: CLUSTER_ENV,
     cluster: true,
     floor: true,
     scenarios: CLUSTER_SCENARIOS,
@@ -168,6 +178,7 @@ const SERVERS = [
     file: '../dist/src/cli/main.js',
     stdout: 'ignore',
     args: ['serve', 'dist/rococo-app.js', '-w', '2', '-b', '127.0.0.1:{port}'],
+    env: CLUSTER_ENV,
     cluster: true,
     scenarios: CLUSTER_SCENARIOS,
   },
@@ -828,7 +839,8 @@ async function main() {
     '  This VM stalls now and then: p99 is the noisiest column.',
     '- -w 2: two workers (node:cluster forking the raw server; `rococo serve -w 2` on the same app),',
     '  unpinned, with wrk on the same two cores: req/s is what the machine gives both together, and',
-    '  CPU µs/req and RSS add the master and the workers.',
+    '  CPU µs/req and RSS add the master and the workers. Both with the same cluster scheduling',
+    `  policy, NODE_CLUSTER_SCHED_POLICY=${CLUSTER_POLICY} (${CLUSTER_POLICY === 'none' ? "rococo serve's: the workers accept themselves" : 'round robin: the master accepts and hands connections over'}).`,
     '- RSS: after the last round. PostgreSQL runs on the same machine, unpinned: /db is bound by it,',
     '  and its rounds swing the most: a full run gives /db 7 rounds instead of 3.',
     '- Express 5, Koa (@koa/router) and NestJS take no regex in paths (path-to-regexp 8): they check',

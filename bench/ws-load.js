@@ -289,6 +289,8 @@ class EchoLoad {
     this.inflight = 0;
     this.running = false;
     this.drained = null;
+    this.until = Infinity; // run() with `messages`: the count to reach, then `reached()`
+    this.reached = null;
     for (const c of conns) {
       c.sent = new Float64Array(this.window);
       c.head = 0; // sent so far
@@ -297,7 +299,7 @@ class EchoLoad {
     }
   }
   received(c, n, now) {
-    this.count += n;
+    if ((this.count += n) >= this.until) this.reached?.();
     const w = this.window;
     for (let j = 0; j < n; j++) this.hist.add(now - c.sent[c.tail++ % w]);
     if (c.tail > c.head) throw new Error('/ws/echo sent back more messages than it got');
@@ -344,6 +346,8 @@ class FanoutLoad {
     this.count = 0;
     this.running = false;
     this.drained = null;
+    this.until = Infinity;
+    this.reached = null;
     pub.onFrames = () => {
       throw new Error('the publisher got messages from /ws/pub');
     };
@@ -353,7 +357,7 @@ class FanoutLoad {
     }
   }
   received(s, n, now) {
-    this.count += n;
+    if ((this.count += n) >= this.until) this.reached?.();
     const w = this.window;
     const all = this.subs.length;
     for (let j = 0; j < n; j++) {
@@ -397,7 +401,9 @@ async function serve() {
       for (const port of ports) loads.push(await Load.open(port));
       return {};
     },
-    async run({ target, pid, seconds }) {
+    // `seconds` of load; or, with `messages` (callgrind.js), until that many came back, and
+    // `total` counts the ones still in flight then too: every message sent in the run.
+    async run({ target, pid, seconds, messages }) {
       const load = loads[target];
       const sockets = load.conns ?? [...load.subs, load.pub];
       load.hist.reset();
@@ -406,7 +412,13 @@ async function serve() {
       const usage0 = process.cpuUsage();
       const t0 = performance.now();
       load.start();
-      await new Promise((r) => setTimeout(r, seconds * 1000));
+      await new Promise((r) => {
+        if (messages === undefined) return setTimeout(r, seconds * 1000);
+        load.until = messages;
+        load.reached = r;
+      });
+      load.until = Infinity;
+      load.reached = null;
       const elapsed = (performance.now() - t0) / 1000;
       const ticks = cpuTicks(pid) - ticks0;
       const usage = process.cpuUsage(usage0);
@@ -428,6 +440,7 @@ async function serve() {
       if (closed > 0) throw new Error(`${closed} connections were closed by the server`);
       return {
         count,
+        total: load.count,
         seconds: elapsed,
         serverCpuUs: (ticks * 1e6) / clkTck,
         clientBusy: (usage.user + usage.system) / 1e6 / elapsed,

@@ -1,5 +1,7 @@
 'use strict';
 // The floor with two workers: node:cluster forking raw.js, as a hand-written server would.
+// run.js sets NODE_CLUSTER_SCHED_POLICY (node's own variable) to rococo serve's policy, so that
+// both accept connections the same way.
 const cluster = require('node:cluster');
 
 if (cluster.isPrimary) {

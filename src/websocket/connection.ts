@@ -85,9 +85,20 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
   constructor(ws: WsSocket, req: Request) {
     this.ws = ws;
     this.req = req;
-    ws.on('message', (data: RawData, isBinary: boolean) =>
-      this.receive(new WebSocketMessage(toBuffer(data), isBinary)),
-    );
+    const onMessage = (data: RawData, isBinary: boolean) =>
+      this.receive(new WebSocketMessage(toBuffer(data), isBinary));
+    // ws's receiver emits each message to the WebSocket, which emits it again to its listeners:
+    // two EventEmitter calls, each a generic call through an argument list once the process
+    // has many kinds of emitters (an app does). Listening on the receiver skips the second;
+    // nothing else listens for the WebSocket's messages. A ws whose insides differ gets the
+    // public event.
+    const receiver = (ws as unknown as { _receiver?: NodeJS.EventEmitter })._receiver;
+    if (receiver?.listenerCount('message') === 1) {
+      receiver.removeAllListeners('message');
+      receiver.on('message', onMessage);
+    } else {
+      ws.on('message', onMessage);
+    }
     this.closed = new Promise((resolve) => {
       ws.once('close', (code: number, reason: Buffer) => {
         this.ended = true;
