@@ -2,6 +2,7 @@ import type { AnySchema, ValidateFunction } from 'ajv';
 import type { MetadataStorage as TransformerStorage } from 'class-transformer/types/MetadataStorage';
 import type { ValidationMetadata } from 'class-validator/types/metadata/ValidationMetadata';
 import type { Constructor } from '../core/container';
+import { fastRule } from './fast-rules';
 
 /**
  * The instance `plainToInstance` + class-validator's whitelist would give for a plain object
@@ -53,16 +54,20 @@ function load(): Libs {
       .map(([, v]) => v as string),
   );
   builtins.delete(cv.IS_OPTIONAL);
-  const Ajv = (require('ajv') as typeof import('ajv')).default;
+  const ajvModule = require('ajv') as typeof import('ajv');
   const checks: ((value: unknown) => boolean)[] = [];
   // strictNumbers (the default, kept): NaN and ±Infinity are no number nor integer, as for
   // class-validator's isNumber() and isInt(). strict off: `if`/`items` without `type` are meant.
-  const ajv = new Ajv({ strict: false, allErrors: false, strictNumbers: true });
+  const ajv = new ajvModule.default({ strict: false, allErrors: false, strictNumbers: true });
+  // Generated inline (`if (!check(data)) fail`): a `validate`/`compile` keyword would build an
+  // error context object and a JSON pointer for every call.
   ajv.addKeyword({
     keyword: 'rococoCheck',
     schemaType: 'number',
-    errors: false,
-    compile: (id: number) => checks[id],
+    code(cxt) {
+      const check = cxt.gen.scopeValue('func', { ref: checks[cxt.schema as number] });
+      cxt.fail(ajvModule._`!${check}(${cxt.data})`);
+    },
   });
   libs = {
     rules: cv.getMetadataStorage(),
@@ -212,20 +217,17 @@ function planClass(
       if (!seen.has(inner)) planClass(inner, cls.name, defs, seen);
       const { id: innerId, plan: innerPlan } = seen.get(inner) as { id: number; plan: ClassPlan };
       plan.nested.set(key, innerPlan);
-      // An instance, or an array of them (of arrays of them...): class-validator descends into
-      // both, and skips undefined.
-      defs[`n${innerId}`] ??= {
-        anyOf: [
-          { $ref: `#/definitions/c${innerId}` },
-          { type: 'array', items: { $ref: `#/definitions/n${innerId}` } },
-        ],
-      };
-      parts.push({ $ref: `#/definitions/n${innerId}` });
+      // An instance, or an array of them: class-validator descends into both (and into arrays
+      // of arrays, which this refuses: class-validator then decides). Written as if/then/else,
+      // which creates no error objects, and without a recursive definition, so that ajv
+      // inlines the classes that do not contain themselves.
+      const one = { $ref: `#/definitions/c${innerId}` };
+      parts.push({ if: { type: 'array' }, then: { items: one }, else: one });
     }
     let schema: AnySchema =
       parts.length === 1 ? parts[0] : parts.length === 0 ? {} : { allOf: parts };
     // @IsOptional: null and undefined skip every rule of the property.
-    if (optional) schema = { anyOf: [{ type: 'null' }, schema] };
+    if (optional) schema = { if: { type: 'null' }, else: schema };
     else if (!acceptsUndefined) required.push(key);
     properties[key] = schema;
   }
@@ -273,7 +275,9 @@ function ruleCheck(m: ValidationMetadata, where: string): (value: unknown) => bo
     value: undefined,
     constraints: m.constraints,
   };
-  return (value) => instance.validate(value, args) === true;
+  // class-validator reads the result as a truth value
+  const real = (value: unknown) => !!instance.validate(value, args);
+  return fastRule(m.name, m.constraints ?? [], real) ?? real;
 }
 
 function register(check: (value: unknown) => boolean): number {
