@@ -6,9 +6,10 @@ import { fastRule } from './fast-rules';
 
 /**
  * The instance `plainToInstance` + class-validator's whitelist would give for a plain object
- * that class-validator would accept, or undefined when that is not certain (invalid, an unknown
- * key under `forbidUnknown`, a value JSON and forms do not produce): then class-validator
- * decides, and builds the 422.
+ * (after schema.ts's clean(): the object may still hold `__proto__`, `constructor` and
+ * `prototype` keys, which it skips) that class-validator would accept, or undefined when that
+ * is not certain (invalid, an unknown key under `forbidUnknown`, a value JSON and forms do not
+ * produce): then class-validator decides, and builds the 422.
  */
 export type CompiledInput = (
   plain: Record<string, unknown>,
@@ -21,10 +22,11 @@ export type InputPlan = { compiled: CompiledInput } | { compiled: undefined; rea
 /** How one class (and each nested one) is turned into an instance. */
 interface ClassPlan {
   cls: Constructor;
-  /** The decorated properties: whitelist keeps these, and only these. */
-  keys: Set<string>;
-  /** `@ValidateNested() @Type(() => X)` properties, built as X (arrays of them too). */
-  nested: Map<string, ClassPlan>;
+  /**
+   * The decorated properties (whitelist keeps these, and only these): null for a value copied
+   * as it is, or the plan of a `@ValidateNested() @Type(() => X)` property's X.
+   */
+  fields: Map<string, ClassPlan | null>;
 }
 
 class Unsupported extends Error {}
@@ -115,8 +117,9 @@ function compile(cls: Constructor): CompiledInput {
   const defs: Record<string, AnySchema> = {};
   const root = planClass(cls, '', defs, new Map());
   const validate: ValidateFunction = ajv.compile({ $ref: '#/definitions/c0', definitions: defs });
+  const build = builderOf(root);
   return (plain, forbidUnknown) => {
-    const instance = build(root, plain, forbidUnknown);
+    const instance = build(plain, forbidUnknown);
     return instance !== BAIL && validate(instance) ? instance : undefined;
   };
 }
@@ -152,7 +155,7 @@ function planClass(
       throw new Unsupported(`${cls.name} sets the undecorated field '${key}'`);
 
   const id = seen.size;
-  const plan: ClassPlan = { cls, keys: new Set(Object.keys(grouped)), nested: new Map() };
+  const plan: ClassPlan = { cls, fields: new Map(Object.keys(grouped).map((k) => [k, null])) };
   seen.set(cls, { id, plan });
   const properties: Record<string, AnySchema> = {};
   const required: string[] = [];
@@ -216,7 +219,7 @@ function planClass(
       const inner = target as Constructor;
       if (!seen.has(inner)) planClass(inner, cls.name, defs, seen);
       const { id: innerId, plan: innerPlan } = seen.get(inner) as { id: number; plan: ClassPlan };
-      plan.nested.set(key, innerPlan);
+      plan.fields.set(key, innerPlan);
       // An instance, or an array of them: class-validator descends into both (and into arrays
       // of arrays, which this refuses: class-validator then decides). Written as if/then/else,
       // which creates no error objects, and without a recursive definition, so that ajv
@@ -315,30 +318,76 @@ function isPlain(value: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
+type Builder = (plain: Record<string, unknown>, forbidUnknown: boolean) => object | typeof BAIL;
+
+// clean() (schema.ts) deletes these at every depth before class-transformer sees them: the
+// builders, which read JSON as parsed, skip them instead.
+const FORBIDDEN = ['__proto__', 'constructor', 'prototype'];
+
 /**
- * plainToInstance for a planned class, and whitelist's stripping: `new cls()` (its field
+ * plainToInstance for a planned class, and whitelist's stripping, as one function per class
+ * generated at startup (a `switch` on the key: each property read and written by its name,
+ * where a loop over a key map makes V8's property access megamorphic): `new cls()` (its field
  * initializers run), the decorated keys copied in the plain object's order, nested classes
- * built. BAIL where class-validator must decide (an unknown key under forbidUnknown) or the
- * value is not what JSON or a form gives (a Date, a File).
+ * built, `__proto__`, `constructor` and `prototype` keys dropped at every depth. BAIL where
+ * class-validator must decide (an unknown key under forbidUnknown) or the value is not what
+ * JSON or a form gives (a Date, a File).
  */
-function build(
-  plan: ClassPlan,
-  plain: Record<string, unknown>,
-  forbidUnknown: boolean,
-): object | typeof BAIL {
-  const out = new plan.cls() as Record<string, unknown>;
-  for (const key of Object.keys(plain)) {
-    if (key === '__proto__' || key === 'constructor') continue;
-    const nested = plan.nested.get(key);
-    let value: unknown;
-    if (nested !== undefined) value = buildNested(nested, plain[key], forbidUnknown);
-    else if (plan.keys.has(key)) value = copy(plain[key]);
-    else if (forbidUnknown && !skipped(out, key)) return BAIL;
-    else continue;
-    if (value === BAIL) return BAIL;
-    out[key] = value;
-  }
-  return out;
+function builderOf(root: ClassPlan): Builder {
+  const plans: ClassPlan[] = [];
+  const index = (plan: ClassPlan): number => {
+    let i = plans.indexOf(plan);
+    if (i < 0) {
+      i = plans.push(plan) - 1;
+      for (const field of plan.fields.values()) if (field !== null) index(field);
+    }
+    return i;
+  };
+  index(root);
+  const builders: Builder[] = [];
+  const nested = plans.map(
+    (_, i) =>
+      (value: unknown, forbidUnknown: boolean): unknown =>
+        buildNested(builders[i], value, forbidUnknown),
+  );
+  plans.forEach((plan) => {
+    const cases = [...plan.fields]
+      .filter(([key]) => !FORBIDDEN.includes(key))
+      .map(([key, field]) => {
+        const k = JSON.stringify(key);
+        const make =
+          field === null ? 'copy(v)' : `nested[${plans.indexOf(field)}](v, forbidUnknown)`;
+        return `case ${k}: {
+          let v = plain[${k}];
+          if (v !== null && typeof v === 'object') { v = ${make}; if (v === BAIL) return BAIL; }
+          out[${k}] = v;
+          break;
+        }`;
+      });
+    const body = `
+      const out = new Cls();
+      const keys = Object.keys(plain);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i];
+        switch (key) {
+          ${cases.join('\n')}
+          ${FORBIDDEN.map((k) => `case ${JSON.stringify(k)}:`).join(' ')} break;
+          default: if (forbidUnknown && !skipped(out, key)) return BAIL;
+        }
+      }
+      return out;`;
+    // Generated once per class at startup, from its property names (JSON-quoted).
+    const make = new Function(
+      'Cls',
+      'copy',
+      'skipped',
+      'nested',
+      'BAIL',
+      `return function build(plain, forbidUnknown) {${body}}`,
+    );
+    builders.push(make(plan.cls, copy, skipped, nested, BAIL) as Builder);
+  });
+  return builders[0];
 }
 
 /**
@@ -350,18 +399,18 @@ function skipped(instance: Record<string, unknown>, key: string): boolean {
   return (descriptor !== undefined && !descriptor.set) || instance[key] instanceof Function;
 }
 
-function buildNested(plan: ClassPlan, value: unknown, forbidUnknown: boolean): unknown {
+function buildNested(build: Builder, value: unknown, forbidUnknown: boolean): unknown {
   if (Array.isArray(value)) {
     const out: unknown[] = [];
     for (const item of value) {
-      const built = buildNested(plan, item, forbidUnknown);
+      const built = buildNested(build, item, forbidUnknown);
       if (built === BAIL) return BAIL;
       out.push(built);
     }
     return out;
   }
   if (value !== null && typeof value === 'object')
-    return isPlain(value) ? build(plan, value as Record<string, unknown>, forbidUnknown) : BAIL;
+    return isPlain(value) ? build(value as Record<string, unknown>, forbidUnknown) : BAIL;
   return value;
 }
 
@@ -381,7 +430,9 @@ function copy(value: unknown): unknown {
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(value)) {
       // class-transformer skips the keys a fresh {} holds as methods (toString, constructor...).
-      if (key === '__proto__' || Object.hasOwn(Object.prototype, key)) continue;
+      // ('prototype': clean() drops it)
+      if (key === '__proto__' || key === 'prototype' || Object.hasOwn(Object.prototype, key))
+        continue;
       const c = copy((value as Record<string, unknown>)[key]);
       if (c === BAIL) return BAIL;
       out[key] = c;
