@@ -392,6 +392,16 @@ function arrayInArray(value: unknown, inArray = false): boolean {
   return false;
 }
 
+function innerConstructor(value: unknown, inner = false): boolean {
+  if (Array.isArray(value)) return value.some((v) => innerConstructor(v, true));
+  if (value !== null && typeof value === 'object')
+    return (
+      (inner && Object.hasOwn(value, 'constructor')) ||
+      Object.values(value).some((v) => innerConstructor(v, true))
+    );
+  return false;
+}
+
 /** An instance as a comparable tree: classes, prototypes, own keys in their order, values. */
 function shape(value: unknown): unknown {
   if (Array.isArray(value)) return { array: value.map(shape) };
@@ -476,8 +486,9 @@ describe('the compiled input path decides as class-validator does', () => {
         const { instance, errors } = ref;
         if (errors.length === 0) {
           valid++;
-          // Arrays of arrays of nested instances are left to class-validator (rare, slower).
-          if (got === undefined && arrayInArray(plain)) return;
+          // Arrays of arrays of nested instances, and inner objects with a `constructor` key,
+          // are left to class-validator (rare, slower).
+          if (got === undefined && (arrayInArray(plain) || innerConstructor(plain))) return;
           expect(got).toBeDefined();
           expect(shape(got)).toEqual(shape(instance));
           expect(got).toStrictEqual(instance);

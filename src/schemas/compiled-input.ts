@@ -313,9 +313,17 @@ function nativeSchema(m: ValidationMetadata): AnySchema | undefined {
 
 const BAIL = Symbol('bail');
 
+/**
+ * An object as JSON.parse or a form makes it (class-transformer copies those as `{}` or builds
+ * the class from them). Read through `constructor` first, which V8 loads inline where
+ * getPrototypeOf is a runtime call: an own `constructor` key (dropped later) makes it fall to
+ * getPrototypeOf, which is right for a null-prototype object and refuses the rest (BAIL).
+ */
 function isPlain(value: object): boolean {
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  return (
+    (value as { constructor?: unknown }).constructor === Object ||
+    Object.getPrototypeOf(value) === null
+  );
 }
 
 type Builder = (plain: Record<string, unknown>, forbidUnknown: boolean) => object | typeof BAIL;
