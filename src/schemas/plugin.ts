@@ -29,7 +29,7 @@ export function schemas(): Plugin {
     route(route, app) {
       for (const p of route.params)
         if (p.resolve === undefined && (p.source === 'body' || p.source === 'query'))
-          p.resolve = schemaParam(p.type as Constructor, p.source);
+          p.resolve = schemaParam(p.type as Constructor, p.source, app.log);
       const options = route.meta.extras.get(SCHEMA) as SchemaOptions | undefined;
       if (options === undefined) return;
       route.claim(SCHEMA);

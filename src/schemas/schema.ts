@@ -12,6 +12,7 @@ import {
 import type { Request } from '../core/request';
 import { json, Response } from '../core/response';
 import type { SchemaOptions } from '../decorators/schema';
+import { compileInput, type InputPlan } from './compiled-input';
 
 /** The keys {@link SchemaOptions} accepts. */
 export const SCHEMA_OPTION_KEYS = [
@@ -77,13 +78,14 @@ export function schemaWrapper(
 
   const { validate } = validator();
   const { plainToInstance, instanceToPlain } = transformer();
-  const input = inputValidator(options.forbidUnknown === true);
-  const request = options.request && {
-    cls: options.request,
-    coercion: coercionOf(options.request),
-  };
-  const query = options.query && { cls: options.query, coercion: coercionOf(options.query) };
-  const params = options.params && { cls: options.params, coercion: coercionOf(options.params) };
+  const forbidUnknown = options.forbidUnknown === true;
+  const inputOf = (cls: Constructor) => ({
+    input: inputValidator(cls, forbidUnknown, app.log),
+    coercion: coercionOf(cls),
+  });
+  const request = options.request && inputOf(options.request);
+  const query = options.query && inputOf(options.query);
+  const params = options.params && inputOf(options.params);
   const bodyFromRequest = methods.some((m) => BODY_METHODS.has(m));
   const checkResponse = responseClass !== undefined && hasValidators(responseClass);
 
@@ -113,26 +115,17 @@ export function schemaWrapper(
 
   return (call) => async (req) => {
     if (params)
-      req.validParams = await input(
-        params.cls,
+      req.validParams = await params.input(
         coerce(clean({ ...req.params }), params.coercion),
         'path',
       );
     if (query)
-      req.validQuery = await input(
-        query.cls,
-        coerce(fields(req.query), query.coercion),
-        'query string',
-      );
+      req.validQuery = await query.input(coerce(fields(req.query), query.coercion), 'query string');
     if (request) {
       if (bodyFromRequest && BODY_METHODS.has(req.method)) {
-        req.data = await input(request.cls, await readBody(req, request.coercion), 'body');
+        req.data = await request.input(await readBody(req, request.coercion), 'body');
       } else {
-        req.data = await input(
-          request.cls,
-          coerce(fields(req.query), request.coercion),
-          'query string',
-        );
+        req.data = await request.input(coerce(fields(req.query), request.coercion), 'query string');
       }
     }
     const result = await call(req);
@@ -162,10 +155,17 @@ export function schemaWrapper(
   };
 }
 
-/** Converts a plain object to an instance of a class and validates it: a 422 listing every failing field. */
+/**
+ * Converts a plain object to an instance of a class and validates it: a 422 listing every
+ * failing field. A class `compileInput` compiled is checked by its ajv function; class-validator
+ * runs only for the others and for what that function does not accept (so a 422 is always
+ * class-validator's own).
+ */
 function inputValidator(
+  cls: Constructor,
   forbidUnknown: boolean,
-): (cls: Constructor, plain: Record<string, unknown>, where: string) => Promise<object> {
+  log: Logger,
+): (plain: Record<string, unknown>, where: string) => object | Promise<object> {
   const { validate } = validator();
   const { plainToInstance } = transformer();
   const validatorOptions: ValidatorOptions = {
@@ -174,8 +174,8 @@ function inputValidator(
     forbidUnknownValues: true,
     validationError: { target: false, value: false },
   };
-  return async (cls, plain, where) => {
-    const instance = plainToInstance(cls, plain) as object;
+  const slow = async (plain: Record<string, unknown>, where: string) => {
+    const instance = plainToInstance(cls, clean(plain)) as object;
     const errors = await validate(instance, validatorOptions);
     if (errors.length > 0) {
       throw new HTTPUnprocessableEntity(`The ${where} did not validate`, {
@@ -184,6 +184,21 @@ function inputValidator(
     }
     return instance;
   };
+  const plan = compileInput(cls);
+  logPlan(log, cls, plan);
+  const fast = plan.compiled;
+  if (fast === undefined) return slow;
+  return (plain, where) => fast(plain, forbidUnknown) ?? slow(plain, where);
+}
+
+const logged = new WeakSet<Constructor>();
+
+/** Once per class, at DEBUG: which path validates it, and why not the compiled one. */
+function logPlan(log: Logger, cls: Constructor, plan: InputPlan): void {
+  if (logged.has(cls)) return;
+  logged.add(cls);
+  if (plan.compiled) log.debug(`@Schema input ${cls.name}: compiled (ajv)`);
+  else log.debug(`@Schema input ${cls.name}: class-validator (${plan.reason})`);
 }
 
 /**
@@ -193,12 +208,13 @@ function inputValidator(
 export function schemaParam(
   cls: Constructor,
   source: 'body' | 'query',
+  log: Logger,
 ): (req: Request) => Promise<object> {
-  const input = inputValidator(false);
+  const input = inputValidator(cls, false, log);
   const coercion = coercionOf(cls);
   if (source === 'query')
-    return (req) => input(cls, coerce(fields(req.query), coercion), 'query string');
-  return async (req) => input(cls, await readBody(req, coercion), 'body');
+    return async (req) => input(coerce(fields(req.query), coercion), 'query string');
+  return async (req) => input(await readBody(req, coercion), 'body');
 }
 
 /** The body as a plain object: JSON as sent (never coerced), forms converted like the query. */
@@ -211,7 +227,8 @@ async function readBody(req: Request, coercion: Coercion): Promise<Record<string
         extensions: { errors: [{ path: '', messages: ['The body must be a JSON object.'] }] },
       });
     }
-    return clean(body as Record<string, unknown>);
+    // not clean()ed here: the compiled path skips those keys, class-validator's cleans first
+    return body as Record<string, unknown>;
   }
   if (type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data') {
     return coerce(fields(await req.form()), coercion);
@@ -331,11 +348,16 @@ export function serialize<T>(
 export function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
   const out: FieldError[] = [];
   for (const e of errors) {
-    const path = /^\d+$/.test(e.property)
-      ? `${prefix}[${e.property}]`
-      : prefix
-        ? `${prefix}.${e.property}`
-        : e.property;
+    // forbidUnknownValues' error about a nested value that is no instance names no property:
+    // it is about the value at the prefix itself.
+    const path =
+      e.property === undefined
+        ? prefix
+        : /^\d+$/.test(e.property)
+          ? `${prefix}[${e.property}]`
+          : prefix
+            ? `${prefix}.${e.property}`
+            : e.property;
     if (e.constraints) out.push({ path, messages: [...new Set(Object.values(e.constraints))] });
     if (e.children && e.children.length > 0) out.push(...flatten(e.children, path));
   }
