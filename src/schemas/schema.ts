@@ -12,6 +12,7 @@ import {
 import type { Request } from '../core/request';
 import { json, Response } from '../core/response';
 import type { SchemaOptions } from '../decorators/schema';
+import { exposer } from './response-serializer';
 
 /** The keys {@link SchemaOptions} accepts. */
 export const SCHEMA_OPTION_KEYS = [
@@ -76,7 +77,7 @@ export function schemaWrapper(
   const status = options.status ?? 200;
 
   const { validate } = validator();
-  const { plainToInstance, instanceToPlain } = transformer();
+  const { plainToInstance } = transformer();
   const input = inputValidator(options.forbidUnknown === true);
   const request = options.request && {
     cls: options.request,
@@ -87,10 +88,12 @@ export function schemaWrapper(
   const bodyFromRequest = methods.some((m) => BODY_METHODS.has(m));
   const checkResponse = responseClass !== undefined && hasValidators(responseClass);
 
+  // instanceToPlain(plainToInstance(...)), compiled where exact (response-serializer.ts).
+  const expose = responseClass && exposer(responseClass);
   const output = async (value: unknown): Promise<unknown> => {
-    const cls = responseClass as Constructor;
-    const instance = plainToInstance(cls, value, { excludeExtraneousValues: true });
     if (checkResponse) {
+      const cls = responseClass as Constructor;
+      const instance = plainToInstance(cls, value, { excludeExtraneousValues: true });
       const items = (Array.isArray(instance) ? instance : [instance]) as object[];
       const errors = (
         await Promise.all(
@@ -108,7 +111,7 @@ export function schemaWrapper(
         throw new HTTPInternalServerError(detail);
       }
     }
-    return instanceToPlain(instance);
+    return (expose as (value: unknown) => unknown)(value);
   };
 
   return (call) => async (req) => {
@@ -317,12 +320,13 @@ export function serialize<T>(
   cls: new (...args: any[]) => T,
   value: unknown,
 ): Record<string, unknown> {
-  const { instanceToPlain, plainToInstance } = transformer();
-  return instanceToPlain(plainToInstance(cls, value, { excludeExtraneousValues: true })) as Record<
-    string,
-    unknown
-  >;
+  let expose = exposers.get(cls);
+  if (!expose) exposers.set(cls, (expose = exposer(cls)));
+  return expose(value) as Record<string, unknown>;
 }
+
+/** serialize()'s compiled walks, one per class, made on first use. */
+const exposers = new WeakMap<Function, (value: unknown) => unknown>();
 
 /**
  * class-validator's error tree as a flat list with readable paths (`items[0].name`), each
