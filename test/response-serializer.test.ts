@@ -279,6 +279,15 @@ function shape(x: unknown): string {
   return `${kind}{${keys.join(', ')}}`;
 }
 
+/** The JSON of what a function gave, or the error it threw (in it or in JSON.stringify). */
+function jsonOf(run: () => unknown): string {
+  try {
+    return String(JSON.stringify(run()));
+  } catch (e) {
+    return `throws ${(e as Error).name}: ${(e as Error).message}`;
+  }
+}
+
 /** What a function gave, comparable: the value (see shape()), its JSON; or the error. */
 function outcome(run: () => unknown): string {
   let out: unknown;
@@ -312,10 +321,12 @@ test('the sample, test and own response classes compile; the others say why they
 test.each([...COMPILED, ...KEPT.map(([cls]) => cls)].map((cls) => [cls.name, cls]))(
   '%s: the same object and JSON as class-transformer, for any value',
   (_name, cls) => {
-    const compiled = exposer(cls as Constructor);
+    const compiled = exposer(cls as Constructor, false);
+    const forJSON = exposer(cls as Constructor, true);
     fc.assert(
       fc.property(value, (v) => {
         expect(outcome(() => compiled(v))).toBe(outcome(() => reference(cls as Constructor, v)));
+        expect(jsonOf(() => forJSON(v))).toBe(jsonOf(() => reference(cls as Constructor, v)));
       }),
       { numRuns: 1500 },
     );
@@ -339,11 +350,14 @@ test('known values: renames, shadowed and inherited fields, holes, dates, scalar
       { id: 1, status: undefined, people: holey([{ full_name: 'P' }]), meta: { x: [1, { y: 2 }] } },
     ],
     [Scalars, { s: 5, n: '7', flag: 0, at: 0, ns: ['1', 'x', null] }],
+    [Scalars, { at: 'not a date', ns: [new Date(8.64e15), new Date(-8.64e15)] }],
+    [ProjectView, { created_at: new Date(Number.NaN), members: [{ name: new Date(8.64e15) }] }],
     [Indexed, { 0: 'zero', single: [{ label: 'a' }, 'b'] }],
     [Tree, { name: 'r', children: [{ name: 'c', children: [], tag: { label: 't', x: 1 } }] }],
   ];
   for (const [cls, v] of cases) {
-    expect(outcome(() => exposer(cls)(v))).toBe(outcome(() => reference(cls, v)));
+    expect(outcome(() => exposer(cls, false)(v))).toBe(outcome(() => reference(cls, v)));
+    expect(jsonOf(() => exposer(cls, true)(v))).toBe(jsonOf(() => reference(cls, v)));
     expect(outcome(() => serialize(cls, v))).toBe(outcome(() => reference(cls, v)));
   }
   expect(JSON.stringify(serialize(Shadow, { title: 'T', label: 'L' }))).toBe('{}');

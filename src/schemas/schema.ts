@@ -89,7 +89,7 @@ export function schemaWrapper(
   const checkResponse = responseClass !== undefined && hasValidators(responseClass);
 
   // instanceToPlain(plainToInstance(...)), compiled where exact (response-serializer.ts).
-  const expose = responseClass && exposer(responseClass);
+  const expose = responseClass && exposer(responseClass, true);
   const output = async (value: unknown): Promise<unknown> => {
     if (checkResponse) {
       const cls = responseClass as Constructor;
@@ -321,7 +321,7 @@ export function serialize<T>(
   value: unknown,
 ): Record<string, unknown> {
   let expose = exposers.get(cls);
-  if (!expose) exposers.set(cls, (expose = exposer(cls)));
+  if (!expose) exposers.set(cls, (expose = exposer(cls, false)));
   return expose(value) as Record<string, unknown>;
 }
 
