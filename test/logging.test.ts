@@ -475,6 +475,35 @@ describe("the default logger's redaction", () => {
   }, 90_000);
 });
 
+test('the default logger loses no line at exit, and keeps lines in the order they were logged', async () => {
+  const N = 300;
+  const stdout = await withDefaultLogger(async (base) => {
+    for (let i = 0; i < N; i++) expect((await fetch(`${base}/nowhere/${i}`)).status).toBe(404);
+    const res = await fetch(`${base}/leak`, { headers: { 'x-request-id': 'last-one' } });
+    expect(res.status).toBe(200);
+    // Exits at once: the 1 s flush has not come, what is left is written at exit.
+    expect((await fetch(`${base}/exit`)).status).toBe(200);
+  });
+  const lines = stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as LogRecord);
+  expect(lines.filter((l) => l.msg === 'request').map((l) => l.path)).toEqual([
+    ...Array.from({ length: N }, (_, i) => `/nowhere/${i}`),
+    '/leak',
+    '/exit',
+  ]);
+  // The handler's lines, then its access line: all of them through one batch.
+  expect(lines.slice(-7, -1).map((l) => [l.reqId, l.msg])).toEqual([
+    ['last-one', 'as headers'],
+    ['last-one', 'as req.headers'],
+    ['last-one', 'as session'],
+    ['last-one', 'nested'],
+    ['last-one', 'as password'],
+    ['last-one', 'request'],
+  ]);
+}, 90_000);
+
 describe('answers node gives before the app (400, 431, 408)', () => {
   const refused = (records: LogRecord[]) => records.filter((r) => r.msg === 'request refused');
 
