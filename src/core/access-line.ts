@@ -116,8 +116,9 @@ function hundredths(ms: number): string {
 
 /** What quote() puts between the quotes. */
 function inner(s: string): string {
-  if (s.length > 100 || NODE_MAJOR >= 25) return JSON.stringify(s).slice(1, -1);
-  for (let i = 0; i < s.length; i++) {
+  const n = s.length;
+  if (n > 100 || NODE_MAJOR >= 25) return JSON.stringify(s).slice(1, -1);
+  for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c < 32 || c === 34 || c === 92) return quote(s).slice(1, -1);
   }
@@ -228,7 +229,18 @@ export class AccessLine {
    * field of `app.logFields` that only pino can write): the caller then logs it through pino.
    * The caller has checked the level.
    */
-  write(quiet: boolean, line: AccessFields, fields: Record<string, unknown> | null): boolean {
+  write(
+    quiet: boolean,
+    reqId: string,
+    method: string | undefined,
+    path: string,
+    status: number,
+    bytes: number | undefined,
+    ms: number,
+    remote: string | undefined,
+    aborted: true | undefined,
+    fields: Record<string, unknown> | null,
+  ): boolean {
     if (asJsonChannel.hasSubscribers) return false;
     // Few pieces, the quotes inside the constant ones: the batch the line joins is flattened
     // once, and each piece is a node to visit then.
@@ -236,17 +248,15 @@ export class AccessLine {
       (quiet ? this.debug : this.info) +
       epochMs(Date.now()) +
       this.bindingsId +
-      inner(line.reqId) +
-      (line.method === undefined
-        ? '","path":"'
-        : '","method":"' + inner(line.method) + '","path":"') +
-      inner(line.path) +
+      inner(reqId) +
+      (method === undefined ? '","path":"' : '","method":"' + inner(method) + '","path":"') +
+      inner(path) +
       '","status":' +
-      num(line.status) +
-      (line.bytes === undefined ? ',"ms":' : ',"bytes":' + num(line.bytes) + ',"ms":') +
-      hundredths(line.ms) +
-      (line.remote === undefined ? '' : ',"remote":"' + inner(line.remote) + '"') +
-      (line.aborted === undefined ? '' : ',"aborted":true');
+      num(status) +
+      (bytes === undefined ? ',"ms":' : ',"bytes":' + num(bytes) + ',"ms":') +
+      hundredths(ms) +
+      (remote === undefined ? '' : ',"remote":"' + inner(remote) + '"') +
+      (aborted === undefined ? '' : ',"aborted":true');
     if (fields !== null) {
       const more = this.fields(fields);
       if (more === null) return false;

@@ -162,18 +162,15 @@ function writeAccess(
   // What pino's level methods do (they are no-ops below the level), for the line written here.
   if (fast !== null && !fast.enabled(quiet)) return;
   const length = res.getHeader('content-length');
-  const line: AccessFields = {
-    reqId: req.id,
-    method: req.method,
-    path: req.path,
-    status: res.statusCode,
-    bytes: length === undefined ? lengthOf(res) : Number(length),
-    ms: Math.round(Number(process.hrtime.bigint() - start) / 1e4) / 100,
-    remote,
-    aborted: res.writableFinished ? undefined : true,
-  };
+  const bytes = length === undefined ? lengthOf(res) : Number(length);
+  const ms = Math.round(Number(process.hrtime.bigint() - start) / 1e4) / 100;
+  const aborted = res.writableFinished ? undefined : true;
   const fields = req.app.fieldsOf(req);
-  if (fast !== null && fast.write(quiet, line, fields)) return;
+  // As values, not an object: its loads were half the cost of the line.
+  const { id, method, path } = req;
+  const status = res.statusCode;
+  if (fast?.write(quiet, id, method, path, status, bytes, ms, remote, aborted, fields)) return;
+  const line: AccessFields = { reqId: id, method, path, status, bytes, ms, remote, aborted };
   const obj = fields === null ? line : Object.assign(line, fields);
   if (quiet) log.debug(obj, 'request');
   else log.info(obj, 'request');
