@@ -119,6 +119,9 @@ function inner(s: string): string {
   return ESCAPED.test(s) ? quote(s).slice(1, -1) : s;
 }
 
+/** `s` as one flat string, not a tree of the strings it was joined from (parsing makes one). */
+const flat = (s: string): string => JSON.parse(JSON.stringify(s)) as string;
+
 // A logger at level silent: its info() is pino's no-op, what a disabled level's method is.
 let silent: Logger | undefined;
 
@@ -156,6 +159,15 @@ export class AccessLine {
     private readonly errorKey: string,
     private readonly stringifiers: Record<string, unknown>,
   ) {}
+
+  // The pieces of the last line that the next one most likely repeats (same method, status and
+  // client), each one flat string: the batch is flattened once, at a cost a piece.
+  private method: string | undefined = '';
+  private methodPiece = '';
+  private status = -1;
+  private statusPiece = '';
+  private remote: string | undefined = '';
+  private remotePiece = '';
 
   /** The fast writer of `log`'s access lines, or null when only pino can write them. */
   static of(logger: Logger): AccessLine | null {
@@ -238,18 +250,32 @@ export class AccessLine {
     if (asJsonChannel.hasSubscribers) return false;
     // Few pieces, the quotes inside the constant ones: the batch the line joins is flattened
     // once, and each piece is a node to visit then.
+    if (method !== this.method) {
+      this.method = method;
+      this.methodPiece = flat(
+        method === undefined ? '","path":"' : `","method":"${inner(method)}","path":"`,
+      );
+    }
+    if (status !== this.status) {
+      this.status = status;
+      this.statusPiece = flat(`","status":${num(status)},"bytes":`);
+    }
+    if (remote !== this.remote) {
+      this.remote = remote;
+      this.remotePiece = remote === undefined ? '' : flat(`,"remote":"${inner(remote)}"`);
+    }
     let s =
       (quiet ? this.debug : this.info) +
       epochMs(Date.now()) +
       this.bindingsId +
       inner(reqId) +
-      (method === undefined ? '","path":"' : '","method":"' + inner(method) + '","path":"') +
+      this.methodPiece +
       inner(path) +
-      '","status":' +
-      num(status) +
-      (bytes === undefined ? ',"ms":' : ',"bytes":' + num(bytes) + ',"ms":') +
+      (bytes === undefined
+        ? '","status":' + num(status) + ',"ms":'
+        : this.statusPiece + num(bytes) + ',"ms":') +
       hundredths(ms) +
-      (remote === undefined ? '' : ',"remote":"' + inner(remote) + '"') +
+      this.remotePiece +
       (aborted === undefined ? '' : ',"aborted":true');
     if (fields !== null) {
       const more = this.fields(fields);
