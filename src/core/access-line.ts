@@ -128,8 +128,8 @@ let silent: Logger | undefined;
 type PinoInternals = Record<symbol, unknown> & Logger;
 
 /**
- * The access line of a pino logger written as pino writes it, byte for byte, at a tenth of the
- * cost: pino's `info()` spent ~21k instructions a line (its generic walk over the object, a
+ * The access line of a pino logger written as pino writes it, byte for byte, for a fraction of
+ * the cost: pino's `info()` spent ~21k instructions a line (its generic walk over the object, a
  * lookup of a serializer and a redaction stringifier for each key, symbol loads through the
  * child's prototype chain) where the line's keys and their types are known in advance. What
  * never changes (the level, the logger's bindings with pid and hostname, the message) is
@@ -145,7 +145,7 @@ type PinoInternals = Record<symbol, unknown> & Logger;
 export class AccessLine {
   private constructor(
     private readonly log: PinoInternals,
-    /** Read once: a load through the child's prototype chain costs more than the rest of a line. */
+    /** Read once, not through the child's prototype chain at every line. */
     private readonly stream: { write(s: string): unknown },
     private readonly disabled: unknown,
     /** `{"level":30,"time":`: the level as the logger's level formatter writes it. */
