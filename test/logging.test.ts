@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
 import {
   Controller,
   createApp,
@@ -10,6 +12,7 @@ import {
   HTTPNotFound,
   Response,
   type Application,
+  type Plugin,
   type Request,
 } from '../src';
 import { testClient, type TestClient } from '../src/testing';
@@ -472,6 +475,35 @@ describe("the default logger's redaction", () => {
   }, 90_000);
 });
 
+test('the default logger loses no line at exit, and keeps lines in the order they were logged', async () => {
+  const N = 300;
+  const stdout = await withDefaultLogger(async (base) => {
+    for (let i = 0; i < N; i++) expect((await fetch(`${base}/nowhere/${i}`)).status).toBe(404);
+    const res = await fetch(`${base}/leak`, { headers: { 'x-request-id': 'last-one' } });
+    expect(res.status).toBe(200);
+    // Exits at once: the 1 s flush has not come, what is left is written at exit.
+    expect((await fetch(`${base}/exit`)).status).toBe(200);
+  });
+  const lines = stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as LogRecord);
+  expect(lines.filter((l) => l.msg === 'request').map((l) => l.path)).toEqual([
+    ...Array.from({ length: N }, (_, i) => `/nowhere/${i}`),
+    '/leak',
+    '/exit',
+  ]);
+  // The handler's lines, then its access line: all of them through one batch.
+  expect(lines.slice(-7, -1).map((l) => [l.reqId, l.msg])).toEqual([
+    ['last-one', 'as headers'],
+    ['last-one', 'as req.headers'],
+    ['last-one', 'as session'],
+    ['last-one', 'nested'],
+    ['last-one', 'as password'],
+    ['last-one', 'request'],
+  ]);
+}, 90_000);
+
 describe('answers node gives before the app (400, 431, 408)', () => {
   const refused = (records: LogRecord[]) => records.filter((r) => r.msg === 'request refused');
 
@@ -547,5 +579,199 @@ describe('answers node gives before the app (400, 431, 408)', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('access lines as pino writes them', () => {
+  /** A pino logger whose lines are kept as written, unparsed. */
+  function rawLogger(options: pino.LoggerOptions = {}): { logger: Logger; lines: string[] } {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(line);
+        callback();
+      },
+    });
+    return { logger: pino({ level: 'debug', ...options }, stream), lines };
+  }
+
+  const FIELDS = {
+    traceId: 'abc123',
+    quoted: 'say "hi" \\ bye',
+    control: 'a\nb\tc\u0001d\u007f',
+    multibyte: 'café 日本 😀',
+    long: 'x'.repeat(101) + '"',
+    count: 7,
+    ratio: 0.25,
+    infinite: Infinity,
+    flag: false,
+    missing: undefined,
+  };
+
+  const probe: Plugin = {
+    name: 'probe',
+    setup(app) {
+      app.addRoute({
+        methods: ['GET'],
+        pattern: '/probe',
+        origin: 'test',
+        handler: () => ({ ok: true }),
+        quiet: true,
+      });
+    },
+  };
+
+  async function serve(
+    logger: Logger,
+    fields: (req: Request) => Record<string, unknown> | undefined,
+    use: (port: number, client: TestClient) => Promise<void>,
+  ): Promise<void> {
+    const app = createApp({ controllers: [LogController], plugins: [probe], logger });
+    app.logFields(fields);
+    const client = await testClient(app);
+    try {
+      await use(Number(new URL(client.url('/')).port), client);
+    } finally {
+      await client.close();
+    }
+  }
+
+  test('every field, in the order and escaping of pino itself, for any path and logFields value', async () => {
+    const { logger, lines } = rawLogger();
+    const { logger: reference, lines: expected } = rawLogger();
+    // node refuses a request target with a byte outside printable ASCII (400): characters
+    // beyond come percent-encoded (as fetch sends them), and into a line through logFields.
+    const paths = [
+      '/caf%C3%A9',
+      '/%E6%97%A5%E6%9C%AC',
+      '/%F0%9F%98%80',
+      '/a"b',
+      '/back\\slash',
+      '/%00%0a',
+      '/' + 'p'.repeat(120) + '"',
+    ];
+    await serve(
+      logger,
+      (req) => (req.path === '/hello' ? { ...FIELDS, asObject: { nested: [1] } } : FIELDS),
+      async (port, client) => {
+        for (const path of paths) {
+          const res = await rawRequest(
+            port,
+            `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+          );
+          expect(res.status).toBe(404);
+        }
+        expect((await client.get('/hello')).status).toBe(200);
+        expect((await client.get('/probe')).status).toBe(200);
+      },
+    );
+    await waitFor(
+      () => lines.filter((l) => l.includes('"msg":"request"')).length === paths.length + 2,
+      3000,
+      'the access lines',
+    );
+    const access = lines.filter((l) => l.includes('"msg":"request"'));
+    const records = access.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.map((r) => r.path)).toEqual([...paths, '/hello', '/probe']);
+    for (const r of records) {
+      expect(Object.keys(r)).toEqual([
+        'level',
+        'time',
+        'pid',
+        'hostname',
+        'reqId',
+        'method',
+        'path',
+        'status',
+        'bytes',
+        'ms',
+        'remote',
+        ...Object.keys(FIELDS).filter((k) => k !== 'missing'),
+        ...(r.path === '/hello' ? ['asObject'] : []),
+        'msg',
+      ]);
+      expect(r).toMatchObject({
+        level: r.path === '/probe' ? 20 : 30,
+        pid: process.pid,
+        method: 'GET',
+        remote: '127.0.0.1',
+        ...Object.fromEntries(Object.entries(FIELDS).filter(([k]) => k !== 'missing')),
+        infinite: null,
+        msg: 'request',
+      });
+      expect(typeof r.reqId).toBe('string');
+      expect(r.bytes).toBeGreaterThan(0);
+    }
+    // Byte for byte what pino writes for the same values (bar the time).
+    for (const r of records) {
+      const { level, time, pid, hostname, msg, ...rest } = r;
+      void [time, pid, hostname, msg];
+      if (level === 20) reference.debug(rest, 'request');
+      else reference.info(rest, 'request');
+    }
+    const untimed = (l: string) => l.replace(/,"time":\d+,/, ',');
+    expect(access.map(untimed)).toEqual(expected.map(untimed));
+  });
+
+  test("a logFields key that is one of the line's own replaces it, as Object.assign did", async () => {
+    const { logger, lines } = rawLogger();
+    await serve(
+      logger,
+      () => ({ path: '/replaced', 7: 'seven', extra: 1 }),
+      async (_port, client) => {
+        expect((await client.get('/hello')).status).toBe(200);
+      },
+    );
+    await waitFor(() => lines.some((l) => l.includes('"msg":"request"')), 3000, 'the access line');
+    const line = lines.find((l) => l.includes('"msg":"request"'))!;
+    // JavaScript enumerates an integer-like key first: Object.assign puts it there, so pino does.
+    expect(line).toMatch(
+      /"hostname":"[^"]*","7":"seven","reqId":"[^"]+","method":"GET","path":"\/replaced","status":200,.*"remote":"127.0.0.1","extra":1,"msg":"request"}$/,
+    );
+  });
+
+  test('a logger configured otherwise gets its lines its own way: mixin, message key, time, bindings, level', async () => {
+    const { logger, lines } = rawLogger({
+      level: 'info',
+      mixin: () => ({ mixed: true }),
+      messageKey: 'message',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      base: { service: 'svc' },
+    });
+    const { logger: plain, lines: plainLines } = rawLogger({ level: 'warn', msgPrefix: '[app] ' });
+    const child = plain.child({ shard: 3 });
+    for (const [log] of [[logger], [child]] as const) {
+      await serve(
+        log,
+        () => undefined,
+        async (_port, client) => {
+          expect((await client.get('/hello')).status).toBe(200);
+          expect((await client.get('/probe')).status).toBe(200);
+        },
+      );
+    }
+    await waitFor(() => lines.some((l) => l.includes('"request"')), 3000, 'the access line');
+    const r = JSON.parse(lines.find((l) => l.includes('"request"'))!) as Record<string, unknown>;
+    expect(r).toMatchObject({ mixed: true, message: 'request', service: 'svc', path: '/hello' });
+    expect(typeof r.time).toBe('string');
+    expect(r.pid).toBeUndefined();
+    expect(lines.filter((l) => l.includes('"request"'))).toHaveLength(1); // the probe's at debug: not written
+    // Below the logger's level: no access line at all.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(plainLines.filter((l) => l.includes('request'))).toEqual([]);
+    child.level = 'info';
+    await serve(
+      child,
+      () => undefined,
+      async (_port, client) => {
+        expect((await client.get('/hello')).status).toBe(200);
+      },
+    );
+    await waitFor(() => plainLines.some((l) => l.includes('request"')), 3000, 'the access line');
+    expect(JSON.parse(plainLines.find((l) => l.includes('request"'))!)).toMatchObject({
+      shard: 3,
+      msg: '[app] request',
+      path: '/hello',
+    });
   });
 });

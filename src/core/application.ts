@@ -10,7 +10,7 @@ import { Connections } from './connections';
 import { clientErrorListener } from './client-errors';
 import { avoidPretenuringCliff } from './pretenuring';
 import type { Logger } from 'pino';
-import { accessLogger, createLogger, logAccess, RequestIds } from './logging';
+import { accessLogger, createLogger, logAccess, RequestIds, type AccessLog } from './logging';
 import { debugPage, routeTable } from './debug';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import {
@@ -229,7 +229,7 @@ export class Application {
   readonly maxBodySize: number;
   /** `settings.ACCESS_LOG`: one info line per request. */
   readonly accessLog: boolean;
-  private readonly accessLogger: Logger | null;
+  private readonly accessLogger: AccessLog | null;
   /** `settings.TRUST_PROXY`, compiled; null when no proxy is trusted. */
   readonly trustProxy: TrustProxy | null;
   /** The node server once `listen()` has run. */
@@ -576,7 +576,7 @@ export class Application {
     const server = createServer(this.serverOptions, this.handle);
     server.maxHeadersCount = this.maxHeadersCount;
     server.on('checkContinue', this.handleContinue);
-    server.on('clientError', clientErrorListener(this.accessLogger));
+    server.on('clientError', clientErrorListener(this.accessLogger?.log ?? null));
     if (this.upgrades) server.on('upgrade', this.handleUpgrade);
     for (const plugin of this.plugins) plugin.server?.(server, this);
     this.connections.track(server);

@@ -20,6 +20,13 @@ class LeakyController {
     req.log.info({ password: 'password-value-2', email: 'demo@example.com' }, 'as password');
     return { ok: true };
   }
+
+  /** Exits as soon as its response is out: what is still in the logger's buffers then. */
+  @Get('/exit')
+  exit() {
+    setTimeout(() => process.exit(0), 20);
+    return { bye: true };
+  }
 }
 
 const app = createApp({ controllers: [LeakyController], settings: { LOG_LEVEL: 'info' } });
