@@ -1,3 +1,7 @@
+// Node's global `Buffer` is an accessor on globalThis: optimized code reads it through the
+// global load IC and a getter call on every use (about 150 instructions a message in
+// toBuffer()). The module's own binding is a plain property load.
+import { Buffer } from 'node:buffer';
 import type { WebSocket as WsSocket, RawData } from 'ws';
 import type { Request } from '../core/request';
 
