@@ -307,6 +307,18 @@ describe('WebSockets on one app', () => {
       expect(await ws.nextJson(5000)).toEqual(sent);
       expect((await ws.closed).code).toBe(1000);
     });
+    test('more messages than the queue holds before reading (it pauses the socket, then compacts as it is read) all arrive, in order', async () => {
+      // 3,000 is well over the 1,024 a connection queues before it stops reading the socket:
+      // the queue is read 1,023 deep without ever emptying, and must drop its read slots intact.
+      const ws = await client.ws('/ws/late');
+      const sent: string[] = [];
+      for (let i = 0; i < 3000; i++) sent.push(`m${i}`);
+      for (const m of sent) void ws.send(m);
+      await ws.send('end');
+      await ws.nextJson<{ readingAt: number }>(5000);
+      expect(await ws.nextJson(10_000)).toEqual(sent);
+      expect((await ws.closed).code).toBe(1000);
+    });
   });
 
   describe('routes', () => {
