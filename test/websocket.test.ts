@@ -125,6 +125,12 @@ class SocketsController {
     for await (const msg of ws) await ws.send(msg.isBinary ? msg.data : msg.text);
   }
 
+  /** A relay: each message sent back as it came (ws.send of the message itself). */
+  @WebSocket('/relay')
+  async relay(ws: WebSocketConnection) {
+    for await (const msg of ws) await ws.send(msg);
+  }
+
   @WebSocket('/json')
   async json(ws: WebSocketConnection) {
     for await (const msg of ws) await ws.sendJson({ got: msg.json(), binary: msg.isBinary });
@@ -268,6 +274,23 @@ describe('WebSockets on one app', () => {
       const back = await ws.next();
       expect(Buffer.isBuffer(back)).toBe(true);
       expect((back as Buffer).equals(bytes)).toBe(true);
+      await ws.send('');
+      expect(await ws.next()).toBe('');
+      expect(await ws.close()).toEqual({ code: 1000, reason: '' });
+    });
+
+    test('ws.send(msg) relays a message as it came: text as text (multibyte too), binary as binary', async () => {
+      const ws = await client.ws('/ws/relay');
+      await ws.send('héllo, 日本 🎉');
+      expect(await ws.next()).toBe('héllo, 日本 🎉');
+      const bytes = randomBytes(3000);
+      await ws.send(bytes);
+      const back = await ws.next();
+      expect(Buffer.isBuffer(back)).toBe(true);
+      expect((back as Buffer).equals(bytes)).toBe(true);
+      // Bytes that are valid UTF-8 still come back binary, and text that looks binary as text.
+      await ws.send(Buffer.from('plain'));
+      expect(Buffer.isBuffer(await ws.next())).toBe(true);
       await ws.send('');
       expect(await ws.next()).toBe('');
       expect(await ws.close()).toEqual({ code: 1000, reason: '' });

@@ -139,7 +139,7 @@ class LiveController {
 
   @WebSocket('/echo', { name: 'echo' })
   async echo(ws: WebSocketConnection) {
-    for await (const msg of ws) await ws.send(msg.isBinary ? msg.data : msg.text);
+    for await (const msg of ws) await ws.send(msg);
   }
 
   /** Every connection here gets every message published on /ws/pub, unchanged. */

@@ -74,7 +74,7 @@ function utf8(text: string): Buffer {
  * @example
  * @WebSocket('/echo')
  * async echo(ws: WebSocketConnection) {
- *   for await (const msg of ws) await ws.send(msg.isBinary ? msg.data : msg.text);
+ *   for await (const msg of ws) await ws.send(msg);
  * }
  */
 export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
@@ -135,12 +135,20 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
    * Sends text (a string) or binary (bytes). Resolves once the data is handed to the socket and
    * the socket's buffer is below its high-water mark, so a loop of sends to a slow peer slows
    * down instead of growing the server's memory. On a closed socket it does nothing.
+   *
+   * A received {@link WebSocketMessage} is sent as it came, text or binary, from its bytes:
+   * relaying one this way (an echo, a proxy) skips decoding its text and encoding it again.
+   *
+   * @example
+   * for await (const msg of ws) await ws.send(msg);
    */
-  send(data: string | Buffer | Uint8Array): Promise<void> {
+  send(data: string | Buffer | Uint8Array | WebSocketMessage): Promise<void> {
     const ws = this.ws;
     if (ws.readyState !== 1) return DONE;
     // No callback: ws reports write errors by closing the socket, which `closed` tells.
     if (typeof data === 'string') ws.send(utf8(data), TEXT);
+    // A text frame's bytes are valid UTF-8: ws closed the socket (1007) on any that were not.
+    else if (data instanceof WebSocketMessage) ws.send(data.data, data.isBinary ? BINARY : TEXT);
     else ws.send(data, BINARY);
     if (ws.bufferedAmount <= SEND_HIGH_WATER) return DONE;
     return new Promise((resolve) => {
