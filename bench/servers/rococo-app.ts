@@ -90,6 +90,48 @@ class MainController {
   }
 }
 
+// rococo's dist/ reads the root's copy of class-transformer (see dto.ts): the response classes'
+// @Expose and @Type go to that copy's store.
+const { Expose, Type } =
+  require('../../node_modules/class-transformer') as typeof import('class-transformer');
+
+/** A project's owner as GET /projects-out shows it. */
+class OwnerOut {
+  @Expose() id!: number;
+  @Expose() name!: string;
+}
+
+/** A project as GET /projects-out shows it: a nested owner, a date, and no password hash. */
+class ProjectOut {
+  @Expose() id!: number;
+  @Expose() name!: string;
+  @Expose() slug!: string;
+  @Expose() description!: string;
+  @Expose() @Type(() => OwnerOut) owner!: OwnerOut;
+  @Expose() created_at!: Date;
+}
+
+/** 20 rows as a database gives them: more columns than the API shows. */
+const PROJECT_ROWS = Array.from({ length: 20 }, (_, i) => ({
+  id: i + 1,
+  name: `Project ${i + 1}`,
+  slug: `project-${i + 1}`,
+  description: 'A project of the benchmark, with a description of a few words.',
+  password_hash: '$2b$12$0123456789012345678901234567890123456789012345678901',
+  owner: { id: 100 + i, name: `Owner ${i}`, email: `owner${i}@example.com` },
+  created_at: new Date(Date.UTC(2024, 0, 1 + i)),
+}));
+
+/** For `npm run bench:callgrind -- --path /projects-out`: what @Schema({ response }) costs. */
+@Controller()
+class OutputController {
+  @Get('/projects-out', { name: 'projects-out' })
+  @Schema({ response: [ProjectOut] })
+  projects() {
+    return PROJECT_ROWS;
+  }
+}
+
 /** The WebSocket scenarios: an echo, and a fan-out through the Hub (see ws-load.js). */
 @Controller('/ws', { name: 'ws' })
 class LiveController {
@@ -182,6 +224,7 @@ export default createApp({
     MainController,
     process.env.TYPED_PARAMS === '1' ? TypedProjectController : ProjectController,
     LiveController,
+    OutputController,
     ...c.RESOURCES.map(resource),
   ],
   // The peers log nothing per request; an access-log line is measured on its own (see README).

@@ -13,6 +13,7 @@ import type { Request } from '../core/request';
 import { json, Response } from '../core/response';
 import type { SchemaOptions } from '../decorators/schema';
 import { compileInput, type InputPlan } from './compiled-input';
+import { exposer } from './response-serializer';
 
 /** The keys {@link SchemaOptions} accepts. */
 export const SCHEMA_OPTION_KEYS = [
@@ -77,7 +78,7 @@ export function schemaWrapper(
   const status = options.status ?? 200;
 
   const { validate } = validator();
-  const { plainToInstance, instanceToPlain } = transformer();
+  const { plainToInstance } = transformer();
   const forbidUnknown = options.forbidUnknown === true;
   const inputOf = (cls: Constructor) => ({
     input: inputValidator(cls, forbidUnknown, app.log),
@@ -89,10 +90,12 @@ export function schemaWrapper(
   const bodyFromRequest = methods.some((m) => BODY_METHODS.has(m));
   const checkResponse = responseClass !== undefined && hasValidators(responseClass);
 
+  // instanceToPlain(plainToInstance(...)), compiled where exact (response-serializer.ts).
+  const expose = responseClass && exposer(responseClass, true);
   const output = async (value: unknown): Promise<unknown> => {
-    const cls = responseClass as Constructor;
-    const instance = plainToInstance(cls, value, { excludeExtraneousValues: true });
     if (checkResponse) {
+      const cls = responseClass as Constructor;
+      const instance = plainToInstance(cls, value, { excludeExtraneousValues: true });
       const items = (Array.isArray(instance) ? instance : [instance]) as object[];
       const errors = (
         await Promise.all(
@@ -110,7 +113,7 @@ export function schemaWrapper(
         throw new HTTPInternalServerError(detail);
       }
     }
-    return instanceToPlain(instance);
+    return (expose as (value: unknown) => unknown)(value);
   };
 
   return (call) => async (req) => {
@@ -334,12 +337,13 @@ export function serialize<T>(
   cls: new (...args: any[]) => T,
   value: unknown,
 ): Record<string, unknown> {
-  const { instanceToPlain, plainToInstance } = transformer();
-  return instanceToPlain(plainToInstance(cls, value, { excludeExtraneousValues: true })) as Record<
-    string,
-    unknown
-  >;
+  let expose = exposers.get(cls);
+  if (!expose) exposers.set(cls, (expose = exposer(cls, false)));
+  return expose(value) as Record<string, unknown>;
 }
+
+/** serialize()'s compiled walks, one per class, made on first use. */
+const exposers = new WeakMap<Function, (value: unknown) => unknown>();
 
 /**
  * class-validator's error tree as a flat list with readable paths (`items[0].name`), each
