@@ -178,12 +178,21 @@ function writers(roots: Constructor[]): Map<Constructor, Writer> {
         const k = JSON.stringify(key);
         const inner = nestedClass(cls, key);
         const j = inner === undefined ? -1 : classes.indexOf(inner);
-        const write =
+        const name = JSON.stringify(k + ':');
+        const first =
           j < 0
             ? `typeof v === 'string' ? quote(v) : typeof v === 'number' ? num(v) : any(v, depth)`
             : `v !== null && typeof v === 'object' && v.constructor === classes[${j}] ? table[${j}](v, depth)
                : Array.isArray(v) && v.toJSON === undefined ? list(v, depth, items[${j}]) : any(v, depth)`;
-        return `case ${k}: { const v = o[${k}]; s = ${write}; break; }`;
+        return `case ${k}: {
+          const v = o[${k}];
+          const s = ${first};
+          if (s === undefined) continue;
+          if (s === null) return null;
+          out += sep + ${name} + s;
+          sep = ',';
+          continue;
+        }`;
       });
     // Generated once per class at startup, from its property names (JSON-quoted).
     const make = new Function(
@@ -199,19 +208,20 @@ function writers(roots: Constructor[]): Map<Constructor, Writer> {
         if (depth > MAX_DEPTH || o.toJSON !== undefined) return null;
         depth++;
         const keys = Object.keys(o);
-        let out = '{';
+        let out = '';
+        let sep = '{';
         for (let i = 0; i < keys.length; i++) {
           const key = keys[i];
-          let s;
           switch (key) {
             ${cases.join('\n')}
-            default: s = any(o[key], depth);
           }
+          const s = any(o[key], depth);
           if (s === undefined) continue;
           if (s === null) return null;
-          out += (out.length === 1 ? '' : ',') + quote(key) + ':' + s;
+          out += sep + quote(key) + ':' + s;
+          sep = ',';
         }
-        return out + '}';
+        return sep === '{' ? '{}' : out + '}';
       }`,
     );
     table.push(make(classes, table, items, quote, num, any, list, MAX_DEPTH) as Writer);
