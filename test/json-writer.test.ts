@@ -14,7 +14,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import fc from 'fast-check';
-import { Controller, createApp, Post, Request, Schema, schemas } from '../src';
+import { Controller, createApp, Get, Post, Request, Schema, schemas, type Plugin } from '../src';
 import { compileInput } from '../src/schemas/compiled-input';
 import { jsonWriter, quote } from '../src/schemas/json-writer';
 import { testClient } from '../src/testing';
@@ -323,6 +323,54 @@ describe('HTTP', () => {
       res = await client.post('/created', { json: body });
       expect(res.status).toBe(201);
       expect(await res.text()).toBe(JSON.stringify(kept));
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("a route's serialize (the kernel's seam)", () => {
+  class Point {
+    constructor(
+      public x: number,
+      public y: number,
+    ) {}
+  }
+  @Controller('/')
+  class P {
+    @Get('/point')
+    point() {
+      return new Point(1, 2);
+    }
+    @Get('/other')
+    other() {
+      return new Point(3, 4);
+    }
+    @Get('/plain')
+    plain() {
+      return { x: 5 };
+    }
+  }
+  const pointWriter: Plugin = {
+    name: 'points',
+    route(route) {
+      if (route.pattern !== '/other')
+        route.serialize = (v) => (v instanceof Point ? `[${v.x},${v.y}]` : undefined);
+      else route.serialize = () => undefined; // "not mine": JSON.stringify as before
+    },
+  };
+
+  it('writes what the handler returned, falls back on undefined, leaves plain objects alone', async () => {
+    const client = await testClient(createApp({ controllers: [P], plugins: [pointWriter] }));
+    try {
+      let res = await client.get('/point');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(await res.text()).toBe('[1,2]');
+      res = await client.get('/other');
+      expect(await res.text()).toBe('{"x":3,"y":4}');
+      res = await client.get('/plain');
+      expect(await res.text()).toBe('{"x":5}');
     } finally {
       await client.close();
     }
