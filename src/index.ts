@@ -154,3 +154,5 @@ export { metrics, NO_ROUTE as METRICS_NO_ROUTE } from './metrics/plugin';
 export type { MetricsOptions } from './metrics/plugin';
 export { setMetricsAggregator } from './metrics/aggregator';
 export type { MetricsAggregator } from './metrics/aggregator';
+// Route serializers (issue 20): a plugin's JSON writer for a route's fast path (RouteBuild.serialize)
+export type { RouteSerializer } from './core/plugin';

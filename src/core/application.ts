@@ -37,7 +37,14 @@ import { Router, type QueryInit } from './router';
 import { compileConverters, type Converter } from './converters';
 import { readSetting } from './options';
 import { TrustedOrigins } from './origins';
-import { describeKey, isPlugin, type Plugin, type RouteBuild, type UpgradeHandler } from './plugin';
+import {
+  describeKey,
+  isPlugin,
+  type Plugin,
+  type RouteBuild,
+  type RouteSerializer,
+  type UpgradeHandler,
+} from './plugin';
 import { compileTrust, type TrustProxy } from './proxy';
 import { scanControllers, type ScannedRoute } from './scanner';
 import { invoker, routeParams, type RouteParam } from './params';
@@ -200,6 +207,8 @@ interface RouteHandler extends RouteInfo {
   expect?: ExpectHandler;
   /** What the route does with an `Upgrade` request, when a plugin set it (WebSockets). */
   upgrade?: UpgradeHandler;
+  /** The route's JSON writer, when a plugin set one (`RouteBuild.serialize`). */
+  serialize?: RouteSerializer;
 }
 
 const ADDED: RouteInfo = { meta: null, controllerName: undefined, handlerName: '' };
@@ -719,24 +728,33 @@ export class Application {
     }
     if (out instanceof Promise) {
       out.then(
-        (v) => this.reply(req, res, v),
+        (v) => this.reply(req, res, v, h.serialize),
         (e) => this.fail(req, res, e),
       );
     } else {
-      this.reply(req, res, out);
+      this.reply(req, res, out, h.serialize);
     }
   }
 
-  private reply(req: Request, res: ServerResponse, value: unknown): void {
+  private reply(
+    req: Request,
+    res: ServerResponse,
+    value: unknown,
+    serialize?: RouteSerializer,
+  ): void {
     try {
+      let body: string | undefined;
       if (
         this.sendHooks.length === 0 &&
         value !== null &&
         typeof value === 'object' &&
-        (value.constructor === Object || Array.isArray(value))
+        (body =
+          value.constructor === Object || Array.isArray(value)
+            ? JSON.stringify(value)
+            : serialize?.(value)) !== undefined
       ) {
-        // The common case, a plain object: straight to the socket, no Response in between.
-        const body = JSON.stringify(value);
+        // The common case, a plain object (or what the route's writer wrote): straight to the
+        // socket, no Response in between.
         res.writeHead(200, [
           'content-type',
           JSON_TYPE,
@@ -874,6 +892,7 @@ export class Application {
       params: build.params,
     });
     if (r.expect !== undefined) handler.expect = r.expect;
+    if (build.serialize !== undefined) handler.serialize = build.serialize;
     if (build.upgrade !== undefined) {
       handler.upgrade = build.upgrade;
       this.upgrades = true;

@@ -125,13 +125,16 @@ export function schemaWrapper(
     if (query)
       req.validQuery = await query.input(coerce(fields(req.query), query.coercion), 'query string');
     if (request) {
-      if (bodyFromRequest && BODY_METHODS.has(req.method)) {
-        req.data = await request.input(await readBody(req, request.coercion), 'body');
-      } else {
-        req.data = await request.input(coerce(fields(req.query), request.coercion), 'query string');
-      }
+      // A compiled class's instance comes at once: awaited only when class-validator ran (each
+      // await is a turn of the microtask queue, per request).
+      const data =
+        bodyFromRequest && BODY_METHODS.has(req.method)
+          ? request.input(await readBody(req, request.coercion), 'body')
+          : request.input(coerce(fields(req.query), request.coercion), 'query string');
+      req.data = data instanceof Promise ? await data : data;
     }
-    const result = await call(req);
+    const out = call(req);
+    const result = isThenable(out) ? await out : out;
     if (responseClass === undefined) {
       if (
         status === 200 ||
@@ -366,4 +369,13 @@ export function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
     if (e.children && e.children.length > 0) out.push(...flatten(e.children, path));
   }
   return out;
+}
+
+/** What `await` would wait for: a promise, or any object or function with a `then` method. */
+function isThenable(value: unknown): boolean {
+  return (
+    value instanceof Promise ||
+    (((value !== null && typeof value === 'object') || typeof value === 'function') &&
+      typeof (value as { then?: unknown }).then === 'function')
+  );
 }
