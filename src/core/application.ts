@@ -7,6 +7,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Connections } from './connections';
+import { writeJsonHead } from './json-head';
 import { clientErrorListener } from './client-errors';
 import { avoidPretenuringCliff } from './pretenuring';
 import type { Logger } from 'pino';
@@ -755,14 +756,7 @@ export class Application {
       ) {
         // The common case, a plain object (or what the route's writer wrote): straight to the
         // socket, no Response in between.
-        res.writeHead(200, [
-          'content-type',
-          JSON_TYPE,
-          'content-length',
-          String(Buffer.byteLength(body)),
-          'x-request-id',
-          req.id,
-        ]);
+        writeJsonHead(res, JSON_TYPE, String(Buffer.byteLength(body)), req.id);
         res.end(body);
       } else {
         const response = toResponse(value);
