@@ -6,6 +6,8 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+// node:buffer's, not the global: Node defines globalThis.Buffer as a getter, called at each use.
+import { Buffer } from 'node:buffer';
 import { Connections } from './connections';
 import { writeJsonHead } from './json-head';
 import { clientErrorListener } from './client-errors';
