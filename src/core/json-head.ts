@@ -4,8 +4,8 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
  * node's store of a response's headers (what `setHeader` fills: lower-case name to `[name,
  * value]`), found once by its description; null on a node without it.
  *
- * Why: node checks every header given to `writeHead` (two regular expressions and a
- * lower-casing each, ~650 instructions a header measured with callgrind), but writes those of
+ * Why: node checks every header given to `writeHead` (two regular expressions: ~600
+ * instructions a header, callgrind: GET / 54.9k -> 53.1k for three), but writes those of
  * this store as they are, `setHeader` having checked them. The fast path's three headers are
  * known to be valid (a constant type, a length, a request id of `[\w.:@/+=-]`): written from
  * the store, they skip the checks.
