@@ -6,7 +6,10 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+// node:buffer's, not the global: Node defines globalThis.Buffer as a getter, called at each use.
+import { Buffer } from 'node:buffer';
 import { Connections } from './connections';
+import { writeJsonHead } from './json-head';
 import { clientErrorListener } from './client-errors';
 import { avoidPretenuringCliff } from './pretenuring';
 import type { Logger } from 'pino';
@@ -755,14 +758,7 @@ export class Application {
       ) {
         // The common case, a plain object (or what the route's writer wrote): straight to the
         // socket, no Response in between.
-        res.writeHead(200, [
-          'content-type',
-          JSON_TYPE,
-          'content-length',
-          String(Buffer.byteLength(body)),
-          'x-request-id',
-          req.id,
-        ]);
+        writeJsonHead(res, JSON_TYPE, String(Buffer.byteLength(body)), req.id);
         res.end(body);
       } else {
         const response = toResponse(value);

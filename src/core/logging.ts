@@ -108,14 +108,25 @@ const GIVEN_ID = /^[\w.:@/+=-]{1,128}$/;
  */
 export class RequestIds {
   private readonly prefix = randomBytes(4).toString('hex') + '-';
-  private n = 0;
+  // The counter in base 36 as the prefix with its digits but the last, and its last digit: an id
+  // is then one concatenation with a constant, where toString(36) a request cost ~190
+  // instructions (callgrind, GET /).
+  private head = this.prefix;
+  private high = 0;
+  private low = 0;
 
   /** The id of a request whose `X-Request-Id` header is `given`. */
   next(given: string | string[] | undefined): string {
     if (typeof given === 'string' && GIVEN_ID.test(given)) return given;
-    return this.prefix + (++this.n).toString(36);
+    if (++this.low === 36) {
+      this.low = 0;
+      this.head = this.prefix + (++this.high).toString(36);
+    }
+    return this.head + BASE36[this.low];
   }
 }
+
+const BASE36 = Array.from({ length: 36 }, (_, i) => i.toString(36));
 
 /** The access log of an app: its logger, and the fast writer of its lines when it has one. */
 export interface AccessLog {
