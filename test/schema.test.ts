@@ -360,6 +360,8 @@ class ReturnsController {
     if (mode === 'response') return json({ custom: req.data.name }, { status: 202 });
     if (mode === 'rejected') return Promise.reject(new HTTPConflict('Rejected'));
     if (mode === 'undefined') return undefined;
+    if (mode === 'json')
+      return Promise.all([req.json(), req.json()]).then(([a, b]) => ({ body: a, same: a === b }));
     throw new HTTPConflict('The slug is taken');
   }
 }
@@ -1348,6 +1350,8 @@ test('a JSON-body @Schema route answers whatever its handler returns, as before 
     slug: 'rococo',
   });
   await expectJson(await post('promise'), 200, { name: 'Rococo' });
+  // The body the route parsed, as it came: json() after the route's own reading.
+  await expectJson(await post('json'), 200, { body, same: true });
   await expectJson(await post('thenable'), 200, { thenable: 'Rococo' });
   await expectJson(await post('response'), 202, { custom: 'Rococo' });
   expect((await post('rejected')).status).toBe(409);
