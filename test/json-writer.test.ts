@@ -16,7 +16,7 @@ import {
 import fc from 'fast-check';
 import { Controller, createApp, Get, Post, Request, Schema, schemas, type Plugin } from '../src';
 import { compileInput } from '../src/schemas/compiled-input';
-import { jsonWriter, quote } from '../src/schemas/json-writer';
+import { bare, jsonWriter, quote } from '../src/schemas/json-writer';
 import { testClient } from '../src/testing';
 
 /**
@@ -183,6 +183,26 @@ describe("the compiled JSON writer writes JSON.stringify's text", () => {
         numRuns: 2000,
       },
     );
+  });
+
+  it('leaves as they are only the strings JSON.stringify writes unescaped', () => {
+    fc.assert(
+      fc.property(text, (s) => {
+        if (bare(s)) expect(JSON.stringify(s)).toBe('"' + s + '"');
+      }),
+      { numRuns: 2000 },
+    );
+    for (const c of ['"', '\\', '\u0000', '\u001f', '\ud800', '\udbff', '\udc00', '\udfff'])
+      expect(bare(`ab${c}cd`)).toBe(false);
+    for (const s of [
+      '',
+      'SKU-1000',
+      'dev@example.com',
+      '\u007f\u2028\ud7ff\ue000\uffff',
+      'x'.repeat(128),
+    ])
+      expect(bare(s)).toBe(true);
+    expect(bare('x'.repeat(129))).toBe(false);
   });
 
   it('writes the instances the compiled input path builds, untouched', () => {

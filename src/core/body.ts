@@ -53,14 +53,17 @@ export function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
     const finish = (err: Error | null) => {
       if (done) return;
       done = true;
+      if (err === null) {
+        // The listeners stay: the body has ended, so no data comes, and an error or the
+        // 'close' every request emits finds `done` set. Removing four listeners was ~2.6k
+        // instructions a request (megamorphic loads in the stream's removeListener).
+        resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+        return;
+      }
       raw.off('data', onData);
       raw.off('end', onEnd);
       raw.off('error', onError);
       raw.off('close', onClose);
-      if (err === null) {
-        resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-        return;
-      }
       raw.pause();
       decoder?.destroy();
       reject(err);
@@ -137,6 +140,17 @@ export function parseJson(text: string): unknown {
   if (!NON_SPACE.test(text))
     throw new HTTPBadRequest('The request body is empty; JSON was expected');
   try {
+    // secure-json-parse tests the text with two regular expressions for a "__proto__" or
+    // "constructor" key, plain or \u-escaped: a text with no backslash and neither name
+    // matches neither, and JSON.parse alone gives what it gives (~2k instructions less on a
+    // 1 KB body). A BOM, which it drops, goes to it too.
+    if (
+      text.indexOf('\\') === -1 &&
+      text.indexOf('__proto__') === -1 &&
+      text.indexOf('constructor') === -1 &&
+      text.charCodeAt(0) !== 0xfeff
+    )
+      return JSON.parse(text);
     return secureParse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
   } catch (e) {
     throw new HTTPBadRequest(`The request body is not valid JSON: ${(e as Error).message}`);
@@ -146,13 +160,16 @@ export function parseJson(text: string): unknown {
 /** The media type of a `Content-Type` header, lower case, without parameters. */
 export function mediaType(contentType: string | undefined): string {
   if (contentType === undefined) return '';
+  if (contentType === 'application/json') return contentType; // most bodies: no lower-casing
   const semi = contentType.indexOf(';');
   return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
 }
 
 /** Decodes a body with the charset of its `Content-Type` (UTF-8 when none is given). */
 export function decodeText(body: Buffer, contentType: string | undefined): string {
-  const m = contentType === undefined ? null : CHARSET.exec(contentType);
+  // A charset parameter follows a ';': without one, no regular expression to run.
+  const m =
+    contentType === undefined || contentType.indexOf(';') === -1 ? null : CHARSET.exec(contentType);
   if (m === null || /^utf-?8$/i.test(m[1])) return body.toString('utf8');
   let decoder: TextDecoder;
   try {

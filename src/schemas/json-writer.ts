@@ -33,17 +33,23 @@ const MAX_DEPTH = 64;
 const SHORT = 128;
 
 // One regular-expression test, not a charCodeAt loop: each charCodeAt was a generic property
-// load (the access line measured ~140 instructions a character). Without the u flag the
-// surrogate range matches each code unit, paired or lone.
+// load (the access line measured ~140 instructions a character; called through a constant
+// String.prototype.charCodeAt, ~360 a short string, no better than this test). Without the u
+// flag the surrogate range matches each code unit, paired or lone.
 const ESCAPED = /[\u0000-\u001f"\\\ud800-\udfff]/;
 
 /**
- * A string's JSON: as is between quotes when it holds nothing JSON.stringify escapes (`"`,
- * `\`, control characters) nor a surrogate (a lone one is written as `\udXXX`), else
- * JSON.stringify's own.
+ * Whether JSON.stringify writes `s` as it is between quotes: short (longer strings are
+ * quoted by JSON.stringify at once, its C++ scan beats this), and nothing it escapes (`"`,
+ * `\`, control characters) nor a surrogate (a lone one is written as `\udXXX`).
  */
+export function bare(s: string): boolean {
+  return s.length <= SHORT && !ESCAPED.test(s);
+}
+
+/** A string's JSON: as is between quotes when {@link bare}, else JSON.stringify's own. */
 export function quote(s: string): string {
-  return s.length > SHORT || ESCAPED.test(s) ? JSON.stringify(s) : '"' + s + '"';
+  return bare(s) ? '"' + s + '"' : JSON.stringify(s);
 }
 
 /** A number's JSON: JSON.stringify writes Number::toString, and null for NaN and ±Infinity. */
@@ -85,11 +91,12 @@ function list(
   if (depth > MAX_DEPTH) return BAIL;
   const n = a.length;
   if (n === 0) return '[]';
-  let out = '[';
+  let out = '';
   for (let i = 0; i < n; i++) {
     const s = item(a[i], depth + 1);
     if (s === BAIL) return BAIL;
-    out += (i === 0 ? '' : ',') + (s === undefined ? 'null' : s);
+    const t = s === undefined ? 'null' : s;
+    out = i === 0 ? '[' + t : out + (',' + t);
   }
   return out + ']';
 }
@@ -176,19 +183,32 @@ function writers(roots: Constructor[]): Map<Constructor, Writer> {
         const k = JSON.stringify(key);
         const inner = nestedClass(cls, key);
         const j = inner === undefined ? -1 : classes.indexOf(inner);
-        const name = JSON.stringify(k + ':');
-        const first =
-          j < 0
-            ? `typeof v === 'string' ? quote(v) : typeof v === 'number' ? num(v) : any(v, depth)`
-            : `v !== null && typeof v === 'object' && v.constructor === classes[${j}] ? table[${j}](v, depth)
-               : Array.isArray(v) && v.toJSON === undefined ? list(v, depth, items[${j}]) : any(v, depth)`;
-        return `case ${k}: {
+        // The key with the comma before it (or the brace, first) as one constant: each `+` is
+        // a StringAdd and, past 12 characters, one more node of the rope the kernel flattens.
+        const head = JSON.stringify('{' + k + ':');
+        const next = JSON.stringify(',' + k + ':');
+        if (j < 0)
+          // A string that needs no escaping: its opening quote in the constant, its closing one
+          // added to it (short: copied flat, not a rope node).
+          return `case ${k}: {
           const v = o[${k}];
-          const s = ${first};
+          if (typeof v === 'string' && bare(v)) {
+            out = out.length === 0 ? ${JSON.stringify('{' + k + ':"')} + (v + '"') : out + (${JSON.stringify(',' + k + ':"')} + (v + '"'));
+            continue;
+          }
+          const s = typeof v === 'number' ? num(v) : any(v, depth);
           if (s === undefined) continue;
           if (s === null) return null;
-          out += sep + ${name} + s;
-          sep = ',';
+          out = out.length === 0 ? ${head} + s : out + (${next} + s);
+          continue;
+        }`;
+        return `case ${k}: {
+          const v = o[${k}];
+          const s = v !== null && typeof v === 'object' && v.constructor === classes[${j}] ? table[${j}](v, depth)
+            : Array.isArray(v) && v.toJSON === undefined ? list(v, depth, items[${j}]) : any(v, depth);
+          if (s === undefined) continue;
+          if (s === null) return null;
+          out = out.length === 0 ? ${head} + s : out + (${next} + s);
           continue;
         }`;
       });
@@ -202,12 +222,12 @@ function writers(roots: Constructor[]): Map<Constructor, Writer> {
       'any',
       'list',
       'MAX_DEPTH',
+      'bare',
       `return function write(o, depth) {
         if (depth > MAX_DEPTH || o.toJSON !== undefined) return null;
         depth++;
         const keys = Object.keys(o);
         let out = '';
-        let sep = '{';
         for (let i = 0; i < keys.length; i++) {
           const key = keys[i];
           switch (key) {
@@ -216,13 +236,12 @@ function writers(roots: Constructor[]): Map<Constructor, Writer> {
           const s = any(o[key], depth);
           if (s === undefined) continue;
           if (s === null) return null;
-          out += sep + quote(key) + ':' + s;
-          sep = ',';
+          out += (out.length === 0 ? '{' : ',') + quote(key) + ':' + s;
         }
-        return sep === '{' ? '{}' : out + '}';
+        return out.length === 0 ? '{}' : out + '}';
       }`,
     );
-    table.push(make(classes, table, items, quote, num, any, list, MAX_DEPTH) as Writer);
+    table.push(make(classes, table, items, quote, num, any, list, MAX_DEPTH, bare) as Writer);
   });
   return new Map(classes.map((cls, i) => [cls, table[i]]));
 }
