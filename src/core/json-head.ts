@@ -18,7 +18,20 @@ const OUT_HEADERS: symbol | null = (() => {
     headers: {},
   } as IncomingMessage);
   const found = Object.getOwnPropertySymbols(probe).find((s) => s.description === 'kOutHeaders');
-  return found !== undefined && (probe as unknown as Record<symbol, unknown>)[found] === null
+  if (found === undefined) return null;
+  const store = probe as unknown as Record<symbol, unknown>;
+  if (store[found] !== null) return null;
+  // The shape this file writes, checked on this node: a node that stores headers otherwise
+  // gets `writeHead(array)`, never a store it would misread.
+  probe.setHeader('X-Probe', '1');
+  const set = store[found];
+  if (typeof set !== 'object' || set === null || Object.getPrototypeOf(set) !== null) return null;
+  const entry = (set as Record<string, unknown>)['x-probe'];
+  return Array.isArray(entry) &&
+    Array.isArray(entry) &&
+    entry.length === 2 &&
+    entry[0] === 'X-Probe' &&
+    entry[1] === '1'
     ? found
     : null;
 })();
