@@ -1,5 +1,6 @@
 import { tracingChannel } from 'node:diagnostics_channel';
 import pino, { type Logger } from 'pino';
+import { asciiWriter } from './batch-lines';
 
 /** What an access line holds besides the fields of `app.logFields`, in this order. */
 export interface AccessFields {
@@ -34,6 +35,10 @@ const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 // What quote() escapes. One test a string: reading it a character at a time with charCodeAt
 // cost a generic property load a character (~140 instructions; 4k a line).
 const ESCAPED = /["\\\u0000-\u001f]/;
+// What is not printable ASCII, or is escaped: a string without any goes into a line as it is,
+// and a line of such strings is copied into a batch, not encoded.
+const NOT_PLAIN = /[^ !#-[\]-~]/;
+const NON_ASCII = /[^\u0000-\u007f]/;
 
 /**
  * pino's way of quoting a string in a line (lib/tools.js, `asString`), to the byte: up to 100
@@ -158,16 +163,20 @@ export class AccessLine {
     private readonly serializers: Record<string, unknown>,
     private readonly errorKey: string,
     private readonly stringifiers: Record<string, unknown>,
+    /** The stream's writer of ASCII lines, when every constant piece is ASCII. */
+    private readonly ascii: ((line: string) => unknown) | null,
   ) {}
 
   // The pieces of the last line that the next one most likely repeats (same method, status and
   // client), each one flat string: the batch is flattened once, at a cost a piece.
   private method: string | undefined = '';
   private methodPiece = '';
+  private methodPlain = true;
   private status = -1;
   private statusPiece = '';
   private remote: string | undefined = '';
   private remotePiece = '';
+  private remotePlain = true;
 
   /** The fast writer of `log`'s access lines, or null when only pino can write them. */
   static of(logger: Logger): AccessLine | null {
@@ -216,17 +225,25 @@ export class AccessLine {
       if (serializers[key] !== undefined || stringifiers[key] !== undefined || key === errorKey)
         return null;
     }
+    // Each one flat string: pino's caches are trees of the strings they were joined from, which
+    // encoding a line walked node by node (~1k instructions a line).
+    const info = flat(lsCache[values.info] + ',"time":');
+    const debug = flat(lsCache[values.debug] + ',"time":');
+    const bindingsId = flat(chindings + ',"reqId":"');
+    const last = flat(',"' + messageKey + '":' + quote((prefix ?? '') + 'request') + end);
+    const ascii = asciiWriter(stream);
     return new AccessLine(
       log,
       stream as { write(s: string): unknown },
       (silent ??= pino({ level: 'silent' }, { write() {} })).info,
-      lsCache[values.info] + ',"time":',
-      lsCache[values.debug] + ',"time":',
-      chindings + ',"reqId":"',
-      ',"' + messageKey + '":' + quote((prefix ?? '') + 'request') + end,
+      info,
+      debug,
+      bindingsId,
+      last,
       serializers,
       errorKey,
       stringifiers,
+      NON_ASCII.test(info + debug + bindingsId + last) ? null : ascii,
     );
   }
 
@@ -248,13 +265,14 @@ export class AccessLine {
     fields: Record<string, unknown> | null,
   ): boolean {
     if (asJsonChannel.hasSubscribers) return false;
-    // Few pieces, the quotes inside the constant ones: the batch the line joins is flattened
-    // once, and each piece is a node to visit then.
+    // Few pieces, the quotes inside the constant ones: each piece is a node to visit when the
+    // line is encoded.
     if (method !== this.method) {
       this.method = method;
       this.methodPiece = flat(
         method === undefined ? '","path":"' : `","method":"${inner(method)}","path":"`,
       );
+      this.methodPlain = !NON_ASCII.test(this.methodPiece);
     }
     if (status !== this.status) {
       this.status = status;
@@ -263,26 +281,31 @@ export class AccessLine {
     if (remote !== this.remote) {
       this.remote = remote;
       this.remotePiece = remote === undefined ? '' : flat(`,"remote":"${inner(remote)}"`);
+      this.remotePlain = !NON_ASCII.test(this.remotePiece);
     }
+    const plain = !NOT_PLAIN.test(reqId) && !NOT_PLAIN.test(path);
     let s =
       (quiet ? this.debug : this.info) +
       epochMs(Date.now()) +
       this.bindingsId +
-      inner(reqId) +
+      (plain ? reqId : inner(reqId)) +
       this.methodPiece +
-      inner(path) +
+      (plain ? path : inner(path)) +
       (bytes === undefined
-        ? '","status":' + num(status) + ',"ms":'
-        : this.statusPiece + num(bytes) + ',"ms":') +
-      hundredths(ms) +
+        ? '","status":' + num(status) + ',"ms":' + hundredths(ms)
+        : // Short: joined into one flat string, not a node each.
+          this.statusPiece + (num(bytes) + ',"ms":' + hundredths(ms))) +
       this.remotePiece +
       (aborted === undefined ? '' : ',"aborted":true');
+    let ascii = plain && this.ascii !== null && this.methodPlain && this.remotePlain;
     if (fields !== null) {
       const more = this.fields(fields);
       if (more === null) return false;
       s += more;
+      ascii &&= !NON_ASCII.test(more);
     }
-    this.stream.write(s + this.end);
+    if (ascii) (this.ascii as (line: string) => unknown)(s + this.end);
+    else this.stream.write(s + this.end);
     return true;
   }
 

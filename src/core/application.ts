@@ -10,7 +10,14 @@ import { Connections } from './connections';
 import { clientErrorListener } from './client-errors';
 import { avoidPretenuringCliff } from './pretenuring';
 import type { Logger } from 'pino';
-import { accessLogger, createLogger, logAccess, RequestIds, type AccessLog } from './logging';
+import {
+  accessLogger,
+  createLogger,
+  logAccess,
+  noteLength,
+  RequestIds,
+  type AccessLog,
+} from './logging';
 import { debugPage, routeTable } from './debug';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import {
@@ -755,14 +762,16 @@ export class Application {
       ) {
         // The common case, a plain object (or what the route's writer wrote): straight to the
         // socket, no Response in between.
+        const length = Buffer.byteLength(body);
         res.writeHead(200, [
           'content-type',
           JSON_TYPE,
           'content-length',
-          String(Buffer.byteLength(body)),
+          String(length),
           'x-request-id',
           req.id,
         ]);
+        if (this.accessLogger !== null) noteLength(res, length);
         res.end(body);
       } else {
         const response = toResponse(value);
