@@ -6,6 +6,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hrtime } from 'node:process';
 import { Connections } from './connections';
 import { clientErrorListener } from './client-errors';
 import { avoidPretenuringCliff } from './pretenuring';
@@ -641,7 +642,7 @@ export class Application {
         ? new Request(raw, this, path, qs, {}, null, id)
         : new Request(raw, this, path, qs, match.params, match.route, id);
     if (this.accessLogger !== null || this.responseHooks.length !== 0) {
-      const start = process.hrtime.bigint();
+      const start = hrtime.bigint(); // not the global process: an accessor, a getter call a load
       if (this.accessLogger !== null) logAccess(this.accessLogger, req, res, start);
       if (this.responseHooks.length !== 0) this.watch(req, res, start);
     }

@@ -15,15 +15,71 @@ type Encoding = Buffer & {
 
 const slab = (size: number) => Buffer.allocUnsafeSlow(size) as Encoding;
 
-const ASCII_WRITE = Symbol('rococo.asciiWrite');
+const BATCH_OF = Symbol('rococo.lineBatch');
 
 /**
- * The writer of lines known to be ASCII that `stream` takes, if it is a destination of
- * {@link batchLines}: the line is copied into the batch as is, not encoded to UTF-8.
+ * The batch of a destination of {@link batchLines}: where a writer that knows its line's bytes
+ * (the access line) puts them itself, with no string in between.
  */
-export function asciiWriter(stream: object): ((line: string) => unknown) | null {
-  const w = (stream as { [ASCII_WRITE]?: (line: string) => unknown })[ASCII_WRITE];
-  return typeof w === 'function' ? w : null;
+export class LineBatch {
+  /** The slab lines are written into: the next one from {@link used} on. */
+  buf = slab(SLAB);
+  /** Where the batch not handed over yet starts. */
+  private start = 0;
+  /** Where the next line starts. */
+  used = 0;
+
+  constructor(
+    private readonly destination: Destination,
+    /** The destination's own write, in `contentMode: 'buffer'`. */
+    private readonly put: (this: Destination, data: Buffer) => boolean,
+  ) {}
+
+  /** The slab, with room for `bytes` more from {@link used}: then written, then {@link done}. */
+  room(bytes: number): Encoding {
+    if (this.used + bytes > this.buf.length) {
+      // The batch so far goes first: what comes next is written in a new slab.
+      this.hand();
+      this.buf = slab(Math.max(SLAB, bytes));
+      this.start = this.used = 0;
+    }
+    return this.buf;
+  }
+
+  /** The line just written into the slab ends at `end`. */
+  done(end: number): unknown {
+    this.used = end;
+    return end - this.start >= BATCH ? this.hand() : true;
+  }
+
+  /** A line as a string. */
+  line(line: string): unknown {
+    return this.done(this.room(line.length * 3).utf8Write(line, this.used) + this.used);
+  }
+
+  /** A line as a string known to be ASCII: copied, not encoded. */
+  ascii(line: string): unknown {
+    return this.done(this.room(line.length).latin1Write(line, this.used) + this.used);
+  }
+
+  /** Hands the batch so far to the destination, if there is one. */
+  hand(): unknown {
+    if (this.used === this.start) return true;
+    const b = this.buf.subarray(this.start, this.used);
+    this.start = this.used;
+    return this.put.call(this.destination, b);
+  }
+
+  /** False once pino replaced the destination's write (with a no-op, after an EPIPE). */
+  live(): boolean {
+    return (this.destination as { [BATCH_OF]?: unknown })[BATCH_OF] === this.destination.write;
+  }
+}
+
+/** The batch of `stream`, if it is a destination of {@link batchLines}. */
+export function lineBatch(stream: object): LineBatch | null {
+  const write = (stream as { write?: { [BATCH_OF]?: LineBatch } }).write;
+  return typeof write === 'function' ? (write[BATCH_OF] ?? null) : null;
 }
 
 /**
@@ -40,58 +96,33 @@ export function asciiWriter(stream: object): ((line: string) => unknown) | null 
  */
 export function batchLines(destination: Destination): Destination {
   const { flush, flushSync, end } = destination;
-  // In `contentMode: 'buffer'`, what it takes.
-  const write = destination.write as unknown as (this: Destination, data: Buffer) => boolean;
-  let buf = slab(SLAB);
-  let start = 0;
-  let used = 0;
-  const take = () => {
-    const b = buf.subarray(start, used);
-    start = used;
-    return b;
-  };
-  // What is left of the slab is too small for `bytes` more: the batch so far goes first.
-  const renew = (bytes: number) => {
-    if (used !== start) write.call(destination, take());
-    buf = slab(Math.max(SLAB, bytes));
-    start = used = 0;
-  };
-  const own = (line: string) => {
-    if (used + line.length * 3 > buf.length) renew(line.length * 3);
-    used += buf.utf8Write(line, used);
-    if (used - start >= BATCH) return write.call(destination, take());
-    return true;
-  };
+  const batch = new LineBatch(
+    destination,
+    destination.write as unknown as (this: Destination, data: Buffer) => boolean,
+  );
+  const own = (line: string) => batch.line(line) as boolean;
+  (own as { [BATCH_OF]?: LineBatch })[BATCH_OF] = batch;
+  (destination as { [BATCH_OF]?: unknown })[BATCH_OF] = own;
   destination.write = own;
-  (destination as { [ASCII_WRITE]?: (line: string) => unknown })[ASCII_WRITE] = (line: string) => {
-    // After an EPIPE, pino's no-op.
-    if (destination.write !== own) return destination.write(line);
-    if (used + line.length > buf.length) renew(line.length);
-    used += buf.latin1Write(line, used);
-    if (used - start >= BATCH) return write.call(destination, take());
-    return true;
-  };
   destination.flush = (cb?: (err?: Error) => unknown) => {
-    if (used !== start) write.call(destination, take());
+    batch.hand();
     flush.call(destination, cb);
   };
   destination.flushSync = () => {
-    if (used !== start) {
-      // Handed over as a synchronous write: an asynchronous one started now would not be done
-      // when the process exits, and flushSync() leaves a write in progress to itself.
-      const boom = destination as Destination & { sync: boolean };
-      const sync = boom.sync;
-      boom.sync = true;
-      try {
-        write.call(destination, take());
-      } finally {
-        boom.sync = sync;
-      }
+    // Handed over as a synchronous write: an asynchronous one started now would not be done
+    // when the process exits, and flushSync() leaves a write in progress to itself.
+    const boom = destination as Destination & { sync: boolean };
+    const sync = boom.sync;
+    boom.sync = true;
+    try {
+      batch.hand();
+    } finally {
+      boom.sync = sync;
     }
     flushSync.call(destination);
   };
   destination.end = () => {
-    if (used !== start) write.call(destination, take());
+    batch.hand();
     end.call(destination);
   };
   return destination;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { hrtime } from 'node:process';
 import pino, { type Logger } from 'pino';
 import { AccessLine, type AccessFields } from './access-line';
 import { batchLines } from './batch-lines';
@@ -115,7 +116,8 @@ function writeAccess(
   const noted = (res as Noted)[LENGTH];
   const length = noted === undefined ? res.getHeader('content-length') : noted;
   const bytes = length === undefined ? lengthOf(res) : Number(length);
-  const ms = Math.round(Number(process.hrtime.bigint() - start) / 1e4) / 100;
+  // node:process's hrtime: the global `process` is an accessor, each load a getter call (~150).
+  const ms = Math.round(Number(hrtime.bigint() - start) / 1e4) / 100;
   const aborted = res.writableFinished ? undefined : true;
   const fields = req.app.fieldsOf(req);
   // The object only for pino: the fast writer takes the values.
