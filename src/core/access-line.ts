@@ -1,5 +1,7 @@
 import { tracingChannel } from 'node:diagnostics_channel';
 import pino, { type Logger } from 'pino';
+import { putBytes, putEpoch, putHundredths, putPlain, putUint } from './ascii-bytes';
+import { lineBatch, type LineBatch } from './batch-lines';
 
 /** What an access line holds besides the fields of `app.logFields`, in this order. */
 export interface AccessFields {
@@ -34,6 +36,10 @@ const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 // What quote() escapes. One test a string: reading it a character at a time with charCodeAt
 // cost a generic property load a character (~140 instructions; 4k a line).
 const ESCAPED = /["\\\u0000-\u001f]/;
+// What is not printable ASCII, or is escaped: a string without any goes into a line as it is,
+// and a line of such strings is copied into a batch, not encoded.
+const NOT_PLAIN = /[^ !#-[\]-~]/;
+const NON_ASCII = /[^\u0000-\u007f]/;
 
 /**
  * pino's way of quoting a string in a line (lib/tools.js, `asString`), to the byte: up to 100
@@ -119,6 +125,10 @@ function inner(s: string): string {
   return ESCAPED.test(s) ? quote(s).slice(1, -1) : s;
 }
 
+const EMPTY = new Uint8Array(0);
+const MS = Buffer.from(',"ms":', 'latin1');
+const ABORTED = Buffer.from(',"aborted":true', 'latin1');
+
 /** `s` as one flat string, not a tree of the strings it was joined from (parsing makes one). */
 const flat = (s: string): string => JSON.parse(JSON.stringify(s)) as string;
 
@@ -158,16 +168,34 @@ export class AccessLine {
     private readonly serializers: Record<string, unknown>,
     private readonly errorKey: string,
     private readonly stringifiers: Record<string, unknown>,
-  ) {}
+    /** The stream's batch, when it is one and every constant piece is ASCII. */
+    private readonly batch: LineBatch | null,
+  ) {
+    this.infoBytes = Buffer.from(info, 'latin1');
+    this.debugBytes = Buffer.from(debug, 'latin1');
+    this.bindingsBytes = Buffer.from(bindingsId, 'latin1');
+    this.endBytes = Buffer.from(end, 'latin1');
+  }
+
+  // The constant pieces as bytes: used only with a batch, which they are ASCII for.
+  private readonly infoBytes: Uint8Array;
+  private readonly debugBytes: Uint8Array;
+  private readonly bindingsBytes: Uint8Array;
+  private readonly endBytes: Uint8Array;
+  private methodBytes: Uint8Array = EMPTY;
+  private statusBytes: Uint8Array = EMPTY;
+  private remoteBytes: Uint8Array = EMPTY;
 
   // The pieces of the last line that the next one most likely repeats (same method, status and
   // client), each one flat string: the batch is flattened once, at a cost a piece.
   private method: string | undefined = '';
   private methodPiece = '';
+  private methodPlain = true;
   private status = -1;
   private statusPiece = '';
   private remote: string | undefined = '';
   private remotePiece = '';
+  private remotePlain = true;
 
   /** The fast writer of `log`'s access lines, or null when only pino can write them. */
   static of(logger: Logger): AccessLine | null {
@@ -216,17 +244,25 @@ export class AccessLine {
       if (serializers[key] !== undefined || stringifiers[key] !== undefined || key === errorKey)
         return null;
     }
+    // Each one flat string: pino's caches are trees of the strings they were joined from, which
+    // encoding a line walked node by node (~1k instructions a line).
+    const info = flat(lsCache[values.info] + ',"time":');
+    const debug = flat(lsCache[values.debug] + ',"time":');
+    const bindingsId = flat(chindings + ',"reqId":"');
+    const last = flat(',"' + messageKey + '":' + quote((prefix ?? '') + 'request') + end);
+    const batch = lineBatch(stream);
     return new AccessLine(
       log,
       stream as { write(s: string): unknown },
       (silent ??= pino({ level: 'silent' }, { write() {} })).info,
-      lsCache[values.info] + ',"time":',
-      lsCache[values.debug] + ',"time":',
-      chindings + ',"reqId":"',
-      ',"' + messageKey + '":' + quote((prefix ?? '') + 'request') + end,
+      info,
+      debug,
+      bindingsId,
+      last,
       serializers,
       errorKey,
       stringifiers,
+      NON_ASCII.test(info + debug + bindingsId + last) ? null : batch,
     );
   }
 
@@ -248,42 +284,107 @@ export class AccessLine {
     fields: Record<string, unknown> | null,
   ): boolean {
     if (asJsonChannel.hasSubscribers) return false;
-    // Few pieces, the quotes inside the constant ones: the batch the line joins is flattened
-    // once, and each piece is a node to visit then.
+    // Few pieces, the quotes inside the constant ones: each piece is a node to visit when the
+    // line is encoded.
     if (method !== this.method) {
       this.method = method;
       this.methodPiece = flat(
         method === undefined ? '","path":"' : `","method":"${inner(method)}","path":"`,
       );
+      this.methodPlain = !NON_ASCII.test(this.methodPiece);
+      this.methodBytes = Buffer.from(this.methodPiece, 'latin1');
     }
     if (status !== this.status) {
       this.status = status;
       this.statusPiece = flat(`","status":${num(status)},"bytes":`);
+      this.statusBytes = Buffer.from(this.statusPiece, 'latin1');
     }
     if (remote !== this.remote) {
       this.remote = remote;
       this.remotePiece = remote === undefined ? '' : flat(`,"remote":"${inner(remote)}"`);
+      this.remotePlain = !NON_ASCII.test(this.remotePiece);
+      this.remoteBytes = Buffer.from(this.remotePiece, 'latin1');
     }
+    const batch = this.batch;
+    if (
+      batch !== null &&
+      fields === null &&
+      bytes !== undefined &&
+      this.methodPlain &&
+      this.remotePlain &&
+      batch.live()
+    ) {
+      const end = this.put(batch, quiet, reqId, path, bytes, ms, aborted);
+      if (end !== -1) {
+        batch.done(end);
+        return true;
+      }
+    }
+    const plain = !NOT_PLAIN.test(reqId) && !NOT_PLAIN.test(path);
     let s =
       (quiet ? this.debug : this.info) +
       epochMs(Date.now()) +
       this.bindingsId +
-      inner(reqId) +
+      (plain ? reqId : inner(reqId)) +
       this.methodPiece +
-      inner(path) +
+      (plain ? path : inner(path)) +
       (bytes === undefined
-        ? '","status":' + num(status) + ',"ms":'
-        : this.statusPiece + num(bytes) + ',"ms":') +
-      hundredths(ms) +
+        ? '","status":' + num(status) + ',"ms":' + hundredths(ms)
+        : // Short: joined into one flat string, not a node each.
+          this.statusPiece + (num(bytes) + ',"ms":' + hundredths(ms))) +
       this.remotePiece +
       (aborted === undefined ? '' : ',"aborted":true');
+    let ascii = plain && batch !== null && this.methodPlain && this.remotePlain;
     if (fields !== null) {
       const more = this.fields(fields);
       if (more === null) return false;
       s += more;
+      ascii &&= !NON_ASCII.test(more);
     }
-    this.stream.write(s + this.end);
+    if (ascii && (batch as LineBatch).live()) (batch as LineBatch).ascii(s + this.end);
+    else this.stream.write(s + this.end);
     return true;
+  }
+
+  /**
+   * The line written into the batch's bytes, no string in between (joining the line's pieces,
+   * then flattening and copying the string, cost ~2k instructions); where it ends, or -1 for a
+   * value only the string path writes (then nothing is taken from the batch).
+   */
+  private put(
+    batch: LineBatch,
+    quiet: boolean,
+    reqId: string,
+    path: string,
+    bytes: number,
+    ms: number,
+    aborted: true | undefined,
+  ): number {
+    const head = quiet ? this.debugBytes : this.infoBytes;
+    const buf = batch.room(
+      head.length +
+        this.bindingsBytes.length +
+        reqId.length +
+        this.methodBytes.length +
+        path.length +
+        this.statusBytes.length +
+        this.remoteBytes.length +
+        this.endBytes.length +
+        80, // the time, bytes, ms and aborted
+    );
+    let at = putBytes(buf, batch.used, head);
+    if ((at = putEpoch(buf, at, Date.now())) === -1) return -1;
+    at = putBytes(buf, at, this.bindingsBytes);
+    if ((at = putPlain(buf, at, reqId)) === -1) return -1;
+    at = putBytes(buf, at, this.methodBytes);
+    if ((at = putPlain(buf, at, path)) === -1) return -1;
+    at = putBytes(buf, at, this.statusBytes);
+    if ((at = putUint(buf, at, bytes)) === -1) return -1;
+    at = putBytes(buf, at, MS);
+    if ((at = putHundredths(buf, at, ms)) === -1) return -1;
+    at = putBytes(buf, at, this.remoteBytes);
+    if (aborted !== undefined) at = putBytes(buf, at, ABORTED);
+    return putBytes(buf, at, this.endBytes);
   }
 
   /** Whether the logger writes lines of the level of a quiet route's, or of another's. */

@@ -6,14 +6,23 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-// node:buffer's, not the global: Node defines globalThis.Buffer as a getter, called at each use.
+// node:buffer's and node:process's, not the globals: Node defines globalThis.Buffer and
+// globalThis.process as getters, called at each use.
 import { Buffer } from 'node:buffer';
+import { hrtime } from 'node:process';
 import { Connections } from './connections';
 import { writeJsonHead } from './json-head';
 import { clientErrorListener } from './client-errors';
 import { avoidPretenuringCliff } from './pretenuring';
 import type { Logger } from 'pino';
-import { accessLogger, createLogger, logAccess, RequestIds, type AccessLog } from './logging';
+import {
+  accessLogger,
+  createLogger,
+  logAccess,
+  noteLength,
+  RequestIds,
+  type AccessLog,
+} from './logging';
 import { debugPage, routeTable } from './debug';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import {
@@ -637,7 +646,7 @@ export class Application {
         ? new Request(raw, this, path, qs, {}, null, id)
         : new Request(raw, this, path, qs, match.params, match.route, id);
     if (this.accessLogger !== null || this.responseHooks.length !== 0) {
-      const start = process.hrtime.bigint();
+      const start = hrtime.bigint(); // not the global process: an accessor, a getter call a load
       if (this.accessLogger !== null) logAccess(this.accessLogger, req, res, start);
       if (this.responseHooks.length !== 0) this.watch(req, res, start);
     }
@@ -758,7 +767,9 @@ export class Application {
       ) {
         // The common case, a plain object (or what the route's writer wrote): straight to the
         // socket, no Response in between.
-        writeJsonHead(res, JSON_TYPE, String(Buffer.byteLength(body)), req.id);
+        const length = Buffer.byteLength(body);
+        writeJsonHead(res, JSON_TYPE, String(length), req.id);
+        if (this.accessLogger !== null) noteLength(res, length);
         res.end(body);
       } else {
         const response = toResponse(value);

@@ -1,0 +1,113 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { batchLines, lineBatch } from '../src/core/batch-lines';
+import { accessLogger } from '../src/core/logging';
+
+/**
+ * The batches of the default logger's destination: what reaches the file is every line, in
+ * order, UTF-8 encoded, however lines fall across batches and slabs.
+ */
+
+describe('batchLines', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rococo-batch-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('ASCII and other lines, short and longer than a slab, reach the file in order, byte for byte', () => {
+    const file = join(dir, 'out.log');
+    const destination = batchLines(
+      pino.destination({ dest: file, sync: true, minLength: 0, contentMode: 'buffer' }),
+    );
+    const batch = lineBatch(destination)!;
+    expect(batch).not.toBeNull();
+    const expected: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const line =
+        i % 7 === 0
+          ? `{"n":${i},"s":"café 日本 😀 \ud800"}\n`
+          : i === 1500
+            ? '{"long":"' + 'x'.repeat(70_000) + '"}\n'
+            : `{"n":${i},"path":"/projects/${i}"}\n`;
+      expected.push(line);
+      if (i % 7 === 0) destination.write(line);
+      else batch.ascii(line);
+    }
+    destination.flushSync();
+    // As the string destination wrote them: a lone surrogate becomes U+FFFD too.
+    expect(readFileSync(file).equals(Buffer.from(expected.join('')))).toBe(true);
+  });
+
+  test('a stream that is not a batch has no ASCII writer', () => {
+    expect(lineBatch(pino.destination({ dest: join(dir, 'x.log'), sync: true }))).toBeNull();
+  });
+});
+
+describe('access lines written into a batch', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rococo-access-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('are what pino writes for the same values, byte for byte, also where only the string path can write them', () => {
+    const file = join(dir, 'out.log');
+    const destination = batchLines(
+      pino.destination({ dest: file, sync: true, minLength: 0, contentMode: 'buffer' }),
+    );
+    const access = accessLogger(pino({ level: 'debug', msgPrefix: '[x] ' }, destination));
+    const line = access.line!;
+    expect(line).not.toBeNull();
+    const reference: string[] = [];
+    const expected = pino(
+      { level: 'debug', msgPrefix: '[x] ' },
+      { write: (s: string) => void reference.push(s) },
+    );
+    type Case = [boolean, string, string | undefined, string, number, number | undefined, number];
+    const cases: Case[] = [];
+    const paths = [
+      '/',
+      '/projects/42',
+      '/a"b',
+      '/back\\slash',
+      '/caf\u00e9',
+      '/\u65e5',
+      '/x\u0001',
+    ];
+    const sizes = [0, 7, 1234567, 2 ** 31, 1.5, undefined];
+    const times = [0, 0.01, 0.1, 0.5, 1.25, 3, 12.3, 12345.67, 2 ** 31, 1e-7];
+    let i = 0;
+    for (const path of paths)
+      for (const bytes of sizes)
+        for (const ms of times) {
+          i++;
+          cases.push([
+            i % 5 === 0,
+            i % 3 === 0 ? 'given"id' : `ab12-${i}`,
+            i % 4 === 0 ? 'POST' : 'GET',
+            path,
+            i % 2 ? 200 : 404,
+            bytes,
+            ms,
+          ]);
+        }
+    for (const [quiet, reqId, method, path, status, bytes, ms] of cases) {
+      const remote = status === 200 ? '127.0.0.1' : '::1';
+      const aborted = ms === 3 ? true : undefined;
+      expect(line.write(quiet, reqId, method, path, status, bytes, ms, remote, aborted, null)).toBe(
+        true,
+      );
+      const obj = { reqId, method, path, status, bytes, ms, remote, aborted };
+      if (quiet) expected.debug(obj, 'request');
+      else expected.info(obj, 'request');
+    }
+    destination.flushSync();
+    const untimed = (l: string) => l.replace(/,"time":\d+,/, ',');
+    const written = readFileSync(file, 'utf8').split('\n').filter(Boolean).map(untimed);
+    expect(written).toEqual(reference.join('').split('\n').filter(Boolean).map(untimed));
+    expect(written).toHaveLength(cases.length);
+  });
+});
