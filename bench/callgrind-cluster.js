@@ -29,6 +29,10 @@ const SERVERS = {
     '1',
     '-b',
     `127.0.0.1:${port}`,
+    // Under valgrind on a busy machine a worker's start-up alone can outlast the default 30 s
+    // without a heartbeat, and the master would kill it. The heartbeat is sent as usual.
+    '--timeout',
+    '300',
   ],
   'raw-cluster': () => ['servers/raw-cluster.js'],
 };
