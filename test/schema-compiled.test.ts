@@ -582,6 +582,55 @@ describe("faster rules give class-validator's verdicts", () => {
     );
   });
 
+  test('plainEmail() takes exactly what its regular expression takes', () => {
+    const regex =
+      /^[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
+    const reference = (s: string) => s.length <= 254 && s.indexOf('@') <= 64 && regex.test(s);
+    const label = fc.stringMatching(/^[A-Za-z0-9-]{0,65}$/);
+    const shaped = fc
+      .tuple(
+        fc.stringMatching(/^[A-Za-z0-9_+.@-]{0,70}$/),
+        fc.array(label, { minLength: 0, maxLength: 5 }),
+        fc.constantFrom('', '@', '.', '-', 'é', '\n', ' ', '_'),
+      )
+      .map(([local, host, tail]) => `${local}@${host.join('.')}${tail}`);
+    const edges = [
+      ...EMAILS,
+      '',
+      '@',
+      'a@b.co',
+      'a@b.c',
+      '.a@b.co',
+      'a.@b.co',
+      'a..b@b.co',
+      'a@-b.co',
+      'a@b-.co',
+      'a@b..co',
+      'a@.b.co',
+      'a@b.co.',
+      'a@b.c0',
+      'a@co',
+      'a@b@c.co',
+      'a@b.co\n',
+      `${'a'.repeat(64)}@b.co`,
+      `${'a'.repeat(65)}@b.co`,
+      `a@${'b'.repeat(63)}.co`,
+      `a@${'b'.repeat(64)}.co`,
+      `a@b.${'c'.repeat(63)}`,
+      `a@b.${'c'.repeat(64)}`,
+      `${'a'.repeat(60)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(60)}.com`,
+      `${'a'.repeat(60)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(62)}.com`,
+    ];
+    for (const s of edges) expect([s, plainEmail(s)]).toEqual([s, reference(s)]);
+    fc.assert(
+      fc.property(fc.oneof(shaped, fc.constantFrom(...edges), fc.string()), (s) => {
+        expect(plainEmail(s)).toBe(reference(s));
+        if (plainEmail(s)) expect(isEmail(s)).toBe(true);
+      }),
+      { numRuns: 20000 },
+    );
+  });
+
   test('an address plainEmail() takes is one isEmail() takes; the others ask isEmail()', () => {
     const shaped = fc.stringMatching(
       /^[A-Za-z0-9_+.-]{1,70}@[A-Za-z0-9.-]{1,70}\.[A-Za-z0-9-]{1,66}$/,

@@ -71,6 +71,36 @@ function load(): Libs {
       cxt.fail(ajvModule._`!${check}(${cxt.data})`);
     },
   });
+  // `if`/`else` would do what these do, but its `if` failing builds an error object and an array
+  // that nothing reads (a present @IsOptional field, a nested object that is not an array).
+  // rococoUnlessNull: the subschema, unless the value is null (@IsOptional: properties never
+  // reach undefined). rococoEach: `array` on an array, `other` on anything else.
+  ajv.addKeyword({
+    keyword: 'rococoUnlessNull',
+    schemaType: 'object',
+    code(cxt) {
+      const valid = cxt.gen.let('valid', true);
+      cxt.gen.if(ajvModule._`${cxt.data} !== null`, () => {
+        const schValid = cxt.gen.name('_valid');
+        cxt.subschema({ keyword: 'rococoUnlessNull' }, schValid);
+        cxt.gen.assign(valid, schValid);
+      });
+      cxt.pass(valid);
+    },
+  });
+  ajv.addKeyword({
+    keyword: 'rococoEach',
+    schemaType: 'object',
+    code(cxt) {
+      const valid = cxt.gen.name('valid');
+      cxt.gen.if(
+        ajvModule._`Array.isArray(${cxt.data})`,
+        () => cxt.subschema({ keyword: 'rococoEach', schemaProp: 'array' }, valid),
+        () => cxt.subschema({ keyword: 'rococoEach', schemaProp: 'other' }, valid),
+      );
+      cxt.pass(valid);
+    },
+  });
   libs = {
     rules: cv.getMetadataStorage(),
     types: cv.ValidationTypes,
@@ -183,7 +213,7 @@ function planClass(
         if (!check(undefined)) acceptsUndefined = false;
         const one = nativeSchema(m) ?? { rococoCheck: register(check) };
         // `each`: every item of an array, or the value itself when it is not one.
-        parts.push(m.each ? { if: { type: 'array' }, then: { items: one }, else: one } : one);
+        parts.push(m.each ? { rococoEach: { array: { items: one }, other: one } } : one);
       } else {
         throw new Unsupported(`${where} has a ${m.type} rule`);
       }
@@ -221,16 +251,16 @@ function planClass(
       const { id: innerId, plan: innerPlan } = seen.get(inner) as { id: number; plan: ClassPlan };
       plan.fields.set(key, innerPlan);
       // An instance, or an array of them: class-validator descends into both (and into arrays
-      // of arrays, which this refuses: class-validator then decides). Written as if/then/else,
+      // of arrays, which this refuses: class-validator then decides). Written as rococoEach,
       // which creates no error objects, and without a recursive definition, so that ajv
       // inlines the classes that do not contain themselves.
       const one = { $ref: `#/definitions/c${innerId}` };
-      parts.push({ if: { type: 'array' }, then: { items: one }, else: one });
+      parts.push({ rococoEach: { array: { items: one }, other: one } });
     }
     let schema: AnySchema =
       parts.length === 1 ? parts[0] : parts.length === 0 ? {} : { allOf: parts };
     // @IsOptional: null and undefined skip every rule of the property.
-    if (optional) schema = { if: { type: 'null' }, else: schema };
+    if (optional) schema = { rococoUnlessNull: schema };
     else if (!acceptsUndefined) required.push(key);
     properties[key] = schema;
   }
