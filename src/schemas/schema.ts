@@ -13,6 +13,7 @@ import type { Request } from '../core/request';
 import { json, Response } from '../core/response';
 import type { SchemaOptions } from '../decorators/schema';
 import { compileInput, type InputPlan } from './compiled-input';
+import { guardDecimalPlaces } from './decimal-places';
 import { exposer } from './response-serializer';
 
 /** The keys {@link SchemaOptions} accepts. */
@@ -214,6 +215,7 @@ function inputValidator(
     }
     return instance;
   };
+  guardDecimalPlaces(cls);
   const plan = compileInput(cls);
   logPlan(log, cls, plan);
   const fast = plan.compiled;
