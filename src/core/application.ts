@@ -15,14 +15,7 @@ import { writeJsonHead } from './json-head';
 import { clientErrorListener } from './client-errors';
 import { avoidPretenuringCliff } from './pretenuring';
 import type { Logger } from 'pino';
-import {
-  accessLogger,
-  createLogger,
-  logAccess,
-  noteLength,
-  RequestIds,
-  type AccessLog,
-} from './logging';
+import { accessLogger, createLogger, logAccess, RequestIds, type AccessLog } from './logging';
 import { debugPage, routeTable } from './debug';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import {
@@ -646,7 +639,7 @@ export class Application {
         ? new Request(raw, this, path, qs, {}, null, id)
         : new Request(raw, this, path, qs, match.params, match.route, id);
     if (this.accessLogger !== null || this.responseHooks.length !== 0) {
-      const start = hrtime.bigint(); // not the global process: an accessor, a getter call a load
+      const start = hrtime.bigint();
       if (this.accessLogger !== null) logAccess(this.accessLogger, req, res, start);
       if (this.responseHooks.length !== 0) this.watch(req, res, start);
     }
@@ -767,9 +760,9 @@ export class Application {
       ) {
         // The common case, a plain object (or what the route's writer wrote): straight to the
         // socket, no Response in between.
-        const length = Buffer.byteLength(body);
-        writeJsonHead(res, JSON_TYPE, String(length), req.id);
-        if (this.accessLogger !== null) noteLength(res, length);
+        // Written into node's header store: the access line then reads the length with
+        // getHeader(), not by searching the head.
+        writeJsonHead(res, JSON_TYPE, String(Buffer.byteLength(body)), req.id);
         res.end(body);
       } else {
         const response = toResponse(value);

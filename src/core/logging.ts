@@ -124,8 +124,7 @@ function writeAccess(
   const { log, line: fast } = access;
   // What pino's level methods do (they are no-ops below the level), for the line written here.
   if (fast !== null && !fast.enabled(quiet)) return;
-  const noted = (res as Noted)[LENGTH];
-  const length = noted === undefined ? res.getHeader('content-length') : noted;
+  const length = res.getHeader('content-length');
   const bytes = length === undefined ? lengthOf(res) : Number(length);
   // node:process's hrtime: the global `process` is an accessor, each load a getter call (~150).
   const ms = Math.round(Number(hrtime.bigint() - start) / 1e4) / 100;
@@ -139,18 +138,6 @@ function writeAccess(
   const obj = fields === null ? line : Object.assign(line, fields);
   if (quiet) log.debug(obj, 'request');
   else log.info(obj, 'request');
-}
-
-const LENGTH = Symbol('rococo.contentLength');
-type Noted = ServerResponse & { [LENGTH]?: number };
-
-/**
- * Tells the access line the Content-Length of the head the app just wrote as a list: what it
- * would otherwise search the head for (which flattens node's string of it first, ~2k
- * instructions a request).
- */
-export function noteLength(res: ServerResponse, length: number): void {
-  (res as Noted)[LENGTH] = length;
 }
 
 const CONTENT_LENGTH = '\r\ncontent-length: ';
