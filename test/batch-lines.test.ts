@@ -94,6 +94,7 @@ describe('access lines written into a batch', () => {
             ms,
           ]);
         }
+    const before = Date.now();
     for (const [quiet, reqId, method, path, status, bytes, ms] of cases) {
       const remote = status === 200 ? '127.0.0.1' : '::1';
       const aborted = ms === 3 ? true : undefined;
@@ -104,10 +105,26 @@ describe('access lines written into a batch', () => {
       if (quiet) expected.debug(obj, 'request');
       else expected.info(obj, 'request');
     }
+    // One more line two milliseconds later: its time is that later one, not a stamp kept.
+    const later = Date.now() + 2;
+    while (Date.now() < later);
+    line.write(false, 'later', 'GET', '/', 200, 1, 1, '::1', undefined, null);
+    expected.info(
+      { reqId: 'later', method: 'GET', path: '/', status: 200, bytes: 1, ms: 1, remote: '::1' },
+      'request',
+    );
+    const after = Date.now();
     destination.flushSync();
     const untimed = (l: string) => l.replace(/,"time":\d+,/, ',');
-    const written = readFileSync(file, 'utf8').split('\n').filter(Boolean).map(untimed);
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    // The time each line was written, from the clock: in order, within the loop's.
+    const stamps = lines.map((l) => Number(/,"time":(\d+),/.exec(l)![1]));
+    expect(stamps[0]).toBeGreaterThanOrEqual(before);
+    expect(stamps[stamps.length - 1]).toBeLessThanOrEqual(after);
+    expect(stamps.every((t, k) => k === 0 || t >= stamps[k - 1])).toBe(true);
+    expect(stamps[stamps.length - 1]).toBeGreaterThanOrEqual(later);
+    const written = lines.map(untimed);
     expect(written).toEqual(reference.join('').split('\n').filter(Boolean).map(untimed));
-    expect(written).toHaveLength(cases.length);
+    expect(written).toHaveLength(cases.length + 1);
   });
 });

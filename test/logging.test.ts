@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import {
@@ -231,6 +232,46 @@ describe('access log', () => {
       title: 'Internal Server Error',
       status: 500,
     });
+  });
+});
+
+describe('access log of an app mounted on a server of your own (app.handle)', () => {
+  // node's own ServerResponse, not the one app.createServer() gives its servers: the line and
+  // the response hooks are run by a 'close' listener instead.
+  let server: Server;
+  let port: number;
+  let records: LogRecord[];
+  const hooked: string[] = [];
+  beforeAll(async () => {
+    const made = makeApp();
+    records = made.records;
+    made.app.onResponse((req, res) => void hooked.push(`${req.id} ${res.statusCode}`));
+    await made.app.startup();
+    server = createServer(made.app.handle);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  test('one line and one hook call per request, finished or cut', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/hello`);
+    const body = await res.text();
+    const id = res.headers.get('x-request-id')!;
+    const line = await accessLineOf(records, id);
+    expect(line).toMatchObject({ path: '/hello', status: 200, bytes: Buffer.byteLength(body) });
+    expect(line.aborted).toBeUndefined();
+    await waitFor(() => hooked.includes(`${id} 200`), 3000, 'the response hook');
+
+    const socket = await rawConnect(port);
+    socket.on('error', () => {});
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write('GET /half HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await closed;
+    await waitFor(() => accessLines(records).some((r) => r.path === '/half'), 3000, 'the line');
+    const half = accessLines(records).filter((r) => r.path === '/half');
+    expect(half).toHaveLength(1);
+    expect(half[0]).toMatchObject({ status: 200, aborted: true });
+    expect(hooked.filter((h) => h.startsWith(`${half[0].reqId as string} `))).toHaveLength(1);
   });
 });
 

@@ -15,7 +15,8 @@ import { writeJsonHead } from './json-head';
 import { clientErrorListener } from './client-errors';
 import { avoidPretenuringCliff } from './pretenuring';
 import type { Logger } from 'pino';
-import { accessLogger, createLogger, logAccess, RequestIds, type AccessLog } from './logging';
+import { accessLine, accessLogger, createLogger, RequestIds, type AccessLog } from './logging';
+import { ClosingResponse, whenClosed } from './closing-response';
 import { debugPage, routeTable } from './debug';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import {
@@ -587,7 +588,10 @@ export class Application {
    */
   createServer(): Server {
     avoidPretenuringCliff();
-    const server = createServer(this.serverOptions, this.handle);
+    const server = createServer(
+      { ...this.serverOptions, ServerResponse: ClosingResponse },
+      this.handle,
+    ) as Server;
     server.maxHeadersCount = this.maxHeadersCount;
     server.on('checkContinue', this.handleContinue);
     server.on('clientError', clientErrorListener(this.accessLogger?.log ?? null));
@@ -638,11 +642,7 @@ export class Application {
       match === null
         ? new Request(raw, this, path, qs, {}, null, id)
         : new Request(raw, this, path, qs, match.params, match.route, id);
-    if (this.accessLogger !== null || this.responseHooks.length !== 0) {
-      const start = hrtime.bigint();
-      if (this.accessLogger !== null) logAccess(this.accessLogger, req, res, start);
-      if (this.responseHooks.length !== 0) this.watch(req, res, start);
-    }
+    if (this.accessLogger !== null || this.responseHooks.length !== 0) this.watch(req, res);
     if (this.requestHooks.length !== 0 && this.answered(req, res, expecting)) return;
     if (match === null) {
       if (expecting) res.shouldKeepAlive = false; // the body that was not asked for must not be read as a request
@@ -653,8 +653,16 @@ export class Application {
     else this.run(req, res, match.route.handler);
   }
 
-  private watch(req: Request, res: ServerResponse, start: bigint): void {
-    res.once('close', () => {
+  /** Writes the request's access line and runs the response hooks once its response closes. */
+  private watch(req: Request, res: ServerResponse): void {
+    const start = hrtime.bigint();
+    const line = this.accessLogger === null ? null : accessLine(this.accessLogger, req, res, start);
+    if (this.responseHooks.length === 0) {
+      if (line !== null) whenClosed(res, line);
+      return;
+    }
+    whenClosed(res, () => {
+      if (line !== null) line();
       for (const hook of this.responseHooks) {
         try {
           hook(req, res, start);
@@ -760,9 +768,11 @@ export class Application {
       ) {
         // The common case, a plain object (or what the route's writer wrote): straight to the
         // socket, no Response in between.
-        // Written into node's header store: the access line then reads the length with
-        // getHeader(), not by searching the head.
-        writeJsonHead(res, JSON_TYPE, String(Buffer.byteLength(body)), req.id);
+        // The access line takes the length from here: getHeader() lower-cases its name and
+        // looks it up in node's store (~0.5k instructions).
+        const length = Buffer.byteLength(body);
+        req.sentLength = length;
+        writeJsonHead(res, JSON_TYPE, String(length), req.id);
         res.end(body);
       } else {
         const response = toResponse(value);

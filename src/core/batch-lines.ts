@@ -62,17 +62,18 @@ export class LineBatch {
     return this.done(this.room(line.length).latin1Write(line, this.used) + this.used);
   }
 
-  /** Hands the batch so far to the destination, if there is one. */
+  /**
+   * Hands the batch so far to the destination, if there is one, and if the destination still
+   * takes lines: after an EPIPE pino replaces its write with a no-op, and the lines are dropped
+   * here. Checked a batch, not a line: two loads of a large object's properties.
+   */
   hand(): unknown {
     if (this.used === this.start) return true;
     const b = this.buf.subarray(this.start, this.used);
     this.start = this.used;
+    if ((this.destination as { [BATCH_OF]?: unknown })[BATCH_OF] !== this.destination.write)
+      return true;
     return this.put.call(this.destination, b);
-  }
-
-  /** False once pino replaced the destination's write (with a no-op, after an EPIPE). */
-  live(): boolean {
-    return (this.destination as { [BATCH_OF]?: unknown })[BATCH_OF] === this.destination.write;
   }
 }
 

@@ -27,11 +27,7 @@ const OUT_HEADERS: symbol | null = (() => {
   const set = store[found];
   if (typeof set !== 'object' || set === null || Object.getPrototypeOf(set) !== null) return null;
   const entry = (set as Record<string, unknown>)['x-probe'];
-  return Array.isArray(entry) &&
-    Array.isArray(entry) &&
-    entry.length === 2 &&
-    entry[0] === 'X-Probe' &&
-    entry[1] === '1'
+  return Array.isArray(entry) && entry.length === 2 && entry[0] === 'X-Probe' && entry[1] === '1'
     ? found
     : null;
 })();

@@ -96,21 +96,22 @@ export function accessLogger(log: Logger): AccessLog {
   return { log: child, line: AccessLine.of(child) };
 }
 
-/** Logs one line for a request when its response is done (or the client went away). */
-export function logAccess(
+/**
+ * What writes the access line of a request once its response is done (or the client went
+ * away); null when it gets none (a quiet route below debug level).
+ */
+export function accessLine(
   access: AccessLog,
   req: Request,
   res: ServerResponse,
   start: bigint,
-): void {
+): (() => void) | null {
   // A probe's lines (a plugin's quiet route) go at debug level: none at all unless it is on.
   const quiet = req.route?.handler.quiet === true;
-  if (quiet && !access.log.isLevelEnabled('debug')) return;
+  if (quiet && !access.log.isLevelEnabled('debug')) return null;
   // Read now: once a client has gone away, its socket no longer knows the peer's address.
   const remote = req.ip;
-  // 'close' comes after 'finish' too, or alone when the client went away: one listener. on(),
-  // not once(): the response is not reused, and once() binds a wrapper and deletes it again.
-  res.on('close', () => writeAccess(access, req, res, start, remote, quiet));
+  return () => writeAccess(access, req, res, start, remote, quiet);
 }
 
 function writeAccess(
@@ -124,8 +125,11 @@ function writeAccess(
   const { log, line: fast } = access;
   // What pino's level methods do (they are no-ops below the level), for the line written here.
   if (fast !== null && !fast.enabled(quiet)) return;
-  const length = res.getHeader('content-length');
-  const bytes = length === undefined ? lengthOf(res) : Number(length);
+  let bytes: number | undefined = req.sentLength;
+  if (bytes === -1) {
+    const length = res.getHeader('content-length');
+    bytes = length === undefined ? lengthOf(res) : Number(length);
+  }
   // node:process's hrtime: the global `process` is an accessor, each load a getter call (~150).
   const ms = Math.round(Number(hrtime.bigint() - start) / 1e4) / 100;
   const aborted = res.writableFinished ? undefined : true;

@@ -62,6 +62,11 @@ export class Request<Data = unknown, Query = unknown, Params = unknown> {
   declare private _form: Promise<FormData> | undefined;
   declare private _log: Logger | undefined;
   private readonly _qs: number;
+  /**
+   * @internal The body length the kernel's JSON fast path sent, for the access line; -1 when
+   * the response went another way (then the line reads the response's Content-Length).
+   */
+  sentLength: number;
 
   /** @internal Built by the application for each request. */
   constructor(
@@ -82,6 +87,7 @@ export class Request<Data = unknown, Query = unknown, Params = unknown> {
     this.params = params;
     this.route = route;
     this.id = id;
+    this.sentLength = -1;
   }
 
   /** The app's logger with this request's id on every line (`reqId`). */
