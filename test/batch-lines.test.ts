@@ -41,6 +41,36 @@ describe('batchLines', () => {
     expect(readFileSync(file).equals(Buffer.from(expected.join('')))).toBe(true);
   });
 
+  test('asynchronous writes: every line in order, on two slabs taking turns while the writes keep up', async () => {
+    const file = join(dir, 'async.log');
+    // As the default logger makes it.
+    const destination = batchLines(
+      pino.destination({ dest: file, sync: false, minLength: 1024, contentMode: 'buffer' }),
+    );
+    await new Promise((resolve) => destination.once('ready', resolve));
+    const batch = lineBatch(destination)!;
+    const slabs = new Set<Uint8Array>();
+    const expected: string[] = [];
+    let n = 0;
+    for (let round = 0; round < 40; round++) {
+      for (let i = 0; i < 400; i++, n++) {
+        const line = `{"n":${n},"path":"/projects/${n}","pad":"${'p'.repeat(n % 50)}"}\n`;
+        expected.push(line);
+        batch.ascii(line);
+        slabs.add(batch.buf);
+      }
+      // A turn of the event loop, and the writes in flight complete.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await new Promise<void>((resolve, reject) =>
+      destination.flush((err) => (err ? reject(err) : resolve())),
+    );
+    expect(readFileSync(file).equals(Buffer.from(expected.join('')))).toBe(true);
+    // ~1.3 MB of lines went through 64 KiB slabs: 20 of them without the turns.
+    expect(slabs.size).toBeLessThanOrEqual(3);
+    destination.end();
+  });
+
   test('a stream that is not a batch has no ASCII writer', () => {
     expect(lineBatch(pino.destination({ dest: join(dir, 'x.log'), sync: true }))).toBeNull();
   });
