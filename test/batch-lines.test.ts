@@ -10,13 +10,13 @@ import { accessLogger } from '../src/core/logging';
  * order, UTF-8 encoded, however lines fall across batches and slabs.
  */
 
-describe('batchLines', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'rococo-batch-'));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'rococo-batch-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+describe('batchLines', () => {
   test('ASCII and other lines, short and longer than a slab, reach the file in order, byte for byte', () => {
     const file = join(dir, 'out.log');
     const destination = batchLines(
@@ -77,12 +77,6 @@ describe('batchLines', () => {
 });
 
 describe('access lines written into a batch', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'rococo-access-'));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
   test('are what pino writes for the same values, byte for byte, also where only the string path can write them', () => {
     const file = join(dir, 'out.log');
     const destination = batchLines(

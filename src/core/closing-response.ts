@@ -30,27 +30,18 @@ Object.defineProperty(ClosingResponse.prototype, '_closed', {
     this.closedNow = closed;
     if (closed !== true) return;
     const fn = this.onClosed;
-    if (fn === null || fn === undefined) return;
+    if (fn === null) return;
     this.onClosed = null;
     fn();
   },
 });
 
 /**
- * Runs `fn` once `res` closes: after it finished, or when the client went away before. One
- * function a response: a second call for the same response chains the two.
+ * Runs `fn` once `res` closes: after it finished, or when the client went away before. In the
+ * response's slot when it has a free one, else (another server's response, or a second call)
+ * as a `'close'` listener.
  */
 export function whenClosed(res: ServerResponse, fn: () => void): void {
-  if (!(res instanceof ClosingResponse)) {
-    res.on('close', fn);
-    return;
-  }
-  const before = res.onClosed;
-  res.onClosed =
-    before === null
-      ? fn
-      : () => {
-          before();
-          fn();
-        };
+  if (res instanceof ClosingResponse && res.onClosed === null) res.onClosed = fn;
+  else res.on('close', fn);
 }

@@ -56,7 +56,8 @@ const GIVEN_ID = /^[\w.:@/+=-]{1,128}$/;
 
 /**
  * Request ids: the client's `X-Request-Id` when it is well-formed (a proxy's, to follow a request
- * across services), else `<8 random hex>-<counter>`, unique per process and cheap to make.
+ * across services), else 12 characters of base64url (a random prefix, a counter), unique per
+ * process and cheap to make.
  */
 export class RequestIds {
   // 48 random bits in 8 characters, then a counter of 4 (base 64url), the first 2 kept in
