@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { WebSocket as WsClient } from 'ws';
@@ -129,6 +130,12 @@ class SocketsController {
   @WebSocket('/relay')
   async relay(ws: WebSocketConnection) {
     for await (const msg of ws) await ws.send(msg);
+  }
+
+  /** The same relay with compression, when the client offers it. */
+  @WebSocket('/deflate', { perMessageDeflate: true })
+  async deflate(ws: WebSocketConnection) {
+    for await (const msg of ws) await ws.send(msg.isBinary ? msg : msg.text);
   }
 
   @WebSocket('/json')
@@ -294,6 +301,69 @@ describe('WebSockets on one app', () => {
       await ws.send('');
       expect(await ws.next()).toBe('');
       expect(await ws.close()).toEqual({ code: 1000, reason: '' });
+    });
+
+    test('answers to messages that came in one read leave in one write, in order', async () => {
+      const raw = await rawWebSocket(port, '/ws/relay');
+      // node:net makes every write and writev of a socket through _writeGeneric: counting the
+      // calls on the server's end of this connection counts its writes.
+      const net = Socket.prototype as unknown as { _writeGeneric(...args: unknown[]): unknown };
+      const writeGeneric = net._writeGeneric;
+      const serverEnd = raw.socket.localPort;
+      let writes = 0;
+      net._writeGeneric = function (this: Socket, ...args: unknown[]) {
+        if (this.remotePort === serverEnd) writes++;
+        return writeGeneric.apply(this, args);
+      };
+      const N = 20;
+      try {
+        const frames = Array.from({ length: N }, (_, i) =>
+          frame(i % 2 === 0 ? 0x1 : 0x2, `message ${i}`),
+        );
+        raw.socket.write(Buffer.concat(frames));
+        for (let i = 0; i < N; i++) {
+          const f = await raw.nextFrame();
+          expect([f.opcode, f.payload.toString()]).toEqual([
+            i % 2 === 0 ? 0x1 : 0x2,
+            `message ${i}`,
+          ]);
+        }
+      } finally {
+        net._writeGeneric = writeGeneric;
+      }
+      expect(writes).toBe(1);
+      // One message alone is answered as before, and the socket is not left corked.
+      raw.socket.write(frame(0x1, 'alone'));
+      expect((await raw.nextFrame()).payload.toString()).toBe('alone');
+      raw.socket.write(frame(0x8, Buffer.from([0x03, 0xe8])));
+      expect(closeCode(await raw.nextFrame())).toBe(1000);
+      await raw.ended;
+    });
+
+    test('with permessage-deflate agreed, text and binary still echo as they came', async () => {
+      const ws = new WsClient(client.url('/ws/deflate').replace(/^http/, 'ws'), {
+        perMessageDeflate: { threshold: 0 },
+      });
+      const got: { data: Buffer; isBinary: boolean }[] = [];
+      ws.on('message', (data: Buffer, isBinary) => got.push({ data, isBinary }));
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      expect(ws.extensions).toContain('permessage-deflate');
+      const text = 'héllo '.repeat(500);
+      const bytes = randomBytes(5000);
+      // The echo of 3,500 bytes of repeated text crosses the wire compressed.
+      const socket = (ws as unknown as { _socket: Socket })._socket;
+      const before = socket.bytesRead;
+      ws.send(text);
+      await until('the text echo', () => got.length === 1);
+      expect(socket.bytesRead - before).toBeLessThan(100);
+      ws.send(bytes);
+      await until('the binary echo', () => got.length === 2);
+      expect(got[0].isBinary).toBe(false);
+      expect(got[0].data.toString()).toBe(text);
+      expect(got[1].isBinary).toBe(true);
+      expect(got[1].data.equals(bytes)).toBe(true);
+      ws.close();
+      await new Promise((resolve) => ws.once('close', resolve));
     });
 
     test('JSON: msg.json(), sendJson and nextJson', async () => {

@@ -2,8 +2,17 @@
 // global load IC and a getter call on every use (about 150 instructions a message in
 // toBuffer()). The module's own binding is a plain property load.
 import { Buffer } from 'node:buffer';
+import type { Duplex } from 'node:stream';
 import type { WebSocket as WsSocket, RawData } from 'ws';
 import type { Request } from '../core/request';
+import {
+  BINARY_FRAME,
+  TEXT_FRAME,
+  frameSender,
+  onMessages,
+  rawSocket,
+  type FrameSender,
+} from './ws-internals';
 
 /** A message received on a {@link WebSocketConnection}. */
 export class WebSocketMessage {
@@ -83,6 +92,10 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
   /** Resolves when the socket has closed, however it closed. */
   readonly closed: Promise<CloseInfo>;
   private readonly ws: WsSocket;
+  // ws's frame writer when it can be used directly, else null (see frameSender).
+  private readonly sender: FrameSender | null;
+  private readonly socket: Duplex;
+  private corked = false;
   // Messages received and not yet read are queue[head] to queue[tail - 1]. The array is never
   // shifted nor emptied: a burst (every frame of a TCP chunk arrives in one go) would otherwise
   // grow its backing store again each time, and shift() moves what is left.
@@ -96,20 +109,11 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
   constructor(ws: WsSocket, req: Request) {
     this.ws = ws;
     this.req = req;
-    const onMessage = (data: RawData, isBinary: boolean) =>
-      this.receive(new WebSocketMessage(toBuffer(data), isBinary));
-    // ws's receiver emits each message to the WebSocket, which emits it again to its listeners:
-    // two EventEmitter calls, each a generic call through an argument list once the process
-    // has many kinds of emitters (an app does). Listening on the receiver skips the second;
-    // nothing else listens for the WebSocket's messages. A ws whose insides differ gets the
-    // public event.
-    const receiver = (ws as unknown as { _receiver?: NodeJS.EventEmitter })._receiver;
-    if (receiver?.listenerCount('message') === 1) {
-      receiver.removeAllListeners('message');
-      receiver.on('message', onMessage);
-    } else {
-      ws.on('message', onMessage);
-    }
+    this.socket = rawSocket(ws);
+    this.sender = frameSender(ws);
+    onMessages(ws, (data, isBinary) =>
+      this.receive(new WebSocketMessage(toBuffer(data), isBinary)),
+    );
     this.closed = new Promise((resolve) => {
       ws.once('close', (code: number, reason: Buffer) => {
         this.ended = true;
@@ -146,13 +150,26 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
     const ws = this.ws;
     if (ws.readyState !== 1) return DONE;
     // No callback: ws reports write errors by closing the socket, which `closed` tells.
-    if (typeof data === 'string') ws.send(utf8(data), TEXT);
+    // More messages are already waiting (they came in one TCP read): their answers, sent in this
+    // same turn of the event loop, go out in one write instead of a write each.
+    if (this.head !== this.tail && !this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    const sender = this.sender;
+    if (sender !== null) {
+      if (typeof data === 'string') sender.send(utf8(data), TEXT_FRAME);
+      else if (data instanceof WebSocketMessage)
+        sender.send(data.data, data.isBinary ? BINARY_FRAME : TEXT_FRAME);
+      else sender.send(data, BINARY_FRAME);
+    } else if (typeof data === 'string') ws.send(utf8(data), TEXT);
     // A text frame's bytes are valid UTF-8: ws closed the socket (1007) on any that were not.
     else if (data instanceof WebSocketMessage) ws.send(data.data, data.isBinary ? BINARY : TEXT);
     else ws.send(data, BINARY);
     if (ws.bufferedAmount <= SEND_HIGH_WATER) return DONE;
     return new Promise((resolve) => {
-      const socket = (ws as unknown as { _socket: NodeJS.EventEmitter })._socket;
+      const socket = this.socket;
       const done = () => {
         socket.off('drain', done);
         ws.off('close', done);
@@ -209,6 +226,12 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
     if (this.ended) return Promise.resolve(END);
     return new Promise(this.park);
   }
+
+  // Made once, not once a send.
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   // The executor of every promise pull() leaves pending: made once, not once a message.
   private readonly park = (resolve: (m: IteratorResult<WebSocketMessage>) => void): void => {
