@@ -38,7 +38,7 @@
 //
 // --ws echo: instructions per WebSocket message echoed instead (servers raw, rococo,
 // nest-fastify: run.js's ws-echo scenario). The load is run.js's, ws-load.js on CPU 1 (100
-// connections to /ws/echo, 10 messages in flight each); --warmup, --requests (messages per batch)
+// connections to /ws/echo, 10 messages in flight each; --ws echo-1: one in flight each); --warmup, --requests (messages per batch)
 // and the settling count messages, and each run of the load ends once every message it sent came
 // back, so a batch's dump divides by the messages echoed in it. `npm run bench:callgrind --
 // --ws echo --server rococo --requests 20000`.
@@ -129,7 +129,8 @@ function options(argv) {
   if (o.trace) o.keep = true;
   if (o.body.startsWith('@')) o.body = readFileSync(o.body.slice(1), 'utf8');
   if (o.body) JSON.parse(o.body); // a typo fails here, not as 400s after the warm-up
-  if (o.ws !== '' && o.ws !== 'echo') throw new Error(`--ws: echo only, got ${o.ws}`);
+  if (o.ws !== '' && o.ws !== 'echo' && o.ws !== 'echo-1')
+    throw new Error(`--ws: echo or echo-1, got ${o.ws}`);
   if (o.ws && !WS_SERVERS.includes(o.server))
     throw new Error(`--ws: ${o.server} has no WebSocket echo (${WS_SERVERS.join(', ')} have)`);
   return o;
@@ -260,7 +261,7 @@ function client() {
 }
 
 // --ws echo: ws-load.js, driven as run.js drives it; send(n) resolves to the messages echoed.
-function wsClient(port, pid) {
+function wsClient(port, pid, scenario) {
   const child = track(
     spawn('taskset', ['-c', '1', process.execPath, join(BENCH, 'ws-load.js')], {
       cwd: BENCH,
@@ -280,7 +281,7 @@ function wsClient(port, pid) {
     });
   let ready = null;
   const send = async (messages) => {
-    ready ??= ask({ cmd: 'setup', scenario: 'ws-echo', ports: [port], clk: 100 });
+    ready ??= ask({ cmd: 'setup', scenario, ports: [port], clk: 100 });
     await ready;
     return (await ask({ cmd: 'run', target: 0, pid, messages })).total;
   };
@@ -300,8 +301,8 @@ async function measure(o) {
   let load = null;
   try {
     server = await startServer(o, port, dir);
-    if (o.ws) await WS.check(port, 'ws-echo');
-    load = o.ws ? wsClient(port, server.pid) : client();
+    if (o.ws) await WS.check(port, `ws-${o.ws}`);
+    load = o.ws ? wsClient(port, server.pid, `ws-${o.ws}`) : client();
     const startup = seconds();
     // What send() sent: the requests asked for, or the messages echoed (a few more).
     const send = async (requests) => {
@@ -365,7 +366,7 @@ async function main() {
   if (o.path === '/db') await require('./database').prepareDatabase();
   const busy = await machineBusy(1000);
   const plan = `${o.warmup} warm-up + ${o.batches} x ${o.requests}`;
-  const what = o.ws ? 'WebSocket echo' : `${o.body ? 'POST' : 'GET'} ${o.path}`;
+  const what = o.ws ? `WebSocket ${o.ws}` : `${o.body ? 'POST' : 'GET'} ${o.path}`;
   const unit = o.ws ? 'message' : 'request';
   console.log(
     `${o.server}, ${what}: ${o.runs} run(s) of ${plan} ${unit}s; Node ${process.version}, ${describeMachine()}, ${pct(busy)} busy with other work`,

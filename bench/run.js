@@ -11,7 +11,7 @@
 // connection: with pipelining its percentiles mean nothing). Every server is checked on every
 // scenario first, so a broken one fails before anything is measured.
 //
-// The WebSocket scenarios (ws-echo, ws-fanout) load raw `ws`, rococo and NestJS gateways with
+// The WebSocket scenarios (ws-echo, ws-echo-1, ws-fanout) load raw `ws`, rococo and NestJS gateways with
 // ws-load.js (wrk speaks no WebSocket), on CPU 1 too: see that file.
 const { spawn, execFileSync } = require('node:child_process');
 const { readFileSync, readdirSync, writeFileSync, mkdirSync } = require('node:fs');
@@ -865,7 +865,10 @@ async function main() {
           "  answer first). Every server gets the same bytes and sends them back unchanged: Nest's {event, data}",
           '  messages, which raw and rococo relay as text and Nest parses and serializes again.',
           `- echo: ${WS.ECHO.connections} connections, ${WS.ECHO.window} messages in flight each; messages/s echoed, p99 of the round trip`,
-          `  with ${WS.ECHO.window} in flight. fan-out: ${WS.FANOUT.subscribers.toLocaleString('en')} subscribers, one publisher keeping ${WS.FANOUT.window} messages in flight`,
+          `  with ${WS.ECHO.window} in flight. The client sends the messages replacing a batch of echoes in one write: a server that`,
+          '  answers the messages of one read in one write (rococo) makes fewer system calls than one that writes each (ws, Nest).',
+          `  echo, one at a time: ${WS.ECHO_1.connections} connections, ${WS.ECHO_1.window} message in flight each: what a message costs alone.`,
+          `  fan-out: ${WS.FANOUT.subscribers.toLocaleString('en')} subscribers, one publisher keeping ${WS.FANOUT.window} messages in flight`,
           `  (a message is done when all ${WS.FANOUT.subscribers.toLocaleString('en')} got it); deliveries/s = messages x subscribers, p99 from publish to`,
           '  delivery. CPU µs per message echoed or delivered; RSS with the sockets open. busy: the share of its',
           '  core the server and the load client used over a round (medians): the one near 100% set the pace.',

@@ -5,7 +5,11 @@
 // round to round, so handshakes are not measured.
 //
 // - echo: 100 connections to /ws/echo, each keeping 10 messages in flight (a new one is sent as
-//   each echo comes back): echoed messages/s, round-trip p99.
+//   each echo comes back): echoed messages/s, round-trip p99. A client sends the messages that
+//   replace a batch of echoes in one write, so a server receives several in one read and may
+//   answer them in one write (rococo does; ws, written message by message, writes each).
+// - echo-1: the same with one message in flight per connection: every message arrives alone,
+//   what a server does per message is all there is to measure.
 // - fanout: 1,000 connections to /ws/sub and one to /ws/pub; the publisher keeps 10 messages in
 //   flight, a message being done when all 1,000 subscribers got it: deliveries/s (messages x
 //   subscribers), publish-to-delivery p99.
@@ -32,12 +36,18 @@ const PUBLISH_MESSAGE = JSON.stringify({
 });
 
 const ECHO = { connections: 100, window: 10 };
+const ECHO_1 = { connections: 100, window: 1 };
 const FANOUT = { subscribers: 1000, window: 10 };
 const STALL_MS = 10_000;
 
 const SCENARIOS = {
   'ws-echo': {
     title: `WebSocket echo (${ECHO.connections} connections, ${ECHO.window} messages in flight each)`,
+    unit: 'messages',
+    per: 'message',
+  },
+  'ws-echo-1': {
+    title: `WebSocket echo, one message at a time (${ECHO_1.connections} connections, ${ECHO_1.window} message in flight each)`,
     unit: 'messages',
     per: 'message',
   },
@@ -80,7 +90,7 @@ async function check(port, id) {
   };
   const same = (got, want) => got.length === want.length && got.every((m, i) => m === want[i]);
   try {
-    if (id === 'ws-echo') {
+    if (id === 'ws-echo' || id === 'ws-echo-1') {
       const c = await connect('/ws/echo');
       const other = ECHO_MESSAGE.replace('"count":3', '"count":4');
       const want = [ECHO_MESSAGE, other, ECHO_MESSAGE];
@@ -277,12 +287,12 @@ function cpuTicks(pid) {
 
 /** The echo load on one server's connections. */
 class EchoLoad {
-  static async open(port) {
-    return new EchoLoad(await connectMany(port, '/ws/echo', ECHO.connections));
+  static async open(port, { connections, window }) {
+    return new EchoLoad(await connectMany(port, '/ws/echo', connections), window);
   }
-  constructor(conns) {
+  constructor(conns, window) {
     this.conns = conns;
-    this.window = ECHO.window;
+    this.window = window;
     this.batches = Array.from({ length: this.window + 1 }, (_, n) => frames(ECHO_MESSAGE, n));
     this.hist = new Histogram();
     this.count = 0;
@@ -396,9 +406,13 @@ async function serve() {
   const commands = {
     async setup({ scenario, ports, clk }) {
       clkTck = clk;
-      const Load = scenario === 'ws-echo' ? EchoLoad : FanoutLoad;
+      const open = {
+        'ws-echo': (port) => EchoLoad.open(port, ECHO),
+        'ws-echo-1': (port) => EchoLoad.open(port, ECHO_1),
+        'ws-fanout': (port) => FanoutLoad.open(port),
+      }[scenario];
       loads = [];
-      for (const port of ports) loads.push(await Load.open(port));
+      for (const port of ports) loads.push(await open(port));
       return {};
     },
     // `seconds` of load; or, with `messages` (callgrind.js), until that many came back, and
@@ -469,4 +483,4 @@ async function serve() {
 
 if (require.main === module) serve();
 
-module.exports = { SCENARIOS, check, ECHO, FANOUT };
+module.exports = { SCENARIOS, check, ECHO, ECHO_1, FANOUT };
