@@ -582,13 +582,33 @@ const rssMB = (pids) =>
     0,
   );
 
+// wrk stops with up to 1,000 requests in flight, and a server goes on answering those it had
+// already received, on the CPU the next server's round then runs on: raw node:http validating
+// 20 items by hand kept CPU 0 busy for a third of a second after its 1 s rounds, and the server
+// after it in the rotation (rococo, on every round) lost that share of its own. A round starts
+// once the previous server has used no CPU for 50 ms (at most 5 s).
+async function settle(s) {
+  const until = Date.now() + 5000;
+  let last = cpuTicks(s.pids);
+  while (Date.now() < until) {
+    await sleep(50);
+    const now = cpuTicks(s.pids);
+    if (now === last) return;
+    last = now;
+  }
+}
+
 async function measure(sc) {
   const servers = await startAll(serversFor(sc));
   try {
     const script = luaScript(sc, 10);
     const single = luaScript(sc, 1);
-    for (const s of servers) await wrk(s, sc, script, MODE.warmup);
-    for (const s of servers) s.pids = processes(s.pid);
+    for (const s of servers) {
+      await wrk(s, sc, script, MODE.warmup);
+      // After the warm-up: a cluster's workers have all started.
+      s.pids = processes(s.pid);
+      await settle(s);
+    }
     const samples = new Map(servers.map((s) => [s, []]));
     const p99 = new Map(servers.map((s) => [s, []]));
     for (let round = 0; round < roundsOf(sc); round++) {
@@ -598,6 +618,7 @@ async function measure(sc) {
         const before = cpuTicks(s.pids);
         const r = await wrk(s, sc, script, MODE.duration);
         const cpuUs = ((cpuTicks(s.pids) - before) * 1e6) / CLK_TCK;
+        await settle(s);
         if (r.statusErrors > 0)
           throw new Error(`${s.name}: ${r.statusErrors} non-2xx/3xx answers on ${sc.path}`);
         samples.get(s).push({
@@ -605,8 +626,10 @@ async function measure(sc) {
           cpu: cpuUs / r.requests,
           errors: r.socketErrors,
         });
-        if (round < MODE.latency)
+        if (round < MODE.latency) {
           p99.get(s).push((await wrk(s, sc, single, MODE.duration)).p99Us / 1000);
+          await settle(s);
+        }
       }
     }
     return servers.map((s) => {
