@@ -863,6 +863,8 @@ async function main() {
       ` Machine busy with other work just before the run: ${(busy * 100).toFixed(0)}%.`,
     '',
     '- Each server runs in its own process pinned to CPU 0; `wrk -t1 -c100` runs on CPU 1, pipelining 10.',
+    '  A round starts once the server before it has used no CPU for 50 ms: a server goes on answering',
+    '  the requests in flight when wrk stops, on the CPU the next round runs on.',
     "- req/s: median of the rounds (min-max). x raw: that median over raw node:http's, in the same run.",
     "- CPU µs/req: the server's own utime+stime over a round divided by the requests it answered",
     '  (median of the rounds): a figure that does not depend on the load generator.',
