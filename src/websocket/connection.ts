@@ -157,6 +157,7 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
       this.socket.cork();
       process.nextTick(this.uncork);
     }
+    // A text frame's bytes are valid UTF-8: ws closed the socket (1007) on any that were not.
     const sender = this.sender;
     if (sender !== null) {
       if (typeof data === 'string') sender.send(utf8(data), TEXT_FRAME);
@@ -164,7 +165,6 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
         sender.send(data.data, data.isBinary ? BINARY_FRAME : TEXT_FRAME);
       else sender.send(data, BINARY_FRAME);
     } else if (typeof data === 'string') ws.send(utf8(data), TEXT);
-    // A text frame's bytes are valid UTF-8: ws closed the socket (1007) on any that were not.
     else if (data instanceof WebSocketMessage) ws.send(data.data, data.isBinary ? BINARY : TEXT);
     else ws.send(data, BINARY);
     if (ws.bufferedAmount <= SEND_HIGH_WATER) return DONE;
