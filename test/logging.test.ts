@@ -754,6 +754,36 @@ describe('access lines as pino writes them', () => {
     expect(access.map(untimed)).toEqual(expected.map(untimed));
   });
 
+  test('a logFields hook that throws: the error is logged, the line is written without its fields, the server goes on', async () => {
+    const { logger, lines } = rawLogger();
+    await serve(
+      logger,
+      (req) => {
+        if (req.path === '/hello') throw new Error('hook broke');
+        return { traceId: 'ok' };
+      },
+      async (_port, client) => {
+        expect((await client.get('/hello')).status).toBe(200);
+        await waitFor(
+          () => lines.some((l) => l.includes('"msg":"request"') && l.includes('"/hello"')),
+          3000,
+          'the access line of /hello',
+        );
+        expect((await client.get('/probe')).status).toBe(200);
+      },
+    );
+    const failed = lines
+      .map((l) => JSON.parse(l))
+      .filter((r) => r.msg?.startsWith('a logFields hook failed'));
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed[0]).toMatchObject({ level: 50, err: { message: 'hook broke' } });
+    const line = JSON.parse(
+      lines.find((l) => l.includes('"msg":"request"') && l.includes('"/hello"'))!,
+    );
+    expect(line).toMatchObject({ path: '/hello', status: 200 });
+    expect(line).not.toHaveProperty('traceId');
+  });
+
   test("a logFields key that is one of the line's own replaces it, as Object.assign did", async () => {
     const { logger, lines } = rawLogger();
     await serve(

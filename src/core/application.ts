@@ -521,7 +521,8 @@ export class Application {
   }
 
   /**
-   * Adds fields to every log line of a request (see {@link LogFields}).
+   * Adds fields to every log line of a request (see {@link LogFields}). A hook that throws is
+   * logged as an error and its fields are left out of that request's lines.
    *
    * @example
    * app.logFields((req) => ({ traceId: traceOf(req) }));
@@ -536,7 +537,15 @@ export class Application {
     if (this.logFieldHooks.length === 0) return null;
     let out: Record<string, unknown> | null = null;
     for (const hook of this.logFieldHooks) {
-      const fields = hook(req);
+      let fields;
+      try {
+        fields = hook(req);
+      } catch (err) {
+        // Called where the response has closed (the access line) too: a throw there would end
+        // the process. The line is written without this hook's fields, and says why apart.
+        this.log.error({ err, reqId: req.id }, 'a logFields hook failed; its fields are left out');
+        continue;
+      }
       if (fields !== undefined) out = out === null ? { ...fields } : Object.assign(out, fields);
     }
     return out;
