@@ -38,10 +38,10 @@
 //
 // --ws echo: instructions per WebSocket message echoed instead (servers raw, rococo,
 // nest-fastify: run.js's ws-echo scenario). The load is run.js's, ws-load.js on CPU 1 (100
-// connections to /ws/echo, 10 messages in flight each; --ws echo-1: one in flight each); --warmup, --requests (messages per batch)
-// and the settling count messages, and each run of the load ends once every message it sent came
-// back, so a batch's dump divides by the messages echoed in it. `npm run bench:callgrind --
-// --ws echo --server rococo --requests 20000`.
+// connections to /ws/echo, 10 messages in flight each; --ws echo-1: one in flight each);
+// --warmup, --requests (messages per batch) and the settling count messages, and each run of
+// the load ends once every message it sent came back, so a batch's dump divides by the messages
+// echoed in it. `npm run bench:callgrind -- --ws echo --server rococo --requests 20000`.
 const { spawn, execFileSync } = require('node:child_process');
 const http = require('node:http');
 const {

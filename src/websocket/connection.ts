@@ -94,7 +94,8 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
   private readonly ws: WsSocket;
   // ws's frame writer when it can be used directly, else null (see frameSender).
   private readonly sender: FrameSender | null;
-  private readonly socket: Duplex;
+  // The TCP socket under ws, for corking and its 'drain'; null: neither (see rawSocket).
+  private readonly socket: Duplex | null;
   private corked = false;
   // Messages received and not yet read are queue[head] to queue[tail - 1]. The array is never
   // shifted nor emptied: a burst (every frame of a TCP chunk arrives in one go) would otherwise
@@ -149,15 +150,15 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
   send(data: string | Buffer | Uint8Array | WebSocketMessage): Promise<void> {
     const ws = this.ws;
     if (ws.readyState !== 1) return DONE;
-    // No callback: ws reports write errors by closing the socket, which `closed` tells.
     // More messages are already waiting (they came in one TCP read): their answers, sent in this
     // same turn of the event loop, go out in one write instead of a write each.
-    if (this.head !== this.tail && !this.corked) {
+    if (this.head !== this.tail && !this.corked && this.socket !== null) {
       this.corked = true;
       this.socket.cork();
       process.nextTick(this.uncork);
     }
-    // A text frame's bytes are valid UTF-8: ws closed the socket (1007) on any that were not.
+    // No callback: ws reports write errors by closing the socket, which `closed` tells. A text
+    // frame's bytes are valid UTF-8: ws closed the socket (1007) on any that were not.
     const sender = this.sender;
     if (sender !== null) {
       if (typeof data === 'string') sender.send(utf8(data), TEXT_FRAME);
@@ -167,9 +168,9 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
     } else if (typeof data === 'string') ws.send(utf8(data), TEXT);
     else if (data instanceof WebSocketMessage) ws.send(data.data, data.isBinary ? BINARY : TEXT);
     else ws.send(data, BINARY);
-    if (ws.bufferedAmount <= SEND_HIGH_WATER) return DONE;
+    const socket = this.socket;
+    if (ws.bufferedAmount <= SEND_HIGH_WATER || socket === null) return DONE;
     return new Promise((resolve) => {
-      const socket = this.socket;
       const done = () => {
         socket.off('drain', done);
         ws.off('close', done);
@@ -230,7 +231,7 @@ export class WebSocketConnection implements AsyncIterable<WebSocketMessage> {
   // Made once, not once a send.
   private readonly uncork = (): void => {
     this.corked = false;
-    this.socket.uncork();
+    this.socket?.uncork();
   };
 
   // The executor of every promise pull() leaves pending: made once, not once a message.
