@@ -4,6 +4,7 @@
  * user's app does, prints `listening <url>` on stderr, and closes when stdin ends.
  */
 import 'reflect-metadata';
+import { fstatSync } from 'node:fs';
 import { Controller, createApp, Get, type Request } from '../../src';
 
 @Controller('')
@@ -19,6 +20,17 @@ class LeakyController {
     );
     req.log.info({ password: 'password-value-2', email: 'demo@example.com' }, 'as password');
     return { ok: true };
+  }
+
+  /**
+   * Logs `n` lines in one turn of the event loop, then says how many bytes stdout holds (a file,
+   * in the test that asks): what the logger has written, not queued.
+   */
+  @Get('/burst/<n:\\d+>')
+  burst(req: Request) {
+    const n = Number(req.params.n);
+    for (let i = 0; i < n; i++) req.log.info({ i, pad: 'x'.repeat(100) }, 'burst');
+    return { written: fstatSync(1).size };
   }
 
   /** Exits as soon as its response is out: what is still in the logger's buffers then. */
