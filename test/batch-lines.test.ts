@@ -77,6 +77,31 @@ describe('batchLines', () => {
 });
 
 describe('access lines written into a batch', () => {
+  test("carry the clock's time, also where its millions change and when it goes back", () => {
+    const file = join(dir, 'time.log');
+    const destination = batchLines(
+      pino.destination({ dest: file, sync: true, minLength: 0, contentMode: 'buffer' }),
+    );
+    const line = accessLogger(pino({}, destination)).line!;
+    const times = [
+      1_765_000_999_998, 1_765_000_999_999, 1_765_001_000_000, 1_765_001_000_000, 1_765_001_000_001,
+      1_765_001_999_999, 1_765_002_000_000, 1_764_999_000_007, 1_764_999_000_007, 1_765_001_000_001,
+      1_000_000_000_000, 9_999_999_999_999,
+    ];
+    const clock = jest.spyOn(Date, 'now');
+    try {
+      for (const [i, t] of times.entries()) {
+        clock.mockReturnValue(t);
+        line.write(i % 2 === 0, `id${i}`, 'GET', '/', 200, 2, 0.5, '::1', undefined, null);
+      }
+    } finally {
+      clock.mockRestore();
+    }
+    destination.flushSync();
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    expect(lines.map((l) => (JSON.parse(l) as { time: number }).time)).toEqual(times);
+  });
+
   test('are what pino writes for the same values, byte for byte, also where only the string path can write them', () => {
     const file = join(dir, 'out.log');
     const destination = batchLines(

@@ -17,19 +17,33 @@ export function putUint(buf: Uint8Array, at: number, n: number): number {
   return end;
 }
 
+/** The digits of 000 to 999, three bytes a number. */
+const TRIPLES = Uint8Array.from(
+  Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0')).join(''),
+  (c) => c.charCodeAt(0),
+);
+
+/** An integer from 0 to 999,999 as six digits, leading zeros kept. */
+export function putSix(buf: Uint8Array, at: number, n: number): number {
+  const k = (n / 1000) | 0;
+  let p = k * 3;
+  buf[at] = TRIPLES[p];
+  buf[at + 1] = TRIPLES[p + 1];
+  buf[at + 2] = TRIPLES[p + 2];
+  p = (n - k * 1000) * 3;
+  buf[at + 3] = TRIPLES[p];
+  buf[at + 4] = TRIPLES[p + 1];
+  buf[at + 5] = TRIPLES[p + 2];
+  return at + 6;
+}
+
 /** `String(t)` for Date.now(): too large for 31 bits, so its millions, then six digits. */
 export function putEpoch(buf: Uint8Array, at: number, t: number): number {
   if (!(t >= 1e6 && t < 2e15 && t % 1 === 0)) return -1;
   const m = Math.floor(t / 1e6);
   at = putUint(buf, at, m);
   if (at === -1) return -1;
-  let rest = t - m * 1e6;
-  for (let i = at + 5; i >= at; i--) {
-    const q = Math.floor(rest / 10);
-    buf[i] = 48 + rest - q * 10;
-    rest = q;
-  }
-  return at + 6;
+  return putSix(buf, at, t - m * 1e6);
 }
 
 /**
