@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import {
   Controller,
   createApp,
@@ -463,6 +464,40 @@ describe('TRUST_PROXY', () => {
       });
     },
   );
+
+  test('req.ip is the peer of each connection, request after request on kept-alive ones', async () => {
+    const app = createApp({ controllers: [WhoController] });
+    const base = await app.listen(0, '127.0.0.1');
+    const { port } = new URL(base);
+    // Two clients on two loopback addresses, interleaved: each keeps its connection open.
+    const agents = ['127.0.0.1', '127.0.0.2'].map(
+      (localAddress) => new http.Agent({ keepAlive: true, maxSockets: 1, localAddress }),
+    );
+    const get = (agent: http.Agent) =>
+      new Promise<{ ip: string; port: number }>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port, path: '/who', agent }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c));
+          res.on('end', () =>
+            resolve({ ip: (JSON.parse(body) as { ip: string }).ip, port: req.socket!.localPort! }),
+          );
+        });
+        req.on('error', reject);
+      });
+    try {
+      const seen: { ip: string; port: number }[][] = [[], []];
+      for (let i = 0; i < 4; i++)
+        for (const [k, agent] of agents.entries()) seen[k].push(await get(agent));
+      expect(seen[0].map((s) => s.ip)).toEqual(Array(4).fill('127.0.0.1'));
+      expect(seen[1].map((s) => s.ip)).toEqual(Array(4).fill('127.0.0.2'));
+      // One connection each, kept alive.
+      expect(new Set(seen[0].map((s) => s.port)).size).toBe(1);
+      expect(new Set(seen[1].map((s) => s.port)).size).toBe(1);
+    } finally {
+      for (const agent of agents) agent.destroy();
+      await app.close();
+    }
+  });
 
   test('without X-Forwarded headers, a trusted peer is the client', async () => {
     const got = await who('loopback', { host: 'direct.example' });
