@@ -201,9 +201,12 @@ const ORDER = {
 };
 const isJson = (r) => r.type.startsWith('application/json');
 // The rows the speed goals are read from (GET / with and without the access log, validation, -w 2)
-// get 5 rounds in a full run instead of 3: with 3 rounds of 1 s, one stalled round moved their
+// get 9 rounds in a full run instead of 3: with 3 rounds of 1 s, one stalled round moved their
 // median by up to 2.5x between runs (rococo's 20-item validation: 6.6k-18.1k req/s in one run).
-const GOAL_ROUNDS = 5;
+// With 5, still not enough on a noisy host: the same server's 1 s rounds of `GET /` spanned
+// 60k-127k req/s in 25 rounds on end (Intel, 2026-12-07, no steal time reported), and the access
+// log's row went from 0.65x to 0.96x between two runs of the same build.
+const GOAL_ROUNDS = 9;
 const SCENARIOS = [
   {
     id: 'json',
@@ -877,7 +880,7 @@ async function main() {
     `  policy, NODE_CLUSTER_SCHED_POLICY=${CLUSTER_POLICY} (${CLUSTER_POLICY === 'none' ? "rococo serve's: the workers accept themselves" : 'round robin: the master accepts and hands connections over'}).`,
     '- RSS: after the last round. PostgreSQL runs on the same machine, unpinned: /db is bound by it,',
     '  and its rounds swing the most: a full run gives /db 7 rounds instead of 3, and the rows the',
-    '  speed goals are read from (GET /, validation, -w 2) 5.',
+    `  speed goals are read from (GET /, validation, -w 2) ${GOAL_ROUNDS}.`,
     '- Express 5, Koa (@koa/router) and NestJS take no regex in paths (path-to-regexp 8): they check',
     '  `\\d+` in the handler. routing-controllers runs on its own Express 4.',
     ...(SCENARIOS.some((sc) => sc.websocket)
