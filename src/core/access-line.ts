@@ -142,8 +142,9 @@ function stampOf(head: Uint8Array, bindings: Uint8Array): Uint8Array {
 /**
  * Writes `now` into a stamp of {@link stampOf} that holds `before` (or -1); false for a time not
  * of 13 digits. The millions change every 17 minutes: mostly only the last six digits are
- * rewritten (the whole number cost ~600 instructions, paid at each new millisecond: a line in
- * ten to a hundred under load, every line below a request a millisecond).
+ * rewritten. The whole number cost ~600 instructions, paid at each new millisecond: one line in
+ * ten to a hundred under load, every line of a server that gets less than a request a
+ * millisecond.
  */
 function stampTime(stamp: Uint8Array, at: number, now: number, before: number): boolean {
   if (!(now >= 1e12 && now < 1e13 && Math.floor(now) === now)) return false;

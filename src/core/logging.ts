@@ -53,7 +53,7 @@ let stdout: ReturnType<typeof pino.destination> | undefined;
  *
  * Synchronous, as pino's default and node's own stdout on Linux: an asynchronous write ends at
  * the earliest in the next turn of the event loop, and sonic-boom writes one batch a turn, where
- * a busy server logs several (1,000 pipelined requests a turn, ~200 KB). Its queue grew by ~7 MB
+ * a busy server logs several (1,000 pipelined requests a turn, ~200 KB). Its queue grew by ~8 MB
  * a second under load, and a new 64 KiB buffer a batch made V8 run a full collection every
  * second. A reader slower than the server (a full pipe) now slows the server down instead of
  * filling its memory.
