@@ -448,13 +448,16 @@ describe('what is never compressed', () => {
     expect(res.headers.get('vary')).toBe('Accept-Encoding');
   });
 
-  test('204 and 304', async () => {
+  // A 304 and a 206 carry the Vary their 200 would (RFC 9110, 15.4.5 and 15.3.7): a cache that
+  // revalidates or completes a stored response keeps knowing it varies by Accept-Encoding.
+  test('204 and 304: not compressed; the 304 with the Vary of its 200', async () => {
     const none = await client.get('/nothing', { headers: BR });
     expect(none.status).toBe(204);
     expect(none.headers.get('content-encoding')).toBeNull();
     const nm = await client.get('/not-modified', { headers: BR });
     expect(nm.status).toBe(304);
     expect(nm.headers.get('content-encoding')).toBeNull();
+    expect(nm.headers.get('vary')).toBe('Accept-Encoding');
   });
 
   test('a Range request, and a 206', async () => {
@@ -464,6 +467,7 @@ describe('what is never compressed', () => {
     const partial = await client.get('/partial', { headers: BR });
     expect(partial.status).toBe(206);
     expect(partial.headers.get('content-encoding')).toBeNull();
+    expect(partial.headers.get('vary')).toBe('Accept-Encoding');
     expect((await bytes(partial)).toString()).toBe(PAGE.slice(0, 2000));
   });
 
@@ -535,7 +539,7 @@ describe('static files', () => {
     expect(gunzipSync(got.body).equals(LARGE)).toBe(true);
   });
 
-  test('a file: HEAD, Range and 304 are not compressed', async () => {
+  test('a file: HEAD, Range and 304 are not compressed, and carry Vary', async () => {
     const head = await client.head('/static/plain.css', { headers: BR });
     expect(head.headers.get('content-encoding')).toBeNull();
     expect(head.headers.get('content-length')).toBe(String(CSS.length));
@@ -544,6 +548,7 @@ describe('static files', () => {
     });
     expect(range.status).toBe(206);
     expect(range.headers.get('content-encoding')).toBeNull();
+    expect(range.headers.get('vary')).toBe('Accept-Encoding');
     expect(await range.text()).toBe(CSS.slice(5, 15));
     const etag = (await client.get('/static/plain.css', { headers: BR })).headers.get('etag');
     const nm = await client.get('/static/plain.css', {
@@ -551,6 +556,7 @@ describe('static files', () => {
     });
     expect(nm.status).toBe(304);
     expect(nm.headers.get('content-encoding')).toBeNull();
+    expect(nm.headers.get('vary')).toBe('Accept-Encoding');
   });
 
   test('a small file, an image, a missing one: as they are', async () => {
@@ -606,6 +612,7 @@ describe('static files', () => {
     const nm = await client.get('/static/site.css', { headers: { ...BR, 'if-none-match': etag } });
     expect(nm.status).toBe(304);
     expect(nm.headers.get('etag')).toBe(etag);
+    expect(nm.headers.get('vary')).toBe('Accept-Encoding');
     // The identity variant's ETag does not match the br variant.
     const identityTag = (await client.get('/static/site.css')).headers.get('etag') as string;
     const stale = await client.get('/static/site.css', {

@@ -111,8 +111,9 @@ export class Compressor {
   /**
    * Whether a response is compressed, and how: null when not. A response whose type could be
    * compressed gets `Vary: Accept-Encoding` whatever the answer, since the same URL may be
-   * compressed for another client; one that must not be transformed is left alone entirely.
-   * `length` is the body's size when known.
+   * compressed for another client, a 304 and a 206 too (they carry the Vary of their 200: RFC
+   * 9110, 15.4.5 and 15.3.7); one that must not be transformed is left alone entirely. `length`
+   * is the body's size when known.
    */
   choose(
     req: Request,
@@ -120,15 +121,15 @@ export class Compressor {
     headers: { vary?: string | string[]; [name: string]: string | string[] | number | undefined },
     length: number | undefined,
   ): Encoding | null {
-    if (status < 200 || status === 204 || status === 206 || status === 304) return null;
+    if (status < 200 || status === 204) return null;
     const coding = headers['content-encoding'];
     if (coding !== undefined && coding !== 'identity') return null;
-    if (headers['content-range'] !== undefined) return null;
     const type = headers['content-type'];
     if (typeof type !== 'string' || compressible(type) !== true) return null;
     const cacheControl = headers['cache-control'];
     if (cacheControl !== undefined && NO_TRANSFORM.test(String(cacheControl))) return null;
     headers.vary = appendVary(headers.vary, 'Accept-Encoding');
+    if (status === 206 || status === 304 || headers['content-range'] !== undefined) return null;
     // The offsets of a Range refer to the bytes as they are; HEAD answers describe what GET sends
     // and compressing nothing is no saving.
     if (req.method === 'HEAD' || req.headers.range !== undefined) return null;

@@ -37,12 +37,21 @@ export class CompressedWrites extends Response {
     const writeHead = res.writeHead;
     const write = res.write;
     const end = res.end;
+    const removeHeader = res.removeHeader;
+    // send drops the content headers of a 304 before its head: the type it had still decides
+    // whether the 304 carries the Vary of its 200.
+    let removedType: OutgoingHttpHeaders[string];
+    res.removeHeader = function (this: ServerResponse, name: string): void {
+      if (name.toLowerCase() === 'content-type') removedType ??= res.getHeader(name);
+      removeHeader.call(this, name);
+    };
     let stream: Transform | null = null;
     /** The size of a body given at once to end() before any head: its threshold applies. */
     let ending: number | undefined;
 
     res.writeHead = function (this: ServerResponse, status: number, ...rest: unknown[]) {
       res.writeHead = writeHead;
+      res.removeHeader = removeHeader;
       // Headers given here join those set before, so that the choice sees them all.
       const last = rest[rest.length - 1];
       if (last !== null && typeof last === 'object') {
@@ -54,6 +63,8 @@ export class CompressedWrites extends Response {
         const v = res.getHeader(name);
         if (v !== undefined) head[name] = v;
       }
+      if (status === 304 && head['content-type'] === undefined && removedType !== undefined)
+        head['content-type'] = removedType;
       const declared = res.getHeader('content-length');
       const length = declared === undefined ? ending : Number(declared);
       const encoding = compressor.choose(req, status, head, length);
