@@ -10,6 +10,7 @@ import {
   length,
   maxLength,
   minLength,
+  registerDecorator,
   IsArray,
   IsBoolean,
   IsDefined,
@@ -176,6 +177,21 @@ class Custom {
   )
   x!: string;
 }
+/** A user's decorator registered under a built-in's name, with a check of its own. */
+function impostor(name: string, validate: (value: unknown) => boolean): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name,
+      target: target.constructor,
+      propertyName: propertyName as string,
+      validator: { validate },
+    });
+}
+class Impostors {
+  // isString's name, numbers accepted too; isInt's name, any finite number.
+  @impostor('isString', (v) => typeof v === 'string' || typeof v === 'number') label!: unknown;
+  @impostor('isInt', (v) => typeof v === 'number' && Number.isFinite(v)) count!: unknown;
+}
 class Conditional {
   @ValidateIf((o: { y?: unknown }) => o.y !== undefined) @IsString() y?: string;
 }
@@ -201,6 +217,7 @@ const COMPILED = [
   Rules,
   Tree,
   OnlyNested,
+  Impostors,
 ];
 const FALLBACK: [new () => object, RegExp][] = [
   [Conv, /Conv.ids has @Type without @ValidateNested/],

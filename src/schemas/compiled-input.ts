@@ -211,7 +211,7 @@ function planClass(
       } else if (m.type === types.CUSTOM_VALIDATION || m.type === types.IS_DEFINED) {
         const check = ruleCheck(m, where);
         if (!check(undefined)) acceptsUndefined = false;
-        const one = nativeSchema(m) ?? { rococoCheck: register(check) };
+        const one = nativeSchema(m, check) ?? { rococoCheck: register(check) };
         // `each`: every item of an array, or the value itself when it is not one.
         parts.push(m.each ? { rococoEach: { array: { items: one }, other: one } } : one);
       } else {
@@ -319,8 +319,32 @@ function register(check: (value: unknown) => boolean): number {
   return checks.length - 1;
 }
 
-/** JSON-schema types that are exactly class-validator's check, for the values an instance holds. */
-function nativeSchema(m: ValidationMetadata): AnySchema | undefined {
+// Values of every JSON type, and the edges of each type check: a rule that gives one of them
+// another verdict than its JSON-schema type is not class-validator's.
+const TYPE_PROBES: unknown[] = [
+  ...['', 'a', '1', '1.5', 'true', '[]'],
+  ...[0, -0, 1, -1, 1.5, 2 ** 53, 1e300, 5e-324, NaN, Infinity, -Infinity],
+  ...[true, false, null, [], [1], ['a'], {}, { length: 1 }],
+];
+
+/**
+ * The JSON-schema type that is exactly the rule's check, for the values an instance holds; the
+ * rule's own verdict (`check`) must agree on {@link TYPE_PROBES}: a decorator of the user's
+ * registered under a built-in's name (`registerDecorator({ name: 'isString', ... })`) carries
+ * that name and its own check, and a disagreeing one keeps that check.
+ */
+function nativeSchema(
+  m: ValidationMetadata,
+  check: (value: unknown) => boolean,
+): AnySchema | undefined {
+  const schema = typeSchema(m);
+  if (schema === undefined) return undefined;
+  const matches = load().ajv.compile(schema);
+  // A rule that throws on a probe leaves its class to class-validator (compileInput's catch).
+  return TYPE_PROBES.every((p) => matches(p) === check(p)) ? schema : undefined;
+}
+
+function typeSchema(m: ValidationMetadata): AnySchema | undefined {
   switch (m.name) {
     case 'isString':
       return { type: 'string' };
