@@ -17,6 +17,7 @@ declare module '../src' {
     "health.live": Record<string, never>;
     "health.ready": Record<string, never>;
     "index": Record<string, never>;
+    "metrics": Record<string, never>;
     "openapi": Record<string, never>;
     "openapi_assets": { "filename": string | number };
     "openapi_docs": Record<string, never>;

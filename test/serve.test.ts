@@ -519,7 +519,7 @@ describe('rococo serve and metrics()', () => {
   const home = (t: string) =>
     valueOf(t, 'http_request_duration_seconds_count', { route: 'home', status: '2xx' }) ?? 0;
   const scrapes = (t: string) =>
-    valueOf(t, 'http_request_duration_seconds_count', { route: '/metrics' }) ?? 0;
+    valueOf(t, 'http_request_duration_seconds_count', { route: 'metrics' }) ?? 0;
   const send = async (url: string, n: number) => {
     const replies = await Promise.all(Array.from({ length: n }, () => request(`${url}/`)));
     expect(replies.map((r) => r.status)).toEqual(replies.map(() => 200));

@@ -102,6 +102,9 @@ export function metrics(options: MetricsOptions = {}): Plugin {
       app.addRoute({
         methods: ['GET'],
         pattern: path,
+        // Named as the health routes are: app.url('metrics') finds it, and its series stays
+        // the same label when the path is moved.
+        name: 'metrics',
         origin: 'metrics()',
         quiet: true,
         handler: async () =>
