@@ -3,7 +3,8 @@
 // rococo next to raw node:http and its peers. `npm run bench` at the root installs and builds,
 // then runs this; `npm run bench -- --quick` for a short pass. Options: --quick,
 // --scenarios=json,db  --servers=raw,rococo (a subset, for profiling), --cluster-policy=none|rr
-// (the -w 2 servers' scheduling policy, both the same: none by default, as rococo serve's).
+// (the -w 2 servers' scheduling policy, both the same: none by default, as rococo serve's),
+// --samples=FILE (every round's figures, appended as JSON lines).
 //
 // Each server runs in its own process pinned to CPU 0; wrk runs on CPU 1 (100 connections,
 // pipelining 10). Per scenario: start the servers, warm each up, then alternating rounds; p99 comes
@@ -14,7 +15,7 @@
 // The WebSocket scenarios (ws-echo, ws-echo-1, ws-fanout) load raw `ws`, rococo and NestJS gateways with
 // ws-load.js (wrk speaks no WebSocket), on CPU 1 too: see that file.
 const { spawn, execFileSync } = require('node:child_process');
-const { readFileSync, readdirSync, writeFileSync, mkdirSync } = require('node:fs');
+const { appendFileSync, readFileSync, readdirSync, writeFileSync, mkdirSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { isDeepStrictEqual } = require('node:util');
@@ -45,6 +46,18 @@ const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString());
 
 // wrk is the load generator; a fresh machine has none: install Debian's when we may.
 ensureTool('wrk', ['--version']);
+
+// --samples=FILE: every round's figures, one JSON line a scenario and server, in the order the
+// rounds ran (what the medians hide: a slow first round, drift, one stalled round).
+const SAMPLES = flag('samples')?.[0];
+const keepSamples = (sc, servers, samples) => {
+  if (SAMPLES === undefined) return;
+  for (const s of servers)
+    appendFileSync(
+      SAMPLES,
+      JSON.stringify({ scenario: sc.id, server: s.id, rounds: samples.get(s) }) + '\n',
+    );
+};
 
 const CLUSTER_SCENARIOS = ['json-w2', 'page-w2'];
 // Both -w 2 servers with the same cluster scheduling policy: rococo serve's (the workers accept
@@ -648,6 +661,7 @@ async function measure(sc) {
         }
       }
     }
+    keepSamples(sc, servers, samples);
     return servers.map((s) => {
       const xs = samples.get(s);
       const rps = xs.map((x) => x.rps);
@@ -722,6 +736,7 @@ async function measureWs(sc) {
         });
       }
     }
+    keepSamples(sc, servers, samples);
     // RSS with the scenario's sockets still open.
     const rss = servers.map((s) => rssMB([s.pid]));
     await client.ask({ cmd: 'close' });
