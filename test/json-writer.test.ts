@@ -14,10 +14,20 @@ import {
   ValidateNested,
 } from 'class-validator';
 import fc from 'fast-check';
-import { Controller, createApp, Get, Post, Request, Schema, schemas, type Plugin } from '../src';
+import {
+  Controller,
+  createApp,
+  Get,
+  Post,
+  Request,
+  Schema,
+  schemas,
+  Use,
+  type Plugin,
+} from '../src';
 import { compileInput } from '../src/schemas/compiled-input';
 import { bare, jsonWriter, quote } from '../src/schemas/json-writer';
-import { testClient } from '../src/testing';
+import { testClient, type TestClient } from '../src/testing';
 
 /**
  * The compiled JSON writer of @Schema input classes against JSON.stringify: whatever the value
@@ -371,6 +381,17 @@ describe("a route's serialize (the kernel's seam)", () => {
       return { x: 5 };
     }
   }
+  const JSON_TYPE = 'application/json; charset=utf-8';
+  /** Each path's type and body, after checking that it is a 200. */
+  const bodies = async (client: TestClient, paths: string[]) => {
+    const out: [string | null, string][] = [];
+    for (const path of paths) {
+      const res = await client.get(path);
+      expect(res.status).toBe(200);
+      out.push([res.headers.get('content-type'), await res.text()]);
+    }
+    return out;
+  };
   const pointWriter: Plugin = {
     name: 'points',
     route(route) {
@@ -380,17 +401,61 @@ describe("a route's serialize (the kernel's seam)", () => {
     },
   };
 
+  it('writes the body that a middleware and a send hook see, falls back on undefined', async () => {
+    const seen: string[] = [];
+    @Controller('/')
+    class M {
+      @Get('/point')
+      @Use(async (_req, next) => {
+        const response = await next();
+        seen.push(`middleware ${String(response.body)}`);
+        return response;
+      })
+      point() {
+        return new Point(1, 2);
+      }
+      @Get('/other')
+      @Use((_req, next) => next())
+      async other() {
+        return new Point(3, 4);
+      }
+      @Get('/bare')
+      bare() {
+        return new Point(5, 6);
+      }
+    }
+    const hook: Plugin = {
+      name: 'hook',
+      setup(app) {
+        app.onSend((req, response) => void seen.push(`${req.path} ${String(response.body)}`));
+      },
+    };
+    const client = await testClient(createApp({ controllers: [M], plugins: [pointWriter, hook] }));
+    try {
+      expect(await bodies(client, ['/point', '/other', '/bare'])).toEqual([
+        [JSON_TYPE, '[1,2]'],
+        [JSON_TYPE, '{"x":3,"y":4}'],
+        [JSON_TYPE, '[5,6]'],
+      ]);
+      expect(seen).toEqual([
+        'middleware [1,2]',
+        '/point [1,2]',
+        '/other {"x":3,"y":4}',
+        '/bare [5,6]',
+      ]);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('writes what the handler returned, falls back on undefined, leaves plain objects alone', async () => {
     const client = await testClient(createApp({ controllers: [P], plugins: [pointWriter] }));
     try {
-      let res = await client.get('/point');
-      expect(res.status).toBe(200);
-      expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
-      expect(await res.text()).toBe('[1,2]');
-      res = await client.get('/other');
-      expect(await res.text()).toBe('{"x":3,"y":4}');
-      res = await client.get('/plain');
-      expect(await res.text()).toBe('{"x":5}');
+      expect(await bodies(client, ['/point', '/other', '/plain'])).toEqual([
+        [JSON_TYPE, '[1,2]'],
+        [JSON_TYPE, '{"x":3,"y":4}'],
+        [JSON_TYPE, '{"x":5}'],
+      ]);
     } finally {
       await client.close();
     }

@@ -38,7 +38,7 @@ import {
 } from './errors';
 import { compose, type Endpoint, type Middleware } from './middleware';
 import { Request } from './request';
-import { Response, send, toResponse, writeRawResponse } from './response';
+import { Response, send, toResponseWith, writeRawResponse } from './response';
 import { Router, type QueryInit } from './router';
 import { compileConverters, type Converter } from './converters';
 import { readSetting } from './options';
@@ -365,6 +365,7 @@ export class Application {
         handler: handlerOf(
           route.handler,
           appMws,
+          undefined,
           route.quiet === true ? { ...ADDED, quiet: true } : ADDED,
         ),
       });
@@ -784,7 +785,7 @@ export class Application {
         writeJsonHead(res, JSON_TYPE, String(length), req.id);
         res.end(body);
       } else {
-        const response = toResponse(value);
+        const response = toResponseWith(value, serialize);
         response.headers['x-request-id'] = req.id;
         send(res, this.sendHooks.length === 0 ? response : this.prepare(req, response));
       }
@@ -903,7 +904,7 @@ export class Application {
     const mws = [...appMws, ...r.middlewares];
     const { build, plugins } = this.buildRoute(r, instance as object, fn, mws);
     const controller = getControllerMeta(r.controller);
-    const handler = handlerOf(build.handler, mws, {
+    const handler = handlerOf(build.handler, mws, build.serialize, {
       meta: r.meta,
       controllerName: controller?.name ?? r.controller.name,
       handlerName: r.handler,
@@ -1075,18 +1076,23 @@ function resolverOf(p: RouteParam, origin: string): (req: Request) => unknown {
   );
 }
 
-/** A route's handler: called directly when no middleware applies, else through its chain. */
+/**
+ * A route's handler: called directly when no middleware applies, else through its chain, whose
+ * middlewares see its value as a Response (written by the route's JSON writer, if it has one).
+ */
 function handlerOf(
   call: (req: Request) => unknown,
   mws: readonly Middleware[],
+  serialize: RouteSerializer | undefined,
   doc: RouteInfo,
 ): RouteHandler {
   if (mws.length === 0) return { call, chain: null, ...doc };
+  const respond = (out: unknown) => toResponseWith(out, serialize);
   // Not async: a handler that returns a value at once costs no extra promise and await.
   const endpoint: Endpoint = (req) => {
     try {
       const out = call(req);
-      return out instanceof Promise ? out.then(toResponse) : Promise.resolve(toResponse(out));
+      return out instanceof Promise ? out.then(respond) : Promise.resolve(respond(out));
     } catch (e) {
       return Promise.reject(e);
     }

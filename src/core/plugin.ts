@@ -90,10 +90,10 @@ export interface RouteBuild {
    * The route's own JSON writer (Fastify's per-route serializer): for a value the handler
    * returned that is an object but not a plain one or an array (those go to `JSON.stringify`
    * at once), it gives that value's JSON, exactly the string `JSON.stringify` would give, or
-   * `undefined` for "not mine": the value then goes out as before (`toResponse`). Used on the
-   * kernel's fast path only (a 200 written at once: no send hook, no middleware on the route,
-   * which see the value as a `Response`). A plugin that writes the classes its route returns
-   * sets it in `route()`; a later plugin may wrap it.
+   * `undefined` for "not mine": the value then goes out as before (`toResponse`). Wherever the
+   * value becomes the response: written at once on the kernel's fast path, or as the JSON body
+   * of the `Response` that the route's middlewares and the send hooks see. A plugin that writes
+   * the classes its route returns sets it in `route()`; a later plugin may wrap it.
    *
    * @example
    * route(route) {

@@ -1,6 +1,7 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { Readable, pipeline, type Duplex } from 'node:stream';
 import { serialize, type SerializeOptions } from 'cookie';
+import type { RouteSerializer } from './plugin';
 import { appendVary } from './vary';
 
 /** What a response can carry: text, bytes, a stream, or nothing. */
@@ -148,6 +149,25 @@ export function toResponse(value: unknown): Response {
     return (value as { toResponse(): Response }).toResponse();
   }
   return json(value);
+}
+
+/**
+ * {@link toResponse}, with the route's JSON writer (`RouteBuild.serialize`) asked first about
+ * an object that is no plain one nor an array: its text, when it gives one, is the JSON body.
+ */
+export function toResponseWith(value: unknown, serialize: RouteSerializer | undefined): Response {
+  if (
+    serialize !== undefined &&
+    value !== null &&
+    typeof value === 'object' &&
+    value.constructor !== Object &&
+    !Array.isArray(value) &&
+    !(value instanceof Response)
+  ) {
+    const body = serialize(value);
+    if (body !== undefined) return withType(new Response(body), JSON_TYPE);
+  }
+  return toResponse(value);
 }
 
 /**
