@@ -187,6 +187,9 @@ const problem = (description: string) => ({
   description,
   content: { 'application/problem+json': { schema: ref('Problem') } },
 });
+const TOO_MANY = problem(
+  'Too many requests: a rate limit of this route is spent (`Retry-After` says when to try again)',
+);
 const DEFAULT = problem(
   'A server error: 500, or 503 while a service it needs (the database, the session store) is unavailable',
 );
@@ -881,6 +884,7 @@ describe("the sample's document", () => {
             '403': problem(CSRF),
             '409': CONFLICT,
             '422': INVALID,
+            '429': TOO_MANY,
             default: DEFAULT,
           },
         },
@@ -913,6 +917,7 @@ describe("the sample's document", () => {
             ...NOT_FOUND,
             '409': CONFLICT,
             '422': INVALID,
+            '429': TOO_MANY,
             default: DEFAULT,
           },
         },
@@ -928,6 +933,7 @@ describe("the sample's document", () => {
             '403': problem(`${CSRF}; or: Only its owner may delete a project`),
             ...NOT_FOUND,
             '422': INVALID,
+            '429': TOO_MANY,
             default: DEFAULT,
           },
         },

@@ -9,6 +9,7 @@ import {
   HTTPNotFound,
   HTTPSeeOther,
   HTTPUnauthorized,
+  openapi,
   Post,
   RateLimit,
   rateLimit,
@@ -21,6 +22,7 @@ import {
 } from '../src';
 import { testClient, type TestClient } from '../src/testing';
 import { memoryLogger, WARN } from './helpers/memory-logger';
+import { validateOpenAPI } from './helpers/openapi';
 import { TcpProxy } from './helpers/tcp-proxy';
 
 const KEY = Buffer.alloc(32, 3).toString('base64');
@@ -155,6 +157,21 @@ const clients: TestClient[] = [];
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
 });
+
+/** The OpenAPI document of an app with these limits, checked against the OpenAPI 3.1 schema. */
+async function documentOf(options: AppOptions, limits: RateLimitPluginOptions): Promise<any> {
+  const c = await testClient(
+    createApp({
+      ...options,
+      settings: { ACCESS_LOG: false },
+      plugins: [rateLimit(limits), openapi({ title: 'T', version: '1', docs: false })],
+    }),
+  );
+  clients.push(c);
+  const doc: unknown = await (await c.get('/openapi.json')).json();
+  expect(validateOpenAPI(doc)).toEqual({ valid: true });
+  return doc;
+}
 
 async function client(
   limits: RateLimitPluginOptions,
@@ -316,6 +333,23 @@ describe('@RateLimit', () => {
       '2-in-2s',
     ]);
     expect(refused.headers.get('ratelimit')).toBe('"default";r=7;t=60, "2-in-2s";r=0;t=2');
+  });
+
+  test('the OpenAPI document lists the 429 of the limited routes, not of the others', async () => {
+    const doc = await documentOf({ controllers: [RouteLimitController] }, { redis: false });
+    const limited = doc.paths['/route/limited'].get.responses;
+    expect(limited['429']).toMatchObject({
+      description: expect.stringMatching(/^Too many requests: a rate limit of this route is spent/),
+      content: { 'application/problem+json': expect.anything() },
+    });
+    expect(limited['503']).toBeUndefined();
+    expect(doc.paths['/route/free'].get.responses['429']).toBeUndefined();
+    // An app-wide limit: every controller route.
+    const all = await documentOf(
+      { controllers: [RouteLimitController] },
+      { redis: false, points: 10, duration: 60 },
+    );
+    expect(all.paths['/route/free'].get.responses['429']).toBeDefined();
   });
 
   test('on a controller: one budget shared by its routes', async () => {
@@ -578,6 +612,24 @@ describe('Redis down', () => {
       'Rate limits cannot be checked for a moment; try again',
     );
     expect(Date.now() - start).toBeLessThan(1000);
+  });
+
+  test("redisDown: 'refuse': the OpenAPI document lists the 503 beside the 429", async () => {
+    const doc = await documentOf(
+      { controllers: [OpenController] },
+      {
+        points: 2,
+        duration: 60,
+        redis: `redis://127.0.0.1:${await closedPort()}`,
+        timeout: 300,
+        redisDown: 'refuse',
+      },
+    );
+    const { responses } = doc.paths['/a'].get;
+    expect(Object.keys(responses)).toEqual(['200', '429', '503', 'default']);
+    expect(responses['503'].description).toBe(
+      'Rate limits cannot be checked for a moment (Redis is down)',
+    );
   });
 
   test("redisDown: 'memory' limits in this process meanwhile", async () => {

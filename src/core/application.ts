@@ -197,6 +197,8 @@ export interface RouteInfo {
   readonly controllerName: string | undefined;
   readonly handlerName: string;
   readonly middlewares?: readonly Middleware[];
+  /** What the plugins' wrappers may answer instead of the handler (`RouteBuild.answers`). */
+  readonly answers?: Readonly<Record<number, string>>;
   /** A plugin's route whose access lines are written at `debug` level, not `info` (probes). */
   readonly quiet?: boolean;
   /** The plugins that wrapped the handler, innermost first (`rococo routes` shows them). */
@@ -910,6 +912,7 @@ export class Application {
       handlerName: r.handler,
       plugins,
       params: build.params,
+      ...(Object.keys(build.answers).length > 0 && { answers: build.answers }),
     });
     if (r.expect !== undefined) handler.expect = r.expect;
     if (build.serialize !== undefined) handler.serialize = build.serialize;
@@ -955,6 +958,7 @@ export class Application {
       middlewares,
       action: (...args) => fn.apply(instance, args),
       handler: params === null ? call : late,
+      answers: {},
       params: params ?? [],
       claim: (key) => void claimed.add(key),
       compose: (endpoint) => compose(middlewares, endpoint),

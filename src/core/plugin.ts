@@ -82,6 +82,15 @@ export interface RouteBuild {
    */
   handler: (req: Request) => unknown;
   /**
+   * Statuses the plugins' wrappers may answer on this route instead of the handler, and why (a
+   * spent rate limit's 429): the route table keeps them (`RouteInfo.answers`), and the OpenAPI
+   * document lists them. A plugin adds to it.
+   *
+   * @example
+   * route.answers[429] = 'Too many requests: a rate limit of the route is spent';
+   */
+  readonly answers: Record<number, string>;
+  /**
    * What the route does with an HTTP `Upgrade` request (WebSockets): `listen()` servers then
    * pass such requests here, with the socket, instead of answering them.
    */

@@ -122,8 +122,9 @@ export interface BuiltDocument {
 /**
  * Builds the OpenAPI 3.1 document of an app's routes: paths with `{name}` parameters typed by
  * their converter, regex or `@Schema` params class, operations named after the routes, bodies
- * and responses from the `@Schema` classes, every status the framework, the route's
- * middlewares (`openapi`) and `@Doc({ responses })` say it can answer, security schemes and
+ * and responses from the `@Schema` classes, every status the framework, the plugins that wrap
+ * the route (`RouteBuild.answers`), its middlewares (`openapi`) and `@Doc({ responses })` say
+ * it can answer, security schemes and
  * requirements, tags from controller names, summaries from `@Doc`.
  */
 export function buildOpenAPI(
@@ -256,9 +257,11 @@ export function buildOpenAPI(
   };
 }
 
-/** What the route's middlewares say of this operation, outermost first. */
+/** What the route's plugins (their wrappers' answers) and middlewares say of this operation, outermost first. */
 function middlewareDocs(route: Route<RouteInfo>, method: string): OperationDoc[] {
-  const out: OperationDoc[] = [];
+  // What the plugins' wrappers answer (a rate limit's 429), as a middleware's would be.
+  const answers = route.handler.answers;
+  const out: OperationDoc[] = answers === undefined ? [] : [{ responses: answers }];
   for (const mw of route.handler.middlewares ?? []) {
     const source = mw.openapi;
     const d =

@@ -86,6 +86,7 @@ export function rateLimit(options: RateLimitPluginOptions = {}): Plugin {
   const headers = options.headers ?? true;
   let appLimit: Limit | null = null;
   let counters: Counters;
+  let inRedis = false;
   const compiled = new Map<RecordedLimit, Limit>();
 
   const limitsOf = (route: RouteBuild, settings: Settings): Limit[] => {
@@ -124,8 +125,10 @@ export function rateLimit(options: RateLimitPluginOptions = {}): Plugin {
     name: 'rate-limit',
     setup(app) {
       const url = redis ?? readSetting(app.settings, 'REDIS_URL', 'string', '');
+      const where = url === false || url === '' ? null : url;
+      inRedis = where !== null;
       counters = new Counters(app.log, {
-        redis: url === false || url === '' ? null : url,
+        redis: where,
         prefix,
         timeout,
         redisDown,
@@ -154,6 +157,10 @@ export function rateLimit(options: RateLimitPluginOptions = {}): Plugin {
       const limits = limitsOf(route, app.settings);
       if (limits.length === 0) return;
       route.handler = limited(route.handler, limits, counters, headers);
+      route.answers[429] =
+        'Too many requests: a rate limit of this route is spent (`Retry-After` says when to try again)';
+      if (redisDown === 'refuse' && inRedis)
+        route.answers[503] = 'Rate limits cannot be checked for a moment (Redis is down)';
     },
   };
 }
