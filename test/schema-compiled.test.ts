@@ -188,9 +188,11 @@ function impostor(name: string, validate: (value: unknown) => boolean): Property
     });
 }
 class Impostors {
-  // isString's name, numbers accepted too; isInt's name, any finite number.
+  // isString's name, numbers accepted too; isInt's name, any finite number; isString's name,
+  // stricter on what no probe holds (a string of 5 characters or more).
   @impostor('isString', (v) => typeof v === 'string' || typeof v === 'number') label!: unknown;
   @impostor('isInt', (v) => typeof v === 'number' && Number.isFinite(v)) count!: unknown;
+  @impostor('isString', (v) => typeof v === 'string' && v.length < 5) short!: unknown;
 }
 class Conditional {
   @ValidateIf((o: { y?: unknown }) => o.y !== undefined) @IsString() y?: string;
@@ -526,6 +528,33 @@ describe('the compiled input path decides as class-validator does', () => {
 });
 
 // --- edges found by the property, and by reading class-validator --------------------------------
+
+test("a user's rule under a built-in's name keeps its check; class-validator's own become JSON-schema types", () => {
+  const planOf = (cls: new () => object) => {
+    const plan = compileInput(cls);
+    if (plan.compiled === undefined) throw new Error(plan.reason);
+    return plan;
+  };
+  const impostors = planOf(Impostors);
+  expect(impostors.compiled({ label: 'x', count: 1, short: 'abcd' }, false)).toBeDefined();
+  // Stricter than isString on a value no probe holds: refused, as class-validator refuses it.
+  expect(impostors.compiled({ label: 'x', count: 1, short: 'a long string' }, false)).toBe(
+    undefined,
+  );
+  expect(JSON.stringify(impostors.schema).match(/rococoCheck/g)).toHaveLength(3);
+  // class-validator's own: types ajv checks inline, no call of their rules.
+  class Typed {
+    @IsString() s!: string;
+    @IsInt() i!: number;
+    @IsNumber() n!: number;
+    @IsBoolean() b!: boolean;
+    @IsArray() @IsString({ each: true }) a!: string[];
+  }
+  const typed = JSON.stringify(planOf(Typed).schema);
+  expect(typed).not.toContain('rococoCheck');
+  for (const type of ['string', 'integer', 'number', 'boolean', 'array'])
+    expect(typed).toContain(`{"type":"${type}"}`);
+});
 
 describe('edges', () => {
   const accepts = (cls: new () => object, plain: Record<string, unknown>, forbid = false) => {

@@ -17,7 +17,13 @@ export type CompiledInput = (
 ) => object | undefined;
 
 /** What {@link compileInput} made of a class: its compiled check, or why class-validator keeps it. */
-export type InputPlan = { compiled: CompiledInput } | { compiled: undefined; reason: string };
+export type InputPlan =
+  | {
+      compiled: CompiledInput;
+      /** The JSON schema ajv checks the instance against: `rococoCheck` where a rule is called. */
+      schema: AnySchema;
+    }
+  | { compiled: undefined; reason: string };
 
 /** How one class (and each nested one) is turned into an instance. */
 interface ClassPlan {
@@ -128,7 +134,7 @@ export function compileInput(cls: Constructor): InputPlan {
   let plan = plans.get(cls);
   if (plan === undefined) {
     try {
-      plan = { compiled: compile(cls) };
+      plan = compile(cls);
     } catch (e) {
       // Not compiled is never wrong (class-validator decides), so an unforeseen failure here
       // does not stop the app: the DEBUG line says what it was.
@@ -142,16 +148,18 @@ export function compileInput(cls: Constructor): InputPlan {
   return plan;
 }
 
-function compile(cls: Constructor): CompiledInput {
+function compile(cls: Constructor): InputPlan {
   const { ajv } = load();
   const defs: Record<string, AnySchema> = {};
   const root = planClass(cls, '', defs, new Map());
-  const validate: ValidateFunction = ajv.compile({ $ref: '#/definitions/c0', definitions: defs });
+  const schema = { $ref: '#/definitions/c0', definitions: defs };
+  const validate: ValidateFunction = ajv.compile(schema);
   const build = builderOf(root);
-  return (plain, forbidUnknown) => {
+  const compiled: CompiledInput = (plain, forbidUnknown) => {
     const instance = build(plain, forbidUnknown);
     return instance !== BAIL && validate(instance) ? instance : undefined;
   };
+  return { compiled, schema };
 }
 
 function planClass(
@@ -327,19 +335,49 @@ const TYPE_PROBES: unknown[] = [
   ...[true, false, null, [], [1], ['a'], {}, { length: 1 }],
 ];
 
+type ValidatorLib = typeof import('class-validator');
+type Each = { each?: boolean };
+
+/** class-validator's own decorator of each name {@link typeSchema} knows, for a rule's arguments. */
+const REFERENCES: Record<string, (cv: ValidatorLib, c: unknown[], o: Each) => PropertyDecorator> = {
+  isString: (cv, _c, o) => cv.IsString(o),
+  isBoolean: (cv, _c, o) => cv.IsBoolean(o),
+  isInt: (cv, _c, o) => cv.IsInt(o),
+  isArray: (cv, _c, o) => cv.IsArray(o),
+  isNumber: (cv, c, o) => cv.IsNumber((c[0] ?? {}) as object, o),
+};
+
 /**
- * The JSON-schema type that is exactly the rule's check, for the values an instance holds; the
- * rule's own verdict (`check`) must agree on {@link TYPE_PROBES}: a decorator of the user's
- * registered under a built-in's name (`registerDecorator({ name: 'isString', ... })`) carries
- * that name and its own check, and a disagreeing one keeps that check.
+ * The JSON-schema type that is exactly the rule's check, for the values an instance holds; null
+ * for a rule that may not be class-validator's own. A decorator of the user's registered under
+ * a built-in's name (`registerDecorator({ name: 'isString', ... })`) carries that name and its
+ * own check: the rule must give class-validator's default message for its name and arguments,
+ * and agree with the type on {@link TYPE_PROBES}; anything else keeps its own check.
  */
 function nativeSchema(
   m: ValidationMetadata,
   check: (value: unknown) => boolean,
 ): AnySchema | undefined {
   const schema = typeSchema(m);
-  if (schema === undefined) return undefined;
-  const matches = load().ajv.compile(schema);
+  if (schema === undefined || m.name === undefined) return undefined;
+  const { rules, ajv } = load();
+  const cv = require('class-validator') as ValidatorLib;
+  class Reference {}
+  REFERENCES[m.name](cv, m.constraints ?? [], { each: m.each })(Reference.prototype, 'p');
+  const [reference] = rules.getTargetValidationMetadatas(Reference, '', false, false, undefined);
+  const message = (r: ValidationMetadata): unknown => {
+    const [constraint] = rules.getTargetValidatorConstraints(r.constraintCls);
+    const instance = constraint?.instance as { defaultMessage?(args: object): unknown };
+    return instance?.defaultMessage?.({
+      property: 'p',
+      value: undefined,
+      constraints: r.constraints,
+      targetName: '',
+      object: {},
+    });
+  };
+  if (reference === undefined || message(reference) !== message(m)) return undefined;
+  const matches = ajv.compile(schema);
   // A rule that throws on a probe leaves its class to class-validator (compileInput's catch).
   return TYPE_PROBES.every((p) => matches(p) === check(p)) ? schema : undefined;
 }
