@@ -122,6 +122,14 @@ class Pages {
     return html(PAGE, { status: 304 });
   }
 
+  @Get('/not-modified-bare')
+  notModifiedBare() {
+    return new Response(null, {
+      status: 304,
+      headers: { 'content-type': 'text/html; charset=utf-8', etag: '"v1"' },
+    });
+  }
+
   @Get('/partial')
   partial() {
     return html(PAGE.slice(0, 2000), {
@@ -458,6 +466,9 @@ describe('what is never compressed', () => {
     expect(nm.status).toBe(304);
     expect(nm.headers.get('content-encoding')).toBeNull();
     expect(nm.headers.get('vary')).toBe('Accept-Encoding');
+    const bare = await client.get('/not-modified-bare', { headers: BR });
+    expect(bare.status).toBe(304);
+    expect(bare.headers.get('vary')).toBe('Accept-Encoding');
   });
 
   test('a Range request, and a 206', async () => {

@@ -84,7 +84,11 @@ export class Compressor {
    */
   compress(req: Request, response: Response): void {
     const body = response.body;
-    if (body === null) return;
+    if (body === null) {
+      // A 304 without its body still carries the Vary of its 200, when it names its type.
+      if (response.status === 304) this.choose(req, 304, response.headers, undefined);
+      return;
+    }
     const h = response.headers;
     const length = body instanceof Readable ? undefined : byteLength(body);
     const encoding = this.choose(req, response.status, h, length);

@@ -11,9 +11,10 @@ const PLAIN_WRITE = Response.prototype.writeTo;
  * Compresses responses with brotli or gzip (deflate if listed), as the client's
  * `Accept-Encoding` and its q-values choose: pages, JSON, streams and files, when their type is
  * compressible and a body in memory is at least `threshold` bytes (1 KiB). Adds
- * `Vary: Accept-Encoding`, weakens a strong ETag of what it compresses, and leaves alone HEAD,
- * 204, 304, ranges, `Cache-Control: no-transform` and what already has a `Content-Encoding`
- * (the static plugin's precompressed files). See docs/compression.md.
+ * `Vary: Accept-Encoding` (also to HEAD answers, 304s and 206s, which it does not compress),
+ * weakens a strong ETag of what it compresses, and leaves alone 204, `Cache-Control:
+ * no-transform` and what already has a `Content-Encoding` (the static plugin's precompressed
+ * files). See docs/compression.md.
  *
  * @example
  * createApp({ controllers, plugins: [templates({ dir }), compression()] });

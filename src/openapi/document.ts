@@ -257,7 +257,10 @@ export function buildOpenAPI(
   };
 }
 
-/** What the route's plugins (their wrappers' answers) and middlewares say of this operation, outermost first. */
+/**
+ * What the route says of this operation: its plugins' answers, then its middlewares' (outermost
+ * first).
+ */
 function middlewareDocs(route: Route<RouteInfo>, method: string): OperationDoc[] {
   // What the plugins' wrappers answer (a rate limit's 429), as a middleware's would be.
   const answers = route.handler.answers;
