@@ -336,7 +336,11 @@ describe('@RateLimit', () => {
   });
 
   test('the OpenAPI document lists the 429 of the limited routes, not of the others', async () => {
-    const doc = await documentOf({ controllers: [RouteLimitController] }, { redis: false });
+    // In memory, 'refuse' refuses nothing: no 503.
+    const doc = await documentOf(
+      { controllers: [RouteLimitController] },
+      { redis: false, redisDown: 'refuse' },
+    );
     const limited = doc.paths['/route/limited'].get.responses;
     expect(limited['429']).toMatchObject({
       description: expect.stringMatching(/^Too many requests: a rate limit of this route is spent/),
