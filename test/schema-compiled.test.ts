@@ -193,6 +193,9 @@ class Impostors {
   @impostor('isString', (v) => typeof v === 'string' || typeof v === 'number') label!: unknown;
   @impostor('isInt', (v) => typeof v === 'number' && Number.isFinite(v)) count!: unknown;
   @impostor('isString', (v) => typeof v === 'string' && v.length < 5) short!: unknown;
+  // isEmail's name (which has a faster rule of its own), no address starting with q.
+  @impostor('isEmail', (v) => typeof v === 'string' && isEmail(v) && !v.startsWith('q'))
+  mail!: unknown;
 }
 class Conditional {
   @ValidateIf((o: { y?: unknown }) => o.y !== undefined) @IsString() y?: string;
@@ -536,12 +539,12 @@ test("a user's rule under a built-in's name keeps its check; class-validator's o
     return plan;
   };
   const impostors = planOf(Impostors);
-  expect(impostors.compiled({ label: 'x', count: 1, short: 'abcd' }, false)).toBeDefined();
-  // Stricter than isString on a value no probe holds: refused, as class-validator refuses it.
-  expect(impostors.compiled({ label: 'x', count: 1, short: 'a long string' }, false)).toBe(
-    undefined,
-  );
-  expect(JSON.stringify(impostors.schema).match(/rococoCheck/g)).toHaveLength(3);
+  const ok = { label: 'x', count: 1, short: 'abcd', mail: 'dev@example.com' };
+  expect(impostors.compiled(ok, false)).toBeDefined();
+  // Stricter than the built-ins on values no probe holds: refused, as class-validator refuses them.
+  expect(impostors.compiled({ ...ok, short: 'a long string' }, false)).toBeUndefined();
+  expect(impostors.compiled({ ...ok, mail: 'quinn@example.com' }, false)).toBeUndefined();
+  expect(JSON.stringify(impostors.schema).match(/rococoCheck/g)).toHaveLength(4);
   // class-validator's own: types ajv checks inline, no call of their rules.
   class Typed {
     @IsString() s!: string;

@@ -318,7 +318,7 @@ function ruleCheck(m: ValidationMetadata, where: string): (value: unknown) => bo
   };
   // class-validator reads the result as a truth value
   const real = (value: unknown) => !!instance.validate(value, args);
-  return fastRule(m.name, m.constraints ?? [], real) ?? real;
+  return (isOwn(m) ? fastRule(m.name, m.constraints ?? [], real) : undefined) ?? real;
 }
 
 function register(check: (value: unknown) => boolean): number {
@@ -338,32 +338,40 @@ const TYPE_PROBES: unknown[] = [
 type ValidatorLib = typeof import('class-validator');
 type Each = { each?: boolean };
 
-/** class-validator's own decorator of each name {@link typeSchema} knows, for a rule's arguments. */
-const REFERENCES: Record<string, (cv: ValidatorLib, c: unknown[], o: Each) => PropertyDecorator> = {
+type Maker = (cv: ValidatorLib, c: unknown[], o: Each) => PropertyDecorator;
+/**
+ * class-validator's own decorator of each name that is replaced by something faster (a type of
+ * {@link typeSchema}, a rule of fast-rules.ts), for a rule's arguments.
+ */
+const REFERENCES: Record<string, Maker> = {
   isString: (cv, _c, o) => cv.IsString(o),
   isBoolean: (cv, _c, o) => cv.IsBoolean(o),
   isInt: (cv, _c, o) => cv.IsInt(o),
   isArray: (cv, _c, o) => cv.IsArray(o),
   isNumber: (cv, c, o) => cv.IsNumber((c[0] ?? {}) as object, o),
+  isEmail: (cv, c, o) => cv.IsEmail(c[0] as object, o),
+  isLength: (cv, c, o) => cv.Length(c[0] as number, c[1] as number | undefined, o),
+  maxLength: (cv, c, o) => cv.MaxLength(c[0] as number, o),
+  minLength: (cv, c, o) => cv.MinLength(c[0] as number, o),
+  min: (cv, c, o) => cv.Min(c[0] as number, o),
+  max: (cv, c, o) => cv.Max(c[0] as number, o),
 };
 
 /**
- * The JSON-schema type that is exactly the rule's check, for the values an instance holds; null
- * for a rule that may not be class-validator's own. A decorator of the user's registered under
- * a built-in's name (`registerDecorator({ name: 'isString', ... })`) carries that name and its
- * own check: the rule must give class-validator's default message for its name and arguments,
- * and agree with the type on {@link TYPE_PROBES}; anything else keeps its own check.
+ * Whether a rule is class-validator's own decorator of its name, as far as can be told: it
+ * gives that decorator's default message for the same arguments. A decorator of the user's
+ * registered under a built-in's name (`registerDecorator({ name: 'isString', ... })`) carries
+ * that name and a check of its own, which must not be replaced.
  */
-function nativeSchema(
-  m: ValidationMetadata,
-  check: (value: unknown) => boolean,
-): AnySchema | undefined {
-  const schema = typeSchema(m);
-  if (schema === undefined || m.name === undefined) return undefined;
-  const { rules, ajv } = load();
-  const cv = require('class-validator') as ValidatorLib;
+function isOwn(m: ValidationMetadata): boolean {
+  const make = m.name === undefined ? undefined : REFERENCES[m.name];
+  if (make === undefined) return false;
+  const { rules } = load();
   class Reference {}
-  REFERENCES[m.name](cv, m.constraints ?? [], { each: m.each })(Reference.prototype, 'p');
+  make(require('class-validator') as ValidatorLib, m.constraints ?? [], { each: m.each })(
+    Reference.prototype,
+    'p',
+  );
   const [reference] = rules.getTargetValidationMetadatas(Reference, '', false, false, undefined);
   const message = (r: ValidationMetadata): unknown => {
     const [constraint] = rules.getTargetValidatorConstraints(r.constraintCls);
@@ -376,8 +384,20 @@ function nativeSchema(
       object: {},
     });
   };
-  if (reference === undefined || message(reference) !== message(m)) return undefined;
-  const matches = ajv.compile(schema);
+  return reference !== undefined && message(reference) === message(m);
+}
+
+/**
+ * The JSON-schema type that is exactly the rule's check, for the values an instance holds: for
+ * class-validator's own rule ({@link isOwn}) that agrees with the type on {@link TYPE_PROBES}.
+ */
+function nativeSchema(
+  m: ValidationMetadata,
+  check: (value: unknown) => boolean,
+): AnySchema | undefined {
+  const schema = typeSchema(m);
+  if (schema === undefined || !isOwn(m)) return undefined;
+  const matches = load().ajv.compile(schema);
   // A rule that throws on a probe leaves its class to class-validator (compileInput's catch).
   return TYPE_PROBES.every((p) => matches(p) === check(p)) ? schema : undefined;
 }
