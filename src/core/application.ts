@@ -787,7 +787,8 @@ export class Application {
         writeJsonHead(res, JSON_TYPE, String(length), req.id);
         res.end(body);
       } else {
-        const response = toResponseWith(value, serialize);
+        // Without send hooks the writer was asked above already.
+        const response = toResponseWith(value, this.sendHooks.length === 0 ? undefined : serialize);
         response.headers['x-request-id'] = req.id;
         send(res, this.sendHooks.length === 0 ? response : this.prepare(req, response));
       }

@@ -124,8 +124,8 @@ export interface BuiltDocument {
  * their converter, regex or `@Schema` params class, operations named after the routes, bodies
  * and responses from the `@Schema` classes, every status the framework, the plugins that wrap
  * the route (`RouteBuild.answers`), its middlewares (`openapi`) and `@Doc({ responses })` say
- * it can answer, security schemes and
- * requirements, tags from controller names, summaries from `@Doc`.
+ * it can answer, security schemes and requirements, tags from controller names, summaries from
+ * `@Doc`.
  */
 export function buildOpenAPI(
   routes: readonly Route<RouteInfo>[],

@@ -217,9 +217,10 @@ function planClass(
       } else if (m.type === types.NESTED_VALIDATION) {
         nested = true;
       } else if (m.type === types.CUSTOM_VALIDATION || m.type === types.IS_DEFINED) {
-        const check = ruleCheck(m, where);
+        const own = isOwn(m);
+        const check = ruleCheck(m, where, own);
         if (!check(undefined)) acceptsUndefined = false;
-        const one = nativeSchema(m, check) ?? { rococoCheck: register(check) };
+        const one = (own && nativeSchema(m, check)) || { rococoCheck: register(check) };
         // `each`: every item of an array, or the value itself when it is not one.
         parts.push(m.each ? { rococoEach: { array: { items: one }, other: one } } : one);
       } else {
@@ -299,7 +300,12 @@ function checkTransformer(cls: Constructor, transforms: TransformerStorage): voi
 }
 
 /** The rule's verdict, computed as class-validator computes it: its own constraint, called. */
-function ruleCheck(m: ValidationMetadata, where: string): (value: unknown) => boolean {
+/** `own`: the rule is class-validator's own ({@link isOwn}), which a faster one may replace. */
+function ruleCheck(
+  m: ValidationMetadata,
+  where: string,
+  own: boolean,
+): (value: unknown) => boolean {
   const { rules } = load();
   if (m.name === undefined || !builtins?.has(m.name))
     throw new Unsupported(`${where} has the custom validator ${m.name ?? m.constraintCls.name}`);
@@ -318,7 +324,7 @@ function ruleCheck(m: ValidationMetadata, where: string): (value: unknown) => bo
   };
   // class-validator reads the result as a truth value
   const real = (value: unknown) => !!instance.validate(value, args);
-  return (isOwn(m) ? fastRule(m.name, m.constraints ?? [], real) : undefined) ?? real;
+  return (own ? fastRule(m.name, m.constraints ?? [], real) : undefined) ?? real;
 }
 
 function register(check: (value: unknown) => boolean): number {
@@ -388,15 +394,15 @@ function isOwn(m: ValidationMetadata): boolean {
 }
 
 /**
- * The JSON-schema type that is exactly the rule's check, for the values an instance holds: for
- * class-validator's own rule ({@link isOwn}) that agrees with the type on {@link TYPE_PROBES}.
+ * The JSON-schema type that is exactly the check of one of class-validator's own rules
+ * ({@link isOwn}), for the values an instance holds, when they agree on {@link TYPE_PROBES}.
  */
 function nativeSchema(
   m: ValidationMetadata,
   check: (value: unknown) => boolean,
 ): AnySchema | undefined {
   const schema = typeSchema(m);
-  if (schema === undefined || !isOwn(m)) return undefined;
+  if (schema === undefined) return undefined;
   const matches = load().ajv.compile(schema);
   // A rule that throws on a probe leaves its class to class-validator (compileInput's catch).
   return TYPE_PROBES.every((p) => matches(p) === check(p)) ? schema : undefined;
